@@ -1,0 +1,15 @@
+# Writes a C file with every schemas/*.avsc as a string, in a table
+# bf_schemas_embedded[] = {{"report", "<json>"}, ..., {NULL, NULL}}.
+file(GLOB files ${SCHEMA_DIR}/*.avsc)
+list(SORT files)
+set(body "/* Generated from schemas/*.avsc by embed_schemas.cmake; do not edit. */\n")
+string(APPEND body "#include <stddef.h>\n#include \"libbf/schema.h\"\n\n")
+string(APPEND body "const bf_schema_text_t bf_schemas_embedded[] = {\n")
+foreach(f ${files})
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" escaped "${hex}")
+  string(APPEND body "    {\"${name}\", \"${escaped}\"},\n")
+endforeach()
+string(APPEND body "    {NULL, NULL},\n};\n")
+file(WRITE ${OUT} "${body}")

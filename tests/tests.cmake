@@ -1,0 +1,1 @@
+# The list of tests; one line per test file.
