@@ -1,0 +1,85 @@
+/*
+ * stack.h - test support: start and stop real servers on loopback.
+ *
+ * Integration tests start what they need themselves: the dev broker
+ * (librdkafka mock cluster), a throwaway redis-server and the AI simulator,
+ * each on an ephemeral port, and stop them at the end. Children write their
+ * stderr to files in a per-test temp dir, printed when a test fails.
+ */
+#ifndef BF_TEST_STACK_H
+#define BF_TEST_STACK_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct bf_proc_s {
+    pid_t pid;            /* 0 when not running */
+    char name[64];        /* for messages */
+    char log_path[512];   /* where its stderr goes */
+    char first_line[512]; /* first stdout line, when asked for */
+} bf_proc_t;
+
+/** @brief BF_TEST_TIMEOUT_MULTIPLIER from the environment (default 1). */
+double bf_test_timeout_mult(void);
+
+/** @brief Seconds since an arbitrary start (CLOCK_MONOTONIC). */
+double bf_test_now(void);
+
+/**
+ * @brief Start argv[0] (a path) with argv, environment = ours plus
+ *        @p env_extra ("K=V" strings, NULL-terminated, may be NULL).
+ * @param log_dir directory for <name>.log (stderr; stdout too unless
+ *        @p want_first_line)
+ * @param want_first_line wait (up to timeout_s) for the first stdout line
+ *        and store it in p->first_line; the rest of stdout is discarded.
+ * @returns 0, or -1 with a message on stderr.
+ */
+int bf_proc_start(bf_proc_t *p, const char *name, const char *log_dir,
+                  const char *const argv[], const char *const env_extra[],
+                  bool want_first_line, double timeout_s);
+
+/**
+ * @brief Send @p sig and wait up to timeout_s for exit, then SIGKILL.
+ * @returns the wait status (as from waitpid), or -1 if not running.
+ */
+int bf_proc_stop(bf_proc_t *p, int sig, double timeout_s);
+
+/** @brief Has it exited? Reaps it if so and stores the status. */
+bool bf_proc_exited(bf_proc_t *p, int *status);
+
+/** @brief Print the last lines of a process's log to stderr. */
+void bf_proc_dump_log(const bf_proc_t *p, int max_lines);
+
+/** The local stack: broker, Redis and the AI simulator. */
+typedef struct bf_stack_s {
+    char tmpdir[256];
+    bf_proc_t broker, redis, aisim;
+    char brokers[512];
+    char redis_url[128];
+    char ai_base_url[256];
+} bf_stack_t;
+
+/**
+ * @brief Start the stack with @p partitions partitions per topic.
+ * @param aisim_args extra flags for bountyfleet-aisim (NULL-terminated, may
+ *        be NULL), e.g. {"--latency-ms", "5", NULL}
+ * @returns 0, or -1 (everything already started is stopped again).
+ */
+int bf_stack_start(bf_stack_t *s, int partitions, const char *const aisim_args[]);
+
+/** @brief Stop everything and remove the temp dir. Safe to call twice. */
+void bf_stack_stop(bf_stack_t *s);
+
+/** @brief Dump the logs of the stack's servers (after a failure). */
+void bf_stack_dump_logs(const bf_stack_t *s);
+
+/** @brief A free TCP port on 127.0.0.1 (bind to 0 and read it back). */
+int bf_test_free_port(void);
+
+/** @brief Path of a binary in the build's bin dir (static buffer per call site ok). */
+const char *bf_test_bin(const char *name, char *buf, size_t size);
+
+/** @brief HTTP GET a URL into a malloc'd string (NULL on failure). */
+char *bf_test_http_get(const char *url, long *status);
+
+#endif
