@@ -1,6 +1,7 @@
 /*
  * schema.h - the Avro schemas of DESIGN.md, compiled into the library from
- * schemas/*.avsc, and the Avro specification's schema fingerprinting.
+ * the .avsc files in schemas/, and the Avro specification's schema
+ * fingerprinting.
  */
 #ifndef BF_SCHEMA_H
 #define BF_SCHEMA_H

@@ -98,6 +98,7 @@ int bf_proc_start(bf_proc_t *p, const char *name, const char *log_dir,
                   bool want_first_line, double timeout_s)
 {
     memset(p, 0, sizeof(*p));
+    p->stdout_fd = -1;
     snprintf(p->name, sizeof(p->name), "%s", name);
     snprintf(p->log_path, sizeof(p->log_path), "%s/%s.log", log_dir, name);
     int out_pipe[2] = {-1, -1};
@@ -140,10 +141,10 @@ int bf_proc_start(bf_proc_t *p, const char *name, const char *log_dir,
     close(out_pipe[1]);
     int rc = read_line(out_pipe[0], p->first_line, sizeof(p->first_line),
                        timeout_s * bf_test_timeout_mult());
-    /* Keep draining stdout in the background is unnecessary: programs
-     * print only their first line there; closing makes later writes
-     * fail with EPIPE, which they ignore. Keep it open via /dev/null dup. */
-    close(out_pipe[0]);
+    /* The servers print only their address on stdout. The read end stays
+     * open until the process is stopped, so a later write cannot kill the
+     * child with SIGPIPE. */
+    p->stdout_fd = out_pipe[0];
     if (rc != 0) {
         fprintf(stderr, "%s did not print its address in time\n", name);
         bf_proc_dump_log(p, 20);
@@ -161,6 +162,9 @@ bool bf_proc_exited(bf_proc_t *p, int *status)
     pid_t r = waitpid(p->pid, &st, WNOHANG);
     if (r == p->pid) {
         p->pid = 0;
+        if (p->stdout_fd >= 0)
+            close(p->stdout_fd);
+        p->stdout_fd = -1;
         if (status)
             *status = st;
         return true;
@@ -180,6 +184,9 @@ int bf_proc_stop(bf_proc_t *p, int sig, double timeout_s)
             kill(p->pid, SIGKILL);
             waitpid(p->pid, &st, 0);
             p->pid = 0;
+            if (p->stdout_fd >= 0)
+                close(p->stdout_fd);
+            p->stdout_fd = -1;
             break;
         }
         struct timespec ts = {0, 10 * 1000 * 1000};

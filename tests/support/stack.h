@@ -17,6 +17,7 @@ typedef struct bf_proc_s {
     char name[64];        /* for messages */
     char log_path[512];   /* where its stderr goes */
     char first_line[512]; /* first stdout line, when asked for */
+    int stdout_fd;        /* read end of its stdout pipe, or -1 */
 } bf_proc_t;
 
 /** @brief BF_TEST_TIMEOUT_MULTIPLIER from the environment (default 1). */
