@@ -102,7 +102,7 @@ int bf_proc_start(bf_proc_t *p, const char *name, const char *log_dir,
     snprintf(p->name, sizeof(p->name), "%s", name);
     snprintf(p->log_path, sizeof(p->log_path), "%s/%s.log", log_dir, name);
     int out_pipe[2] = {-1, -1};
-    if (want_first_line && pipe(out_pipe) != 0)
+    if (want_first_line && pipe2(out_pipe, O_CLOEXEC) != 0)
         return -1;
     int logfd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (logfd < 0) {
