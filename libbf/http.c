@@ -1,0 +1,306 @@
+/*
+ * http.c - libcurl multi on a libuv loop (see http.h).
+ *
+ * Per socket curl asks us to watch, a uv_poll_t lives in a context struct
+ * stored with curl_multi_assign(); curl's single timer maps onto one
+ * uv_timer_t. After every curl_multi_socket_action() we read finished
+ * transfers with curl_multi_info_read() and run their callbacks.
+ *
+ * libuv rule: a uv handle is freed only in its close callback, so socket
+ * contexts are released from uv_close()'s callback, never directly.
+ */
+#include "libbf/http.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "libbf/buf.h"
+#include "libbf/mem.h"
+
+typedef struct transfer_s transfer_t;
+
+struct bf_http_s {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    size_t in_flight;
+    transfer_t *transfers; /* doubly linked list of in-flight transfers */
+    int closing;
+};
+
+typedef struct sock_ctx_s {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    bf_http_t *http;
+} sock_ctx_t;
+
+struct transfer_s {
+    transfer_t *prev, *next;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;
+    bf_buf_t response;
+    bf_http_done_cb *cb;
+    void *opaque;
+    double retry_after_s;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static void finish(bf_http_t *http, transfer_t *t, CURLcode rc)
+{
+    bf_http_response_t resp = {.err = BF_OK, .retry_after_s = t->retry_after_s};
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+    curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &resp.seconds);
+    if (rc != CURLE_OK) {
+        resp.err = rc == CURLE_OPERATION_TIMEDOUT ? BF_ERR_TIMEOUT
+                   : rc == CURLE_WRITE_ERROR     ? BF_ERR_TOO_LARGE
+                   : rc == CURLE_ABORTED_BY_CALLBACK ? BF_ERR_STATE
+                                                 : BF_ERR_HTTP;
+        resp.error = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+    }
+    resp.body = t->response.data ? t->response.data : "";
+    resp.body_len = t->response.len;
+    curl_multi_remove_handle(http->multi, t->easy);
+    http->in_flight--;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        http->transfers = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    t->cb(&resp, t->opaque);
+    curl_easy_cleanup(t->easy);
+    curl_slist_free_all(t->headers);
+    free(t->body);
+    bf_buf_free(&t->response);
+    free(t);
+}
+
+static void check_done(bf_http_t *http)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(http->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        transfer_t *t;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        finish(http, t, msg->data.result);
+    }
+}
+
+static void on_poll(uv_poll_t *handle, int status, int events)
+{
+    sock_ctx_t *ctx = handle->data;
+    int flags = 0;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    int running;
+    curl_multi_socket_action(ctx->http->multi, ctx->fd, flags, &running);
+    check_done(ctx->http);
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+    bf_http_t *http = timer->data;
+    int running;
+    curl_multi_socket_action(http->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(http);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    bf_http_t *http = userp;
+    if (timeout_ms < 0)
+        uv_timer_stop(&http->timer);
+    else
+        uv_timer_start(&http->timer, on_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static void free_sock_ctx(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp)
+{
+    (void)easy;
+    bf_http_t *http = userp;
+    sock_ctx_t *ctx = socketp;
+    if (action == CURL_POLL_REMOVE) {
+        if (ctx) {
+            uv_poll_stop(&ctx->poll);
+            uv_close((uv_handle_t *)&ctx->poll, free_sock_ctx);
+            curl_multi_assign(http->multi, s, NULL);
+        }
+        return 0;
+    }
+    if (!ctx) {
+        ctx = bf_calloc(1, sizeof(*ctx));
+        ctx->fd = s;
+        ctx->http = http;
+        uv_poll_init_socket(http->loop, &ctx->poll, s);
+        ctx->poll.data = ctx;
+        curl_multi_assign(http->multi, s, ctx);
+    }
+    int events = 0;
+    if (action == CURL_POLL_IN || action == CURL_POLL_INOUT)
+        events |= UV_READABLE;
+    if (action == CURL_POLL_OUT || action == CURL_POLL_INOUT)
+        events |= UV_WRITABLE;
+    uv_poll_start(&ctx->poll, events, on_poll);
+    return 0;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    transfer_t *t = userdata;
+    if (bf_buf_append(&t->response, ptr, size * nmemb) != BF_OK)
+        return 0; /* curl aborts the transfer with CURLE_WRITE_ERROR */
+    return size * nmemb;
+}
+
+/* Retry-After is either delay-seconds or an HTTP-date (RFC 9110 10.2.3);
+ * providers send seconds, and an HTTP-date is read as "retry soon". */
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    transfer_t *t = userdata;
+    size_t n = size * nitems;
+    static const char name[] = "retry-after:";
+    if (n > sizeof(name) - 1 && strncasecmp(buf, name, sizeof(name) - 1) == 0) {
+        char tmp[64];
+        size_t vlen = n - (sizeof(name) - 1);
+        if (vlen >= sizeof(tmp))
+            vlen = sizeof(tmp) - 1;
+        memcpy(tmp, buf + sizeof(name) - 1, vlen);
+        tmp[vlen] = '\0';
+        char *end;
+        double v = strtod(tmp, &end);
+        t->retry_after_s = end != tmp && v >= 0 ? v : 1.0;
+    }
+    return n;
+}
+
+/* curl_global_init is not thread-safe in older libcurl; run it once. */
+static void global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+bf_http_t *bf_http_new(uv_loop_t *loop, long max_connections, char *errstr,
+                       size_t errstr_size)
+{
+    static uv_once_t once = UV_ONCE_INIT;
+    uv_once(&once, global_init);
+    bf_http_t *http = bf_calloc(1, sizeof(*http));
+    http->loop = loop;
+    http->multi = curl_multi_init();
+    if (!http->multi) {
+        snprintf(errstr, errstr_size, "curl_multi_init failed");
+        free(http);
+        return NULL;
+    }
+    uv_timer_init(loop, &http->timer);
+    http->timer.data = http;
+    curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(http->multi, CURLMOPT_SOCKETDATA, http);
+    curl_multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(http->multi, CURLMOPT_TIMERDATA, http);
+    curl_multi_setopt(http->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    if (max_connections > 0)
+        curl_multi_setopt(http->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
+    return http;
+}
+
+size_t bf_http_in_flight(const bf_http_t *http)
+{
+    return http->in_flight;
+}
+
+bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_done_cb *cb,
+                       void *opaque)
+{
+    if (http->closing)
+        return BF_ERR_STATE;
+    transfer_t *t = bf_calloc(1, sizeof(*t));
+    t->cb = cb;
+    t->opaque = opaque;
+    t->retry_after_s = -1;
+    bf_buf_init(&t->response, req->max_response ? req->max_response : 8 * 1024 * 1024);
+    t->easy = curl_easy_init();
+    if (!t->easy) {
+        free(t);
+        return BF_ERR_HTTP;
+    }
+    for (const char *const *h = req->headers; h && *h; h++)
+        t->headers = curl_slist_append(t->headers, *h);
+    /* libcurl adds "Expect: 100-continue" to large POSTs; providers do not
+     * need the extra round trip. */
+    t->headers = curl_slist_append(t->headers, "Expect:");
+    CURL *e = t->easy;
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(req->timeout_s * 1000));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)((req->connect_timeout_s > 0 ? req->connect_timeout_s : 10) * 1000));
+    if (req->body) {
+        t->body = bf_malloc(req->body_len + 1);
+        memcpy(t->body, req->body, req->body_len);
+        t->body[req->body_len] = '\0';
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    if (req->method)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    if (curl_multi_add_handle(http->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        curl_slist_free_all(t->headers);
+        free(t->body);
+        free(t);
+        return BF_ERR_HTTP;
+    }
+    http->in_flight++;
+    t->next = http->transfers;
+    if (t->next)
+        t->next->prev = t;
+    http->transfers = t;
+    return BF_OK;
+}
+
+static void free_http(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void bf_http_destroy(bf_http_t *http)
+{
+    if (!http)
+        return;
+    http->closing = 1;
+    /* Complete every in-flight transfer so owners can free what they hang
+     * on it; finish() unlinks each from the list. */
+    while (http->transfers)
+        finish(http, http->transfers, CURLE_ABORTED_BY_CALLBACK);
+    curl_multi_cleanup(http->multi);
+    uv_timer_stop(&http->timer);
+    uv_close((uv_handle_t *)&http->timer, free_http);
+}

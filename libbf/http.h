@@ -1,0 +1,71 @@
+/*
+ * http.h - asynchronous HTTP client on the caller's libuv loop, built on
+ * libcurl's multi interface (curl's docs/examples/multi-uv.c pattern):
+ * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when
+ * to wake it (CURLMOPT_TIMERFUNCTION); nothing ever blocks the loop.
+ * Connections are reused and HTTP/2 is multiplexed when the server
+ * supports it.
+ *
+ * @locality the loop thread only.
+ */
+#ifndef BF_HTTP_H
+#define BF_HTTP_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "libbf/err.h"
+
+typedef struct bf_http_s bf_http_t;
+
+/** The outcome of one request; borrowed, valid during the callback. */
+typedef struct bf_http_response_s {
+    bf_err_t err;      /* BF_OK when an HTTP response arrived (any status) */
+    long status;       /* HTTP status, 0 when none */
+    const char *body;  /* NUL-terminated; "" when none */
+    size_t body_len;
+    double seconds;    /* total time */
+    double retry_after_s; /* Retry-After header in seconds, or -1 */
+    const char *error; /* curl's message when err != BF_OK */
+} bf_http_response_t;
+
+typedef void(bf_http_done_cb)(const bf_http_response_t *resp, void *opaque);
+
+/**
+ * @brief Create a client on @p loop.
+ * @param max_connections cap on open connections (CURLMOPT_MAX_TOTAL_CONNECTIONS)
+ * @returns the client, or NULL with errstr.
+ */
+bf_http_t *bf_http_new(uv_loop_t *loop, long max_connections, char *errstr,
+                       size_t errstr_size);
+
+/**
+ * @brief Close the client: in-flight requests complete with BF_ERR_STATE
+ *        (their callbacks run), then handles are released once the loop has
+ *        closed them (run the loop until it is idle afterwards).
+ */
+void bf_http_destroy(bf_http_t *http);
+
+/** Options of one request. */
+typedef struct bf_http_request_s {
+    const char *url;              /* copied */
+    const char *const *headers;   /* "Name: value", NULL-terminated; copied */
+    const char *body;             /* copied; NULL for GET */
+    size_t body_len;
+    const char *method;           /* NULL: POST with a body, GET without */
+    double timeout_s;             /* total; 0 = none */
+    double connect_timeout_s;     /* 0 = 10 s */
+    size_t max_response;          /* bytes; 0 = 8 MiB */
+} bf_http_request_t;
+
+/**
+ * @brief Start a request; @p cb runs exactly once on the loop thread.
+ * @returns BF_OK, or an error (cb not called).
+ */
+bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_done_cb *cb,
+                       void *opaque);
+
+/** @brief Requests in flight. */
+size_t bf_http_in_flight(const bf_http_t *http);
+
+#endif

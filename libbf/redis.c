@@ -1,0 +1,320 @@
+/*
+ * redis.c - hiredis async + libuv with timeouts and reconnection
+ * (see redis.h).
+ *
+ * Every command gets a small context with a uv timer. Two parties may
+ * finish it: hiredis (reply, or NULL on disconnect) and the timer. The
+ * first to arrive runs the caller's callback; the context is freed when
+ * both have let go (hiredis always calls back, even on disconnect, and a
+ * uv timer must be closed before its memory is freed).
+ *
+ * A timed-out command means the server is stuck or the network is gone:
+ * we drop the connection (failing every other pending command at once)
+ * and reconnect with backoff, rather than let a queue of doomed commands
+ * build up behind it.
+ */
+#include "libbf/redis.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libbf/log.h"
+#include "libbf/mem.h"
+
+enum { ST_DOWN, ST_CONNECTING, ST_UP };
+
+struct bf_redis_s {
+    uv_loop_t *loop;
+    bf_redis_url_t url;
+    double timeout_s;
+    redisAsyncContext *ac;
+    int state;
+    int destroying;
+    double backoff_s;
+    uv_timer_t reconnect_timer; /* also the connect timeout */
+};
+
+typedef struct cmd_s {
+    bf_redis_t *redis;
+    bf_redis_cb *cb;
+    void *opaque;
+    uv_timer_t timer;
+    int refs; /* hiredis + timer */
+    int done;
+} cmd_t;
+
+static void connect_now(bf_redis_t *r);
+
+void bf_redis_url_free(bf_redis_url_t *u)
+{
+    free(u->host);
+    free(u->username);
+    free(u->password);
+    memset(u, 0, sizeof(*u));
+}
+
+bf_err_t bf_redis_url_parse(const char *url, bf_redis_url_t *out, char *errstr,
+                            size_t errstr_size)
+{
+    memset(out, 0, sizeof(*out));
+    out->port = 6379;
+    const char *p;
+    if (strncmp(url, "redis://", 8) == 0) {
+        p = url + 8;
+    } else {
+        snprintf(errstr, errstr_size, "REDIS_URL must start with redis://");
+        return BF_ERR_CONFIG;
+    }
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            if (colon > p)
+                out->username = bf_strndup(p, (size_t)(colon - p));
+            out->password = bf_strndup(colon + 1, (size_t)(at - colon - 1));
+        } else {
+            out->password = bf_strndup(p, (size_t)(at - p));
+        }
+        p = at + 1;
+    }
+    size_t hlen = strcspn(p, ":/");
+    if (hlen == 0) {
+        snprintf(errstr, errstr_size, "REDIS_URL has no host");
+        bf_redis_url_free(out);
+        return BF_ERR_CONFIG;
+    }
+    out->host = bf_strndup(p, hlen);
+    p += hlen;
+    if (*p == ':') {
+        char *end;
+        long port = strtol(p + 1, &end, 10);
+        if (end == p + 1 || port <= 0 || port > 65535 || (*end && *end != '/')) {
+            snprintf(errstr, errstr_size, "REDIS_URL has a bad port");
+            bf_redis_url_free(out);
+            return BF_ERR_CONFIG;
+        }
+        out->port = (int)port;
+        p = end;
+    }
+    if (*p == '/' && p[1]) {
+        char *end;
+        long db = strtol(p + 1, &end, 10);
+        if (*end || db < 0 || db > 65535) {
+            snprintf(errstr, errstr_size, "REDIS_URL has a bad database number");
+            bf_redis_url_free(out);
+            return BF_ERR_CONFIG;
+        }
+        out->db = (int)db;
+    }
+    return BF_OK;
+}
+
+static void schedule_reconnect(bf_redis_t *r)
+{
+    if (r->destroying)
+        return;
+    r->state = ST_DOWN;
+    uint64_t ms = (uint64_t)(r->backoff_s * 1000);
+    r->backoff_s = r->backoff_s * 2 > 5.0 ? 5.0 : r->backoff_s * 2;
+    uv_timer_start(&r->reconnect_timer, (uv_timer_cb)connect_now, ms, 0);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    bf_redis_t *r = ac->data;
+    if (!r)
+        return;
+    r->ac = NULL;
+    if (r->destroying)
+        return;
+    bf_log(BF_LOG_WARN, "redis", "disconnected", BF_LSTR("host", r->url.host),
+           BF_LINT("port", r->url.port),
+           BF_LSTR("error", status == REDIS_OK ? "closed" : ac->errstr),
+           BF_LDBL("retry_in_s", r->backoff_s));
+    schedule_reconnect(r);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    bf_redis_t *r = ac->data;
+    if (!r || r->destroying)
+        return;
+    uv_timer_stop(&r->reconnect_timer);
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback. */
+        r->ac = NULL;
+        bf_log(BF_LOG_WARN, "redis", "connect_failed", BF_LSTR("host", r->url.host),
+               BF_LINT("port", r->url.port), BF_LSTR("error", ac->errstr),
+               BF_LDBL("retry_in_s", r->backoff_s));
+        schedule_reconnect(r);
+        return;
+    }
+    r->state = ST_UP;
+    r->backoff_s = 0.1;
+    bf_log(BF_LOG_INFO, "redis", "connected", BF_LSTR("host", r->url.host),
+           BF_LINT("port", r->url.port));
+}
+
+/* The connect timeout fired before on_connect: give up this attempt. */
+static void on_connect_timeout(uv_timer_t *t)
+{
+    bf_redis_t *r = t->data;
+    if (r->state != ST_CONNECTING || !r->ac)
+        return;
+    bf_log(BF_LOG_WARN, "redis", "connect_timeout", BF_LSTR("host", r->url.host),
+           BF_LINT("port", r->url.port));
+    redisAsyncContext *ac = r->ac;
+    r->ac = NULL;
+    ac->data = NULL; /* on_disconnect must not schedule twice */
+    redisAsyncFree(ac);
+    schedule_reconnect(r);
+}
+
+static void connect_now(bf_redis_t *r)
+{
+    if (r->destroying)
+        return;
+    redisAsyncContext *ac = redisAsyncConnect(r->url.host, r->url.port);
+    if (!ac || ac->err) {
+        bf_log(BF_LOG_WARN, "redis", "connect_failed", BF_LSTR("host", r->url.host),
+               BF_LINT("port", r->url.port), BF_LSTR("error", ac ? ac->errstr : "alloc"));
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_reconnect(r);
+        return;
+    }
+    ac->data = r;
+    r->ac = ac;
+    r->state = ST_CONNECTING;
+    redisLibuvAttach(ac, r->loop);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    /* AUTH and SELECT go first in the pipeline; commands are sent in order,
+     * so everything after them runs authenticated on the right database. */
+    if (r->url.password) {
+        if (r->url.username)
+            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->url.username, r->url.password);
+        else
+            redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->url.password);
+    }
+    if (r->url.db)
+        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->url.db);
+    uv_timer_start(&r->reconnect_timer, on_connect_timeout,
+                   (uint64_t)(r->timeout_s * 1000), 0);
+}
+
+bf_redis_t *bf_redis_new(uv_loop_t *loop, const char *url, double timeout_s, char *errstr,
+                         size_t errstr_size)
+{
+    bf_redis_t *r = bf_calloc(1, sizeof(*r));
+    if (bf_redis_url_parse(url, &r->url, errstr, errstr_size) != BF_OK) {
+        free(r);
+        return NULL;
+    }
+    r->loop = loop;
+    r->timeout_s = timeout_s > 0 ? timeout_s : 2.0;
+    r->backoff_s = 0.1;
+    uv_timer_init(loop, &r->reconnect_timer);
+    r->reconnect_timer.data = r;
+    connect_now(r);
+    return r;
+}
+
+bool bf_redis_connected(const bf_redis_t *r)
+{
+    return r->state == ST_UP;
+}
+
+static void cmd_unref(cmd_t *c)
+{
+    if (--c->refs == 0)
+        free(c);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    cmd_unref(h->data);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    (void)ac;
+    cmd_t *c = privdata;
+    redisReply *reply = reply_;
+    if (!c->done) {
+        c->done = 1;
+        uv_timer_stop(&c->timer);
+        bf_err_t err = !reply                             ? BF_ERR_REDIS
+                       : reply->type == REDIS_REPLY_ERROR ? BF_ERR_REDIS
+                                                          : BF_OK;
+        if (!reply && c->redis->destroying)
+            err = BF_ERR_STATE;
+        c->cb(c->redis, err, reply, c->opaque);
+    }
+    if (!uv_is_closing((uv_handle_t *)&c->timer))
+        uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    cmd_unref(c);
+}
+
+static void on_cmd_timeout(uv_timer_t *t)
+{
+    cmd_t *c = t->data;
+    if (c->done)
+        return;
+    c->done = 1;
+    bf_redis_t *r = c->redis;
+    c->cb(r, BF_ERR_TIMEOUT, NULL, c->opaque);
+    /* The server is stuck or gone: drop the connection so every other
+     * pending command fails now, then reconnect with backoff. */
+    if (r->ac && r->state == ST_UP) {
+        bf_log(BF_LOG_WARN, "redis", "command_timeout", BF_LSTR("host", r->url.host),
+               BF_LINT("port", r->url.port), BF_LDBL("timeout_s", r->timeout_s));
+        r->state = ST_DOWN;
+        redisAsyncDisconnect(r->ac);
+    }
+}
+
+bf_err_t bf_redis_command_argv(bf_redis_t *r, bf_redis_cb *cb, void *opaque, int argc,
+                               const char **argv, const size_t *argvlen)
+{
+    if (r->state != ST_UP || !r->ac)
+        return BF_ERR_REDIS;
+    cmd_t *c = bf_calloc(1, sizeof(*c));
+    c->redis = r;
+    c->cb = cb;
+    c->opaque = opaque;
+    c->refs = 2;
+    if (redisAsyncCommandArgv(r->ac, on_reply, c, argc, argv, argvlen) != REDIS_OK) {
+        free(c);
+        return BF_ERR_REDIS;
+    }
+    uv_timer_init(r->loop, &c->timer);
+    c->timer.data = c;
+    uv_timer_start(&c->timer, on_cmd_timeout, (uint64_t)(r->timeout_s * 1000), 0);
+    return BF_OK;
+}
+
+static void free_redis(uv_handle_t *h)
+{
+    bf_redis_t *r = h->data;
+    bf_redis_url_free(&r->url);
+    free(r);
+}
+
+void bf_redis_destroy(bf_redis_t *r)
+{
+    if (!r)
+        return;
+    r->destroying = 1;
+    if (r->ac) {
+        redisAsyncContext *ac = r->ac;
+        r->ac = NULL;
+        /* Frees the context and calls every pending callback with NULL. */
+        redisAsyncFree(ac);
+    }
+    uv_timer_stop(&r->reconnect_timer);
+    uv_close((uv_handle_t *)&r->reconnect_timer, free_redis);
+}

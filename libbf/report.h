@@ -1,0 +1,68 @@
+/*
+ * report.h - a security report (schemas/report.avsc) as a C struct, with
+ * the checks every report must pass before it is published or analysed.
+ */
+#ifndef BF_REPORT_H
+#define BF_REPORT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "libbf/err.h"
+
+/* Bounds on a report's fields. A real write-up is a few KiB; the largest of
+ * the 3,000 disclosed HackerOne reports in shared/data is ~60 KiB. */
+#define BF_REPORT_MAX_ID 256
+#define BF_REPORT_MAX_SHORT 1024          /* program, reporter, title, asset, ... */
+#define BF_REPORT_MAX_TEXT (256 * 1024)   /* description, steps, impact */
+#define BF_REPORT_MAX_ENCODED (1024 * 1024) /* a whole encoded report */
+
+typedef struct bf_report_s {
+    char *report_id;
+    int64_t submitted_at_ms;
+    char *program;
+    char *reporter;
+    char *title;
+    char *asset;
+    char *weakness;         /* NULL when absent */
+    char *claimed_severity; /* NULL or NONE|LOW|MEDIUM|HIGH|CRITICAL */
+    char *cvss_vector;      /* NULL when absent */
+    char *description;
+    char *steps_to_reproduce; /* "" when absent */
+    char *impact;             /* "" when absent */
+} bf_report_t;
+
+/**
+ * @brief Build a report from a JSON object with the schema's field names.
+ *
+ * Lenient where a producer in another language would expect it:
+ * submitted_at may be milliseconds or an RFC 3339 string; claimed_severity
+ * is matched case-insensitively; steps_to_reproduce and impact may be
+ * missing or null. Strict on the rest: report_id, program, reporter, title,
+ * asset and description must be non-empty strings within the size bounds.
+ *
+ * @param obj borrowed
+ * @param out receives a new report (bf_report_destroy)
+ * @returns BF_OK, BF_ERR_MISSING_FIELD, BF_ERR_SCHEMA (wrong type or value)
+ *          or BF_ERR_TOO_LARGE, with errstr naming the field.
+ */
+bf_err_t bf_report_from_json(const json_t *obj, bf_report_t **out, char *errstr,
+                             size_t errstr_size);
+
+/** @brief The report as a JSON object for the codec (new reference). */
+json_t *bf_report_to_json(const bf_report_t *r);
+
+/** @brief Free a report. NULL-safe. */
+void bf_report_destroy(bf_report_t *r);
+
+/**
+ * @brief Parse an RFC 3339 timestamp ("2014-07-03T05:06:17.257Z",
+ *        "2014-07-03 05:06:17+02:00") into milliseconds since the epoch.
+ * @returns BF_OK or BF_ERR_PARSE.
+ */
+bf_err_t bf_time_parse_rfc3339(const char *s, int64_t *ms);
+
+/** @brief Milliseconds since the Unix epoch, now. */
+int64_t bf_time_now_ms(void);
+
+#endif
