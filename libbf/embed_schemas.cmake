@@ -2,7 +2,7 @@
 # bf_schemas_embedded[] = {{"report", "<json>"}, ..., {NULL, NULL}}.
 file(GLOB files ${SCHEMA_DIR}/*.avsc)
 list(SORT files)
-set(body "/* Generated from schemas/*.avsc by embed_schemas.cmake; do not edit. */\n")
+set(body "/* Generated from the schemas directory by embed_schemas.cmake; do not edit. */\n")
 string(APPEND body "#include <stddef.h>\n#include \"libbf/schema.h\"\n\n")
 string(APPEND body "const bf_schema_text_t bf_schemas_embedded[] = {\n")
 foreach(f ${files})

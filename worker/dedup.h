@@ -1,0 +1,45 @@
+/*
+ * dedup.h - exact-duplicate detection and redelivery idempotency in Redis.
+ *
+ * One Lua script per report does, atomically on the server:
+ *   1. a stored result for this report_id?      -> CACHED (redelivery)
+ *   2. the content fingerprint claimed by another report_id? -> DUPLICATE
+ *   3. another worker holds this report's lease? -> BUSY (try again later)
+ *   4. otherwise claim the fingerprint (first report_id wins) and take the
+ *      lease                                     -> CLAIMED (run the AI)
+ * and says whether a result for it was already published to Kafka, so a
+ * redelivered report whose result is out there is not published twice.
+ *
+ * Keys (prefix configurable, default "bf:"):
+ *   bf:fp:<sha256>     report_id that owns the content    (TTL --dedup-ttl)
+ *   bf:result:<id>     encoded result record              (TTL --dedup-ttl)
+ *   bf:lease:<id>      worker_id analysing it now         (TTL --lease)
+ *   bf:pub:<id>        "1" once the result is acked        (TTL --dedup-ttl)
+ */
+#ifndef BF_WORKER_DEDUP_H
+#define BF_WORKER_DEDUP_H
+
+#include <stddef.h>
+
+#include "libbf/report.h"
+
+/** SHA-256 hex of the normalised content plus NUL. */
+#define BF_FINGERPRINT_LEN 65
+
+/**
+ * @brief Fingerprint of a report's normalised content.
+ *
+ * Normalisation: ASCII letters lower-cased; every run of white space one
+ * space; leading/trailing space dropped; Markdown emphasis and heading
+ * marks (* _ ` # >) dropped; "http://" and "https://" unified. Fields:
+ * title, asset, description, steps_to_reproduce, impact, separated by a
+ * byte that cannot appear in text (0x1F). report_id, reporter, program and
+ * times are left out: the same write-up sent twice is a duplicate whoever
+ * sends it.
+ */
+void bf_dedup_fingerprint(const bf_report_t *r, char out[BF_FINGERPRINT_LEN]);
+
+/** The Lua script (EVAL) implementing the steps above. */
+extern const char bf_dedup_claim_script[];
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * bountyfleet-worker - the stateless validator daemon.
+ *
+ * Settings are declared once in the table below, which drives parsing,
+ * validation, --help and CONFIGURATION.md (--help-markdown).
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "libbf/config.h"
+#include "libbf/kafka.h"
+#include "libbf/log.h"
+#include "libbf/mem.h"
+#include "worker/worker.h"
+
+#define O(field) offsetof(bf_worker_config_t, field)
+#define NORANGE 1, 0
+
+static const bf_opt_t options[] = {
+    {"brokers", 'b', "KAFKA_BROKERS", BF_OPT_STRING, "127.0.0.1:9092", NORANGE, "HOST:PORT,...",
+     "Kafka bootstrap servers", O(brokers)},
+    {"group", 'g', "BOUNTYFLEET_GROUP", BF_OPT_STRING, "bountyfleet-workers", NORANGE, "ID",
+     "consumer group of the workers", O(group)},
+    {"redis-url", 0, "REDIS_URL", BF_OPT_STRING, "redis://127.0.0.1:6379/0", NORANGE, "URL",
+     "Redis for deduplication and the result cache", O(redis_url)},
+    {"topic", 't', "BOUNTYFLEET_TOPIC_REPORTS", BF_OPT_STRING, BF_TOPIC_REPORTS, NORANGE,
+     "TOPIC", "topic to consume reports from", O(topic_reports)},
+    {"results-topic", 0, "BOUNTYFLEET_TOPIC_VALIDATIONS", BF_OPT_STRING, BF_TOPIC_VALIDATIONS,
+     NORANGE, "TOPIC", "topic to publish results to", O(topic_validations)},
+    {"dlq-topic", 0, "BOUNTYFLEET_TOPIC_DLQ", BF_OPT_STRING, BF_TOPIC_DLQ, NORANGE, "TOPIC",
+     "dead-letter topic for malformed reports", O(topic_dlq)},
+    {"worker-id", 0, "BOUNTYFLEET_WORKER_ID", BF_OPT_STRING, NULL, NORANGE, "ID",
+     "this worker's id in results and logs (default: host-pid)", O(worker_id)},
+    {"ai-base-url", 0, "OPENAI_BASE_URL", BF_OPT_STRING, "https://api.openai.com/v1", NORANGE,
+     "URL", "OpenAI-compatible API base URL", O(ai_base_url)},
+    {"openai-api-key", 0, "OPENAI_API_KEY", BF_OPT_SECRET, NULL, NORANGE, NULL,
+     "API key for the OpenAI-compatible provider", O(ai_api_key)},
+    {"model", 'm', "OPENAI_MODEL", BF_OPT_STRING, "gpt-4o-mini", NORANGE, "NAME",
+     "model for the analyses", O(ai_model)},
+    {"prompts-dir", 0, "BOUNTYFLEET_PROMPTS_DIR", BF_OPT_STRING, BF_DATADIR "/worker/prompts/v1",
+     NORANGE, "DIR", "prompt set (its directory name is the prompt version)", O(prompts_dir)},
+    {"prices", 0, "BOUNTYFLEET_PRICES", BF_OPT_STRING, BF_DATADIR "/worker/prices.json", NORANGE,
+     "FILE", "price table, USD per million tokens per model", O(prices_path)},
+    {"output-framing", 0, "BOUNTYFLEET_OUTPUT_FRAMING", BF_OPT_STRING, "single-object",
+     NORANGE, "single-object|confluent|json", "wire format of published results",
+     O(output_framing)},
+    {"max-in-flight", 0, "BOUNTYFLEET_MAX_IN_FLIGHT", BF_OPT_INT, "64", 1, 100000, "N",
+     "reports in flight before consumption pauses", O(max_in_flight)},
+    {"max-connections", 0, NULL, BF_OPT_INT, "64", 1, 100000, "N",
+     "open HTTP connections to providers at most", O(max_connections)},
+    {"ai-timeout", 0, NULL, BF_OPT_DOUBLE, "60", 0.1, 3600, "SECONDS",
+     "timeout of one AI call", O(ai_timeout_s)},
+    {"ai-retries", 0, NULL, BF_OPT_INT, "3", 0, 20, "N",
+     "retries of a failed AI call before the report needs review", O(ai_retries)},
+    {"redis-timeout", 0, NULL, BF_OPT_DOUBLE, "2", 0.05, 60, "SECONDS",
+     "timeout of every Redis command", O(redis_timeout_s)},
+    {"dedup-ttl", 0, NULL, BF_OPT_INT, "2592000", 60, 315360000, "SECONDS",
+     "how long fingerprints and results are remembered", O(dedup_ttl_s)},
+    {"lease", 0, NULL, BF_OPT_DOUBLE, "300", 1, 86400, "SECONDS",
+     "how long a worker may hold a report before another may take it", O(lease_s)},
+    {"drain-timeout", 0, NULL, BF_OPT_DOUBLE, "30", 0, 3600, "SECONDS",
+     "on SIGTERM, how long to finish reports in flight", O(drain_timeout_s)},
+    {"min-quality", 0, NULL, BF_OPT_DOUBLE, "0.4", 0, 1, "X",
+     "quality below this makes a report INVALID", O(min_quality)},
+    {"min-plausibility", 0, NULL, BF_OPT_DOUBLE, "0.5", 0, 1, "X",
+     "plausibility below this makes a report INVALID", O(min_plausibility)},
+    {"key-prefix", 0, "BOUNTYFLEET_REDIS_PREFIX", BF_OPT_STRING, "bf:", NORANGE, "PREFIX",
+     "prefix of every Redis key", O(key_prefix)},
+    {"log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_STRING, "info", NORANGE,
+     "fatal|error|warn|info|debug", "log threshold", O(log_level)},
+    {"dry-run", 'n', NULL, BF_OPT_BOOL, "false", NORANGE, NULL,
+     "consume and analyse, publish and commit nothing", O(dry_run)},
+};
+
+static const bf_cli_t cli = {
+    .program = "bountyfleet-worker",
+    .summary = "Consume security reports, drop duplicates, validate them with AI and "
+               "publish one result per report.",
+    .usage = "[OPTIONS]",
+    .opts = options,
+    .n_opts = sizeof(options) / sizeof(options[0]),
+    .kafka_props = true,
+};
+
+int main(int argc, char **argv)
+{
+    bf_worker_config_t cfg = {0};
+    bf_kprops_t props = {0};
+    char errstr[512] = "";
+    int first_arg = 0;
+    int rc = 2;
+    bf_worker_t *w = NULL;
+    bf_cli_result_t r = bf_cli_parse(&cli, &cfg, argc, argv, &props, &first_arg, errstr,
+                                     sizeof(errstr));
+    if (r == BF_CLI_EXIT) {
+        rc = 0;
+        goto out;
+    }
+    if (r == BF_CLI_ERROR || first_arg < argc) {
+        fprintf(stderr, "%s: %s\n", cli.program,
+                r == BF_CLI_ERROR ? errstr : "unexpected argument (see --help)");
+        goto out;
+    }
+    bf_log_level_t level;
+    if (bf_log_level_parse(cfg.log_level, &level) != 0) {
+        fprintf(stderr, "%s: --log-level: unknown level '%s'\n", cli.program, cfg.log_level);
+        goto out;
+    }
+    bf_log_level_set(level);
+    if (!cfg.worker_id || !*cfg.worker_id) {
+        char host[256] = "worker";
+        gethostname(host, sizeof(host) - 1);
+        free(cfg.worker_id);
+        cfg.worker_id = bf_asprintf("%s-%d", host, (int)getpid());
+    }
+    w = bf_worker_new(&cfg, &props, errstr, sizeof(errstr));
+    if (!w) {
+        fprintf(stderr, "%s: %s\n", cli.program, errstr);
+        rc = 1;
+        goto out;
+    }
+    rc = bf_worker_run(w) == BF_OK ? 0 : 1;
+out:
+    bf_worker_destroy(w);
+    bf_cli_free(&cli, &cfg);
+    bf_kprops_free(&props);
+    return rc;
+}

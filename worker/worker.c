@@ -1,0 +1,1052 @@
+/*
+ * worker.c - the worker's event loop and report pipeline (see worker.h).
+ *
+ * One libuv loop drives everything; nothing in a callback blocks:
+ *  - librdkafka: the consumer queue and the producer's main queue each
+ *    write a byte to a pipe when they become non-empty
+ *    (rd_kafka_queue_io_event_enable); the loop watches the pipes and
+ *    serves the queues without waiting. A 100 ms tick serves them too, so
+ *    max.poll.interval.ms is honoured even when no event arrives.
+ *  - Redis (hiredis async) and HTTP (curl multi) plug into the same loop.
+ *
+ * A report (a "job") moves through:
+ *   decode -> validate -> claim in Redis -> [AI analyses] -> store result
+ *   -> publish -> delivery report -> mark offset done
+ * or, when it cannot be decoded or is malformed, to the dead-letter topic.
+ *
+ * At-least-once: an offset is stored for commit only when every offset
+ * before it in its partition is done (offsets.c), and "done" means Kafka
+ * acknowledged the result or the dead letter.
+ *
+ * Bounded: at most max_in_flight jobs; at the cap every assigned partition
+ * is paused (we keep polling so the group membership stays alive) and
+ * resumed below half the cap.
+ */
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "libbf/codec.h"
+#include "libbf/http.h"
+#include "libbf/kafka.h"
+#include "libbf/log.h"
+#include "libbf/mem.h"
+#include "libbf/redis.h"
+#include "libbf/report.h"
+#include "worker/analysis.h"
+#include "worker/dedup.h"
+#include "worker/offsets.h"
+
+#define MAX_PARTITIONS 4096
+#define CONSUME_BATCH 256
+
+typedef struct partition_s {
+    bool assigned;
+    bf_offsets_t offsets;
+} partition_t;
+
+struct bf_worker_s {
+    const bf_worker_config_t *cfg;
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t tick;
+    uv_poll_t cons_poll, prod_poll;
+    int cons_pipe[2], prod_pipe[2];
+    rd_kafka_t *consumer, *producer;
+    rd_kafka_queue_t *cons_q, *prod_q;
+    bf_redis_t *redis;
+    bf_http_t *http;
+    bf_codec_t *codec;
+    bf_framing_t framing;
+    bf_prompts_t prompts;
+    bf_prices_t prices;
+    bf_thresholds_t thresholds;
+    char *auth_header;
+    char *completions_url;
+    partition_t *partitions; /* indexed by partition number */
+    size_t in_flight;
+    bool paused;
+    bool stopping;
+    bool shutdown; /* destroying: callbacks must not start new work */
+    bool loop_ready;
+    struct job_s *jobs;
+    double stop_deadline;
+    /* counters for the final log line */
+    uint64_t consumed, validated, duplicates, dlq, cached;
+};
+
+enum { T_CLAIM = 0, T_AI0 = 1, T_PUBLISH = 4, N_TIMERS = 5 };
+
+typedef struct job_s {
+    struct job_s *prev, *next; /* the worker's list of live jobs */
+    bf_worker_t *w;
+    rd_kafka_message_t *msg; /* the consumed message (owned) */
+    int32_t partition;
+    int64_t offset;
+    bf_report_t *report;
+    json_t *report_json;
+    char fingerprint[BF_FINGERPRINT_LEN];
+    int claim_attempts;
+    int ai_pending;
+    int attempts[BF_ANALYSIS__COUNT];
+    int ok[BF_ANALYSIS__COUNT];
+    bf_verdict_t verdicts[BF_ANALYSIS__COUNT];
+    char ai_error[BF_ANALYSIS__COUNT][160];
+    double ai_seconds[BF_ANALYSIS__COUNT];
+    double ai_started[BF_ANALYSIS__COUNT];
+    const char *publish_topic;
+    char *out; /* encoded record to publish */
+    size_t out_len;
+    rd_kafka_headers_t *out_headers; /* for dead letters */
+    bool is_dlq;
+    int publish_attempts;
+    uv_timer_t timers[N_TIMERS];
+    int open_timers;
+} job_t;
+
+static double now_s(void)
+{
+    return (double)uv_hrtime() / 1e9;
+}
+
+/* ------------------------------------------------------------------ */
+/* Job lifetime                                                        */
+/* ------------------------------------------------------------------ */
+
+static void on_job_timer_closed(uv_handle_t *h)
+{
+    job_t *j = h->data;
+    if (--j->open_timers == 0)
+        free(j);
+}
+
+static void job_free(job_t *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        j->w->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    rd_kafka_message_destroy(j->msg);
+    bf_report_destroy(j->report);
+    json_decref(j->report_json);
+    for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
+        bf_verdict_clear(&j->verdicts[k]);
+    free(j->out);
+    if (j->out_headers)
+        rd_kafka_headers_destroy(j->out_headers);
+    for (int i = 0; i < N_TIMERS; i++)
+        uv_close((uv_handle_t *)&j->timers[i], on_job_timer_closed);
+}
+
+static void set_paused(bf_worker_t *w, bool pause)
+{
+    if (w->paused == pause)
+        return;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(w->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(w->consumer, parts)
+                                    : rd_kafka_resume_partitions(w->consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (err) {
+        bf_log(BF_LOG_WARN, "worker", pause ? "pause_failed" : "resume_failed",
+               BF_LSTR("error", rd_kafka_err2str(err)));
+        return;
+    }
+    w->paused = pause;
+    bf_log(BF_LOG_DEBUG, "worker", pause ? "paused" : "resumed",
+           BF_LINT("in_flight", w->in_flight));
+}
+
+/* The report is finished (result or dead letter acknowledged, or nothing
+ * to publish): move its partition's commit point. */
+static void job_done(job_t *j)
+{
+    bf_worker_t *w = j->w;
+    partition_t *p = &w->partitions[j->partition];
+    if (bf_offsets_mark_done(&p->offsets, j->offset) && p->assigned && !w->cfg->dry_run) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, w->cfg->topic_reports, j->partition)->offset =
+            bf_offsets_commit_point(&p->offsets);
+        rd_kafka_resp_err_t err = rd_kafka_offsets_store(w->consumer, l);
+        if (err)
+            bf_log(BF_LOG_DEBUG, "worker", "offset_store_failed",
+                   BF_LINT("partition", j->partition), BF_LSTR("error", rd_kafka_err2str(err)));
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    w->in_flight--;
+    if (w->paused && !w->stopping && w->in_flight <= (size_t)w->cfg->max_in_flight / 2)
+        set_paused(w, false);
+    job_free(j);
+}
+
+/* Full-jitter exponential backoff (AWS architecture blog, "Exponential
+ * Backoff And Jitter"): uniform in [0, min(cap, base * 2^attempt)]. */
+static uint64_t backoff_ms(int attempt, double base_s, double cap_s)
+{
+    double ceiling = base_s * pow(2.0, attempt);
+    if (ceiling > cap_s)
+        ceiling = cap_s;
+    return (uint64_t)(ceiling * 1000.0 * ((double)rand() / RAND_MAX));
+}
+
+/* ------------------------------------------------------------------ */
+/* Publishing                                                          */
+/* ------------------------------------------------------------------ */
+
+static void publish(job_t *j);
+
+static void on_publish_retry(uv_timer_t *t)
+{
+    publish(t->data);
+}
+
+static void publish(job_t *j)
+{
+    bf_worker_t *w = j->w;
+    if (w->cfg->dry_run) {
+        job_done(j);
+        return;
+    }
+    const char *key = j->report ? j->report->report_id : NULL;
+    size_t key_len = key ? strlen(key) : 0;
+    if (!key && j->msg->key) {
+        key = j->msg->key;
+        key_len = j->msg->key_len;
+    }
+    rd_kafka_headers_t *hdrs = j->out_headers ? rd_kafka_headers_copy(j->out_headers) : NULL;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        w->producer, RD_KAFKA_V_TOPIC(j->publish_topic),
+        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(j->out, j->out_len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(j), RD_KAFKA_V_END);
+    if (err) {
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        /* Queue full or similar: try again shortly; the job keeps its
+         * offset in flight, so nothing is lost. */
+        bf_log(BF_LOG_WARN, "worker", "produce_failed", BF_LSTR("topic", j->publish_topic),
+               BF_LSTR("error", rd_kafka_err2str(err)));
+        uv_timer_start(&j->timers[T_PUBLISH], on_publish_retry,
+                       backoff_ms(j->publish_attempts++, 0.1, 5.0) + 10, 0);
+    }
+}
+
+static void on_pub_marked(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
+{
+    (void)r;
+    (void)reply;
+    (void)opaque;
+    if (err)
+        bf_log(BF_LOG_DEBUG, "worker", "pub_mark_failed", BF_LSTR("error", bf_err_str(err)));
+}
+
+/* Delivery report. @locality loop thread (served from the producer queue). */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    job_t *j = m->_private;
+    bf_worker_t *w = j->w;
+    if (m->err) {
+        bf_log(BF_LOG_WARN, "worker", "delivery_failed", BF_LSTR("topic", j->publish_topic),
+               BF_LSTR("error", rd_kafka_err2str(m->err)));
+        uv_timer_start(&j->timers[T_PUBLISH], on_publish_retry,
+                       backoff_ms(j->publish_attempts++, 0.5, 10.0) + 10, 0);
+        return;
+    }
+    if (j->is_dlq) {
+        w->dlq++;
+    } else if (j->report) {
+        /* Remember that the result is out, so a redelivery does not
+         * publish it again. Best effort: losing this costs at most one
+         * repeated result record, never an AI call. */
+        char *key = bf_asprintf("%spub:%s", w->cfg->key_prefix, j->report->report_id);
+        char ttl[32];
+        snprintf(ttl, sizeof(ttl), "%lld", (long long)w->cfg->dedup_ttl_s);
+        const char *argv[] = {"SET", key, "1", "EX", ttl};
+        bf_redis_command_argv(w->redis, on_pub_marked, NULL, 5, argv, NULL);
+        free(key);
+    }
+    job_done(j);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dead letters                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Send the original bytes and headers to the DLQ with headers naming the
+ * error, where the record came from and which worker rejected it. */
+static void dead_letter(job_t *j, bf_err_t err, const char *reason)
+{
+    bf_worker_t *w = j->w;
+    bf_log(BF_LOG_WARN, "worker", "dead_letter", BF_LINT("partition", j->partition),
+           BF_LINT("offset", j->offset), BF_LSTR("error", bf_err_name(err)),
+           BF_LSTR("reason", reason));
+    rd_kafka_headers_t *orig = NULL;
+    rd_kafka_headers_t *h = rd_kafka_message_headers(j->msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR
+                                ? rd_kafka_headers_copy(orig)
+                                : rd_kafka_headers_new(8);
+    char num[32];
+    rd_kafka_header_add(h, "bf.error", -1, bf_err_name(err), -1);
+    rd_kafka_header_add(h, "bf.reason", -1, reason, -1);
+    rd_kafka_header_add(h, "bf.source.topic", -1, w->cfg->topic_reports, -1);
+    snprintf(num, sizeof(num), "%d", j->partition);
+    rd_kafka_header_add(h, "bf.source.partition", -1, num, -1);
+    snprintf(num, sizeof(num), "%lld", (long long)j->offset);
+    rd_kafka_header_add(h, "bf.source.offset", -1, num, -1);
+    rd_kafka_header_add(h, "bf.worker", -1, w->cfg->worker_id, -1);
+    j->out_headers = h;
+    j->is_dlq = true;
+    j->publish_topic = w->cfg->topic_dlq;
+    j->out = bf_malloc(j->msg->len ? j->msg->len : 1);
+    if (j->msg->len)
+        memcpy(j->out, j->msg->payload, j->msg->len);
+    j->out_len = j->msg->len;
+    publish(j);
+}
+
+/* ------------------------------------------------------------------ */
+/* Results                                                             */
+/* ------------------------------------------------------------------ */
+
+static json_t *result_base(job_t *j, const char *status)
+{
+    bf_worker_t *w = j->w;
+    return json_pack("{s:s, s:s, s:n, s:n, s:f, s:f, s:n, s:f, s:[], s:[], s:f, s:s, s:I, s:s}",
+                     "report_id", j->report->report_id, "status", status, "duplicate_of",
+                     "duplicate_similarity", "quality", 0.0, "plausibility", 0.0, "severity",
+                     "confidence", 0.0, "reasons", "analyses", "total_cost_usd", 0.0,
+                     "worker_id", w->cfg->worker_id, "validated_at",
+                     (json_int_t)bf_time_now_ms(), "prompt_version", w->prompts.version);
+}
+
+/* Encode @p result into j->out for the validations topic. Takes the
+ * reference. */
+static bf_err_t encode_result(job_t *j, json_t *result)
+{
+    bf_worker_t *w = j->w;
+    bf_buf_t b;
+    bf_buf_init(&b, 4 * 1024 * 1024);
+    char errstr[256];
+    bf_err_t err = bf_codec_encode(w->codec, BF_RECORD_VALIDATION, result, w->framing, &b,
+                                   errstr, sizeof(errstr));
+    json_decref(result);
+    if (err) {
+        /* Our own record does not fit our own schema: a bug, not the
+         * report's fault. Log loudly and send the report to review via
+         * the DLQ rather than lose it. */
+        bf_log(BF_LOG_ERROR, "worker", "result_encode_failed", BF_LSTR("error", errstr));
+        bf_buf_free(&b);
+        return err;
+    }
+    free(j->out);
+    j->out = bf_buf_steal(&b, &j->out_len);
+    j->publish_topic = w->cfg->topic_validations;
+    return BF_OK;
+}
+
+static void publish_result(job_t *j, json_t *result)
+{
+    bf_err_t err = encode_result(j, result);
+    if (err) {
+        dead_letter(j, err, "result could not be encoded");
+        return;
+    }
+    publish(j);
+}
+
+static void publish_duplicate(job_t *j, const char *original, bool published)
+{
+    j->w->duplicates++;
+    if (published) {
+        job_done(j);
+        return;
+    }
+    json_t *res = result_base(j, "DUPLICATE");
+    json_object_set_new(res, "duplicate_of", json_string(original));
+    json_object_set_new(res, "duplicate_similarity", json_real(1.0));
+    json_object_set_new(res, "confidence", json_real(1.0));
+    json_array_append_new(json_object_get(res, "reasons"),
+                          json_string("same normalised content as an earlier report"));
+    publish_result(j, res);
+}
+
+static void on_result_stored(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
+{
+    (void)r;
+    (void)reply;
+    job_t *j = opaque;
+    if (j->w->shutdown)
+        return;
+    if (err)
+        bf_log(BF_LOG_WARN, "worker", "result_store_failed",
+               BF_LSTR("report_id", j->report->report_id), BF_LSTR("error", bf_err_str(err)));
+    publish(j);
+}
+
+/* All analyses settled: combine, store the result (so a redelivery never
+ * pays again), then publish. */
+static void finish_analyses(job_t *j)
+{
+    bf_worker_t *w = j->w;
+    const char *status;
+    double confidence;
+    json_t *reasons;
+    bf_analysis_combine(j->verdicts, j->ok, &w->thresholds, &status, &confidence, &reasons);
+    json_t *res = result_base(j, status);
+    json_object_set_new(res, "confidence", json_real(confidence));
+    json_object_set_new(res, "reasons", reasons);
+    if (j->ok[BF_ANALYSIS_QUALITY])
+        json_object_set_new(res, "quality", json_real(j->verdicts[BF_ANALYSIS_QUALITY].score));
+    if (j->ok[BF_ANALYSIS_PLAUSIBILITY])
+        json_object_set_new(res, "plausibility",
+                            json_real(j->verdicts[BF_ANALYSIS_PLAUSIBILITY].score));
+    if (j->ok[BF_ANALYSIS_SEVERITY])
+        json_object_set_new(res, "severity",
+                            json_string(j->verdicts[BF_ANALYSIS_SEVERITY].severity));
+    json_t *analyses = json_object_get(res, "analyses");
+    double total = 0;
+    for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
+        const bf_verdict_t *v = &j->verdicts[k];
+        double cost = 0;
+        if (j->ok[k] && bf_prices_cost(&w->prices, v->model, v->tokens_in, v->tokens_out,
+                                       v->tokens_cached, &cost) != BF_OK)
+            bf_log(BF_LOG_WARN, "worker", "unpriced_model", BF_LSTR("model", v->model));
+        total += cost;
+        json_array_append_new(
+            analyses,
+            json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:f, s:f, s:o}", "kind",
+                      bf_analysis_kind_symbol((bf_analysis_kind_t)k), "provider", "openai",
+                      "model", j->ok[k] ? v->model : w->cfg->ai_model, "score",
+                      j->ok[k] ? v->score : 0.0, "tokens_in", (json_int_t)v->tokens_in,
+                      "tokens_out", (json_int_t)v->tokens_out, "cost_usd", cost,
+                      "latency_seconds", j->ai_seconds[k], "error",
+                      j->ok[k] ? json_null() : json_string(j->ai_error[k])));
+    }
+    json_object_set_new(res, "total_cost_usd", json_real(total));
+    if (encode_result(j, res) != BF_OK) {
+        dead_letter(j, BF_ERR_SCHEMA, "result could not be encoded");
+        return;
+    }
+    w->validated++;
+    if (w->cfg->dry_run) {
+        publish(j);
+        return;
+    }
+    char *rkey = bf_asprintf("%sresult:%s", w->cfg->key_prefix, j->report->report_id);
+    char *lkey = bf_asprintf("%slease:%s", w->cfg->key_prefix, j->report->report_id);
+    char ttl[32];
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)w->cfg->dedup_ttl_s);
+    /* One round trip: store the result and release the lease. */
+    static const char script[] = "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])\n"
+                                 "redis.call('DEL', KEYS[2])\nreturn 1\n";
+    const char *argv[] = {"EVAL", script, "2", rkey, lkey, j->out, ttl};
+    size_t lens[] = {4, sizeof(script) - 1, 1, strlen(rkey), strlen(lkey), j->out_len,
+                     strlen(ttl)};
+    if (bf_redis_command_argv(w->redis, on_result_stored, j, 7, argv, lens) != BF_OK) {
+        bf_log(BF_LOG_WARN, "worker", "result_store_failed",
+               BF_LSTR("report_id", j->report->report_id), BF_LSTR("error", "not connected"));
+        publish(j);
+    }
+    free(rkey);
+    free(lkey);
+}
+
+/* ------------------------------------------------------------------ */
+/* AI analyses                                                         */
+/* ------------------------------------------------------------------ */
+
+static void start_analysis(job_t *j, int k);
+
+static void on_ai_retry(uv_timer_t *t)
+{
+    job_t *j = t->data;
+    start_analysis(j, (int)(t - &j->timers[T_AI0]));
+}
+
+static bool retryable(const bf_http_response_t *resp)
+{
+    if (resp->err != BF_OK)
+        return resp->err != BF_ERR_STATE && resp->err != BF_ERR_TOO_LARGE;
+    long s = resp->status;
+    return s == 408 || s == 409 || s == 429 || s >= 500;
+}
+
+typedef struct ai_call_s {
+    job_t *job;
+    int kind;
+} ai_call_t;
+
+static void on_ai_done(const bf_http_response_t *resp, void *opaque)
+{
+    ai_call_t *call = opaque;
+    job_t *j = call->job;
+    int k = call->kind;
+    free(call);
+    bf_worker_t *w = j->w;
+    if (w->shutdown)
+        return;
+    j->ai_seconds[k] += now_s() - j->ai_started[k];
+    bool retry = false;
+    if (resp->err == BF_OK && resp->status == 200) {
+        char errstr[160];
+        bf_err_t err = bf_analysis_parse_openai((bf_analysis_kind_t)k, resp->body,
+                                                resp->body_len, &j->verdicts[k], errstr,
+                                                sizeof(errstr));
+        if (err == BF_OK) {
+            j->ok[k] = 1;
+        } else {
+            snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "%s", errstr);
+            retry = true; /* a malformed answer is a failed attempt */
+        }
+    } else {
+        if (resp->err != BF_OK)
+            snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "%s: %s", bf_err_str(resp->err),
+                     resp->error ? resp->error : "");
+        else
+            snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "HTTP %ld: %.100s", resp->status,
+                     resp->body);
+        retry = retryable(resp);
+    }
+    if (!j->ok[k]) {
+        bf_log(BF_LOG_WARN, "worker", "analysis_failed",
+               BF_LSTR("report_id", j->report->report_id),
+               BF_LSTR("kind", bf_analysis_kind_name((bf_analysis_kind_t)k)),
+               BF_LINT("attempt", j->attempts[k]), BF_LSTR("error", j->ai_error[k]));
+        if (retry && j->attempts[k] <= w->cfg->ai_retries && !w->stopping) {
+            uint64_t ms = backoff_ms(j->attempts[k], 0.5, 10.0);
+            if (resp->retry_after_s >= 0 && resp->retry_after_s * 1000 > (double)ms)
+                ms = (uint64_t)(resp->retry_after_s * 1000);
+            uv_timer_start(&j->timers[T_AI0 + k], on_ai_retry, ms, 0);
+            return;
+        }
+    }
+    if (--j->ai_pending == 0)
+        finish_analyses(j);
+}
+
+static void start_analysis(job_t *j, int k)
+{
+    bf_worker_t *w = j->w;
+    size_t len;
+    char *body = bf_analysis_openai_body(&w->prompts, (bf_analysis_kind_t)k, w->cfg->ai_model,
+                                         j->report_json, &len);
+    const char *headers[] = {w->auth_header, "Content-Type: application/json", NULL};
+    bf_http_request_t req = {.url = w->completions_url,
+                             .headers = headers,
+                             .body = body,
+                             .body_len = len,
+                             .timeout_s = w->cfg->ai_timeout_s};
+    ai_call_t *call = bf_malloc(sizeof(*call));
+    call->job = j;
+    call->kind = k;
+    j->attempts[k]++;
+    j->ai_started[k] = now_s();
+    bf_err_t err = bf_http_start(w->http, &req, on_ai_done, call);
+    free(body);
+    if (err) {
+        free(call);
+        snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "could not start request: %s",
+                 bf_err_str(err));
+        if (--j->ai_pending == 0)
+            finish_analyses(j);
+    }
+}
+
+static void start_analyses(job_t *j)
+{
+    j->ai_pending = BF_ANALYSIS__COUNT;
+    for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
+        start_analysis(j, k);
+}
+
+/* ------------------------------------------------------------------ */
+/* Deduplication claim                                                 */
+/* ------------------------------------------------------------------ */
+
+static void claim(job_t *j);
+
+static void on_claim_retry(uv_timer_t *t)
+{
+    claim(t->data);
+}
+
+static void retry_claim(job_t *j, double cap_s)
+{
+    uv_timer_start(&j->timers[T_CLAIM], on_claim_retry,
+                   backoff_ms(j->claim_attempts++, 0.2, cap_s) + 50, 0);
+}
+
+static void on_claim(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
+{
+    (void)r;
+    job_t *j = opaque;
+    bf_worker_t *w = j->w;
+    if (w->shutdown)
+        return;
+    if (err || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        reply->element[0]->type != REDIS_REPLY_STRING) {
+        /* fail-closed: the report waits (its offset stays uncommitted)
+         * until Redis answers again. */
+        bf_log(BF_LOG_WARN, "worker", "claim_failed",
+               BF_LSTR("report_id", j->report->report_id),
+               BF_LSTR("error", reply && reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                                          : bf_err_str(err)));
+        retry_claim(j, 5.0);
+        return;
+    }
+    const char *state = reply->element[0]->str;
+    redisReply *value = reply->element[1];
+    bool published = reply->element[2]->type == REDIS_REPLY_INTEGER && reply->element[2]->integer;
+    if (strcmp(state, "cached") == 0 && value->type == REDIS_REPLY_STRING) {
+        w->cached++;
+        if (published) {
+            job_done(j);
+            return;
+        }
+        free(j->out);
+        j->out = bf_malloc(value->len ? value->len : 1);
+        memcpy(j->out, value->str, value->len);
+        j->out_len = value->len;
+        j->publish_topic = w->cfg->topic_validations;
+        publish(j);
+    } else if (strcmp(state, "duplicate") == 0 && value->type == REDIS_REPLY_STRING) {
+        publish_duplicate(j, value->str, published);
+    } else if (strcmp(state, "busy") == 0) {
+        /* Another worker is analysing this very report (a rebalance moved
+         * it while in flight): wait for its result rather than pay twice. */
+        retry_claim(j, 2.0);
+    } else if (strcmp(state, "claimed") == 0) {
+        start_analyses(j);
+    } else {
+        bf_log(BF_LOG_ERROR, "worker", "claim_unexpected_reply", BF_LSTR("state", state));
+        retry_claim(j, 5.0);
+    }
+}
+
+static void claim(job_t *j)
+{
+    bf_worker_t *w = j->w;
+    const char *pfx = w->cfg->key_prefix;
+    const char *id = j->report->report_id;
+    char *k_fp = bf_asprintf("%sfp:%s", pfx, j->fingerprint);
+    char *k_res = bf_asprintf("%sresult:%s", pfx, id);
+    char *k_lease = bf_asprintf("%slease:%s", pfx, id);
+    char *k_pub = bf_asprintf("%spub:%s", pfx, id);
+    char ttl[32], lease[32];
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)w->cfg->dedup_ttl_s);
+    snprintf(lease, sizeof(lease), "%lld", (long long)(w->cfg->lease_s * 1000));
+    const char *argv[] = {"EVAL", bf_dedup_claim_script, "4", k_fp, k_res, k_lease, k_pub,
+                          id, w->cfg->worker_id, ttl, lease};
+    bf_err_t err = bf_redis_command_argv(w->redis, on_claim, j, 11, argv, NULL);
+    free(k_fp);
+    free(k_res);
+    free(k_lease);
+    free(k_pub);
+    if (err) {
+        if (j->claim_attempts % 20 == 0)
+            bf_log(BF_LOG_WARN, "worker", "redis_unavailable",
+                   BF_LSTR("report_id", j->report->report_id));
+        retry_claim(j, 5.0);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Consuming                                                           */
+/* ------------------------------------------------------------------ */
+
+static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
+{
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            bf_log(BF_LOG_WARN, "worker", "consume_error",
+                   BF_LSTR("error", rd_kafka_message_errstr(m)));
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (m->partition < 0 || m->partition >= MAX_PARTITIONS) {
+        bf_log(BF_LOG_ERROR, "worker", "partition_out_of_range", BF_LINT("partition", m->partition));
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    w->consumed++;
+    job_t *j = bf_calloc(1, sizeof(*j));
+    j->w = w;
+    j->msg = m;
+    j->partition = m->partition;
+    j->offset = m->offset;
+    for (int i = 0; i < N_TIMERS; i++) {
+        uv_timer_init(&w->loop, &j->timers[i]);
+        j->timers[i].data = j;
+    }
+    j->open_timers = N_TIMERS;
+    j->next = w->jobs;
+    if (j->next)
+        j->next->prev = j;
+    w->jobs = j;
+    bf_offsets_add(&w->partitions[m->partition].offsets, m->offset);
+    w->in_flight++;
+    if (w->in_flight >= (size_t)w->cfg->max_in_flight)
+        set_paused(w, true);
+
+    char errstr[256] = "";
+    if (m->len > BF_REPORT_MAX_ENCODED) {
+        snprintf(errstr, sizeof(errstr), "record is %zu bytes, more than %d", m->len,
+                 BF_REPORT_MAX_ENCODED);
+        dead_letter(j, BF_ERR_TOO_LARGE, errstr);
+        return;
+    }
+    json_t *obj = NULL;
+    bf_err_t err = bf_codec_decode(w->codec, BF_RECORD_REPORT, m->payload, m->len, &obj, NULL,
+                                   errstr, sizeof(errstr));
+    if (err == BF_OK)
+        err = bf_report_from_json(obj, &j->report, errstr, sizeof(errstr));
+    json_decref(obj);
+    if (err) {
+        dead_letter(j, err, errstr);
+        return;
+    }
+    j->report_json = bf_report_to_json(j->report);
+    bf_dedup_fingerprint(j->report, j->fingerprint);
+    claim(j);
+}
+
+static void serve_consumer(bf_worker_t *w)
+{
+    for (int i = 0; i < CONSUME_BATCH; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 0);
+        if (!m)
+            return;
+        handle_message(w, m);
+    }
+    /* More may be waiting; the tick (or the next io event) serves them. */
+}
+
+static void drain_pipe(int fd)
+{
+    char buf[256];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+}
+
+static void on_cons_readable(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    bf_worker_t *w = h->data;
+    drain_pipe(w->cons_pipe[0]);
+    serve_consumer(w);
+}
+
+static void on_prod_readable(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    bf_worker_t *w = h->data;
+    drain_pipe(w->prod_pipe[0]);
+    rd_kafka_poll(w->producer, 0);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    bf_worker_t *w = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p < 0 || p >= MAX_PARTITIONS)
+            continue;
+        w->partitions[p].assigned = assign;
+        if (assign)
+            bf_offsets_free(&w->partitions[p].offsets); /* fresh start */
+        bf_log(BF_LOG_INFO, "worker", assign ? "partition_assigned" : "partition_revoked",
+               BF_LSTR("topic", parts->elems[i].topic), BF_LINT("partition", p));
+    }
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (cooperative)
+        error = assign ? rd_kafka_incremental_assign(rk, parts)
+                       : rd_kafka_incremental_unassign(rk, parts);
+    else
+        rerr = rd_kafka_assign(rk, assign ? parts : NULL);
+    if (error) {
+        bf_log(BF_LOG_ERROR, "worker", "rebalance_failed",
+               BF_LSTR("error", rd_kafka_error_string(error)));
+        rd_kafka_error_destroy(error);
+    } else if (rerr) {
+        bf_log(BF_LOG_ERROR, "worker", "rebalance_failed", BF_LSTR("error", rd_kafka_err2str(rerr)));
+    }
+    if (assign && w->paused)
+        rd_kafka_pause_partitions(rk, parts);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                           */
+/* ------------------------------------------------------------------ */
+
+static void begin_stop(bf_worker_t *w, const char *why)
+{
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    w->stop_deadline = now_s() + w->cfg->drain_timeout_s;
+    bf_log(BF_LOG_INFO, "worker", "stopping", BF_LSTR("signal", why),
+           BF_LINT("in_flight", w->in_flight), BF_LDBL("drain_timeout_s", w->cfg->drain_timeout_s));
+    /* Stop fetching: nothing new starts, what is in flight finishes. */
+    w->paused = false;
+    set_paused(w, true);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    begin_stop(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void close_all(bf_worker_t *w)
+{
+    uv_timer_stop(&w->tick);
+    uv_close((uv_handle_t *)&w->tick, NULL);
+    uv_poll_stop(&w->cons_poll);
+    uv_close((uv_handle_t *)&w->cons_poll, NULL);
+    uv_poll_stop(&w->prod_poll);
+    uv_close((uv_handle_t *)&w->prod_poll, NULL);
+    uv_close((uv_handle_t *)&w->sigterm, NULL);
+    uv_close((uv_handle_t *)&w->sigint, NULL);
+    bf_redis_destroy(w->redis);
+    w->redis = NULL;
+    bf_http_destroy(w->http);
+    w->http = NULL;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    bf_worker_t *w = t->data;
+    serve_consumer(w);
+    rd_kafka_poll(w->producer, 0);
+    if (!w->stopping)
+        return;
+    if (w->in_flight == 0 || now_s() > w->stop_deadline) {
+        if (w->in_flight)
+            bf_log(BF_LOG_WARN, "worker", "drain_timeout", BF_LINT("abandoned", w->in_flight));
+        uv_stop(&w->loop);
+    }
+}
+
+bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *props,
+                           char *errstr, size_t errstr_size)
+{
+    bf_worker_t *w = bf_calloc(1, sizeof(*w));
+    w->cfg = cfg;
+    w->cons_pipe[0] = w->cons_pipe[1] = w->prod_pipe[0] = w->prod_pipe[1] = -1;
+    w->partitions = bf_calloc(MAX_PARTITIONS, sizeof(*w->partitions));
+    for (int i = 0; i < MAX_PARTITIONS; i++)
+        bf_offsets_init(&w->partitions[i].offsets);
+    w->thresholds.min_quality = cfg->min_quality;
+    w->thresholds.min_plausibility = cfg->min_plausibility;
+    srand((unsigned)(uv_hrtime() ^ (uint64_t)getpid()));
+
+    if (bf_framing_parse(cfg->output_framing, &w->framing) != 0) {
+        snprintf(errstr, errstr_size, "--output-framing: unknown framing '%s'",
+                 cfg->output_framing);
+        goto fail;
+    }
+    if (!cfg->ai_base_url || !*cfg->ai_base_url) {
+        snprintf(errstr, errstr_size, "no AI provider: set OPENAI_BASE_URL (or --ai-base-url)");
+        goto fail;
+    }
+    if (!cfg->ai_api_key || !*cfg->ai_api_key) {
+        snprintf(errstr, errstr_size,
+                 "no API key: set OPENAI_API_KEY or OPENAI_API_KEY_FILE in the environment");
+        goto fail;
+    }
+    if (bf_prompts_load(cfg->prompts_dir, &w->prompts, errstr, errstr_size) ||
+        bf_prices_load(cfg->prices_path, &w->prices, errstr, errstr_size))
+        goto fail;
+    if (!(w->codec = bf_codec_new(errstr, errstr_size)))
+        goto fail;
+    {
+        size_t n = strlen(cfg->ai_base_url);
+        while (n && cfg->ai_base_url[n - 1] == '/')
+            n--;
+        w->completions_url = bf_asprintf("%.*s/chat/completions", (int)n, cfg->ai_base_url);
+        w->auth_header = bf_asprintf("Authorization: Bearer %s", cfg->ai_api_key);
+    }
+
+    /* Consumer. The operator's -X/-F properties go in first; our defaults
+     * fill only what they left unset; the few settings correctness rests
+     * on (group, manual offset store) are ours. */
+    rd_kafka_conf_t *conf = bf_kafka_conf_new(cfg->brokers, props, errstr, errstr_size);
+    if (!conf)
+        goto fail;
+    if (bf_kafka_conf_set(conf, "group.id", cfg->group, errstr, errstr_size) ||
+        bf_kafka_conf_default(conf, props, "client.id", cfg->worker_id, errstr, errstr_size) ||
+        bf_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
+        bf_kafka_conf_default(conf, props, "auto.offset.reset", "earliest", errstr,
+                              errstr_size) ||
+        bf_kafka_conf_default(conf, props, "partition.assignment.strategy",
+                              "cooperative-sticky", errstr, errstr_size) ||
+        bf_kafka_conf_default(conf, props, "auto.commit.interval.ms", "1000", errstr,
+                              errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, w);
+    char rderr[512];
+    w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
+    if (!w->consumer) {
+        snprintf(errstr, errstr_size, "kafka consumer: %s", rderr);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(w->consumer);
+
+    /* Producer: idempotent (which implies acks=all and ordered retries). */
+    conf = bf_kafka_conf_new(cfg->brokers, props, errstr, errstr_size);
+    if (!conf)
+        goto fail;
+    if (bf_kafka_conf_default(conf, props, "enable.idempotence", "true", errstr, errstr_size) ||
+        bf_kafka_conf_default(conf, props, "linger.ms", "5", errstr, errstr_size) ||
+        bf_kafka_conf_default(conf, props, "client.id", cfg->worker_id, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
+    if (!w->producer) {
+        snprintf(errstr, errstr_size, "kafka producer: %s", rderr);
+        goto fail;
+    }
+
+    /* The loop, and the pipes through which librdkafka wakes it. */
+    uv_loop_init(&w->loop);
+    w->loop_ready = true;
+    if (pipe2(w->cons_pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
+        pipe2(w->prod_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
+        goto fail;
+    }
+    w->cons_q = rd_kafka_queue_get_consumer(w->consumer);
+    w->prod_q = rd_kafka_queue_get_main(w->producer);
+    rd_kafka_queue_io_event_enable(w->cons_q, w->cons_pipe[1], "1", 1);
+    rd_kafka_queue_io_event_enable(w->prod_q, w->prod_pipe[1], "1", 1);
+    uv_poll_init(&w->loop, &w->cons_poll, w->cons_pipe[0]);
+    w->cons_poll.data = w;
+    uv_poll_init(&w->loop, &w->prod_poll, w->prod_pipe[0]);
+    w->prod_poll.data = w;
+    uv_timer_init(&w->loop, &w->tick);
+    w->tick.data = w;
+    uv_signal_init(&w->loop, &w->sigterm);
+    w->sigterm.data = w;
+    uv_signal_init(&w->loop, &w->sigint);
+    w->sigint.data = w;
+
+    if (!(w->http = bf_http_new(&w->loop, cfg->max_connections, errstr, errstr_size)))
+        goto fail;
+    if (!(w->redis = bf_redis_new(&w->loop, cfg->redis_url, cfg->redis_timeout_s, errstr,
+                                  errstr_size)))
+        goto fail;
+
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, cfg->topic_reports, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t kerr = rd_kafka_subscribe(w->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (kerr) {
+        snprintf(errstr, errstr_size, "subscribe to %s: %s", cfg->topic_reports,
+                 rd_kafka_err2str(kerr));
+        goto fail;
+    }
+    return w;
+fail:
+    bf_worker_destroy(w);
+    return NULL;
+}
+
+bf_err_t bf_worker_run(bf_worker_t *w)
+{
+    uv_poll_start(&w->cons_poll, UV_READABLE, on_cons_readable);
+    uv_poll_start(&w->prod_poll, UV_READABLE, on_prod_readable);
+    uv_timer_start(&w->tick, on_tick, 100, 100);
+    uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&w->sigint, on_signal, SIGINT);
+    bf_log(BF_LOG_INFO, "worker", "started", BF_LSTR("worker_id", w->cfg->worker_id),
+           BF_LSTR("group", w->cfg->group), BF_LSTR("topic", w->cfg->topic_reports),
+           BF_LSTR("prompt_version", w->prompts.version),
+           BF_LINT("max_in_flight", w->cfg->max_in_flight), BF_LBOOL("dry_run", w->cfg->dry_run));
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+
+    /* Drained (or timed out). Leave the group: rd_kafka_consumer_close
+     * commits the stored offsets and revokes our partitions. Then make
+     * sure every result still queued in the producer is delivered. */
+    rd_kafka_resp_err_t err = rd_kafka_consumer_close(w->consumer);
+    if (err)
+        bf_log(BF_LOG_WARN, "worker", "consumer_close_failed",
+               BF_LSTR("error", rd_kafka_err2str(err)));
+    err = rd_kafka_flush(w->producer, 10000);
+    if (err)
+        bf_log(BF_LOG_WARN, "worker", "producer_flush_failed",
+               BF_LSTR("error", rd_kafka_err2str(err)));
+    bf_log(BF_LOG_INFO, "worker", "stopped", BF_LINT("consumed", w->consumed),
+           BF_LINT("validated", w->validated), BF_LINT("duplicates", w->duplicates),
+           BF_LINT("cached", w->cached), BF_LINT("dead_lettered", w->dlq),
+           BF_LINT("abandoned", w->in_flight));
+    return BF_OK;
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+void bf_worker_destroy(bf_worker_t *w)
+{
+    if (!w)
+        return;
+    w->shutdown = true;
+    if (w->loop_ready) {
+        close_all(w);
+        while (w->jobs)
+            job_free(w->jobs); /* abandoned at the drain deadline */
+        /* Close whatever handle is left and let the close callbacks run. */
+        uv_walk(&w->loop, walk_close, NULL);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&w->loop);
+    }
+    if (w->cons_q)
+        rd_kafka_queue_destroy(w->cons_q);
+    if (w->prod_q)
+        rd_kafka_queue_destroy(w->prod_q);
+    if (w->consumer)
+        rd_kafka_destroy(w->consumer);
+    if (w->producer)
+        rd_kafka_destroy(w->producer);
+    for (int i = 0; i < 2; i++) {
+        if (w->cons_pipe[i] >= 0)
+            close(w->cons_pipe[i]);
+        if (w->prod_pipe[i] >= 0)
+            close(w->prod_pipe[i]);
+    }
+    for (int i = 0; i < MAX_PARTITIONS; i++)
+        bf_offsets_free(&w->partitions[i].offsets);
+    free(w->partitions);
+    bf_codec_destroy(w->codec);
+    bf_prompts_free(&w->prompts);
+    bf_prices_free(&w->prices);
+    free(w->auth_header);
+    free(w->completions_url);
+    free(w);
+}

@@ -1,0 +1,67 @@
+/*
+ * worker.h - the bountyfleet-worker daemon: consume reports, deduplicate
+ * in Redis, run the AI analyses, publish one result per report, and only
+ * then store the report's offset for commit.
+ */
+#ifndef BF_WORKER_WORKER_H
+#define BF_WORKER_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "libbf/config.h"
+#include "libbf/err.h"
+
+/** Settings (see the table in main.c for flags, env and defaults). */
+typedef struct bf_worker_config_s {
+    char *brokers;
+    char *group;
+    char *redis_url;
+    char *topic_reports;
+    char *topic_validations;
+    char *topic_dlq;
+    char *worker_id;
+    char *ai_base_url;
+    char *ai_api_key; /* secret */
+    char *ai_model;
+    char *prompts_dir;
+    char *prices_path;
+    char *output_framing;
+    char *log_level;
+    char *key_prefix;
+    int64_t max_in_flight;
+    int64_t max_connections;
+    int64_t ai_retries;
+    int64_t dedup_ttl_s;
+    double ai_timeout_s;
+    double redis_timeout_s;
+    double lease_s;
+    double drain_timeout_s;
+    double min_quality;
+    double min_plausibility;
+    bool dry_run;
+} bf_worker_config_t;
+
+typedef struct bf_worker_s bf_worker_t;
+
+/**
+ * @brief Build a worker: load prompts and prices, create the Kafka
+ *        clients, the Redis and HTTP clients, and the event loop.
+ * @param cfg   borrowed for the worker's lifetime
+ * @param props -X/-F librdkafka properties, borrowed
+ * @returns NULL with errstr on a setup error.
+ */
+bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *props,
+                           char *errstr, size_t errstr_size);
+
+/**
+ * @brief Run until SIGTERM/SIGINT, then drain (up to drain_timeout_s),
+ *        commit and leave the group.
+ * @returns BF_OK after a clean stop.
+ */
+bf_err_t bf_worker_run(bf_worker_t *w);
+
+/** @brief Free everything. NULL-safe. */
+void bf_worker_destroy(bf_worker_t *w);
+
+#endif
