@@ -1,1 +1,5 @@
 # The list of tests; one line per test file.
+bf_unit_test(decide)
+target_link_libraries(test_decide PRIVATE bfautoscaler)
+bf_unit_test(actuator_local)
+target_link_libraries(test_actuator_local PRIVATE bfautoscaler)

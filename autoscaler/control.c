@@ -1,0 +1,200 @@
+/*
+ * control.c - the control loop (see control.h for the tick).
+ *
+ * Signals are taken synchronously with sigtimedwait() instead of handlers:
+ * there is no async-signal-safety to worry about in the loop, and SIGCHLD
+ * wakes the sleep without a self-pipe. The price is that a signal arriving
+ * during a lag reading waits until it returns, which is bounded by the
+ * Kafka timeout.
+ */
+#include "autoscaler/control.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "autoscaler/clock.h"
+#include "autoscaler/decision_line.h"
+#include "libbf/log.h"
+#include "libbf/mem.h"
+
+/* Longest wait between two lag readings while Kafka is unreachable. */
+#define KAFKA_BACKOFF_MAX_S 30.0
+
+typedef struct control_s {
+    const bf_control_conf_t *conf;
+    bf_lag_reader_t *lag;
+    bf_actuator_t *act;
+    FILE *out;
+    int64_t target; /* workers the fleet should run; --min until a decision */
+    bf_decide_state_t decide;
+    bf_decision_line_state_t line;
+    double next_read;  /* monotonic time of the next lag reading */
+    double backoff_s;  /* current retry delay while readings fail */
+    unsigned failures; /* consecutive failed readings */
+    bool out_failed;   /* a write to `out` failed (logged once) */
+} control_t;
+
+static sigset_t control_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    return set;
+}
+
+void bf_control_block_signals(void)
+{
+    sigset_t set = control_signals();
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* A reader of stdout that goes away must not kill the autoscaler (and
+     * orphan its workers); the failed write is logged instead. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void apply_target(control_t *c)
+{
+    char errstr[512];
+    bf_err_t err = bf_actuator_apply(c->act, c->target, errstr, sizeof(errstr));
+    if (err)
+        bf_log(BF_LOG_ERROR, "autoscaler", "actuator_failed",
+               BF_LSTR("actuator", bf_actuator_kind(c->act)), BF_LSTR("error", errstr),
+               BF_LINT("target_workers", c->target), BF_LSTR("code", bf_err_name(err)));
+}
+
+static void print_decision(control_t *c, const bf_decision_t *d)
+{
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    char *line = bf_decision_line_format(d, &wall);
+    bool ok =
+        fputs(line, c->out) >= 0 && fputc('\n', c->out) != EOF && fflush(c->out) == 0;
+    free(line);
+    if (!ok && !c->out_failed) {
+        c->out_failed = true;
+        bf_log(BF_LOG_ERROR, "autoscaler", "decision_output_failed",
+               BF_LSTR("error", strerror(errno)));
+    }
+}
+
+static void reading_failed(control_t *c, bf_err_t err, const char *errstr, double now)
+{
+    c->failures++;
+    /* First retry after one interval, then doubling up to the cap. */
+    c->backoff_s = c->failures == 1 ? c->conf->interval_s : c->backoff_s * 2;
+    double cap = fmax(KAFKA_BACKOFF_MAX_S, c->conf->interval_s);
+    if (c->backoff_s > cap)
+        c->backoff_s = cap;
+    c->next_read = now + c->backoff_s;
+    bf_log(BF_LOG_WARN, "autoscaler", "lag_unavailable", BF_LSTR("error", errstr),
+           BF_LSTR("code", bf_err_name(err)),
+           BF_LINT("consecutive_failures", c->failures),
+           BF_LDBL("retry_in_s", c->backoff_s), BF_LINT("keeping_workers", c->target));
+}
+
+static void log_snapshot(const bf_lag_snapshot_t *snap)
+{
+    if (BF_LOG_DEBUG > bf_log_level_get())
+        return;
+    for (int32_t i = 0; i < snap->partition_count; i++) {
+        const bf_lag_partition_t *p = &snap->partitions[i];
+        bf_log(BF_LOG_DEBUG, "autoscaler", "partition_lag",
+               BF_LINT("partition", p->partition), BF_LINT("low", p->low),
+               BF_LINT("high", p->high), BF_LINT("committed", p->committed),
+               BF_LINT("lag", p->lag));
+    }
+}
+
+static void observe_and_decide(control_t *c, double now)
+{
+    bf_lag_snapshot_t snap;
+    char errstr[512];
+    bf_err_t err = bf_lag_read(c->lag, &snap, errstr, sizeof(errstr));
+    now = bf_autoscaler_now(); /* the reading may have taken a while */
+    if (err) {
+        reading_failed(c, err, errstr, now);
+        return;
+    }
+    if (c->failures)
+        bf_log(BF_LOG_INFO, "autoscaler", "lag_available",
+               BF_LINT("after_failures", c->failures));
+    c->failures = 0;
+    c->next_read = now + c->conf->interval_s;
+    log_snapshot(&snap);
+
+    bf_decide_input_t in = {
+        .now = now,
+        .total_lag = snap.total_lag,
+        .partitions = snap.partition_count,
+        .current_workers = bf_actuator_current(c->act),
+    };
+    bf_lag_snapshot_free(&snap);
+    bf_decision_t d;
+    bf_decide(&c->conf->policy, &c->decide, &in, &d);
+    if (bf_decision_line_due(&c->line, &d, now))
+        print_decision(c, &d);
+    /* Even a HOLD sets the target: it is the count that runs now, so a start
+     * that failed is not retried forever when the rule no longer wants it. */
+    c->target = d.target_workers;
+    if (d.action != BF_SCALE_HOLD)
+        apply_target(c);
+}
+
+bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
+                        bf_actuator_t *act, FILE *out)
+{
+    control_t c = {
+        .conf = conf,
+        .lag = lag,
+        .act = act,
+        .out = out,
+        .target = conf->policy.min_workers,
+        .next_read = bf_autoscaler_now(),
+    };
+    bf_decide_state_init(&c.decide);
+    sigset_t set = control_signals();
+    double next_tick = bf_autoscaler_now();
+    bf_err_t ret = BF_OK;
+
+    for (;;) {
+        double now = bf_autoscaler_now();
+        if (now >= next_tick) {
+            apply_target(&c);
+            if (now >= c.next_read)
+                observe_and_decide(&c, now);
+            next_tick = now + conf->interval_s;
+            now = bf_autoscaler_now();
+        }
+        double wait = next_tick - now;
+        if (wait < 0)
+            wait = 0;
+        struct timespec ts = {.tv_sec = (time_t)wait,
+                              .tv_nsec = (long)((wait - floor(wait)) * 1e9)};
+        siginfo_t info;
+        int sig = sigtimedwait(&set, &info, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            bf_log(BF_LOG_INFO, "autoscaler", "stopping",
+                   BF_LSTR("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
+                   BF_LINT("workers", bf_actuator_current(act)));
+            break;
+        }
+        if (sig == SIGCHLD) {
+            (void)bf_actuator_current(act); /* reap now; replace on the tick */
+            continue;
+        }
+        if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+            bf_log(BF_LOG_FATAL, "autoscaler", "signal_wait_failed",
+                   BF_LSTR("error", strerror(errno)));
+            ret = BF_ERR_IO;
+            break;
+        }
+    }
+    bf_actuator_shutdown(act);
+    bf_log(BF_LOG_INFO, "autoscaler", "stopped");
+    return ret;
+}

@@ -1,0 +1,54 @@
+/*
+ * control.h - the autoscaler's control loop: observe, decide, act, print.
+ *
+ * One tick every interval:
+ *   1. reap workers that exited, and re-apply the last target, so a worker
+ *      that died is replaced (and the very first tick starts --min workers
+ *      before any lag is known: the fleet never waits for Kafka to start);
+ *   2. read the lag (lag.h); on failure log a warning, keep the fleet as
+ *      it is and retry with exponential backoff: never scale on missing
+ *      data;
+ *   3. decide (decide.h) with the workers actually running, print the
+ *      decision when it is news (decision_line.h), apply its target.
+ * Between ticks the loop sleeps in sigtimedwait(): SIGCHLD wakes it to reap
+ * at once, SIGTERM or SIGINT ends it with a graceful stop of the workers.
+ */
+#ifndef BF_AUTOSCALER_CONTROL_H
+#define BF_AUTOSCALER_CONTROL_H
+
+#include <stdio.h>
+
+#include "autoscaler/actuator.h"
+#include "autoscaler/decide.h"
+#include "autoscaler/lag.h"
+#include "libbf/err.h"
+
+typedef struct bf_control_conf_s {
+    double interval_s; /* seconds between ticks, > 0 */
+    bf_decide_policy_t policy;
+} bf_control_conf_t;
+
+/**
+ * @brief Block SIGTERM, SIGINT and SIGCHLD in the calling thread and ignore
+ *        SIGPIPE, so that the loop can take them with sigtimedwait().
+ *
+ * Call before any thread is created (before the first rd_kafka_new()):
+ * threads inherit the mask, so the signals are then delivered only to the
+ * thread that waits for them.
+ */
+void bf_control_block_signals(void);
+
+/**
+ * @brief Run until SIGTERM or SIGINT, then stop the workers gracefully.
+ *
+ * @param conf   borrowed
+ * @param lag    borrowed for the run
+ * @param act    borrowed for the run; shut down before returning
+ * @param out    where decision lines go (stdout), borrowed
+ * @returns BF_OK after a graceful stop; BF_ERR_IO if waiting for signals
+ *          failed (a fatal runtime error).
+ */
+bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
+                        bf_actuator_t *act, FILE *out);
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * main.c - bountyfleet-autoscaler: read the worker group's lag, decide how
+ * many workers should run, start or stop them, print each decision.
+ *
+ *   bountyfleet-autoscaler [OPTIONS] [-- WORKER-PATH [WORKER-ARGS...]]
+ *
+ * The settings table below drives parsing, --help and CONFIGURATION.md
+ * (config.h). The modules: lag.c observes, decide.c decides, actuator*.c
+ * act, decision_line.c prints, control.c runs the loop.
+ *
+ * Exit status: 0 after a graceful stop (SIGTERM/SIGINT), 2 for a bad flag
+ * or setting (one line on stderr), 1 for a fatal runtime error.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autoscaler/actuator.h"
+#include "autoscaler/actuator_local.h"
+#include "autoscaler/control.h"
+#include "autoscaler/decide.h"
+#include "autoscaler/lag.h"
+#include "libbf/config.h"
+#include "libbf/kafka.h"
+#include "libbf/log.h"
+
+#define PROGRAM "bountyfleet-autoscaler"
+
+typedef struct autoscaler_config_s {
+    char *brokers;
+    char *group;
+    char *topic;
+    double interval;
+    int64_t lag_per_worker;
+    int64_t min;
+    int64_t max;
+    double scale_down_delay;
+    char *actuator;
+    char *worker_cmd;
+    double stop_timeout;
+    double kafka_timeout;
+    char *log_level;
+} autoscaler_config_t;
+
+#define OPT(field) offsetof(autoscaler_config_t, field)
+
+static const bf_opt_t options[] = {
+    {"brokers", 'b', "KAFKA_BROKERS", BF_OPT_STRING, "127.0.0.1:9092", 1, 0,
+     "HOST:PORT,...", "Kafka bootstrap servers", OPT(brokers)},
+    {"group", 'g', "BOUNTYFLEET_GROUP", BF_OPT_STRING, "bountyfleet-workers", 1, 0,
+     "GROUP", "consumer group of the workers, whose lag is read", OPT(group)},
+    {"topic", 't', NULL, BF_OPT_STRING, BF_TOPIC_REPORTS, 1, 0, "TOPIC",
+     "topic the workers consume", OPT(topic)},
+    {"interval", 'i', NULL, BF_OPT_DOUBLE, "5", 0.05, 3600, "SECONDS",
+     "time between two decisions", OPT(interval)},
+    {"lag-per-worker", 0, NULL, BF_OPT_INT, "100", 1, 1e15, "N",
+     "messages of lag one worker is expected to absorb: desired = ceil(lag / N)",
+     OPT(lag_per_worker)},
+    {"min", 0, NULL, BF_OPT_INT, "1", 0, BF_DECIDE_MAX_WORKERS, "N",
+     "fewest workers, also with no lag (wins over the partition cap)", OPT(min)},
+    {"max", 0, NULL, BF_OPT_INT, "4", 1, BF_DECIDE_MAX_WORKERS, "N", "most workers",
+     OPT(max)},
+    {"scale-down-delay", 0, NULL, BF_OPT_DOUBLE, "30", 0, 86400, "SECONDS",
+     "scale down only after the desired count was lower for this long (one worker per "
+     "decision)",
+     OPT(scale_down_delay)},
+    {"actuator", 'a', NULL, BF_OPT_STRING, "local", 1, 0, "KIND",
+     "how decisions are applied: local (worker processes on this machine) or none "
+     "(decide and print only)",
+     OPT(actuator)},
+    {"worker-cmd", 0, NULL, BF_OPT_STRING, NULL, 1, 0, "\"PATH ARGS...\"",
+     "worker command for the local actuator, split on spaces (no shell, no quoting); "
+     "or give it after --",
+     OPT(worker_cmd)},
+    {"stop-timeout", 0, NULL, BF_OPT_DOUBLE, "30", 0, 3600, "SECONDS",
+     "time a worker gets after SIGTERM before SIGKILL", OPT(stop_timeout)},
+    {"kafka-timeout", 0, NULL, BF_OPT_DOUBLE, "5", 0.1, 300, "SECONDS",
+     "deadline of one lag reading (metadata, committed offsets, watermarks)",
+     OPT(kafka_timeout)},
+    {"log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_STRING, "info", 1, 0, "LEVEL",
+     "fatal, error, warn, info or debug (debug logs the lag per partition)",
+     OPT(log_level)},
+};
+
+static const bf_cli_t cli = {
+    .program = PROGRAM,
+    .summary = "Read the worker group's Kafka lag, decide how many workers should run, "
+               "start or stop them, and print each decision as a JSON line on stdout.",
+    .usage = "[OPTIONS] [-- WORKER-PATH [WORKER-ARGS...]]",
+    .opts = options,
+    .n_opts = sizeof(options) / sizeof(options[0]),
+    .kafka_props = true,
+};
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "%s: %s\n", PROGRAM, msg);
+    return 2;
+}
+
+/* The worker command: everything after "--", or --worker-cmd split on
+ * spaces. Returns 0, or 2 after printing why. *owned is set when the argv
+ * was allocated here. */
+static int worker_command(const autoscaler_config_t *cfg, int argc, char **argv,
+                          int first_arg, char ***cmd, char ***owned)
+{
+    *cmd = NULL;
+    *owned = NULL;
+    bool after_dashes =
+        first_arg < argc && first_arg > 1 && strcmp(argv[first_arg - 1], "--") == 0;
+    if (first_arg < argc && !after_dashes) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "unexpected argument '%s' (put the worker command after --)",
+                 argv[first_arg]);
+        return usage_error(msg);
+    }
+    if (after_dashes && cfg->worker_cmd)
+        return usage_error("give the worker command either with --worker-cmd or after "
+                           "--, not both");
+    if (after_dashes)
+        *cmd = &argv[first_arg];
+    else if (cfg->worker_cmd)
+        *cmd = *owned = bf_actuator_local_argv_split(cfg->worker_cmd);
+    if (strcmp(cfg->actuator, "local") == 0 && !*cmd)
+        return usage_error("the local actuator needs a worker command: --worker-cmd "
+                           "\"PATH ARGS...\" or -- PATH ARGS...");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    autoscaler_config_t cfg = {0};
+    bf_kprops_t props = {0};
+    int first_arg = argc;
+    char errstr[512];
+    char **worker_argv = NULL, **worker_argv_owned = NULL;
+    bf_actuator_t *act = NULL;
+    bf_lag_reader_t *lag = NULL;
+    int rc = 2;
+
+    switch (bf_cli_parse(&cli, &cfg, argc, argv, &props, &first_arg, errstr,
+                         sizeof(errstr))) {
+    case BF_CLI_RUN:
+        break;
+    case BF_CLI_EXIT:
+        rc = 0;
+        goto out;
+    case BF_CLI_ERROR:
+        rc = usage_error(errstr);
+        goto out;
+    }
+    bf_log_level_t level;
+    if (bf_log_level_parse(cfg.log_level, &level) != 0) {
+        snprintf(errstr, sizeof(errstr), "--log-level: unknown level '%s'",
+                 cfg.log_level);
+        rc = usage_error(errstr);
+        goto out;
+    }
+    bf_log_level_set(level);
+    if (cfg.min > cfg.max) {
+        snprintf(errstr, sizeof(errstr), "--min %lld is above --max %lld",
+                 (long long)cfg.min, (long long)cfg.max);
+        rc = usage_error(errstr);
+        goto out;
+    }
+    if ((rc = worker_command(&cfg, argc, argv, first_arg, &worker_argv,
+                             &worker_argv_owned)) != 0)
+        goto out;
+    rc = 2;
+
+    /* Before the first thread (rd_kafka_new) so every thread inherits it. */
+    bf_control_block_signals();
+
+    bf_actuator_conf_t aconf = {
+        .kind = cfg.actuator,
+        .worker_argv = (const char *const *)worker_argv,
+        .stop_timeout_s = cfg.stop_timeout,
+    };
+    if (!(act = bf_actuator_new(&aconf, errstr, sizeof(errstr)))) {
+        rc = usage_error(errstr);
+        goto out;
+    }
+    /* The reader fails only on its configuration (a bad -X property or a
+     * combination librdkafka refuses), which makes it a usage error too. */
+    if (!(lag = bf_lag_reader_new(cfg.brokers, &props, cfg.group, cfg.topic,
+                                  cfg.kafka_timeout, errstr, sizeof(errstr)))) {
+        rc = usage_error(errstr);
+        goto out;
+    }
+
+    bf_control_conf_t conf = {
+        .interval_s = cfg.interval,
+        .policy =
+            {
+                .min_workers = cfg.min,
+                .max_workers = cfg.max,
+                .lag_per_worker = cfg.lag_per_worker,
+                .scale_down_delay_s = cfg.scale_down_delay,
+            },
+    };
+    bf_log(BF_LOG_INFO, "autoscaler", "started", BF_LSTR("version", bf_version()),
+           BF_LSTR("brokers", cfg.brokers), BF_LSTR("group", cfg.group),
+           BF_LSTR("topic", cfg.topic), BF_LSTR("actuator", cfg.actuator),
+           BF_LSTR("worker", worker_argv ? worker_argv[0] : NULL),
+           BF_LINT("min", cfg.min), BF_LINT("max", cfg.max),
+           BF_LINT("lag_per_worker", cfg.lag_per_worker),
+           BF_LDBL("interval_s", cfg.interval),
+           BF_LDBL("scale_down_delay_s", cfg.scale_down_delay));
+    rc = bf_control_run(&conf, lag, act, stdout) == BF_OK ? 0 : 1;
+
+out:
+    bf_lag_reader_destroy(lag);
+    bf_actuator_destroy(act);
+    bf_actuator_local_argv_free(worker_argv_owned);
+    bf_kprops_free(&props);
+    bf_cli_free(&cli, &cfg);
+    return rc;
+}
