@@ -1,0 +1,333 @@
+/*
+ * test_e2e.c - one run of the whole system on loopback.
+ *
+ * The story: the local stack starts (dev broker with 6 partitions, Redis,
+ * AI simulator); two workers join the group; 450 real disclosed reports
+ * are published with bountyfleet-producer and validated; then 50 of them
+ * are published again under new ids (exact duplicates). We check that
+ * every report has exactly one result record, that each duplicate points
+ * at its original, that no report was analysed twice (counted at the
+ * simulator), that the committed offsets reach the end of every
+ * partition, and that the workers stop cleanly on SIGTERM.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "libbf/codec.h"
+#include "libbf/mem.h"
+#include "support/stack.h"
+
+#define PARTITIONS 6
+#define ORIGINALS 450
+#define DUPLICATES 50
+
+typedef struct results_s {
+    json_t *by_id;    /* report_id -> result object */
+    json_t *count;    /* report_id -> number of records */
+    rd_kafka_t *rk;   /* consumer reading bountyfleet.validations */
+    bf_codec_t *codec;
+} results_t;
+
+static void results_open(results_t *r, const char *brokers)
+{
+    char errstr[512];
+    r->by_id = json_object();
+    r->count = json_object();
+    r->codec = bf_codec_new(errstr, sizeof(errstr));
+    assert_non_null(r->codec);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set(conf, "group.id", "e2e-reader", errstr, sizeof(errstr));
+    r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    assert_non_null(r->rk);
+    /* Assign every partition from the beginning: no group membership. */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTITIONS);
+    for (int p = 0; p < PARTITIONS; p++)
+        rd_kafka_topic_partition_list_add(l, "bountyfleet.validations", p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(r->rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void results_close(results_t *r)
+{
+    rd_kafka_consumer_close(r->rk);
+    rd_kafka_destroy(r->rk);
+    bf_codec_destroy(r->codec);
+    json_decref(r->by_id);
+    json_decref(r->count);
+}
+
+/* Read results until @p want distinct report ids are known or time runs out. */
+static size_t results_wait(results_t *r, size_t want, double timeout_s)
+{
+    double deadline = bf_test_now() + timeout_s * bf_test_timeout_mult();
+    while (json_object_size(r->by_id) < want && bf_test_now() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 200);
+        if (!m)
+            continue;
+        if (!m->err) {
+            json_t *obj = NULL;
+            char errstr[256];
+            bf_err_t err = bf_codec_decode(r->codec, BF_RECORD_VALIDATION, m->payload, m->len,
+                                           &obj, NULL, errstr, sizeof(errstr));
+            if (err)
+                fail_msg("undecodable result at offset %lld: %s", (long long)m->offset, errstr);
+            const char *id = json_string_value(json_object_get(obj, "report_id"));
+            assert_non_null(id);
+            json_t *c = json_object_get(r->count, id);
+            json_object_set_new(r->count, id, json_integer(c ? json_integer_value(c) + 1 : 1));
+            json_object_set(r->by_id, id, obj);
+            json_decref(obj);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    return json_object_size(r->by_id);
+}
+
+/* Write the first @p n sample reports (or their re-sent copies) as JSON lines. */
+static void write_reports(const char *path, int first, int n, bool as_duplicates)
+{
+    char sample[1024];
+    snprintf(sample, sizeof(sample), "%s/ops/demo-data/sample-reports.jsonl", BF_SOURCE_DIR);
+    FILE *in = fopen(sample, "r");
+    assert_non_null(in);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    char *line = NULL;
+    size_t cap = 0;
+    int i = 0;
+    while (getline(&line, &cap, in) > 0 && i < first + n) {
+        if (i++ < first)
+            continue;
+        json_t *obj = json_loads(line, 0, NULL);
+        assert_non_null(obj);
+        if (as_duplicates) {
+            char id[300];
+            snprintf(id, sizeof(id), "%s-again", json_string_value(json_object_get(obj, "report_id")));
+            json_object_set_new(obj, "report_id", json_string(id));
+            json_object_set_new(obj, "reporter", json_string("copycat"));
+        }
+        char *s = json_dumps(obj, JSON_COMPACT);
+        fprintf(out, "%s\n", s);
+        free(s);
+        json_decref(obj);
+    }
+    free(line);
+    fclose(in);
+    fclose(out);
+}
+
+static void run_producer(const bf_stack_t *s, const char *file)
+{
+    char bin[512];
+    const char *argv[] = {bf_test_bin("bountyfleet-producer", bin, sizeof(bin)), "-b",
+                          s->brokers, file, NULL};
+    bf_proc_t p;
+    assert_int_equal(bf_proc_start(&p, "producer", s->tmpdir, argv, NULL, false, 5), 0);
+    double deadline = bf_test_now() + 120 * bf_test_timeout_mult();
+    int status = -1;
+    while (!bf_proc_exited(&p, &status) && bf_test_now() < deadline) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        bf_proc_dump_log(&p, 20);
+        fail_msg("producer failed (status %d)", status);
+    }
+}
+
+/* Committed offsets of the worker group reach the log end everywhere. */
+static bool group_caught_up(const char *brokers, char *why, size_t why_size)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "group.id", "bountyfleet-workers", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTITIONS);
+    for (int p = 0; p < PARTITIONS; p++)
+        rd_kafka_topic_partition_list_add(l, "bountyfleet.reports", p);
+    bool ok = rd_kafka_committed(rk, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int p = 0; ok && p < PARTITIONS; p++) {
+        int64_t lo, hi;
+        if (rd_kafka_query_watermark_offsets(rk, "bountyfleet.reports", p, &lo, &hi, 10000)) {
+            ok = false;
+            snprintf(why, why_size, "watermarks of partition %d unavailable", p);
+            break;
+        }
+        if (l->elems[p].offset != hi) {
+            ok = false;
+            snprintf(why, why_size, "partition %d committed %lld, end %lld", p,
+                     (long long)l->elems[p].offset, (long long)hi);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+    return ok;
+}
+
+/* Everything the test starts, so teardown can stop it even after a
+ * failed assertion. */
+typedef struct fixture_s {
+    bf_stack_t s;
+    bf_proc_t workers[2];
+    results_t r;
+    bool results_open;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = bf_calloc(1, sizeof(*f));
+    const char *aisim_args[] = {"--latency-ms", "20", NULL};
+    if (bf_stack_start(&f->s, PARTITIONS, aisim_args) != 0) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    for (int i = 0; i < 2; i++)
+        bf_proc_stop(&f->workers[i], SIGTERM, 60);
+    if (f->results_open)
+        results_close(&f->r);
+    bf_stack_stop(&f->s);
+    free(f);
+    return 0;
+}
+
+static void test_reports_flow_to_one_result_each_and_duplicates_point_at_originals(void **state)
+{
+    fixture_t *f = *state;
+    bf_stack_t s = f->s; /* a copy of the addresses; f->s owns the processes */
+    bf_proc_t *workers = f->workers;
+
+    char env_brokers[600], env_redis[200], env_ai[300];
+    snprintf(env_brokers, sizeof(env_brokers), "KAFKA_BROKERS=%s", s.brokers);
+    snprintf(env_redis, sizeof(env_redis), "REDIS_URL=%s", s.redis_url);
+    snprintf(env_ai, sizeof(env_ai), "OPENAI_BASE_URL=%s", s.ai_base_url);
+    for (int i = 0; i < 2; i++) {
+        char bin[512], id[64];
+        snprintf(id, sizeof(id), "BOUNTYFLEET_WORKER_ID=e2e-%d", i);
+        const char *env[] = {env_brokers, env_redis, env_ai, "OPENAI_API_KEY=test-key",
+                             "OPENAI_MODEL=sim-1", id, NULL};
+        const char *argv[] = {bf_test_bin("bountyfleet-worker", bin, sizeof(bin)), NULL};
+        char name[32];
+        snprintf(name, sizeof(name), "worker%d", i);
+        assert_int_equal(bf_proc_start(&workers[i], name, s.tmpdir, argv, env, false, 5), 0);
+    }
+
+    results_t *rp = &f->r;
+    results_open(rp, s.brokers);
+    f->results_open = true;
+
+    char file[400];
+    snprintf(file, sizeof(file), "%s/originals.jsonl", s.tmpdir);
+    write_reports(file, 0, ORIGINALS, false);
+    run_producer(&s, file);
+    size_t got = results_wait(rp, ORIGINALS, 180);
+    if (got != ORIGINALS) {
+        bf_stack_dump_logs(&f->s);
+        bf_proc_dump_log(&workers[0], 30);
+        bf_proc_dump_log(&workers[1], 30);
+        fail_msg("%zu of %d originals have a result", got, ORIGINALS);
+    }
+
+    snprintf(file, sizeof(file), "%s/duplicates.jsonl", s.tmpdir);
+    write_reports(file, 0, DUPLICATES, true);
+    run_producer(&s, file);
+    got = results_wait(rp, ORIGINALS + DUPLICATES, 120);
+    assert_int_equal(got, ORIGINALS + DUPLICATES);
+
+    /* Exactly one result record per report; duplicates point at originals. */
+    const char *id;
+    json_t *res;
+    int dup_count = 0;
+    json_object_foreach(rp->by_id, id, res)
+    {
+        assert_int_equal(json_integer_value(json_object_get(rp->count, id)), 1);
+        const char *status = json_string_value(json_object_get(res, "status"));
+        size_t len = strlen(id);
+        bool is_copy = len > 6 && strcmp(id + len - 6, "-again") == 0;
+        if (is_copy) {
+            assert_string_equal(status, "DUPLICATE");
+            char original[300];
+            snprintf(original, sizeof(original), "%.*s", (int)(len - 6), id);
+            assert_string_equal(json_string_value(json_object_get(res, "duplicate_of")), original);
+            assert_int_equal(json_array_size(json_object_get(res, "analyses")), 0);
+            dup_count++;
+        } else {
+            assert_string_not_equal(status, "DUPLICATE");
+            assert_int_equal(json_array_size(json_object_get(res, "analyses")), 3);
+        }
+    }
+    assert_int_equal(dup_count, DUPLICATES);
+
+    /* No report analysed twice: the simulator saw 3 calls per original. */
+    char url[400];
+    snprintf(url, sizeof(url), "%s", s.ai_base_url);
+    char *v1 = strstr(url, "/v1");
+    if (v1)
+        *v1 = '\0';
+    strncat(url, "/stats", sizeof(url) - strlen(url) - 1);
+    long http_status = 0;
+    char *body = bf_test_http_get(url, &http_status);
+    assert_non_null(body);
+    json_t *stats = json_loads(body, 0, NULL);
+    free(body);
+    assert_non_null(stats);
+    assert_int_equal(json_integer_value(json_object_get(stats, "requests_total")), 3 * ORIGINALS);
+    json_t *by_report = json_object_get(stats, "by_report");
+    assert_int_equal(json_object_size(by_report), ORIGINALS);
+    json_t *n;
+    json_object_foreach(by_report, id, n) assert_int_equal(json_integer_value(n), 3);
+    json_decref(stats);
+
+    /* Offsets: committed up to the end of every partition. */
+    char why[256] = "";
+    double deadline = bf_test_now() + 30 * bf_test_timeout_mult();
+    bool caught_up = false;
+    while (!(caught_up = group_caught_up(s.brokers, why, sizeof(why))) &&
+           bf_test_now() < deadline) {
+        struct timespec ts = {0, 500 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!caught_up)
+        fail_msg("offsets not committed: %s", why);
+
+    /* A graceful stop: both workers exit 0. */
+    for (int i = 0; i < 2; i++) {
+        int st = bf_proc_stop(&workers[i], SIGTERM, 60);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            bf_proc_dump_log(&workers[i], 30);
+            fail_msg("worker %d did not stop cleanly (status %d)", i, st);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_reports_flow_to_one_result_each_and_duplicates_point_at_originals, setup,
+            teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
