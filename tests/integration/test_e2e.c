@@ -219,7 +219,7 @@ static void test_reports_flow_to_one_result_each_and_duplicates_point_at_origina
     bf_stack_t s = f->s; /* a copy of the addresses; f->s owns the processes */
     bf_proc_t *workers = f->workers;
 
-    char env_brokers[600], env_redis[200], env_ai[300];
+    char env_brokers[600], env_redis[200], env_ai[600];
     snprintf(env_brokers, sizeof(env_brokers), "KAFKA_BROKERS=%s", s.brokers);
     snprintf(env_redis, sizeof(env_redis), "REDIS_URL=%s", s.redis_url);
     snprintf(env_ai, sizeof(env_ai), "OPENAI_BASE_URL=%s", s.ai_base_url);
@@ -281,7 +281,7 @@ static void test_reports_flow_to_one_result_each_and_duplicates_point_at_origina
     assert_int_equal(dup_count, DUPLICATES);
 
     /* No report analysed twice: the simulator saw 3 calls per original. */
-    char url[400];
+    char url[600];
     snprintf(url, sizeof(url), "%s", s.ai_base_url);
     char *v1 = strstr(url, "/v1");
     if (v1)

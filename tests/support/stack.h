@@ -57,7 +57,7 @@ typedef struct bf_stack_s {
     bf_proc_t broker, redis, aisim;
     char brokers[512];
     char redis_url[128];
-    char ai_base_url[256];
+    char ai_base_url[512];
 } bf_stack_t;
 
 /**
