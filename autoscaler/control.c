@@ -19,7 +19,6 @@
 #include "autoscaler/clock.h"
 #include "autoscaler/decision_line.h"
 #include "libbf/log.h"
-#include "libbf/mem.h"
 
 /* Longest wait between two lag readings while Kafka is unreachable. */
 #define KAFKA_BACKOFF_MAX_S 30.0
@@ -110,12 +109,14 @@ static void log_snapshot(const bf_lag_snapshot_t *snap)
     }
 }
 
-static void observe_and_decide(control_t *c, double now)
+/* @p tick is when this tick started: the next reading is due one interval
+ * after it, on the tick cadence, however long this reading takes. */
+static void observe_and_decide(control_t *c, double tick)
 {
     bf_lag_snapshot_t snap;
     char errstr[512];
     bf_err_t err = bf_lag_read(c->lag, &snap, errstr, sizeof(errstr));
-    now = bf_autoscaler_now(); /* the reading may have taken a while */
+    double now = bf_autoscaler_now(); /* the reading may have taken a while */
     if (err) {
         reading_failed(c, err, errstr, now);
         return;
@@ -124,7 +125,7 @@ static void observe_and_decide(control_t *c, double now)
         bf_log(BF_LOG_INFO, "autoscaler", "lag_available",
                BF_LINT("after_failures", c->failures));
     c->failures = 0;
-    c->next_read = now + c->conf->interval_s;
+    c->next_read = tick + c->conf->interval_s;
     log_snapshot(&snap);
 
     bf_decide_input_t in = {

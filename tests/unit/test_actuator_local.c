@@ -166,8 +166,8 @@ static void test_stop_all_kills_a_worker_that_ignores_sigterm(void **unused)
 {
     (void)unused;
     /* The shell makes SIGTERM ignored, which sleep inherits across exec. */
-    static const char *const stubborn[] = {"/bin/sh", "-c",
-                                           "trap '' TERM; exec sleep 1000", NULL};
+    static const char *const stubborn[] = {"/bin/sh", "-c", "trap '' TERM; exec sleep 30",
+                                           NULL};
     bf_actuator_local_t *l = new_actuator(stubborn, 0.3);
     start_workers(l, 2);
     bf_local_worker_t w[2];
