@@ -168,7 +168,6 @@ int main(int argc, char **argv)
     if ((rc = worker_command(&cfg, argc, argv, first_arg, &worker_argv,
                              &worker_argv_owned)) != 0)
         goto out;
-    rc = 2;
 
     /* Before the first thread (rd_kafka_new) so every thread inherits it. */
     bf_control_block_signals();

@@ -91,9 +91,9 @@ static bool runs_program(pid_t pid, const char *program)
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
     do {
-        char comm[64] = "";
         FILE *f = fopen(path, "r");
         if (f) {
+            char comm[64] = "";
             bool got = fgets(comm, sizeof(comm), f) != NULL;
             fclose(f);
             comm[strcspn(comm, "\n")] = '\0';
