@@ -26,6 +26,11 @@
 
 static const char *const sleeper[] = {"/bin/sleep", "1000", NULL};
 
+/* Stop timeout of the tests of a graceful stop: far beyond any wait in
+ * them, so only SIGTERM can end a worker there, never the SIGKILL that
+ * follows the timeout. */
+#define NO_SIGKILL 3600.0
+
 static bf_actuator_local_t *new_actuator(const char *const argv[], double stop_timeout)
 {
     char errstr[256] = "";
@@ -108,7 +113,7 @@ static bool runs_program(pid_t pid, const char *program)
 static void test_three_workers_start_with_their_own_ids(void **unused)
 {
     (void)unused;
-    bf_actuator_local_t *l = new_actuator(sleeper, 5);
+    bf_actuator_local_t *l = new_actuator(sleeper, NO_SIGKILL);
     start_workers(l, 3);
     assert_int_equal(bf_actuator_local_running(l), 3);
     bf_local_worker_t w[4];
@@ -128,7 +133,7 @@ static void test_three_workers_start_with_their_own_ids(void **unused)
 static void test_stop_sends_sigterm_to_the_newest_and_reaps_it(void **unused)
 {
     (void)unused;
-    bf_actuator_local_t *l = new_actuator(sleeper, 5);
+    bf_actuator_local_t *l = new_actuator(sleeper, NO_SIGKILL);
     start_workers(l, 3);
     bf_local_worker_t w[3];
     bf_actuator_local_workers(l, w, 3);
@@ -148,7 +153,7 @@ static void test_stop_sends_sigterm_to_the_newest_and_reaps_it(void **unused)
 static void test_stop_all_leaves_no_children(void **unused)
 {
     (void)unused;
-    bf_actuator_local_t *l = new_actuator(sleeper, 5);
+    bf_actuator_local_t *l = new_actuator(sleeper, NO_SIGKILL);
     start_workers(l, 3);
     bf_local_worker_t w[3];
     bf_actuator_local_workers(l, w, 3);
@@ -227,7 +232,7 @@ static void test_failed_exec_is_reported_not_counted(void **unused)
 static void test_worker_killed_externally_is_detected_and_replaced(void **unused)
 {
     (void)unused;
-    bf_actuator_local_t *l = new_actuator(sleeper, 5);
+    bf_actuator_local_t *l = new_actuator(sleeper, NO_SIGKILL);
     char errstr[256] = "";
     assert_int_equal(bf_actuator_local_scale(l, 2, errstr, sizeof(errstr)), BF_OK);
     bf_local_worker_t w[2];
@@ -251,7 +256,7 @@ static void test_worker_killed_externally_is_detected_and_replaced(void **unused
 static void test_scale_down_stops_the_newest_first(void **unused)
 {
     (void)unused;
-    bf_actuator_local_t *l = new_actuator(sleeper, 5);
+    bf_actuator_local_t *l = new_actuator(sleeper, NO_SIGKILL);
     char errstr[256] = "";
     assert_int_equal(bf_actuator_local_scale(l, 3, errstr, sizeof(errstr)), BF_OK);
     bf_local_worker_t w[3];
