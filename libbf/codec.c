@@ -14,9 +14,9 @@
  *              defaults of fields an older writer did not have.
  *
  * Why check: avro-c trusts its input. A string length of 2^62 makes it
- * try to allocate 2^62 bytes, a block count of -2^63 is undefined
- * behaviour, a union or enum index past the end is not always caught, and
- * a billion-element array of nulls costs no input at all. check() reads
+ * try to allocate 2^62 bytes (under ASan: an abort; the tests have one),
+ * a block count of -2^63 overflows when avro-c negates it, and a
+ * billion-element array of nulls costs no input at all. check() reads
  * the same grammar with every length bounded by the bytes that remain,
  * validates UTF-8 on the way, and requires that the record ends exactly at
  * the end of the message, so avro-c only ever parses well-formed input.
@@ -48,8 +48,8 @@
 /* Confluent wire format: magic 0, then a 4-byte big-endian schema id. */
 #define CONFLUENT_MAGIC      0x00
 #define CONFLUENT_HEADER_LEN 5
-/* Deepest nesting of values check() accepts; our schemas nest 3 levels,
- * only a recursive writer schema could go deeper, and the walkers recurse. */
+/* Deepest nesting of values check() and fit() accept; our schemas nest 3
+ * levels, only a recursive schema could go deeper, and the walkers recurse. */
 #define MAX_VALUE_DEPTH 64
 /* Items that take no bytes (null, an empty record) cannot be bounded by
  * the input size, so an array of them is capped at this many. */
@@ -101,7 +101,8 @@ struct bf_codec_s {
 typedef struct ctx_s {
     char *errstr;
     size_t errstr_size;
-    int resolved; /* decoding through a resolved view (another writer) */
+    int resolved;   /* decoding through a resolved view (another writer) */
+    unsigned depth; /* records and arrays fit() is inside of */
     size_t path_len;
     char path[192];
 } ctx_t;
@@ -618,10 +619,17 @@ static bf_err_t fit(ctx_t *c, const bf_schema_node_t *n, const json_t *in,
         *norm = NULL;
     switch (n->kind) {
     case BF_SCHEMA_RECORD:
-        return fit_record(c, n, in, dst, norm);
     case BF_SCHEMA_ARRAY:
-    case BF_SCHEMA_MAP:
-        return fit_array(c, n, in, dst, norm);
+    case BF_SCHEMA_MAP: {
+        /* Only a recursive schema lets JSON nest deeper than the schema. */
+        if (c->depth >= MAX_VALUE_DEPTH)
+            return fail(c, BF_ERR_SCHEMA, "value nested deeper than %d", MAX_VALUE_DEPTH);
+        c->depth++;
+        bf_err_t err = n->kind == BF_SCHEMA_RECORD ? fit_record(c, n, in, dst, norm)
+                                                   : fit_array(c, n, in, dst, norm);
+        c->depth--;
+        return err;
+    }
     case BF_SCHEMA_BYTES:
     case BF_SCHEMA_FIXED:
         return fit_bytes(c, n, in, dst, norm);

@@ -60,6 +60,12 @@ uint64_t bf_codec_fingerprint(const bf_codec_t *codec, bf_record_type_t type);
  *        or newer version), by fingerprint and, when @p confluent_id >= 0,
  *        by Confluent schema id.
  * @param schema_json copied
+ * @returns BF_OK (also when the schema is known already: only the id is
+ *          recorded); BF_ERR_PARSE when it is not JSON; BF_ERR_SCHEMA when
+ *          it is not a record schema or does not resolve to the reader
+ *          (a reader field it lacks has no default, a type is
+ *          incompatible); BF_ERR_STATE when the id names another schema;
+ *          BF_ERR_TOO_LARGE past 64 writer schemas of one type.
  */
 bf_err_t bf_codec_add_writer_schema(bf_codec_t *codec, bf_record_type_t type,
                                     const char *schema_json, int32_t confluent_id,
@@ -74,6 +80,9 @@ void bf_codec_set_confluent_id(bf_codec_t *codec, bf_record_type_t type, int32_t
 
 /**
  * @brief Encode @p value (borrowed) with @p framing, appending to @p out.
+ * A field the object lacks takes the schema's default; fields the schema
+ * does not know are left out; JSON framing writes the normalised object.
+ * A timestamp-millis field may also be given as RFC 3339 text.
  * @returns BF_OK; BF_ERR_SCHEMA (errstr names the field) when the object
  *          does not fit the schema; BF_ERR_STATE for Confluent framing
  *          without a schema id; BF_ERR_TOO_LARGE past out's maximum.
@@ -88,8 +97,11 @@ bf_err_t bf_codec_encode(bf_codec_t *codec, bf_record_type_t type, const json_t 
  * @param framing receives the detected framing (may be NULL)
  * @returns BF_OK; BF_ERR_PARSE for unknown magic, truncated or corrupt Avro,
  *          malformed JSON; BF_ERR_UNKNOWN_SCHEMA for an unknown fingerprint
- *          or id; BF_ERR_SCHEMA when JSON does not fit the schema;
- *          BF_ERR_UTF8 for strings that are not UTF-8. errstr says more.
+ *          or id; BF_ERR_SCHEMA when JSON does not fit the schema (a
+ *          JSON-framed object is checked and normalised like an encoded
+ *          one) or a value has no JSON form (NaN); BF_ERR_UTF8 for strings
+ *          that are not UTF-8; BF_ERR_PARSE for a string holding U+0000,
+ *          which C consumers would silently cut short. errstr says more.
  */
 bf_err_t bf_codec_decode(bf_codec_t *codec, bf_record_type_t type, const void *data,
                          size_t len, json_t **out, bf_framing_t *framing, char *errstr,

@@ -747,6 +747,24 @@ static void set_avro(avro_value_t *v, avro_schema_t s, const json_t *j)
     }
 }
 
+/* @p body (Avro binary of @p schema_text) as a single-object message. */
+static void frame_single_object(const char *schema_text, const void *body, size_t len,
+                                bf_buf_t *out)
+{
+    char *pcf = NULL;
+    char errstr[256];
+    assert_int_equal(bf_schema_canonical_form(schema_text, &pcf, errstr, sizeof(errstr)),
+                     BF_OK);
+    uint64_t fp = bf_crc64_avro(pcf, strlen(pcf));
+    free(pcf);
+    unsigned char header[10] = {0xC3, 0x01};
+    for (int i = 0; i < 8; i++)
+        header[2 + i] = (unsigned char)(fp >> (8 * i));
+    bf_buf_init(out, BUF_MAX);
+    bf_buf_append(out, header, sizeof(header));
+    bf_buf_append(out, body, len);
+}
+
 /* A single-object message of @p record written with @p schema_text. */
 static void encode_with_writer(const char *schema_text, const json_t *record,
                                bf_buf_t *out)
@@ -771,20 +789,7 @@ static void encode_with_writer(const char *schema_text, const json_t *record,
     char *body = malloc(size);
     avro_writer_t w = avro_writer_memory(body, (int64_t)size);
     assert_int_equal(avro_value_write(w, &value), 0);
-
-    char *pcf = NULL;
-    char errstr[256];
-    assert_int_equal(bf_schema_canonical_form(schema_text, &pcf, errstr, sizeof(errstr)),
-                     BF_OK);
-    uint64_t fp = bf_crc64_avro(pcf, strlen(pcf));
-    unsigned char header[10] = {0xC3, 0x01};
-    for (int i = 0; i < 8; i++)
-        header[2 + i] = (unsigned char)(fp >> (8 * i));
-    bf_buf_init(out, BUF_MAX);
-    bf_buf_append(out, header, sizeof(header));
-    bf_buf_append(out, body, size);
-
-    free(pcf);
+    frame_single_object(schema_text, body, size, out);
     avro_writer_free(w);
     free(body);
     avro_value_decref(&value);
@@ -974,6 +979,54 @@ static void test_writer_union_branches_resolve_by_type(void **state)
     }
 }
 
+/* A recursive writer schema (each report links the next) resolves onto
+ * the reader, which ignores the link; nesting past the limit is refused
+ * before any walker can run out of stack. */
+static void test_recursive_writer_nesting_is_bounded(void **state)
+{
+    bf_codec_t *codec = *state;
+    char *linked = report_schema_variant(
+        NULL, "{\"name\":\"next\",\"type\":[\"null\",\"Report\"]}", 0, NULL);
+    add_writer(codec, linked, -1);
+    bf_buf_t plain;
+    encode_text(codec, BF_RECORD_REPORT, sample_report, BF_FRAMING_SINGLE_OBJECT, &plain);
+    static const struct {
+        size_t links;
+        bf_err_t err;
+    } cases[] = {{0, BF_OK}, {3, BF_OK}, {200, BF_ERR_PARSE}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        /* Record = next, then the report's fields: a chain of n links is
+         * n branch-1 indexes, a null, then n + 1 times the fields. */
+        bf_buf_t body;
+        bf_buf_init(&body, BUF_MAX);
+        for (size_t k = 0; k < cases[i].links; k++)
+            bf_buf_append(&body, "\x02", 1);
+        bf_buf_append(&body, "\x00", 1);
+        for (size_t k = 0; k <= cases[i].links; k++)
+            bf_buf_append(&body, plain.data + 10, plain.len - 10);
+        bf_buf_t msg;
+        frame_single_object(linked, body.data, body.len, &msg);
+        json_t *got = NULL;
+        char errstr[256];
+        bf_err_t err = decode(codec, BF_RECORD_REPORT, msg.data, msg.len, &got, errstr,
+                              sizeof(errstr));
+        if (err != cases[i].err)
+            fail_msg("%zu links: %s (%s)", cases[i].links, bf_err_str(err), errstr);
+        if (err == BF_OK) {
+            json_t *want = load(sample_report);
+            assert_json_equal(got, want);
+            json_decref(want);
+        } else {
+            assert_non_null(strstr(errstr, "nested deeper"));
+        }
+        json_decref(got);
+        bf_buf_free(&msg);
+        bf_buf_free(&body);
+    }
+    bf_buf_free(&plain);
+    free(linked);
+}
+
 static void test_unusable_writer_schemas_are_refused(void **state)
 {
     bf_codec_t *codec = *state;
@@ -1069,6 +1122,7 @@ int main(void)
         T(test_newer_writer_with_an_extra_field_decodes_without_it),
         T(test_writer_with_other_enum_symbol_order_maps_by_name),
         T(test_writer_union_branches_resolve_by_type),
+        T(test_recursive_writer_nesting_is_bounded),
         T(test_unusable_writer_schemas_are_refused),
         T(test_framing_names_parse_both_ways),
     };
