@@ -1,0 +1,58 @@
+/*
+ * server.h - the AI simulator's HTTP server (libmicrohttpd).
+ *
+ * Endpoints:
+ *   POST /v1/chat/completions  OpenAI Chat Completions; the answer is a
+ *                              verdict derived from the report (verdict.h)
+ *   GET  /v1/models            the one model the simulator lists
+ *   GET  /stats                counters as JSON (stats.h)
+ *   POST /stats/reset          zero the counters
+ *   GET  /healthz              200 "ok"
+ * Anything else is a 404 (405 for a known path with the wrong method) with
+ * an OpenAI-style JSON error.
+ *
+ * Latency is simulated without a thread per request: a delayed request is
+ * suspended (MHD_suspend_connection) and the timer thread (timers.h)
+ * resumes it when it is due, so thousands of held requests cost only
+ * their connection and a heap entry.
+ */
+#ifndef BF_AISIM_SERVER_H
+#define BF_AISIM_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct bf_aisim_server_s bf_aisim_server_t;
+
+typedef struct bf_aisim_server_config_s {
+    double latency_ms;     /* median latency of a completion; 0 = none */
+    double latency_p99_ms; /* p99 for log-normal latency; 0 = fixed latency_ms */
+    double error_rate;     /* fraction of completions answered with an error */
+    unsigned error_status; /* that error's status: 429, 500, 502 or 503 */
+    const char *model;     /* listed by /v1/models (copied) */
+    uint64_t seed;         /* seeds the latency and error draws */
+    const char *api_key;   /* required bearer token (copied), or NULL for any */
+    size_t max_body;       /* largest request body; 413 beyond */
+    size_t max_held;       /* most requests held for latency at once */
+    size_t max_reports;    /* distinct report ids counted in /stats */
+    unsigned threads;      /* libmicrohttpd threads; 1 = one polling thread */
+    unsigned connection_limit;
+    unsigned idle_timeout_s; /* close idle connections after this long; 0 = never */
+} bf_aisim_server_config_t;
+
+/**
+ * @brief Start serving on @p listen_fd.
+ * @param listen_fd a bound, listening TCP socket (takes ownership)
+ * @returns the server, or NULL with errstr filled (the socket is closed).
+ */
+bf_aisim_server_t *bf_aisim_server_start(const bf_aisim_server_config_t *cfg,
+                                         int listen_fd, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Stop accepting, answer every held request at once, wait up to
+ *        @p grace_s seconds for requests in progress to finish, then stop
+ *        and free. NULL-safe.
+ */
+void bf_aisim_server_stop(bf_aisim_server_t *s, double grace_s);
+
+#endif
