@@ -18,13 +18,19 @@
  * run with a different parallelism. Topics nobody listed still auto-create
  * with the mock's default.
  *
- * Limits of the mock worth knowing (librdkafka 2.0.2): data lives in
- * memory only, and each partition keeps at most 100,000 message sets and
- * 5 MiB; older sets are dropped, like retention on a real broker. A test
- * that lets consumers fall more than that far behind loses data and sees
- * OFFSET_OUT_OF_RANGE; use more partitions (each gets its own 5 MiB) or
- * compression for large backlogs. The Admin API (CreateTopics) is not
- * supported by the mock.
+ * Limits of the mock worth knowing (librdkafka 2.0.2):
+ *  - Data lives in memory only, and each partition keeps at most 100,000
+ *    message sets and 5 MiB; older sets are dropped, like retention on a
+ *    real broker (measured: 40,000 messages of 1 KiB into 6 partitions
+ *    left about 27,500). A test whose consumers fall further behind loses
+ *    data and sees OFFSET_OUT_OF_RANGE; give it more partitions (each has
+ *    its own 5 MiB) or compress (the limit counts stored bytes).
+ *  - When a member leaves a group, the group waits the members' session
+ *    timeout minus one second before it rebalances. Clients of this
+ *    broker should use a short session.timeout.ms (e.g. 6000) or every
+ *    restart of a consumer stalls its group for the default 45 s.
+ *  - The Admin API (CreateTopics) is not supported; topics unknown to us
+ *    auto-create with 4 partitions when a client asks for them.
  */
 #include <errno.h>
 #include <signal.h>
