@@ -27,9 +27,9 @@ typedef enum bf_opt_type_e {
 } bf_opt_type_t;
 
 typedef struct bf_opt_s {
-    const char *name;          /* long flag without "--", e.g. "brokers" */
-    char short_name;           /* single-letter flag, or 0 */
-    const char *env;           /* environment variable, or NULL */
+    const char *name; /* long flag without "--", e.g. "brokers" */
+    char short_name;  /* single-letter flag, or 0 */
+    const char *env;  /* environment variable, or NULL */
     bf_opt_type_t type;
     const char *default_value; /* textual default, or NULL for unset */
     double min, max;           /* range for numbers; ignored when min > max */

@@ -10,23 +10,23 @@
 
 typedef enum bf_err_e {
     BF_OK = 0,
-    BF_ERR_INVALID_ARG = 1,   /* a caller passed something unusable */
-    BF_ERR_IO = 2,            /* file or socket error */
-    BF_ERR_PARSE = 3,         /* input is not well-formed (JSON, Avro, CSV) */
-    BF_ERR_SCHEMA = 4,        /* well-formed but does not fit the schema */
-    BF_ERR_TOO_LARGE = 5,     /* input exceeds a configured bound */
-    BF_ERR_UTF8 = 6,          /* text is not valid UTF-8 */
-    BF_ERR_MISSING_FIELD = 7, /* a required field is absent or empty */
+    BF_ERR_INVALID_ARG = 1,    /* a caller passed something unusable */
+    BF_ERR_IO = 2,             /* file or socket error */
+    BF_ERR_PARSE = 3,          /* input is not well-formed (JSON, Avro, CSV) */
+    BF_ERR_SCHEMA = 4,         /* well-formed but does not fit the schema */
+    BF_ERR_TOO_LARGE = 5,      /* input exceeds a configured bound */
+    BF_ERR_UTF8 = 6,           /* text is not valid UTF-8 */
+    BF_ERR_MISSING_FIELD = 7,  /* a required field is absent or empty */
     BF_ERR_UNKNOWN_SCHEMA = 8, /* unknown fingerprint or schema id */
-    BF_ERR_KAFKA = 9,         /* librdkafka reported an error */
-    BF_ERR_REDIS = 10,        /* hiredis or the server reported an error */
-    BF_ERR_HTTP = 11,         /* libcurl or the peer reported an error */
-    BF_ERR_TIMEOUT = 12,      /* a deadline passed */
-    BF_ERR_PROVIDER = 13,     /* an AI provider answered with an error */
-    BF_ERR_CONFIG = 14,       /* invalid setting */
-    BF_ERR_NOT_FOUND = 15,    /* lookup found nothing */
-    BF_ERR_BAD_ANSWER = 16,   /* AI answer does not fit the analysis schema */
-    BF_ERR_STATE = 17,        /* operation not valid in the current state */
+    BF_ERR_KAFKA = 9,          /* librdkafka reported an error */
+    BF_ERR_REDIS = 10,         /* hiredis or the server reported an error */
+    BF_ERR_HTTP = 11,          /* libcurl or the peer reported an error */
+    BF_ERR_TIMEOUT = 12,       /* a deadline passed */
+    BF_ERR_PROVIDER = 13,      /* an AI provider answered with an error */
+    BF_ERR_CONFIG = 14,        /* invalid setting */
+    BF_ERR_NOT_FOUND = 15,     /* lookup found nothing */
+    BF_ERR_BAD_ANSWER = 16,    /* AI answer does not fit the analysis schema */
+    BF_ERR_STATE = 17,         /* operation not valid in the current state */
     BF_ERR__COUNT
 } bf_err_t;
 

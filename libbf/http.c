@@ -55,10 +55,10 @@ static void finish(bf_http_t *http, transfer_t *t, CURLcode rc)
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp.status);
     curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &resp.seconds);
     if (rc != CURLE_OK) {
-        resp.err = rc == CURLE_OPERATION_TIMEDOUT ? BF_ERR_TIMEOUT
-                   : rc == CURLE_WRITE_ERROR     ? BF_ERR_TOO_LARGE
+        resp.err = rc == CURLE_OPERATION_TIMEDOUT    ? BF_ERR_TIMEOUT
+                   : rc == CURLE_WRITE_ERROR         ? BF_ERR_TOO_LARGE
                    : rc == CURLE_ABORTED_BY_CALLBACK ? BF_ERR_STATE
-                                                 : BF_ERR_HTTP;
+                                                     : BF_ERR_HTTP;
         resp.error = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
     }
     resp.body = t->response.data ? t->response.data : "";
@@ -260,8 +260,9 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(req->timeout_s * 1000));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)((req->connect_timeout_s > 0 ? req->connect_timeout_s : 10) * 1000));
+    curl_easy_setopt(
+        e, CURLOPT_CONNECTTIMEOUT_MS,
+        (long)((req->connect_timeout_s > 0 ? req->connect_timeout_s : 10) * 1000));
     if (req->body) {
         t->body = bf_malloc(req->body_len + 1);
         memcpy(t->body, req->body, req->body_len);

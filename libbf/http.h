@@ -20,13 +20,13 @@ typedef struct bf_http_s bf_http_t;
 
 /** The outcome of one request; borrowed, valid during the callback. */
 typedef struct bf_http_response_s {
-    bf_err_t err;      /* BF_OK when an HTTP response arrived (any status) */
-    long status;       /* HTTP status, 0 when none */
-    const char *body;  /* NUL-terminated; "" when none */
+    bf_err_t err;     /* BF_OK when an HTTP response arrived (any status) */
+    long status;      /* HTTP status, 0 when none */
+    const char *body; /* NUL-terminated; "" when none */
     size_t body_len;
-    double seconds;    /* total time */
+    double seconds;       /* total time */
     double retry_after_s; /* Retry-After header in seconds, or -1 */
-    const char *error; /* curl's message when err != BF_OK */
+    const char *error;    /* curl's message when err != BF_OK */
 } bf_http_response_t;
 
 typedef void(bf_http_done_cb)(const bf_http_response_t *resp, void *opaque);
@@ -48,14 +48,14 @@ void bf_http_destroy(bf_http_t *http);
 
 /** Options of one request. */
 typedef struct bf_http_request_s {
-    const char *url;              /* copied */
-    const char *const *headers;   /* "Name: value", NULL-terminated; copied */
-    const char *body;             /* copied; NULL for GET */
+    const char *url;            /* copied */
+    const char *const *headers; /* "Name: value", NULL-terminated; copied */
+    const char *body;           /* copied; NULL for GET */
     size_t body_len;
-    const char *method;           /* NULL: POST with a body, GET without */
-    double timeout_s;             /* total; 0 = none */
-    double connect_timeout_s;     /* 0 = 10 s */
-    size_t max_response;          /* bytes; 0 = 8 MiB */
+    const char *method;       /* NULL: POST with a body, GET without */
+    double timeout_s;         /* total; 0 = none */
+    double connect_timeout_s; /* 0 = 10 s */
+    size_t max_response;      /* bytes; 0 = 8 MiB */
 } bf_http_request_t;
 
 /**

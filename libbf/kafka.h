@@ -12,11 +12,11 @@
 #include "libbf/err.h"
 
 /** Default topic names (DESIGN.md). */
-#define BF_TOPIC_REPORTS "bountyfleet.reports"
+#define BF_TOPIC_REPORTS     "bountyfleet.reports"
 #define BF_TOPIC_VALIDATIONS "bountyfleet.validations"
-#define BF_TOPIC_DLQ "bountyfleet.reports.dlq"
-#define BF_TOPIC_HEARTBEATS "bountyfleet.heartbeats"
-#define BF_TOPIC_SCALING "bountyfleet.scaling"
+#define BF_TOPIC_DLQ         "bountyfleet.reports.dlq"
+#define BF_TOPIC_HEARTBEATS  "bountyfleet.heartbeats"
+#define BF_TOPIC_SCALING     "bountyfleet.scaling"
 
 /**
  * @brief Build a librdkafka configuration.

@@ -78,11 +78,21 @@ static void put_str(line_t *l, const char *s)
         char esc[8];
         size_t n;
         switch (*p) {
-        case '"': n = 2, memcpy(esc, "\\\"", 2); break;
-        case '\\': n = 2, memcpy(esc, "\\\\", 2); break;
-        case '\n': n = 2, memcpy(esc, "\\n", 2); break;
-        case '\r': n = 2, memcpy(esc, "\\r", 2); break;
-        case '\t': n = 2, memcpy(esc, "\\t", 2); break;
+        case '"':
+            n = 2, memcpy(esc, "\\\"", 2);
+            break;
+        case '\\':
+            n = 2, memcpy(esc, "\\\\", 2);
+            break;
+        case '\n':
+            n = 2, memcpy(esc, "\\n", 2);
+            break;
+        case '\r':
+            n = 2, memcpy(esc, "\\r", 2);
+            break;
+        case '\t':
+            n = 2, memcpy(esc, "\\t", 2);
+            break;
         default:
             if (*p < 0x20) {
                 n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", *p);
@@ -153,7 +163,9 @@ void bf_log_emit(bf_log_level_t level, const char *component, const char *event,
             else
                 put_raw(&l, "null", 4);
             break;
-        case BF_LOG_T_INT: put_fmt_number(&l, "%lld", (long long)f->i); break;
+        case BF_LOG_T_INT:
+            put_fmt_number(&l, "%lld", (long long)f->i);
+            break;
         case BF_LOG_T_DBL:
             /* JSON has no NaN or infinity. */
             if (f->d != f->d || f->d > 1e308 || f->d < -1e308)
@@ -161,8 +173,11 @@ void bf_log_emit(bf_log_level_t level, const char *component, const char *event,
             else
                 put_fmt_number(&l, "%.6g", f->d);
             break;
-        case BF_LOG_T_BOOL: put_raw(&l, f->i ? "true" : "false", f->i ? 4 : 5); break;
-        case BF_LOG_T_END: break;
+        case BF_LOG_T_BOOL:
+            put_raw(&l, f->i ? "true" : "false", f->i ? 4 : 5);
+            break;
+        case BF_LOG_T_END:
+            break;
         }
     }
     l.buf[l.len++] = '}';

@@ -44,9 +44,8 @@ typedef struct bf_log_field_s {
     ((bf_log_field_t){.key = (k), .type = BF_LOG_T_INT, .i = (int64_t)(v)})
 #define BF_LDBL(k, v)                                                                    \
     ((bf_log_field_t){.key = (k), .type = BF_LOG_T_DBL, .d = (double)(v)})
-#define BF_LBOOL(k, v)                                                                   \
-    ((bf_log_field_t){.key = (k), .type = BF_LOG_T_BOOL, .i = !!(v)})
-#define BF_LEND ((bf_log_field_t){.type = BF_LOG_T_END})
+#define BF_LBOOL(k, v) ((bf_log_field_t){.key = (k), .type = BF_LOG_T_BOOL, .i = !!(v)})
+#define BF_LEND        ((bf_log_field_t){.type = BF_LOG_T_END})
 
 /**
  * @brief Log an event with zero or more fields if @p level is enabled.
@@ -55,7 +54,7 @@ typedef struct bf_log_field_s {
     do {                                                                                 \
         if ((level) <= bf_log_level_get())                                               \
             bf_log_emit((level), (component), (event),                                   \
-                        (const bf_log_field_t[]){__VA_ARGS__ __VA_OPT__(, ) BF_LEND});    \
+                        (const bf_log_field_t[]){__VA_ARGS__ __VA_OPT__(, ) BF_LEND});   \
     } while (0)
 
 /** @brief The current threshold; lines above it are dropped. */

@@ -196,7 +196,8 @@ static void connect_now(bf_redis_t *r)
      * so everything after them runs authenticated on the right database. */
     if (r->url.password) {
         if (r->url.username)
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->url.username, r->url.password);
+            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->url.username,
+                              r->url.password);
         else
             redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->url.password);
     }

@@ -25,7 +25,8 @@ typedef struct bf_redis_s bf_redis_t;
  * callback) and NULL unless err == BF_OK; a Redis error reply arrives as
  * err == BF_ERR_REDIS with the reply present (type REDIS_REPLY_ERROR).
  */
-typedef void(bf_redis_cb)(bf_redis_t *redis, bf_err_t err, redisReply *reply, void *opaque);
+typedef void(bf_redis_cb)(bf_redis_t *redis, bf_err_t err, redisReply *reply,
+                          void *opaque);
 
 /** Parsed redis:// URL. Strings are owned; free with bf_redis_url_free(). */
 typedef struct bf_redis_url_s {

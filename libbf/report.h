@@ -12,9 +12,9 @@
 
 /* Bounds on a report's fields. A real write-up is a few KiB; the largest of
  * the 3,000 disclosed HackerOne reports in shared/data is ~60 KiB. */
-#define BF_REPORT_MAX_ID 256
-#define BF_REPORT_MAX_SHORT 1024          /* program, reporter, title, asset, ... */
-#define BF_REPORT_MAX_TEXT (256 * 1024)   /* description, steps, impact */
+#define BF_REPORT_MAX_ID      256
+#define BF_REPORT_MAX_SHORT   1024          /* program, reporter, title, asset, ... */
+#define BF_REPORT_MAX_TEXT    (256 * 1024)  /* description, steps, impact */
 #define BF_REPORT_MAX_ENCODED (1024 * 1024) /* a whole encoded report */
 
 typedef struct bf_report_s {

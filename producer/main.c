@@ -40,13 +40,13 @@ typedef struct producer_config_s {
 } producer_config_t;
 
 #define O(field) offsetof(producer_config_t, field)
-#define NORANGE 1, 0
+#define NORANGE  1, 0
 
 static const bf_opt_t options[] = {
-    {"brokers", 'b', "KAFKA_BROKERS", BF_OPT_STRING, "127.0.0.1:9092", NORANGE, "HOST:PORT,...",
-     "Kafka bootstrap servers", O(brokers)},
-    {"topic", 't', "BOUNTYFLEET_TOPIC_REPORTS", BF_OPT_STRING, "bountyfleet.reports", NORANGE,
-     "TOPIC", "topic to publish to", O(topic)},
+    {"brokers", 'b', "KAFKA_BROKERS", BF_OPT_STRING, "127.0.0.1:9092", NORANGE,
+     "HOST:PORT,...", "Kafka bootstrap servers", O(brokers)},
+    {"topic", 't', "BOUNTYFLEET_TOPIC_REPORTS", BF_OPT_STRING, "bountyfleet.reports",
+     NORANGE, "TOPIC", "topic to publish to", O(topic)},
     {"framing", 0, "BOUNTYFLEET_FRAMING", BF_OPT_STRING, "single-object", NORANGE,
      "single-object|confluent|json", "wire format of the records", O(framing)},
     {"schema-id", 0, NULL, BF_OPT_INT, "-1", -1, 2147483647, "ID",
@@ -61,8 +61,9 @@ static const bf_opt_t options[] = {
 
 static const bf_cli_t cli = {
     .program = "bountyfleet-producer",
-    .summary = "Publish security reports (JSON files, directories, or JSON lines on stdin) "
-               "to Kafka.",
+    .summary =
+        "Publish security reports (JSON files, directories, or JSON lines on stdin) "
+        "to Kafka.",
     .usage = "[OPTIONS] [FILE|DIR|-]...",
     .opts = options,
     .n_opts = sizeof(options) / sizeof(options[0]),
@@ -113,8 +114,8 @@ static void send_report(run_t *run, json_t *obj, const char *where)
     }
     json_t *norm = bf_report_to_json(r);
     bf_buf_reset(&run->buf);
-    err = bf_codec_encode(run->codec, BF_RECORD_REPORT, norm, run->framing, &run->buf, errstr,
-                          sizeof(errstr));
+    err = bf_codec_encode(run->codec, BF_RECORD_REPORT, norm, run->framing, &run->buf,
+                          errstr, sizeof(errstr));
     json_decref(norm);
     if (err) {
         fprintf(stderr, "%s: %s: %s\n", cli.program, where, errstr);
@@ -123,11 +124,11 @@ static void send_report(run_t *run, json_t *obj, const char *where)
         return;
     }
     for (;;) {
-        rd_kafka_resp_err_t kerr = rd_kafka_producev(
-            run->rk, RD_KAFKA_V_TOPIC(run->cfg->topic),
-            RD_KAFKA_V_KEY(r->report_id, strlen(r->report_id)),
-            RD_KAFKA_V_VALUE(run->buf.data, run->buf.len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t kerr =
+            rd_kafka_producev(run->rk, RD_KAFKA_V_TOPIC(run->cfg->topic),
+                              RD_KAFKA_V_KEY(r->report_id, strlen(r->report_id)),
+                              RD_KAFKA_V_VALUE(run->buf.data, run->buf.len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(run->rk, 100); /* back-pressure: wait for deliveries */
             continue;
@@ -294,8 +295,8 @@ int main(int argc, char **argv)
     run_t run = {.cfg = &cfg};
     bf_buf_init(&run.buf, BF_REPORT_MAX_ENCODED + 64);
 
-    bf_cli_result_t r = bf_cli_parse(&cli, &cfg, argc, argv, &props, &first_arg, errstr,
-                                     sizeof(errstr));
+    bf_cli_result_t r =
+        bf_cli_parse(&cli, &cfg, argc, argv, &props, &first_arg, errstr, sizeof(errstr));
     if (r != BF_CLI_RUN) {
         if (r == BF_CLI_ERROR)
             fprintf(stderr, "%s: %s\n", cli.program, errstr);
@@ -304,16 +305,19 @@ int main(int argc, char **argv)
     }
     bf_log_level_t level;
     if (bf_log_level_parse(cfg.log_level, &level) != 0) {
-        fprintf(stderr, "%s: --log-level: unknown level '%s'\n", cli.program, cfg.log_level);
+        fprintf(stderr, "%s: --log-level: unknown level '%s'\n", cli.program,
+                cfg.log_level);
         goto out;
     }
     bf_log_level_set(level);
     if (bf_framing_parse(cfg.framing, &run.framing) != 0) {
-        fprintf(stderr, "%s: --framing: unknown framing '%s'\n", cli.program, cfg.framing);
+        fprintf(stderr, "%s: --framing: unknown framing '%s'\n", cli.program,
+                cfg.framing);
         goto out;
     }
     if (first_arg >= argc && isatty(STDIN_FILENO)) {
-        fprintf(stderr, "%s: no input: give files or directories, or pipe JSON lines in\n",
+        fprintf(stderr,
+                "%s: no input: give files or directories, or pipe JSON lines in\n",
                 cli.program);
         goto out;
     }
@@ -329,9 +333,11 @@ int main(int argc, char **argv)
         }
         bf_codec_set_confluent_id(run.codec, BF_RECORD_REPORT, (int32_t)cfg.confluent_id);
     }
-    rd_kafka_conf_t *conf = bf_kafka_conf_new(cfg.brokers, &props, errstr, sizeof(errstr));
-    if (!conf || bf_kafka_conf_default(conf, &props, "enable.idempotence", "true", errstr,
-                                       sizeof(errstr)) ||
+    rd_kafka_conf_t *conf =
+        bf_kafka_conf_new(cfg.brokers, &props, errstr, sizeof(errstr));
+    if (!conf ||
+        bf_kafka_conf_default(conf, &props, "enable.idempotence", "true", errstr,
+                              sizeof(errstr)) ||
         bf_kafka_conf_default(conf, &props, "compression.codec", cfg.compression, errstr,
                               sizeof(errstr)) ||
         bf_kafka_conf_default(conf, &props, "linger.ms", "20", errstr, sizeof(errstr))) {
@@ -362,9 +368,11 @@ int main(int argc, char **argv)
     if (ferr)
         fprintf(stderr, "%s: %ld reports not delivered within %.0f s: %s\n", cli.program,
                 outstanding, cfg.flush_timeout_s, rd_kafka_err2str(ferr));
-    fprintf(stderr,
-            "{\"sent\":%ld,\"delivered\":%ld,\"failed\":%ld,\"invalid\":%ld,\"bytes\":%zu}\n",
-            run.sent, run.delivered, run.failed_delivery + outstanding, run.invalid, run.bytes);
+    fprintf(
+        stderr,
+        "{\"sent\":%ld,\"delivered\":%ld,\"failed\":%ld,\"invalid\":%ld,\"bytes\":%zu}\n",
+        run.sent, run.delivered, run.failed_delivery + outstanding, run.invalid,
+        run.bytes);
     rc = (run.invalid || run.failed_delivery || outstanding || interrupted) ? 1 : 0;
 out:
     if (run.rk)

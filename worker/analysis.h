@@ -28,9 +28,9 @@ const char *bf_analysis_kind_name(bf_analysis_kind_t kind);
 
 /** A prompt set read from a directory such as worker/prompts/v1. */
 typedef struct bf_prompts_s {
-    char *version;                      /* the directory's base name */
-    char *system;                       /* system.md */
-    char *task[BF_ANALYSIS__COUNT];     /* quality.md, plausibility.md, severity.md */
+    char *version;                  /* the directory's base name */
+    char *system;                   /* system.md */
+    char *task[BF_ANALYSIS__COUNT]; /* quality.md, plausibility.md, severity.md */
 } bf_prompts_t;
 
 /** @brief Load system.md and one file per analysis from @p dir. */
@@ -59,7 +59,7 @@ typedef struct bf_verdict_s {
     long tokens_in;
     long tokens_out;
     long tokens_cached;
-    char model[128];   /* the model that answered */
+    char model[128]; /* the model that answered */
 } bf_verdict_t;
 
 /**

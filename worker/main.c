@@ -16,33 +16,35 @@
 #include "worker/worker.h"
 
 #define O(field) offsetof(bf_worker_config_t, field)
-#define NORANGE 1, 0
+#define NORANGE  1, 0
 
 static const bf_opt_t options[] = {
-    {"brokers", 'b', "KAFKA_BROKERS", BF_OPT_STRING, "127.0.0.1:9092", NORANGE, "HOST:PORT,...",
-     "Kafka bootstrap servers", O(brokers)},
-    {"group", 'g', "BOUNTYFLEET_GROUP", BF_OPT_STRING, "bountyfleet-workers", NORANGE, "ID",
-     "consumer group of the workers", O(group)},
-    {"redis-url", 0, "REDIS_URL", BF_OPT_STRING, "redis://127.0.0.1:6379/0", NORANGE, "URL",
-     "Redis for deduplication and the result cache", O(redis_url)},
+    {"brokers", 'b', "KAFKA_BROKERS", BF_OPT_STRING, "127.0.0.1:9092", NORANGE,
+     "HOST:PORT,...", "Kafka bootstrap servers", O(brokers)},
+    {"group", 'g', "BOUNTYFLEET_GROUP", BF_OPT_STRING, "bountyfleet-workers", NORANGE,
+     "ID", "consumer group of the workers", O(group)},
+    {"redis-url", 0, "REDIS_URL", BF_OPT_STRING, "redis://127.0.0.1:6379/0", NORANGE,
+     "URL", "Redis for deduplication and the result cache", O(redis_url)},
     {"topic", 't', "BOUNTYFLEET_TOPIC_REPORTS", BF_OPT_STRING, BF_TOPIC_REPORTS, NORANGE,
      "TOPIC", "topic to consume reports from", O(topic_reports)},
-    {"results-topic", 0, "BOUNTYFLEET_TOPIC_VALIDATIONS", BF_OPT_STRING, BF_TOPIC_VALIDATIONS,
-     NORANGE, "TOPIC", "topic to publish results to", O(topic_validations)},
-    {"dlq-topic", 0, "BOUNTYFLEET_TOPIC_DLQ", BF_OPT_STRING, BF_TOPIC_DLQ, NORANGE, "TOPIC",
-     "dead-letter topic for malformed reports", O(topic_dlq)},
+    {"results-topic", 0, "BOUNTYFLEET_TOPIC_VALIDATIONS", BF_OPT_STRING,
+     BF_TOPIC_VALIDATIONS, NORANGE, "TOPIC", "topic to publish results to",
+     O(topic_validations)},
+    {"dlq-topic", 0, "BOUNTYFLEET_TOPIC_DLQ", BF_OPT_STRING, BF_TOPIC_DLQ, NORANGE,
+     "TOPIC", "dead-letter topic for malformed reports", O(topic_dlq)},
     {"worker-id", 0, "BOUNTYFLEET_WORKER_ID", BF_OPT_STRING, NULL, NORANGE, "ID",
      "this worker's id in results and logs (default: host-pid)", O(worker_id)},
-    {"ai-base-url", 0, "OPENAI_BASE_URL", BF_OPT_STRING, "https://api.openai.com/v1", NORANGE,
-     "URL", "OpenAI-compatible API base URL", O(ai_base_url)},
+    {"ai-base-url", 0, "OPENAI_BASE_URL", BF_OPT_STRING, "https://api.openai.com/v1",
+     NORANGE, "URL", "OpenAI-compatible API base URL", O(ai_base_url)},
     {"openai-api-key", 0, "OPENAI_API_KEY", BF_OPT_SECRET, NULL, NORANGE, NULL,
      "API key for the OpenAI-compatible provider", O(ai_api_key)},
     {"model", 'm', "OPENAI_MODEL", BF_OPT_STRING, "gpt-4o-mini", NORANGE, "NAME",
      "model for the analyses", O(ai_model)},
-    {"prompts-dir", 0, "BOUNTYFLEET_PROMPTS_DIR", BF_OPT_STRING, BF_DATADIR "/worker/prompts/v1",
-     NORANGE, "DIR", "prompt set (its directory name is the prompt version)", O(prompts_dir)},
-    {"prices", 0, "BOUNTYFLEET_PRICES", BF_OPT_STRING, BF_DATADIR "/worker/prices.json", NORANGE,
-     "FILE", "price table, USD per million tokens per model", O(prices_path)},
+    {"prompts-dir", 0, "BOUNTYFLEET_PROMPTS_DIR", BF_OPT_STRING,
+     BF_DATADIR "/worker/prompts/v1", NORANGE, "DIR",
+     "prompt set (its directory name is the prompt version)", O(prompts_dir)},
+    {"prices", 0, "BOUNTYFLEET_PRICES", BF_OPT_STRING, BF_DATADIR "/worker/prices.json",
+     NORANGE, "FILE", "price table, USD per million tokens per model", O(prices_path)},
     {"output-framing", 0, "BOUNTYFLEET_OUTPUT_FRAMING", BF_OPT_STRING, "single-object",
      NORANGE, "single-object|confluent|json", "wire format of published results",
      O(output_framing)},
@@ -92,8 +94,8 @@ int main(int argc, char **argv)
     int first_arg = 0;
     int rc = 2;
     bf_worker_t *w = NULL;
-    bf_cli_result_t r = bf_cli_parse(&cli, &cfg, argc, argv, &props, &first_arg, errstr,
-                                     sizeof(errstr));
+    bf_cli_result_t r =
+        bf_cli_parse(&cli, &cfg, argc, argv, &props, &first_arg, errstr, sizeof(errstr));
     if (r == BF_CLI_EXIT) {
         rc = 0;
         goto out;
@@ -105,7 +107,8 @@ int main(int argc, char **argv)
     }
     bf_log_level_t level;
     if (bf_log_level_parse(cfg.log_level, &level) != 0) {
-        fprintf(stderr, "%s: --log-level: unknown level '%s'\n", cli.program, cfg.log_level);
+        fprintf(stderr, "%s: --log-level: unknown level '%s'\n", cli.program,
+                cfg.log_level);
         goto out;
     }
     bf_log_level_set(level);

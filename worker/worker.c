@@ -47,7 +47,7 @@
 #include "worker/offsets.h"
 
 #define MAX_PARTITIONS 4096
-#define CONSUME_BATCH 256
+#define CONSUME_BATCH  256
 
 typedef struct partition_s {
     bool assigned;
@@ -177,12 +177,13 @@ static void job_done(job_t *j)
     partition_t *p = &w->partitions[j->partition];
     if (bf_offsets_mark_done(&p->offsets, j->offset) && p->assigned && !w->cfg->dry_run) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, w->cfg->topic_reports, j->partition)->offset =
-            bf_offsets_commit_point(&p->offsets);
+        rd_kafka_topic_partition_list_add(l, w->cfg->topic_reports, j->partition)
+            ->offset = bf_offsets_commit_point(&p->offsets);
         rd_kafka_resp_err_t err = rd_kafka_offsets_store(w->consumer, l);
         if (err)
             bf_log(BF_LOG_DEBUG, "worker", "offset_store_failed",
-                   BF_LINT("partition", j->partition), BF_LSTR("error", rd_kafka_err2str(err)));
+                   BF_LINT("partition", j->partition),
+                   BF_LSTR("error", rd_kafka_err2str(err)));
         rd_kafka_topic_partition_list_destroy(l);
     }
     w->in_flight--;
@@ -225,18 +226,19 @@ static void publish(job_t *j)
         key = j->msg->key;
         key_len = j->msg->key_len;
     }
-    rd_kafka_headers_t *hdrs = j->out_headers ? rd_kafka_headers_copy(j->out_headers) : NULL;
+    rd_kafka_headers_t *hdrs =
+        j->out_headers ? rd_kafka_headers_copy(j->out_headers) : NULL;
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        w->producer, RD_KAFKA_V_TOPIC(j->publish_topic),
-        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(j->out, j->out_len),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        w->producer, RD_KAFKA_V_TOPIC(j->publish_topic), RD_KAFKA_V_KEY(key, key_len),
+        RD_KAFKA_V_VALUE(j->out, j->out_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(j), RD_KAFKA_V_END);
     if (err) {
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
         /* Queue full or similar: try again shortly; the job keeps its
          * offset in flight, so nothing is lost. */
-        bf_log(BF_LOG_WARN, "worker", "produce_failed", BF_LSTR("topic", j->publish_topic),
+        bf_log(BF_LOG_WARN, "worker", "produce_failed",
+               BF_LSTR("topic", j->publish_topic),
                BF_LSTR("error", rd_kafka_err2str(err)));
         uv_timer_start(&j->timers[T_PUBLISH], on_publish_retry,
                        backoff_ms(j->publish_attempts++, 0.1, 5.0) + 10, 0);
@@ -249,7 +251,8 @@ static void on_pub_marked(bf_redis_t *r, bf_err_t err, redisReply *reply, void *
     (void)reply;
     (void)opaque;
     if (err)
-        bf_log(BF_LOG_DEBUG, "worker", "pub_mark_failed", BF_LSTR("error", bf_err_str(err)));
+        bf_log(BF_LOG_DEBUG, "worker", "pub_mark_failed",
+               BF_LSTR("error", bf_err_str(err)));
 }
 
 /* Delivery report. @locality loop thread (served from the producer queue). */
@@ -260,7 +263,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     job_t *j = m->_private;
     bf_worker_t *w = j->w;
     if (m->err) {
-        bf_log(BF_LOG_WARN, "worker", "delivery_failed", BF_LSTR("topic", j->publish_topic),
+        bf_log(BF_LOG_WARN, "worker", "delivery_failed",
+               BF_LSTR("topic", j->publish_topic),
                BF_LSTR("error", rd_kafka_err2str(m->err)));
         uv_timer_start(&j->timers[T_PUBLISH], on_publish_retry,
                        backoff_ms(j->publish_attempts++, 0.5, 10.0) + 10, 0);
@@ -295,9 +299,10 @@ static void dead_letter(job_t *j, bf_err_t err, const char *reason)
            BF_LINT("offset", j->offset), BF_LSTR("error", bf_err_name(err)),
            BF_LSTR("reason", reason));
     rd_kafka_headers_t *orig = NULL;
-    rd_kafka_headers_t *h = rd_kafka_message_headers(j->msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR
-                                ? rd_kafka_headers_copy(orig)
-                                : rd_kafka_headers_new(8);
+    rd_kafka_headers_t *h =
+        rd_kafka_message_headers(j->msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR
+            ? rd_kafka_headers_copy(orig)
+            : rd_kafka_headers_new(8);
     char num[32];
     rd_kafka_header_add(h, "bf.error", -1, bf_err_name(err), -1);
     rd_kafka_header_add(h, "bf.reason", -1, reason, -1);
@@ -324,12 +329,13 @@ static void dead_letter(job_t *j, bf_err_t err, const char *reason)
 static json_t *result_base(job_t *j, const char *status)
 {
     bf_worker_t *w = j->w;
-    return json_pack("{s:s, s:s, s:n, s:n, s:f, s:f, s:n, s:f, s:[], s:[], s:f, s:s, s:I, s:s}",
-                     "report_id", j->report->report_id, "status", status, "duplicate_of",
-                     "duplicate_similarity", "quality", 0.0, "plausibility", 0.0, "severity",
-                     "confidence", 0.0, "reasons", "analyses", "total_cost_usd", 0.0,
-                     "worker_id", w->cfg->worker_id, "validated_at",
-                     (json_int_t)bf_time_now_ms(), "prompt_version", w->prompts.version);
+    return json_pack(
+        "{s:s, s:s, s:n, s:n, s:f, s:f, s:n, s:f, s:[], s:[], s:f, s:s, s:I, s:s}",
+        "report_id", j->report->report_id, "status", status, "duplicate_of",
+        "duplicate_similarity", "quality", 0.0, "plausibility", 0.0, "severity",
+        "confidence", 0.0, "reasons", "analyses", "total_cost_usd", 0.0, "worker_id",
+        w->cfg->worker_id, "validated_at", (json_int_t)bf_time_now_ms(), "prompt_version",
+        w->prompts.version);
 }
 
 /* Encode @p result into j->out for the validations topic. Takes the
@@ -392,7 +398,8 @@ static void on_result_stored(bf_redis_t *r, bf_err_t err, redisReply *reply, voi
         return;
     if (err)
         bf_log(BF_LOG_WARN, "worker", "result_store_failed",
-               BF_LSTR("report_id", j->report->report_id), BF_LSTR("error", bf_err_str(err)));
+               BF_LSTR("report_id", j->report->report_id),
+               BF_LSTR("error", bf_err_str(err)));
     publish(j);
 }
 
@@ -404,12 +411,14 @@ static void finish_analyses(job_t *j)
     const char *status;
     double confidence;
     json_t *reasons;
-    bf_analysis_combine(j->verdicts, j->ok, &w->thresholds, &status, &confidence, &reasons);
+    bf_analysis_combine(j->verdicts, j->ok, &w->thresholds, &status, &confidence,
+                        &reasons);
     json_t *res = result_base(j, status);
     json_object_set_new(res, "confidence", json_real(confidence));
     json_object_set_new(res, "reasons", reasons);
     if (j->ok[BF_ANALYSIS_QUALITY])
-        json_object_set_new(res, "quality", json_real(j->verdicts[BF_ANALYSIS_QUALITY].score));
+        json_object_set_new(res, "quality",
+                            json_real(j->verdicts[BF_ANALYSIS_QUALITY].score));
     if (j->ok[BF_ANALYSIS_PLAUSIBILITY])
         json_object_set_new(res, "plausibility",
                             json_real(j->verdicts[BF_ANALYSIS_PLAUSIBILITY].score));
@@ -428,8 +437,8 @@ static void finish_analyses(job_t *j)
         json_array_append_new(
             analyses,
             json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:f, s:f, s:o}", "kind",
-                      bf_analysis_kind_symbol((bf_analysis_kind_t)k), "provider", "openai",
-                      "model", j->ok[k] ? v->model : w->cfg->ai_model, "score",
+                      bf_analysis_kind_symbol((bf_analysis_kind_t)k), "provider",
+                      "openai", "model", j->ok[k] ? v->model : w->cfg->ai_model, "score",
                       j->ok[k] ? v->score : 0.0, "tokens_in", (json_int_t)v->tokens_in,
                       "tokens_out", (json_int_t)v->tokens_out, "cost_usd", cost,
                       "latency_seconds", j->ai_seconds[k], "error",
@@ -453,11 +462,12 @@ static void finish_analyses(job_t *j)
     static const char script[] = "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])\n"
                                  "redis.call('DEL', KEYS[2])\nreturn 1\n";
     const char *argv[] = {"EVAL", script, "2", rkey, lkey, j->out, ttl};
-    size_t lens[] = {4, sizeof(script) - 1, 1, strlen(rkey), strlen(lkey), j->out_len,
-                     strlen(ttl)};
+    size_t lens[] = {4,          sizeof(script) - 1, 1, strlen(rkey), strlen(lkey),
+                     j->out_len, strlen(ttl)};
     if (bf_redis_command_argv(w->redis, on_result_stored, j, 7, argv, lens) != BF_OK) {
         bf_log(BF_LOG_WARN, "worker", "result_store_failed",
-               BF_LSTR("report_id", j->report->report_id), BF_LSTR("error", "not connected"));
+               BF_LSTR("report_id", j->report->report_id),
+               BF_LSTR("error", "not connected"));
         publish(j);
     }
     free(rkey);
@@ -502,9 +512,9 @@ static void on_ai_done(const bf_http_response_t *resp, void *opaque)
     bool retry = false;
     if (resp->err == BF_OK && resp->status == 200) {
         char errstr[160];
-        bf_err_t err = bf_analysis_parse_openai((bf_analysis_kind_t)k, resp->body,
-                                                resp->body_len, &j->verdicts[k], errstr,
-                                                sizeof(errstr));
+        bf_err_t err =
+            bf_analysis_parse_openai((bf_analysis_kind_t)k, resp->body, resp->body_len,
+                                     &j->verdicts[k], errstr, sizeof(errstr));
         if (err == BF_OK) {
             j->ok[k] = 1;
         } else {
@@ -513,11 +523,11 @@ static void on_ai_done(const bf_http_response_t *resp, void *opaque)
         }
     } else {
         if (resp->err != BF_OK)
-            snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "%s: %s", bf_err_str(resp->err),
-                     resp->error ? resp->error : "");
+            snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "%s: %s",
+                     bf_err_str(resp->err), resp->error ? resp->error : "");
         else
-            snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "HTTP %ld: %.100s", resp->status,
-                     resp->body);
+            snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "HTTP %ld: %.100s",
+                     resp->status, resp->body);
         retry = retryable(resp);
     }
     if (!j->ok[k]) {
@@ -541,8 +551,8 @@ static void start_analysis(job_t *j, int k)
 {
     bf_worker_t *w = j->w;
     size_t len;
-    char *body = bf_analysis_openai_body(&w->prompts, (bf_analysis_kind_t)k, w->cfg->ai_model,
-                                         j->report_json, &len);
+    char *body = bf_analysis_openai_body(&w->prompts, (bf_analysis_kind_t)k,
+                                         w->cfg->ai_model, j->report_json, &len);
     const char *headers[] = {w->auth_header, "Content-Type: application/json", NULL};
     bf_http_request_t req = {.url = w->completions_url,
                              .headers = headers,
@@ -602,14 +612,16 @@ static void on_claim(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaqu
          * until Redis answers again. */
         bf_log(BF_LOG_WARN, "worker", "claim_failed",
                BF_LSTR("report_id", j->report->report_id),
-               BF_LSTR("error", reply && reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                                          : bf_err_str(err)));
+               BF_LSTR("error", reply && reply->type == REDIS_REPLY_ERROR
+                                    ? reply->str
+                                    : bf_err_str(err)));
         retry_claim(j, 5.0);
         return;
     }
     const char *state = reply->element[0]->str;
     redisReply *value = reply->element[1];
-    bool published = reply->element[2]->type == REDIS_REPLY_INTEGER && reply->element[2]->integer;
+    bool published =
+        reply->element[2]->type == REDIS_REPLY_INTEGER && reply->element[2]->integer;
     if (strcmp(state, "cached") == 0 && value->type == REDIS_REPLY_STRING) {
         w->cached++;
         if (published) {
@@ -649,7 +661,7 @@ static void claim(job_t *j)
     snprintf(ttl, sizeof(ttl), "%lld", (long long)w->cfg->dedup_ttl_s);
     snprintf(lease, sizeof(lease), "%lld", (long long)(w->cfg->lease_s * 1000));
     const char *argv[] = {"EVAL", bf_dedup_claim_script, "4", k_fp, k_res, k_lease, k_pub,
-                          id, w->cfg->worker_id, ttl, lease};
+                          id,     w->cfg->worker_id,     ttl, lease};
     bf_err_t err = bf_redis_command_argv(w->redis, on_claim, j, 11, argv, NULL);
     free(k_fp);
     free(k_res);
@@ -677,7 +689,8 @@ static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
         return;
     }
     if (m->partition < 0 || m->partition >= MAX_PARTITIONS) {
-        bf_log(BF_LOG_ERROR, "worker", "partition_out_of_range", BF_LINT("partition", m->partition));
+        bf_log(BF_LOG_ERROR, "worker", "partition_out_of_range",
+               BF_LINT("partition", m->partition));
         rd_kafka_message_destroy(m);
         return;
     }
@@ -709,8 +722,8 @@ static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
         return;
     }
     json_t *obj = NULL;
-    bf_err_t err = bf_codec_decode(w->codec, BF_RECORD_REPORT, m->payload, m->len, &obj, NULL,
-                                   errstr, sizeof(errstr));
+    bf_err_t err = bf_codec_decode(w->codec, BF_RECORD_REPORT, m->payload, m->len, &obj,
+                                   NULL, errstr, sizeof(errstr));
     if (err == BF_OK)
         err = bf_report_from_json(obj, &j->report, errstr, sizeof(errstr));
     json_decref(obj);
@@ -787,7 +800,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                BF_LSTR("error", rd_kafka_error_string(error)));
         rd_kafka_error_destroy(error);
     } else if (rerr) {
-        bf_log(BF_LOG_ERROR, "worker", "rebalance_failed", BF_LSTR("error", rd_kafka_err2str(rerr)));
+        bf_log(BF_LOG_ERROR, "worker", "rebalance_failed",
+               BF_LSTR("error", rd_kafka_err2str(rerr)));
     }
     if (assign && w->paused)
         rd_kafka_pause_partitions(rk, parts);
@@ -804,7 +818,8 @@ static void begin_stop(bf_worker_t *w, const char *why)
     w->stopping = true;
     w->stop_deadline = now_s() + w->cfg->drain_timeout_s;
     bf_log(BF_LOG_INFO, "worker", "stopping", BF_LSTR("signal", why),
-           BF_LINT("in_flight", w->in_flight), BF_LDBL("drain_timeout_s", w->cfg->drain_timeout_s));
+           BF_LINT("in_flight", w->in_flight),
+           BF_LDBL("drain_timeout_s", w->cfg->drain_timeout_s));
     /* Stop fetching: nothing new starts, what is in flight finishes. */
     w->paused = false;
     set_paused(w, true);
@@ -840,7 +855,8 @@ static void on_tick(uv_timer_t *t)
         return;
     if (w->in_flight == 0 || now_s() > w->stop_deadline) {
         if (w->in_flight)
-            bf_log(BF_LOG_WARN, "worker", "drain_timeout", BF_LINT("abandoned", w->in_flight));
+            bf_log(BF_LOG_WARN, "worker", "drain_timeout",
+                   BF_LINT("abandoned", w->in_flight));
         uv_stop(&w->loop);
     }
 }
@@ -864,12 +880,14 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         goto fail;
     }
     if (!cfg->ai_base_url || !*cfg->ai_base_url) {
-        snprintf(errstr, errstr_size, "no AI provider: set OPENAI_BASE_URL (or --ai-base-url)");
+        snprintf(errstr, errstr_size,
+                 "no AI provider: set OPENAI_BASE_URL (or --ai-base-url)");
         goto fail;
     }
     if (!cfg->ai_api_key || !*cfg->ai_api_key) {
-        snprintf(errstr, errstr_size,
-                 "no API key: set OPENAI_API_KEY or OPENAI_API_KEY_FILE in the environment");
+        snprintf(
+            errstr, errstr_size,
+            "no API key: set OPENAI_API_KEY or OPENAI_API_KEY_FILE in the environment");
         goto fail;
     }
     if (bf_prompts_load(cfg->prompts_dir, &w->prompts, errstr, errstr_size) ||
@@ -881,7 +899,8 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         size_t n = strlen(cfg->ai_base_url);
         while (n && cfg->ai_base_url[n - 1] == '/')
             n--;
-        w->completions_url = bf_asprintf("%.*s/chat/completions", (int)n, cfg->ai_base_url);
+        w->completions_url =
+            bf_asprintf("%.*s/chat/completions", (int)n, cfg->ai_base_url);
         w->auth_header = bf_asprintf("Authorization: Bearer %s", cfg->ai_api_key);
     }
 
@@ -892,8 +911,10 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     if (!conf)
         goto fail;
     if (bf_kafka_conf_set(conf, "group.id", cfg->group, errstr, errstr_size) ||
-        bf_kafka_conf_default(conf, props, "client.id", cfg->worker_id, errstr, errstr_size) ||
-        bf_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
+        bf_kafka_conf_default(conf, props, "client.id", cfg->worker_id, errstr,
+                              errstr_size) ||
+        bf_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr,
+                          errstr_size) ||
         bf_kafka_conf_default(conf, props, "auto.offset.reset", "earliest", errstr,
                               errstr_size) ||
         bf_kafka_conf_default(conf, props, "partition.assignment.strategy",
@@ -917,9 +938,11 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     conf = bf_kafka_conf_new(cfg->brokers, props, errstr, errstr_size);
     if (!conf)
         goto fail;
-    if (bf_kafka_conf_default(conf, props, "enable.idempotence", "true", errstr, errstr_size) ||
+    if (bf_kafka_conf_default(conf, props, "enable.idempotence", "true", errstr,
+                              errstr_size) ||
         bf_kafka_conf_default(conf, props, "linger.ms", "5", errstr, errstr_size) ||
-        bf_kafka_conf_default(conf, props, "client.id", cfg->worker_id, errstr, errstr_size)) {
+        bf_kafka_conf_default(conf, props, "client.id", cfg->worker_id, errstr,
+                              errstr_size)) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }
@@ -984,7 +1007,8 @@ bf_err_t bf_worker_run(bf_worker_t *w)
     bf_log(BF_LOG_INFO, "worker", "started", BF_LSTR("worker_id", w->cfg->worker_id),
            BF_LSTR("group", w->cfg->group), BF_LSTR("topic", w->cfg->topic_reports),
            BF_LSTR("prompt_version", w->prompts.version),
-           BF_LINT("max_in_flight", w->cfg->max_in_flight), BF_LBOOL("dry_run", w->cfg->dry_run));
+           BF_LINT("max_in_flight", w->cfg->max_in_flight),
+           BF_LBOOL("dry_run", w->cfg->dry_run));
     uv_run(&w->loop, UV_RUN_DEFAULT);
 
     /* Drained (or timed out). Leave the group: rd_kafka_consumer_close

@@ -29,13 +29,13 @@
 #include "support/stack.h"
 
 #define PARTITIONS 6
-#define ORIGINALS 450
+#define ORIGINALS  450
 #define DUPLICATES 50
 
 typedef struct results_s {
-    json_t *by_id;    /* report_id -> result object */
-    json_t *count;    /* report_id -> number of records */
-    rd_kafka_t *rk;   /* consumer reading bountyfleet.validations */
+    json_t *by_id;  /* report_id -> result object */
+    json_t *count;  /* report_id -> number of records */
+    rd_kafka_t *rk; /* consumer reading bountyfleet.validations */
     bf_codec_t *codec;
 } results_t;
 
@@ -47,8 +47,9 @@ static void results_open(results_t *r, const char *brokers)
     r->codec = bf_codec_new(errstr, sizeof(errstr));
     assert_non_null(r->codec);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)),
-                     RD_KAFKA_CONF_OK);
+    assert_int_equal(
+        rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)),
+        RD_KAFKA_CONF_OK);
     rd_kafka_conf_set(conf, "group.id", "e2e-reader", errstr, sizeof(errstr));
     r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     assert_non_null(r->rk);
@@ -81,14 +82,16 @@ static size_t results_wait(results_t *r, size_t want, double timeout_s)
         if (!m->err) {
             json_t *obj = NULL;
             char errstr[256];
-            bf_err_t err = bf_codec_decode(r->codec, BF_RECORD_VALIDATION, m->payload, m->len,
-                                           &obj, NULL, errstr, sizeof(errstr));
+            bf_err_t err = bf_codec_decode(r->codec, BF_RECORD_VALIDATION, m->payload,
+                                           m->len, &obj, NULL, errstr, sizeof(errstr));
             if (err)
-                fail_msg("undecodable result at offset %lld: %s", (long long)m->offset, errstr);
+                fail_msg("undecodable result at offset %lld: %s", (long long)m->offset,
+                         errstr);
             const char *id = json_string_value(json_object_get(obj, "report_id"));
             assert_non_null(id);
             json_t *c = json_object_get(r->count, id);
-            json_object_set_new(r->count, id, json_integer(c ? json_integer_value(c) + 1 : 1));
+            json_object_set_new(r->count, id,
+                                json_integer(c ? json_integer_value(c) + 1 : 1));
             json_object_set(r->by_id, id, obj);
             json_decref(obj);
         }
@@ -101,7 +104,8 @@ static size_t results_wait(results_t *r, size_t want, double timeout_s)
 static void write_reports(const char *path, int first, int n, bool as_duplicates)
 {
     char sample[1024];
-    snprintf(sample, sizeof(sample), "%s/ops/demo-data/sample-reports.jsonl", BF_SOURCE_DIR);
+    snprintf(sample, sizeof(sample), "%s/ops/demo-data/sample-reports.jsonl",
+             BF_SOURCE_DIR);
     FILE *in = fopen(sample, "r");
     assert_non_null(in);
     FILE *out = fopen(path, "w");
@@ -116,7 +120,8 @@ static void write_reports(const char *path, int first, int n, bool as_duplicates
         assert_non_null(obj);
         if (as_duplicates) {
             char id[300];
-            snprintf(id, sizeof(id), "%s-again", json_string_value(json_object_get(obj, "report_id")));
+            snprintf(id, sizeof(id), "%s-again",
+                     json_string_value(json_object_get(obj, "report_id")));
             json_object_set_new(obj, "report_id", json_string(id));
             json_object_set_new(obj, "reporter", json_string("copycat"));
         }
@@ -164,7 +169,8 @@ static bool group_caught_up(const char *brokers, char *why, size_t why_size)
     bool ok = rd_kafka_committed(rk, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR;
     for (int p = 0; ok && p < PARTITIONS; p++) {
         int64_t lo, hi;
-        if (rd_kafka_query_watermark_offsets(rk, "bountyfleet.reports", p, &lo, &hi, 10000)) {
+        if (rd_kafka_query_watermark_offsets(rk, "bountyfleet.reports", p, &lo, &hi,
+                                             10000)) {
             ok = false;
             snprintf(why, why_size, "watermarks of partition %d unavailable", p);
             break;
@@ -213,7 +219,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static void test_reports_flow_to_one_result_each_and_duplicates_point_at_originals(void **state)
+static void
+test_reports_flow_to_one_result_each_and_duplicates_point_at_originals(void **state)
 {
     fixture_t *f = *state;
     bf_stack_t s = f->s; /* a copy of the addresses; f->s owns the processes */
@@ -226,12 +233,14 @@ static void test_reports_flow_to_one_result_each_and_duplicates_point_at_origina
     for (int i = 0; i < 2; i++) {
         char bin[512], id[64];
         snprintf(id, sizeof(id), "BOUNTYFLEET_WORKER_ID=e2e-%d", i);
-        const char *env[] = {env_brokers, env_redis, env_ai, "OPENAI_API_KEY=test-key",
-                             "OPENAI_MODEL=sim-1", id, NULL};
+        const char *env[] = {
+            env_brokers,          env_redis, env_ai, "OPENAI_API_KEY=test-key",
+            "OPENAI_MODEL=sim-1", id,        NULL};
         const char *argv[] = {bf_test_bin("bountyfleet-worker", bin, sizeof(bin)), NULL};
         char name[32];
         snprintf(name, sizeof(name), "worker%d", i);
-        assert_int_equal(bf_proc_start(&workers[i], name, s.tmpdir, argv, env, false, 5), 0);
+        assert_int_equal(bf_proc_start(&workers[i], name, s.tmpdir, argv, env, false, 5),
+                         0);
     }
 
     results_t *rp = &f->r;
@@ -270,7 +279,8 @@ static void test_reports_flow_to_one_result_each_and_duplicates_point_at_origina
             assert_string_equal(status, "DUPLICATE");
             char original[300];
             snprintf(original, sizeof(original), "%.*s", (int)(len - 6), id);
-            assert_string_equal(json_string_value(json_object_get(res, "duplicate_of")), original);
+            assert_string_equal(json_string_value(json_object_get(res, "duplicate_of")),
+                                original);
             assert_int_equal(json_array_size(json_object_get(res, "analyses")), 0);
             dup_count++;
         } else {
@@ -293,7 +303,8 @@ static void test_reports_flow_to_one_result_each_and_duplicates_point_at_origina
     json_t *stats = json_loads(body, 0, NULL);
     free(body);
     assert_non_null(stats);
-    assert_int_equal(json_integer_value(json_object_get(stats, "requests_total")), 3 * ORIGINALS);
+    assert_int_equal(json_integer_value(json_object_get(stats, "requests_total")),
+                     3 * ORIGINALS);
     json_t *by_report = json_object_get(stats, "by_report");
     assert_int_equal(json_object_size(by_report), ORIGINALS);
     json_t *n;

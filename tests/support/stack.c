@@ -55,8 +55,8 @@ int bf_test_free_port(void)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(a);
     int port = -1;
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
@@ -229,8 +229,18 @@ static int start_redis(bf_stack_t *s)
         snprintf(portstr, sizeof(portstr), "%d", port);
         snprintf(dir, sizeof(dir), "%s/redis", s->tmpdir);
         mkdir(dir, 0700);
-        const char *argv[] = {"/usr/bin/redis-server", "--port", portstr, "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no", "--dir", dir, NULL};
+        const char *argv[] = {"/usr/bin/redis-server",
+                              "--port",
+                              portstr,
+                              "--bind",
+                              "127.0.0.1",
+                              "--save",
+                              "",
+                              "--appendonly",
+                              "no",
+                              "--dir",
+                              dir,
+                              NULL};
         if (bf_proc_start(&s->redis, "redis", s->tmpdir, argv, NULL, false, 5) != 0)
             return -1;
         /* Wait until it accepts connections or exits (port taken). */
@@ -239,12 +249,14 @@ static int start_redis(bf_stack_t *s)
             if (bf_proc_exited(&s->redis, NULL))
                 break;
             int fd = socket(AF_INET, SOCK_STREAM, 0);
-            struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+            struct sockaddr_in a = {.sin_family = AF_INET,
+                                    .sin_port = htons((uint16_t)port),
                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
             int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
             close(fd);
             if (ok) {
-                snprintf(s->redis_url, sizeof(s->redis_url), "redis://127.0.0.1:%d/0", port);
+                snprintf(s->redis_url, sizeof(s->redis_url), "redis://127.0.0.1:%d/0",
+                         port);
                 return 0;
             }
             struct timespec ts = {0, 20 * 1000 * 1000};
