@@ -196,16 +196,19 @@ static const char *type_metavar(const bf_opt_t *o)
     if (o->metavar)
         return o->metavar;
     switch (o->type) {
-    case BF_OPT_INT: return "N";
-    case BF_OPT_DOUBLE: return "X";
-    default: return "VALUE";
+    case BF_OPT_INT:
+        return "N";
+    case BF_OPT_DOUBLE:
+        return "X";
+    default:
+        return "VALUE";
     }
 }
 
 void bf_cli_print_help(const bf_cli_t *cli, FILE *out)
 {
-    fprintf(out, "Usage: %s %s\n\n%s\n\nOptions:\n", cli->program, cli->usage ? cli->usage : "[OPTIONS]",
-            cli->summary);
+    fprintf(out, "Usage: %s %s\n\n%s\n\nOptions:\n", cli->program,
+            cli->usage ? cli->usage : "[OPTIONS]", cli->summary);
     for (size_t i = 0; i < cli->n_opts; i++) {
         const bf_opt_t *o = &cli->opts[i];
         char left[96];
@@ -222,7 +225,8 @@ void bf_cli_print_help(const bf_cli_t *cli, FILE *out)
         }
         fprintf(out, "%-34s %s", left, o->help);
         if (o->env)
-            fprintf(out, " [env %s%s]", o->env, o->type == BF_OPT_SECRET ? " or _FILE" : "");
+            fprintf(out, " [env %s%s]", o->env,
+                    o->type == BF_OPT_SECRET ? " or _FILE" : "");
         if (o->default_value)
             fprintf(out, " (default: %s)", o->default_value);
         fputc('\n', out);
@@ -238,20 +242,23 @@ void bf_cli_print_help(const bf_cli_t *cli, FILE *out)
 
 void bf_cli_print_markdown(const bf_cli_t *cli, FILE *out)
 {
-    fprintf(out, "## %s\n\n%s\n\n| flag | environment | type | default | range | meaning |\n"
-                 "|---|---|---|---|---|---|\n",
+    fprintf(out,
+            "## %s\n\n%s\n\n| flag | environment | type | default | range | meaning |\n"
+            "|---|---|---|---|---|---|\n",
             cli->program, cli->summary);
-    static const char *const tnames[] = {"string", "integer", "number", "boolean", "secret"};
+    static const char *const tnames[] = {"string", "integer", "number", "boolean",
+                                         "secret"};
     for (size_t i = 0; i < cli->n_opts; i++) {
         const bf_opt_t *o = &cli->opts[i];
         char range[64] = "";
         if ((o->type == BF_OPT_INT || o->type == BF_OPT_DOUBLE) && o->min <= o->max)
             snprintf(range, sizeof(range), "%g..%g", o->min, o->max);
         fprintf(out, "| %s%s%s | %s%s%s | %s | %s | %s | %s |\n",
-                o->type == BF_OPT_SECRET ? "" : "`--", o->type == BF_OPT_SECRET ? "—" : o->name,
-                o->type == BF_OPT_SECRET ? "" : "`", o->env ? "`" : "", o->env ? o->env : "—",
-                o->env ? "`" : "", tnames[o->type], o->default_value ? o->default_value : "—",
-                range, o->help);
+                o->type == BF_OPT_SECRET ? "" : "`--",
+                o->type == BF_OPT_SECRET ? "—" : o->name,
+                o->type == BF_OPT_SECRET ? "" : "`", o->env ? "`" : "",
+                o->env ? o->env : "—", o->env ? "`" : "", tnames[o->type],
+                o->default_value ? o->default_value : "—", range, o->help);
     }
     if (cli->kafka_props)
         fprintf(out, "| `-X key=value`, `-F file` | — | librdkafka | — | — | "
@@ -297,14 +304,16 @@ bf_cli_result_t bf_cli_parse(const bf_cli_t *cli, void *cfg, int argc, char **ar
             printf("%s %s\n", cli->program, bf_version());
             return BF_CLI_EXIT;
         }
-        if (cli->kafka_props && props && (strncmp(a, "-X", 2) == 0 || strncmp(a, "-F", 2) == 0)) {
+        if (cli->kafka_props && props &&
+            (strncmp(a, "-X", 2) == 0 || strncmp(a, "-F", 2) == 0)) {
             const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v) {
                 seterr(errstr, errstr_size, "%s needs an argument", a);
                 return BF_CLI_ERROR;
             }
-            bf_err_t err = a[1] == 'X' ? bf_kprops_add_kv(props, v, errstr, errstr_size)
-                                       : bf_kprops_load_file(props, v, errstr, errstr_size);
+            bf_err_t err = a[1] == 'X'
+                               ? bf_kprops_add_kv(props, v, errstr, errstr_size)
+                               : bf_kprops_load_file(props, v, errstr, errstr_size);
             if (err)
                 return BF_CLI_ERROR;
             continue;
@@ -329,10 +338,11 @@ bf_cli_result_t bf_cli_parse(const bf_cli_t *cli, void *cfg, int argc, char **ar
             return BF_CLI_ERROR;
         }
         if (o->type == BF_OPT_SECRET) {
-            seterr(errstr, errstr_size,
-                   "%s is a secret: set it in the environment (%s or %s_FILE), not on the "
-                   "command line",
-                   flagname, o->env ? o->env : "?", o->env ? o->env : "?");
+            seterr(
+                errstr, errstr_size,
+                "%s is a secret: set it in the environment (%s or %s_FILE), not on the "
+                "command line",
+                flagname, o->env ? o->env : "?", o->env ? o->env : "?");
             return BF_CLI_ERROR;
         }
         if (o->type == BF_OPT_BOOL && !value) {
@@ -404,8 +414,10 @@ bf_err_t bf_kprops_load_file(bf_kprops_t *props, const char *path, char *errstr,
     if (err)
         return err;
     int lineno = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = data, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
         lineno++;
         char *t = trim(line);
         if (*t == '\0' || *t == '#' || *t == '!')

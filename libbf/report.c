@@ -25,7 +25,10 @@ typedef struct field_s {
     int required; /* 1: non-empty string; 0: optional (NULL); 2: optional ("") */
 } field_t;
 
-#define F(n, max, req) {#n, offsetof(bf_report_t, n), max, req}
+#define F(n, max, req)                                                                   \
+    {                                                                                    \
+#n, offsetof(bf_report_t, n), max, req                                           \
+    }
 static const field_t fields[] = {
     F(report_id, BF_REPORT_MAX_ID, 1),
     F(program, BF_REPORT_MAX_SHORT, 1),
@@ -85,7 +88,11 @@ bf_err_t bf_time_parse_rfc3339(const char *s, int64_t *ms)
     if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
         digits(&p, 2, &sec))
         return BF_ERR_PARSE;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 60)
+        return BF_ERR_PARSE;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d < 1 || d > mdays[mo - 1] + (mo == 2 && leap))
         return BF_ERR_PARSE;
     if (*p == '.') {
         p++;
@@ -106,7 +113,7 @@ bf_err_t bf_time_parse_rfc3339(const char *s, int64_t *ms)
     } else if (*p == '+' || *p == '-') {
         int sign = *p == '-' ? -1 : 1, oh, om;
         p++;
-        if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om))
+        if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
             return BF_ERR_PARSE;
         offset_min = sign * (oh * 60 + om);
     } else if (*p != '\0') {
@@ -235,6 +242,7 @@ json_t *bf_report_to_json(const bf_report_t *r)
     }
     json_object_set_new(o, "submitted_at", json_integer(r->submitted_at_ms));
     json_object_set_new(o, "claimed_severity",
-                        r->claimed_severity ? json_string(r->claimed_severity) : json_null());
+                        r->claimed_severity ? json_string(r->claimed_severity)
+                                            : json_null());
     return o;
 }

@@ -100,21 +100,22 @@ void bf_prompts_free(bf_prompts_t *p)
  * listed in "required" and additionalProperties false. */
 static json_t *answer_schema(bf_analysis_kind_t kind)
 {
-    json_t *props = json_pack("{s:{s:s,s:f,s:f}, s:{s:s,s:f,s:f}, s:{s:s,s:{s:s},s:i}}",
-                              "score", "type", "number", "minimum", 0.0, "maximum", 1.0,
-                              "confidence", "type", "number", "minimum", 0.0, "maximum",
-                              1.0, "reasons", "type", "array", "items", "type", "string",
-                              "maxItems", 5);
+    json_t *props =
+        json_pack("{s:{s:s,s:f,s:f}, s:{s:s,s:f,s:f}, s:{s:s,s:{s:s},s:i}}", "score",
+                  "type", "number", "minimum", 0.0, "maximum", 1.0, "confidence", "type",
+                  "number", "minimum", 0.0, "maximum", 1.0, "reasons", "type", "array",
+                  "items", "type", "string", "maxItems", 5);
     json_t *required = json_pack("[sss]", "score", "confidence", "reasons");
     if (kind == BF_ANALYSIS_SEVERITY) {
         json_t *en = json_array();
         for (size_t i = 0; i < 5; i++)
             json_array_append_new(en, json_string(severities[i]));
-        json_object_set_new(props, "severity", json_pack("{s:s,s:o}", "type", "string", "enum", en));
+        json_object_set_new(props, "severity",
+                            json_pack("{s:s,s:o}", "type", "string", "enum", en));
         json_array_append_new(required, json_string("severity"));
     }
-    return json_pack("{s:s,s:o,s:o,s:b}", "type", "object", "properties", props, "required",
-                     required, "additionalProperties", 0);
+    return json_pack("{s:s,s:o,s:o,s:b}", "type", "object", "properties", props,
+                     "required", required, "additionalProperties", 0);
 }
 
 char *bf_analysis_openai_body(const bf_prompts_t *prompts, bf_analysis_kind_t kind,
@@ -127,8 +128,8 @@ char *bf_analysis_openai_body(const bf_prompts_t *prompts, bf_analysis_kind_t ki
     json_t *body = json_pack(
         "{s:s, s:[{s:s,s:s},{s:s,s:s}], s:f, s:{s:s, s:{s:s, s:b, s:o}}}", "model", model,
         "messages", "role", "system", "content", system, "role", "user", "content", user,
-        "temperature", 0.0, "response_format", "type", "json_schema", "json_schema", "name",
-        schema_name, "strict", 1, "schema", answer_schema(kind));
+        "temperature", 0.0, "response_format", "type", "json_schema", "json_schema",
+        "name", schema_name, "strict", 1, "schema", answer_schema(kind));
     char *out = json_dumps(body, JSON_COMPACT);
     if (len)
         *len = strlen(out);
@@ -169,27 +170,32 @@ bf_err_t bf_analysis_parse_openai(bf_analysis_kind_t kind, const char *body, siz
         snprintf(errstr, errstr_size, "response is not JSON: %s", jerr.text);
         goto out;
     }
-    json_t *msg = json_object_get(json_array_get(json_object_get(resp, "choices"), 0), "message");
+    json_t *msg =
+        json_object_get(json_array_get(json_object_get(resp, "choices"), 0), "message");
     json_t *content = json_object_get(msg, "content");
     if (!json_is_string(content)) {
         json_t *refusal = json_object_get(msg, "refusal");
         snprintf(errstr, errstr_size, "%s",
-                 json_is_string(refusal) ? "model refused" : "no choices[0].message.content");
+                 json_is_string(refusal) ? "model refused"
+                                         : "no choices[0].message.content");
         goto out;
     }
-    answer = json_loadb(json_string_value(content), json_string_length(content), 0, &jerr);
+    answer =
+        json_loadb(json_string_value(content), json_string_length(content), 0, &jerr);
     if (!json_is_object(answer)) {
         snprintf(errstr, errstr_size, "answer is not a JSON object");
         goto out;
     }
     if (unit_interval(json_object_get(answer, "score"), &out->score) ||
         unit_interval(json_object_get(answer, "confidence"), &out->confidence)) {
-        snprintf(errstr, errstr_size, "answer: score and confidence must be numbers in [0,1]");
+        snprintf(errstr, errstr_size,
+                 "answer: score and confidence must be numbers in [0,1]");
         goto out;
     }
     json_t *reasons = json_object_get(answer, "reasons");
     if (!json_is_array(reasons) || json_array_size(reasons) > 5) {
-        snprintf(errstr, errstr_size, "answer: reasons must be an array of at most 5 strings");
+        snprintf(errstr, errstr_size,
+                 "answer: reasons must be an array of at most 5 strings");
         goto out;
     }
     size_t i;
@@ -207,13 +213,15 @@ bf_err_t bf_analysis_parse_openai(bf_analysis_kind_t kind, const char *body, siz
             if (strcmp(s, severities[k]) == 0)
                 snprintf(out->severity, sizeof(out->severity), "%s", s);
         if (!out->severity[0]) {
-            snprintf(errstr, errstr_size, "answer: severity must be one of the CVSS ratings");
+            snprintf(errstr, errstr_size,
+                     "answer: severity must be one of the CVSS ratings");
             goto out;
         }
     }
     json_t *usage = json_object_get(resp, "usage");
     out->tokens_in = (long)json_integer_value(json_object_get(usage, "prompt_tokens"));
-    out->tokens_out = (long)json_integer_value(json_object_get(usage, "completion_tokens"));
+    out->tokens_out =
+        (long)json_integer_value(json_object_get(usage, "completion_tokens"));
     out->tokens_cached = (long)json_integer_value(json_object_get(
         json_object_get(usage, "prompt_tokens_details"), "cached_tokens"));
     if (out->tokens_in < 0 || out->tokens_out < 0 || out->tokens_cached < 0) {
@@ -257,11 +265,14 @@ bf_err_t bf_prices_load(const char *path, bf_prices_t *out, char *errstr,
         json_t *in = json_object_get(m, "input_per_mtok");
         json_t *outp = json_object_get(m, "output_per_mtok");
         json_t *cached = json_object_get(m, "cached_input_per_mtok");
-        if (!json_is_number(in) || !json_is_number(outp) ||
-            json_number_value(in) < 0 || json_number_value(outp) < 0) {
-            snprintf(errstr, errstr_size,
-                     "price table %s: model %s needs input_per_mtok and output_per_mtok >= 0",
-                     path, name);
+        if (!json_is_number(in) || !json_is_number(outp) || json_number_value(in) < 0 ||
+            json_number_value(outp) < 0 ||
+            (cached && !(json_is_number(cached) && json_number_value(cached) >= 0))) {
+            snprintf(
+                errstr, errstr_size,
+                "price table %s: model %s needs input_per_mtok and output_per_mtok >= 0 "
+                "(and cached_input_per_mtok >= 0 when given)",
+                path, name);
             json_decref(root);
             bf_prices_free(out);
             return BF_ERR_CONFIG;
@@ -351,11 +362,10 @@ void bf_analysis_combine(const bf_verdict_t verdicts[BF_ANALYSIS__COUNT],
         *status = "VALID";
     } else {
         *status = "INVALID";
-        char *why = bf_asprintf("%s%s%s",
-                                q < t->min_quality ? "quality below threshold" : "",
-                                q < t->min_quality && pl < t->min_plausibility ? "; " : "",
-                                pl < t->min_plausibility ? "plausibility below threshold"
-                                                         : "");
+        char *why =
+            bf_asprintf("%s%s%s", q < t->min_quality ? "quality below threshold" : "",
+                        q < t->min_quality && pl < t->min_plausibility ? "; " : "",
+                        pl < t->min_plausibility ? "plausibility below threshold" : "");
         json_array_insert_new(out, 0, json_string(why));
         free(why);
     }

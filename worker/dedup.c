@@ -52,7 +52,9 @@ static void norm_text(norm_t *n, const char *s)
             continue;
         }
         unsigned char c = (unsigned char)*p++;
-        if (isspace(c)) {
+        /* Control characters count as white space, so the 0x1F field
+         * separator can never come from the text itself. */
+        if (isspace(c) || iscntrl(c)) {
             n->pending_space = n->started;
             continue;
         }

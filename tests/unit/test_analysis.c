@@ -529,13 +529,8 @@ static void test_bad_price_file_is_a_config_error(void **unused)
 static void test_bad_cached_price_is_a_config_error(void **unused)
 {
     (void)unused;
-    /* BUG (worker/analysis.c:259-273, bf_prices_load): cached_input_per_mtok
-     * is not checked. A negative value is accepted and makes cached tokens
-     * lower the spend; a non-number silently falls back to the input price
-     * instead of failing at start. Skipped until fixed; set
-     * BF_TEST_KNOWN_BUGS=1 to run it. */
-    if (!getenv("BF_TEST_KNOWN_BUGS"))
-        skip();
+    /* Regression: a negative or non-number cached_input_per_mtok fails at
+     * start instead of lowering the spend or falling back silently. */
     expect_price_table_rejected(
         "negative cached price",
         "{\"models\": {\"m\": {\"input_per_mtok\": 1, "

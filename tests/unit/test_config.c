@@ -472,13 +472,7 @@ static void test_properties_file_error_names_file_and_line(void **state)
 
 static void test_properties_file_error_line_counts_blank_lines(void **state)
 {
-    /* BUG (libbf/config.c:408, bf_kprops_load_file): lines are split with
-     * strtok_r(data, "\n"), which skips empty lines, so every blank line
-     * before a bad one makes the reported line number one too small
-     * ("f:2:" for the third line here). Skipped until fixed; set
-     * BF_TEST_KNOWN_BUGS=1 to run. */
-    if (!getenv("BF_TEST_KNOWN_BUGS"))
-        skip();
+    /* Regression: blank lines count, so the error names the third line. */
     expect_properties_error_at(*state, "acks=all\n\nnot a property\n", 3);
 }
 
