@@ -236,7 +236,10 @@ test_reports_flow_to_one_result_each_and_duplicates_point_at_originals(void **st
         const char *env[] = {
             env_brokers,          env_redis, env_ai, "OPENAI_API_KEY=test-key",
             "OPENAI_MODEL=sim-1", id,        NULL};
-        const char *argv[] = {bf_test_bin("bountyfleet-worker", bin, sizeof(bin)), NULL};
+        /* A short session timeout: the dev broker waits it out before
+         * rebalancing when a member leaves (see ops/devbroker/main.c). */
+        const char *argv[] = {bf_test_bin("bountyfleet-worker", bin, sizeof(bin)), "-X",
+                              "session.timeout.ms=6000", NULL};
         char name[32];
         snprintf(name, sizeof(name), "worker%d", i);
         assert_int_equal(bf_proc_start(&workers[i], name, s.tmpdir, argv, env, false, 5),
