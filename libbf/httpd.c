@@ -1,0 +1,300 @@
+/*
+ * httpd.c - /metrics, /healthz, /readyz and program routes over
+ * libmicrohttpd (see httpd.h).
+ */
+#include "libbf/httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "libbf/buf.h"
+#include "libbf/log.h"
+#include "libbf/mem.h"
+
+#if MHD_VERSION < 0x00097002
+typedef int bf_mhd_result;
+#else
+typedef enum MHD_Result bf_mhd_result;
+#endif
+
+#define MAX_ROUTES     16
+#define MAX_BODY       (64 * 1024)
+#define CONN_LIMIT     64
+#define CONN_TIMEOUT_S 10
+#define CONN_MEMORY    (128 * 1024)
+#define PROM_TEXT      "text/plain; version=0.0.4; charset=utf-8"
+
+typedef struct route_s {
+    char *path;
+    bf_http_handler_t fn;
+    void *opaque;
+} route_t;
+
+struct bf_httpd_s {
+    struct MHD_Daemon *mhd;
+    bf_metrics_t *metrics;
+    int port;
+    pthread_mutex_t lock; /* guards ready, reason and routes */
+    bool ready;
+    char reason[256];
+    route_t routes[MAX_ROUTES];
+    size_t nroutes;
+};
+
+typedef struct request_s {
+    bf_buf_t body;
+    bool too_large;
+} request_t;
+
+static bf_mhd_result answer(struct MHD_Connection *c, int status, const char *type,
+                            char *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    bf_mhd_result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static bf_mhd_result answer_text(struct MHD_Connection *c, int status, const char *text)
+{
+    char *body = bf_asprintf("%s\n", text);
+    return answer(c, status, "text/plain; charset=utf-8", body, strlen(body));
+}
+
+static bf_mhd_result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                const char *method, const char *version,
+                                const char *upload_data, size_t *upload_data_size,
+                                void **req_cls)
+{
+    (void)version;
+    bf_httpd_t *h = cls;
+    request_t *rq = *req_cls;
+    if (!rq) {
+        rq = bf_calloc(1, sizeof(*rq));
+        bf_buf_init(&rq->body, MAX_BODY);
+        *req_cls = rq;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!rq->too_large && bf_buf_append(&rq->body, upload_data, *upload_data_size))
+            rq->too_large = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_large)
+        return answer_text(c, 413, "request body too large");
+
+    route_t route = {0};
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->nroutes && !route.fn; i++)
+        if (strcmp(h->routes[i].path, url) == 0)
+            route = h->routes[i];
+    pthread_mutex_unlock(&h->lock);
+    if (route.fn) {
+        bf_http_request_t req = {
+            .method = method,
+            .path = url,
+            .authorization =
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+            .body = rq->body.data ? rq->body.data : "",
+            .body_len = rq->body.len,
+        };
+        int status = 500;
+        const char *type = "text/plain; charset=utf-8";
+        char *body = NULL;
+        route.fn(route.opaque, &req, &status, &type, &body);
+        if (!body)
+            body = bf_strdup("");
+        return answer(c, status, type, body, strlen(body));
+    }
+
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (strcmp(url, "/metrics") == 0 || strcmp(url, "/healthz") == 0 ||
+        strcmp(url, "/readyz") == 0) {
+        if (!get)
+            return answer_text(c, 405, "method not allowed");
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        size_t len = 0;
+        char *text = bf_metrics_render(h->metrics, &len);
+        return answer(c, 200, PROM_TEXT, text, len);
+    }
+    if (strcmp(url, "/healthz") == 0)
+        return answer_text(c, 200, "ok");
+    if (strcmp(url, "/readyz") == 0) {
+        pthread_mutex_lock(&h->lock);
+        bool ready = h->ready;
+        char reason[sizeof(h->reason)];
+        memcpy(reason, h->reason, sizeof(reason));
+        pthread_mutex_unlock(&h->lock);
+        return answer_text(c, ready ? 200 : 503, ready ? "ready" : reason);
+    }
+    return answer_text(c, 404, "not found");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    request_t *rq = *req_cls;
+    if (!rq)
+        return;
+    bf_buf_free(&rq->body);
+    free(rq);
+    *req_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    bf_log(BF_LOG_DEBUG, "httpd", "mhd", BF_LSTR("msg", msg));
+}
+
+/* A listening socket for "host:port", ":port" or "[v6]:port". */
+static int listen_on(const char *addr, int *port_out, char *errstr, size_t errstr_size)
+{
+    char host[256] = "";
+    const char *colon = strrchr(addr, ':');
+    if (!colon || !colon[1]) {
+        snprintf(errstr, errstr_size, "address '%s': expected host:port", addr);
+        return -1;
+    }
+    size_t hlen = (size_t)(colon - addr);
+    if (hlen >= sizeof(host)) {
+        snprintf(errstr, errstr_size, "address '%s': host too long", addr);
+        return -1;
+    }
+    memcpy(host, addr, hlen);
+    host[hlen] = '\0';
+    if (host[0] == '[' && hlen >= 2 && host[hlen - 1] == ']') {
+        memmove(host, host + 1, hlen - 2);
+        host[hlen - 2] = '\0';
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535) {
+        snprintf(errstr, errstr_size, "address '%s': bad port", addr);
+        return -1;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
+    if (rc) {
+        snprintf(errstr, errstr_size, "address '%s': %s", addr, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    char why[128] = "no usable address";
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0)
+            break;
+        snprintf(why, sizeof(why), "%s", strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "cannot listen on %s: %s", addr, why);
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    *port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+bf_err_t bf_httpd_start(bf_httpd_t **out, const char *addr, bf_metrics_t *metrics,
+                        char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    int port = 0;
+    int fd = listen_on(addr, &port, errstr, errstr_size);
+    if (fd < 0)
+        return BF_ERR_CONFIG;
+    bf_httpd_t *h = bf_calloc(1, sizeof(*h));
+    h->metrics = metrics;
+    h->port = port;
+    pthread_mutex_init(&h->lock, NULL);
+    snprintf(h->reason, sizeof(h->reason), "starting");
+    h->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_END);
+    if (!h->mhd) {
+        snprintf(errstr, errstr_size, "cannot start the HTTP server on %s", addr);
+        close(fd);
+        pthread_mutex_destroy(&h->lock);
+        free(h);
+        return BF_ERR_IO;
+    }
+    *out = h;
+    return BF_OK;
+}
+
+int bf_httpd_port(const bf_httpd_t *h)
+{
+    return h->port;
+}
+
+void bf_httpd_set_ready(bf_httpd_t *h, bool ready, const char *reason)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->ready = ready;
+    snprintf(h->reason, sizeof(h->reason), "%s", reason ? reason : "");
+    pthread_mutex_unlock(&h->lock);
+}
+
+void bf_httpd_route(bf_httpd_t *h, const char *path, bf_http_handler_t fn, void *opaque)
+{
+    pthread_mutex_lock(&h->lock);
+    if (h->nroutes == MAX_ROUTES)
+        abort(); /* a programming error: raise MAX_ROUTES */
+    h->routes[h->nroutes++] = (route_t){bf_strdup(path), fn, opaque};
+    pthread_mutex_unlock(&h->lock);
+}
+
+void bf_httpd_stop(bf_httpd_t *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->mhd);
+    for (size_t i = 0; i < h->nroutes; i++)
+        free(h->routes[i].path);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}

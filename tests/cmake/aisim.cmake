@@ -1,0 +1,2 @@
+# AI simulator tests.
+bf_unit_test(aisim_verdict ${CMAKE_SOURCE_DIR}/ops/aisim/verdict.c ${CMAKE_SOURCE_DIR}/ops/aisim/severity.c)

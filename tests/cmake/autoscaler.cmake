@@ -1,0 +1,5 @@
+# Autoscaler tests.
+bf_unit_test(decide)
+target_link_libraries(test_decide PRIVATE bfautoscaler)
+bf_unit_test(actuator_local)
+target_link_libraries(test_actuator_local PRIVATE bfautoscaler)
