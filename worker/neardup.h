@@ -60,15 +60,16 @@
 
 /** Slots in a signature (hash functions). */
 #define BF_NEARDUP_HASHES 128
-/** Words per shingle. */
-#define BF_NEARDUP_SHINGLE_WORDS 3
+/** Words per shingle. Measured on the labelled set (BENCHMARKS.md): 3-word
+ *  shingles lose re-worded reports (every changed word breaks three
+ *  shingles), single words keep more of them but ignore word order
+ *  entirely; 2 keeps order locally and separated every distinct pair. */
+#define BF_NEARDUP_SHINGLE_WORDS 2
 /** Newest report ids kept per band bucket: bounds the script's work when a
  *  bucket is hot (boilerplate shared by many reports). */
 #define BF_NEARDUP_BUCKET_CAP 64
 /** Candidates (most shared bands first) whose signatures are compared. */
 #define BF_NEARDUP_MAX_CANDIDATES 8
-/** Default --near-dup-threshold. */
-#define BF_NEARDUP_DEFAULT_THRESHOLD "0.8"
 
 /** A report's MinHash signature and the hash of its normalised asset. */
 typedef struct bf_neardup_sig_s {

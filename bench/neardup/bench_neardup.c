@@ -1,0 +1,209 @@
+/*
+ * bench_neardup.c - precision and recall of near-duplicate detection on a
+ * labelled set of report pairs (bench/neardup/make_pairs.py).
+ *
+ * Usage: bench_neardup PAIRS.jsonl [THRESHOLD...]
+ *
+ * For each pair the worker's own code computes both signatures and makes
+ * the worker's decision (bf_neardup_is_duplicate: same asset, a shared LSH
+ * band for the threshold's bands x rows, enough equal MinHash slots), so
+ * the numbers include what LSH misses, not only the similarity estimate.
+ * Prints JSON lines: one summary, then one per threshold with the
+ * confusion counts, precision, recall, F1 and the rate of "duplicate"
+ * answers per kind of pair, then the similarity quantiles per kind.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "libbf/mem.h"
+#include "libbf/report.h"
+#include "worker/neardup.h"
+
+#define MAX_KINDS 16
+
+typedef struct pair_s {
+    int label;
+    int kind;
+    bf_neardup_sig_t a, b;
+    double similarity;
+} pair_t;
+
+typedef struct kinds_s {
+    char *name[MAX_KINDS];
+    int n;
+} kinds_t;
+
+static int kind_index(kinds_t *k, const char *name)
+{
+    for (int i = 0; i < k->n; i++)
+        if (strcmp(k->name[i], name) == 0)
+            return i;
+    if (k->n == MAX_KINDS)
+        return -1;
+    k->name[k->n] = bf_strdup(name);
+    return k->n++;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int signature_of(json_t *obj, bf_neardup_sig_t *sig, double *seconds)
+{
+    bf_report_t *r = NULL;
+    char errstr[256];
+    if (bf_report_from_json(obj, &r, errstr, sizeof(errstr)) != BF_OK) {
+        fprintf(stderr, "bench_neardup: skipped a report: %s\n", errstr);
+        return -1;
+    }
+    double t0 = now_s();
+    bf_neardup_signature(r, sig);
+    *seconds += now_s() - t0;
+    bf_report_destroy(r);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void evaluate(const pair_t *pairs, size_t n, const kinds_t *kinds,
+                     double threshold)
+{
+    bf_neardup_params_t p;
+    bf_neardup_params_init(&p, threshold);
+    long tp = 0, fp = 0, fn = 0, tn = 0, lsh_missed = 0;
+    long said[MAX_KINDS] = {0}, total[MAX_KINDS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        bool dup = bf_neardup_is_duplicate(&p, &pairs[i].a, &pairs[i].b);
+        /* Similar enough, but no band in common: what LSH cost. */
+        lsh_missed += !dup && pairs[i].label &&
+                      pairs[i].similarity * BF_NEARDUP_HASHES >= p.min_equal;
+        tp += dup && pairs[i].label;
+        fp += dup && !pairs[i].label;
+        fn += !dup && pairs[i].label;
+        tn += !dup && !pairs[i].label;
+        said[pairs[i].kind] += dup;
+        total[pairs[i].kind]++;
+    }
+    double precision = tp + fp ? (double)tp / (double)(tp + fp) : 1.0;
+    double recall = tp + fn ? (double)tp / (double)(tp + fn) : 1.0;
+    double f1 =
+        precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
+    json_t *by_kind = json_object();
+    for (int k = 0; k < kinds->n; k++)
+        json_object_set_new(by_kind, kinds->name[k],
+                            json_real(total[k] ? (double)said[k] / (double)total[k] : 0));
+    json_t *line =
+        json_pack("{s:s, s:f, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, "
+                  "s:o}",
+                  "bench", "neardup", "threshold", threshold, "bands", p.bands, "rows",
+                  p.rows, "min_equal_slots", p.min_equal, "tp", (json_int_t)tp, "fp",
+                  (json_int_t)fp, "fn", (json_int_t)fn, "tn", (json_int_t)tn, "fn_by_lsh",
+                  (json_int_t)lsh_missed, "precision", precision, "recall", recall, "f1",
+                  f1, "duplicate_rate_by_kind", by_kind);
+    char *s = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(4));
+    puts(s);
+    free(s);
+    json_decref(line);
+}
+
+static void similarity_quantiles(const pair_t *pairs, size_t n, const kinds_t *kinds)
+{
+    double *v = bf_calloc(n ? n : 1, sizeof(double));
+    for (int k = 0; k < kinds->n; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (pairs[i].kind == k)
+                v[m++] = pairs[i].similarity;
+        if (!m)
+            continue;
+        qsort(v, m, sizeof(double), cmp_double);
+        json_t *line = json_pack("{s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f}", "bench",
+                                 "neardup_similarity", "kind", kinds->name[k], "pairs",
+                                 (json_int_t)m, "min", v[0], "p10", v[m / 10], "p50",
+                                 v[m / 2], "p90", v[m * 9 / 10], "max", v[m - 1]);
+        char *s = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(4));
+        puts(s);
+        free(s);
+        json_decref(line);
+    }
+    free(v);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_neardup PAIRS.jsonl [THRESHOLD...]\n");
+        return 2;
+    }
+    FILE *f = fopen(argv[1], "r");
+    if (!f) {
+        perror(argv[1]);
+        return 1;
+    }
+    size_t cap = 1024, n = 0;
+    pair_t *pairs = bf_calloc(cap, sizeof(*pairs));
+    kinds_t kinds = {0};
+    double sig_seconds = 0;
+    long skipped = 0;
+    json_error_t jerr;
+    json_t *obj;
+    while ((obj = json_loadf(f, JSON_DISABLE_EOF_CHECK, &jerr)) != NULL) {
+        const char *kind = json_string_value(json_object_get(obj, "kind"));
+        json_t *label = json_object_get(obj, "label");
+        if (n == cap)
+            pairs = bf_realloc(pairs, (cap *= 2) * sizeof(*pairs));
+        pair_t *p = &pairs[n];
+        p->label = (int)json_integer_value(label);
+        p->kind = kind ? kind_index(&kinds, kind) : -1;
+        if (p->kind < 0 || !json_is_integer(label) ||
+            signature_of(json_object_get(obj, "a"), &p->a, &sig_seconds) ||
+            signature_of(json_object_get(obj, "b"), &p->b, &sig_seconds)) {
+            skipped++;
+        } else {
+            p->similarity = bf_neardup_similarity(&p->a, &p->b);
+            n++;
+        }
+        json_decref(obj);
+    }
+    fclose(f);
+    long positives = 0;
+    for (size_t i = 0; i < n; i++)
+        positives += pairs[i].label;
+    json_t *summary =
+        json_pack("{s:s, s:I, s:I, s:I, s:I, s:i, s:i, s:f}", "bench", "neardup_set",
+                  "pairs", (json_int_t)n, "positives", (json_int_t)positives, "negatives",
+                  (json_int_t)(n - (size_t)positives), "skipped", (json_int_t)skipped,
+                  "hashes", BF_NEARDUP_HASHES, "shingle_words", BF_NEARDUP_SHINGLE_WORDS,
+                  "signature_us_mean", n ? sig_seconds / (2.0 * (double)n) * 1e6 : 0.0);
+    char *s = json_dumps(summary, JSON_COMPACT | JSON_REAL_PRECISION(4));
+    puts(s);
+    free(s);
+    json_decref(summary);
+    static const char *const default_thresholds[] = {"0.5", "0.6", "0.7", "0.8", "0.9"};
+    int nt = argc > 2 ? argc - 2 : 5;
+    for (int i = 0; i < nt; i++) {
+        const char *arg = argc > 2 ? argv[i + 2] : default_thresholds[i];
+        double t;
+        char errstr[128];
+        if (bf_neardup_threshold_parse(arg, &t, errstr, sizeof(errstr)) != BF_OK) {
+            fprintf(stderr, "bench_neardup: %s\n", errstr);
+            return 2;
+        }
+        evaluate(pairs, n, &kinds, t);
+    }
+    similarity_quantiles(pairs, n, &kinds);
+    for (int k = 0; k < kinds.n; k++)
+        free(kinds.name[k]);
+    free(pairs);
+    return 0;
+}
