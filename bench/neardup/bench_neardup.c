@@ -2,7 +2,8 @@
  * bench_neardup.c - precision and recall of near-duplicate detection on a
  * labelled set of report pairs (bench/neardup/make_pairs.py).
  *
- * Usage: bench_neardup PAIRS.jsonl [THRESHOLD...]
+ * Usage: bench_neardup [--redis redis://HOST:PORT] PAIRS.jsonl [THRESHOLD...]
+ *        bench_neardup --stream REPORTS.jsonl [THRESHOLD...]
  *
  * For each pair the worker's own code computes both signatures and makes
  * the worker's decision (bf_neardup_is_duplicate: same asset, a shared LSH
@@ -11,7 +12,19 @@
  * Prints JSON lines: one summary, then one per threshold with the
  * confusion counts, precision, recall, F1 and the rate of "duplicate"
  * answers per kind of pair, then the similarity quantiles per kind.
+ *
+ * With --redis (a scratch server: keys are left to expire after 10 min),
+ * every pair also goes through the real script, a under its own key prefix
+ * and then b: the script's answer must be the C decision for every pair at
+ * the threshold (mismatches are counted), and the latency of b's check is
+ * reported.
+ *
+ * With --stream, REPORTS.jsonl is a stream of reports (e.g. the 3,000 real
+ * ones through ops/demo-data/hackerone-to-reports.jq), taken in order of
+ * submission: each report that the detector would call a near duplicate
+ * of an earlier one is counted, and listed for thresholds of 0.8 and up.
  */
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +32,7 @@
 #include <time.h>
 
 #include "libbf/mem.h"
+#include "libbf/redis.h"
 #include "libbf/report.h"
 #include "worker/neardup.h"
 
@@ -139,10 +153,183 @@ static void similarity_quantiles(const pair_t *pairs, size_t n, const kinds_t *k
     free(v);
 }
 
+/* One EVAL of the script for @p sig under @p prefix; -1 on an error. */
+static int script_says_duplicate(redisContext *c, const bf_neardup_params_t *p,
+                                 const char *prefix, const char *id,
+                                 const bf_neardup_sig_t *sig, double *seconds)
+{
+    bf_neardup_request_t req;
+    bf_neardup_request_init(&req, p, prefix, 600, id, sig);
+    double t0 = now_s();
+    redisReply *reply =
+        redisCommandArgv(c, req.argc, (const char **)req.argv, req.argvlen);
+    *seconds = now_s() - t0;
+    bf_neardup_request_free(&req);
+    bf_neardup_answer_t a;
+    int rc = bf_neardup_answer_parse(reply, &a) == BF_OK ? a.duplicate : -1;
+    if (rc < 0)
+        fprintf(stderr, "bench_neardup: script: %s\n",
+                reply && reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                          : "no or bad reply");
+    freeReplyObject(reply);
+    return rc;
+}
+
+/* Run every pair through the script at @p threshold; print agreement with
+ * the C decision and the check's latency. */
+static int through_redis(redisContext *c, const pair_t *pairs, size_t n, double threshold)
+{
+    bf_neardup_params_t p;
+    bf_neardup_params_init(&p, threshold);
+    double *lat = bf_calloc(n ? n : 1, sizeof(double));
+    long mismatches = 0, errors = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!pairs[i].a.shingles || !pairs[i].b.shingles)
+            continue; /* the worker never sends these */
+        char prefix[64];
+        snprintf(prefix, sizeof(prefix), "bench:%.3f:%zu:", threshold, i);
+        double t;
+        int first = script_says_duplicate(c, &p, prefix, "a", &pairs[i].a, &t);
+        int second = script_says_duplicate(c, &p, prefix, "b", &pairs[i].b, &lat[m++]);
+        if (first != 0 || second < 0) {
+            errors++;
+            continue;
+        }
+        mismatches += second != bf_neardup_is_duplicate(&p, &pairs[i].a, &pairs[i].b);
+    }
+    qsort(lat, m, sizeof(double), cmp_double);
+    json_t *line = json_pack(
+        "{s:s, s:f, s:I, s:I, s:I, s:f, s:f, s:f}", "bench", "neardup_redis", "threshold",
+        threshold, "checks", (json_int_t)m, "mismatches", (json_int_t)mismatches,
+        "errors", (json_int_t)errors, "latency_us_p50", m ? lat[m / 2] * 1e6 : 0.0,
+        "latency_us_p99", m ? lat[m * 99 / 100] * 1e6 : 0.0, "latency_us_max",
+        m ? lat[m - 1] * 1e6 : 0.0);
+    char *out = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(4));
+    puts(out);
+    free(out);
+    json_decref(line);
+    free(lat);
+    return errors ? -1 : 0;
+}
+
+typedef struct streamed_s {
+    bf_neardup_sig_t sig;
+    int64_t submitted_at_ms;
+    char id[64], reporter[64], title[96];
+} streamed_t;
+
+static int by_submission(const void *a, const void *b)
+{
+    const streamed_t *x = a, *y = b;
+    if (x->submitted_at_ms != y->submitted_at_ms)
+        return x->submitted_at_ms < y->submitted_at_ms ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static void print_line(json_t *line)
+{
+    char *out = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(4));
+    puts(out);
+    free(out);
+    json_decref(line);
+}
+
+/* The stream mode (see the top of the file). */
+static int stream(const char *path, int nt, char **thresholds)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    size_t cap = 1024, n = 0;
+    streamed_t *r = bf_calloc(cap, sizeof(*r));
+    json_error_t jerr;
+    json_t *obj;
+    while ((obj = json_loadf(f, JSON_DISABLE_EOF_CHECK, &jerr)) != NULL) {
+        bf_report_t *rep = NULL;
+        char errstr[256];
+        if (bf_report_from_json(obj, &rep, errstr, sizeof(errstr)) == BF_OK) {
+            if (n == cap)
+                r = bf_realloc(r, (cap *= 2) * sizeof(*r));
+            bf_neardup_signature(rep, &r[n].sig);
+            r[n].submitted_at_ms = rep->submitted_at_ms;
+            snprintf(r[n].id, sizeof(r[n].id), "%s", rep->report_id);
+            snprintf(r[n].reporter, sizeof(r[n].reporter), "%s", rep->reporter);
+            snprintf(r[n].title, sizeof(r[n].title), "%s", rep->title);
+            n++;
+            bf_report_destroy(rep);
+        } else {
+            fprintf(stderr, "bench_neardup: skipped a report: %s\n", errstr);
+        }
+        json_decref(obj);
+    }
+    fclose(f);
+    qsort(r, n, sizeof(*r), by_submission);
+    static const char *const default_thresholds[] = {"0.5", "0.6", "0.7", "0.8", "0.9"};
+    for (int t = 0; t < (nt ? nt : 5); t++) {
+        double threshold;
+        char errstr[128];
+        const char *arg = nt ? thresholds[t] : default_thresholds[t];
+        if (bf_neardup_threshold_parse(arg, &threshold, errstr, sizeof(errstr)) !=
+            BF_OK) {
+            fprintf(stderr, "bench_neardup: %s\n", errstr);
+            free(r);
+            return 2;
+        }
+        bf_neardup_params_t p;
+        bf_neardup_params_init(&p, threshold);
+        long flagged = 0, same_reporter = 0;
+        for (size_t i = 0; i < n; i++) {
+            /* The earlier report with the most equal slots, as the script
+             * would pick among candidates. */
+            size_t best = n;
+            double best_sim = -1;
+            for (size_t j = 0; j < i; j++) {
+                if (r[j].sig.asset != r[i].sig.asset ||
+                    !bf_neardup_is_duplicate(&p, &r[j].sig, &r[i].sig))
+                    continue;
+                double sim = bf_neardup_similarity(&r[j].sig, &r[i].sig);
+                if (sim > best_sim) {
+                    best = j;
+                    best_sim = sim;
+                }
+            }
+            if (best == n)
+                continue;
+            flagged++;
+            same_reporter += strcmp(r[best].reporter, r[i].reporter) == 0;
+            if (threshold >= 0.8)
+                print_line(json_pack(
+                    "{s:s, s:f, s:s, s:s, s:f, s:s, s:s, s:b}", "bench",
+                    "neardup_stream_pair", "threshold", threshold, "original", r[best].id,
+                    "duplicate", r[i].id, "similarity", best_sim, "original_title",
+                    r[best].title, "duplicate_title", r[i].title, "same_reporter",
+                    strcmp(r[best].reporter, r[i].reporter) == 0));
+        }
+        print_line(json_pack("{s:s, s:f, s:I, s:I, s:I}", "bench", "neardup_stream",
+                             "threshold", threshold, "reports", (json_int_t)n, "flagged",
+                             (json_int_t)flagged, "flagged_same_reporter",
+                             (json_int_t)same_reporter));
+    }
+    free(r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && strcmp(argv[1], "--stream") == 0)
+        return stream(argv[2], argc - 3, argv + 3);
+    const char *redis_url = NULL;
+    if (argc > 2 && strcmp(argv[1], "--redis") == 0) {
+        redis_url = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_neardup PAIRS.jsonl [THRESHOLD...]\n");
+        fprintf(stderr,
+                "usage: bench_neardup [--redis URL] PAIRS.jsonl [THRESHOLD...]\n");
         return 2;
     }
     FILE *f = fopen(argv[1], "r");
@@ -202,8 +389,32 @@ int main(int argc, char **argv)
         evaluate(pairs, n, &kinds, t);
     }
     similarity_quantiles(pairs, n, &kinds);
+    int rc = 0;
+    if (redis_url) {
+        bf_redis_url_t u;
+        char errstr[256];
+        if (bf_redis_url_parse(redis_url, &u, errstr, sizeof(errstr)) != BF_OK) {
+            fprintf(stderr, "bench_neardup: --redis: %s\n", errstr);
+            return 2;
+        }
+        struct timeval tv = {5, 0};
+        redisContext *c = redisConnectWithTimeout(u.host, u.port, tv);
+        bf_redis_url_free(&u);
+        if (!c || c->err) {
+            fprintf(stderr, "bench_neardup: --redis: %s\n", c ? c->errstr : "no memory");
+            redisFree(c);
+            return 1;
+        }
+        for (int i = 0; i < nt && rc == 0; i++) {
+            double t;
+            bf_neardup_threshold_parse(argc > 2 ? argv[i + 2] : default_thresholds[i], &t,
+                                       errstr, sizeof(errstr));
+            rc = through_redis(c, pairs, n, t);
+        }
+        redisFree(c);
+    }
     for (int k = 0; k < kinds.n; k++)
         free(kinds.name[k]);
     free(pairs);
-    return 0;
+    return rc ? 1 : 0;
 }
