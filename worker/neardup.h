@@ -152,8 +152,8 @@ void bf_neardup_request_free(bf_neardup_request_t *req);
 /** What the script answered. */
 typedef struct bf_neardup_answer_s {
     bool duplicate;
-    char original[256]; /* the best candidate's report_id, "" if none */
-    double similarity;  /* the best candidate's estimate; 0 if none */
+    char original[BF_REPORT_MAX_ID + 1]; /* the best candidate's report_id, "" if none */
+    double similarity;                   /* the best candidate's estimate; 0 if none */
 } bf_neardup_answer_t;
 
 /** @brief Read the script's reply. @returns BF_ERR_REDIS on an error reply

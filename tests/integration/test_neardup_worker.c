@@ -100,13 +100,20 @@ static char *without(const char *s, const char *drop)
     return out;
 }
 
-static json_t *reworded(const json_t *orig)
+/* A copy of @p orig under the id <its id><suffix>. */
+static json_t *copy_as(const json_t *orig, const char *suffix)
 {
     json_t *r = json_deep_copy(orig);
-    const char *id = json_string_value(json_object_get(orig, "report_id"));
-    char *new_id = bf_asprintf("%s-reworded", id);
-    json_object_set_new(r, "report_id", json_string(new_id));
-    free(new_id);
+    char *id = bf_asprintf("%s%s", json_string_value(json_object_get(orig, "report_id")),
+                           suffix);
+    json_object_set_new(r, "report_id", json_string(id));
+    free(id);
+    return r;
+}
+
+static json_t *reworded(const json_t *orig)
+{
+    json_t *r = copy_as(orig, "-reworded");
     json_object_set_new(r, "reporter", json_string("someone-else"));
     char *asset =
         bf_asprintf("https://%s/", json_string_value(json_object_get(orig, "asset")));
@@ -122,11 +129,7 @@ static json_t *reworded(const json_t *orig)
 
 static json_t *other_asset(const json_t *orig)
 {
-    json_t *r = json_deep_copy(orig);
-    const char *id = json_string_value(json_object_get(orig, "report_id"));
-    char *new_id = bf_asprintf("%s-elsewhere", id);
-    json_object_set_new(r, "report_id", json_string(new_id));
-    free(new_id);
+    json_t *r = copy_as(orig, "-elsewhere");
     json_object_set_new(r, "asset", json_string("elsewhere.example.net"));
     return r;
 }

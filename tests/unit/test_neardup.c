@@ -499,6 +499,27 @@ static void test_error_reply_is_a_redis_error(void **unused)
     assert_int_equal(bf_neardup_answer_parse(&nil, &a), BF_ERR_PARSE);
 }
 
+static void test_longest_report_id_fits_the_answer(void **unused)
+{
+    (void)unused;
+    /* Validation lets report ids of BF_REPORT_MAX_ID bytes through; an
+     * answer naming one must parse, or the worker would retry forever. */
+    char id[BF_REPORT_MAX_ID + 1];
+    memset(id, 'x', BF_REPORT_MAX_ID);
+    id[BF_REPORT_MAX_ID] = '\0';
+    redisReply state = {.type = REDIS_REPLY_STRING, .str = (char *)"duplicate", .len = 9};
+    redisReply original = {
+        .type = REDIS_REPLY_STRING, .str = id, .len = BF_REPORT_MAX_ID};
+    redisReply equal = {.type = REDIS_REPLY_INTEGER, .integer = 128};
+    redisReply *elements[] = {&state, &original, &equal};
+    redisReply reply = {.type = REDIS_REPLY_ARRAY, .elements = 3, .element = elements};
+    bf_neardup_answer_t a;
+    assert_int_equal(bf_neardup_answer_parse(&reply, &a), BF_OK);
+    assert_true(a.duplicate);
+    assert_string_equal(a.original, id);
+    assert_true(a.similarity == 1.0);
+}
+
 /* ---- the asynchronous check, as the worker runs it ---------------------------- */
 
 typedef struct async_s {
@@ -586,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_threshold_setting),
         cmocka_unit_test(test_bands_fit_the_signature_and_follow_threshold),
         cmocka_unit_test(test_error_reply_is_a_redis_error),
+        cmocka_unit_test(test_longest_report_id_fits_the_answer),
     };
     const struct CMUnitTest script_tests[] = {
         cmocka_unit_test(test_first_report_is_original_and_registered),
