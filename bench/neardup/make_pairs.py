@@ -33,7 +33,13 @@ Negatives (label 0), the hard cases:
                     the text can tell them apart;
   same_text_other_asset  a light paraphrase of a report, about another
                     asset of the same program where there is one: must
-                    never be a duplicate.
+                    never be a duplicate;
+  template_series   real pairs from the data: one reporter, one asset, one
+                    write-up template filed for different components (PHP
+                    functions, npm packages, Flash classes), titles
+                    differing, word-trigram Jaccard above 0.3; distinct
+                    bugs in nearly the same words (at most 3 pairs per
+                    reporter and asset).
 Pairs that may really be duplicates are left out of the negatives: titles
 sharing 60% of their words (e.g. two reporters' "Missing Certificate
 Authority Authorization rule" for one host), or the same reporter with
@@ -51,6 +57,7 @@ N_POSITIVE = 600
 N_SAME_ASSET = 200
 N_SAME_WEAKNESS = 250
 N_OTHER_ASSET = 150
+MAX_PER_SERIES = 3
 
 DEFAULT_INPUT = "../shared/data/reports/hackerone_disclosed_3000.jsonl"
 
@@ -377,6 +384,23 @@ def main():
         b = paraphrase(rng, r, False, r["report_id"] + "-o")
         b["asset"] = rng.choice(others)
         emit(0, "same_text_other_asset", r, b)
+
+    # Real templated series: one reporter, one asset, one write-up filed
+    # for several components (PHP functions, npm packages, Flash classes),
+    # the title naming a different one each time: distinct bugs in nearly
+    # the same words. At most MAX_PER_SERIES pairs per reporter and asset.
+    series = {}
+    for group in by_asset.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                if (a["reporter"] == b["reporter"] and
+                        norm_title(a["title"]) != norm_title(b["title"]) and
+                        jaccard(grams[a["report_id"]], grams[b["report_id"]]) > 0.3):
+                    series.setdefault((a["reporter"], a["asset"].lower()), []).append(
+                        (a, b))
+    for key in sorted(series):
+        for a, b in series[key][:MAX_PER_SERIES]:
+            emit(0, "template_series", a, b)
 
     for p in out:
         sys.stdout.write(json.dumps(p, sort_keys=True, ensure_ascii=False) + "\n")
