@@ -489,6 +489,42 @@ static void test_two_near_duplicates_racing_make_one_original(void **state)
     redisFree(other);
 }
 
+static void test_hot_bucket_keeps_only_the_newest_reports(void **state)
+{
+    bf_test_redis_t *r = empty_redis(state);
+    bf_neardup_params_t p;
+    params(&p);
+    /* Signatures made by hand: all share band 0 and nothing else, so each
+     * is a candidate of the others but never a duplicate. */
+    const int n = BF_NEARDUP_BUCKET_CAP + 6;
+    bf_neardup_sig_t sig = {.asset = 42, .shingles = 1};
+    char first_bucket[128] = "";
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < BF_NEARDUP_HASHES; k++)
+            sig.slot[k] = k < p.rows ? (uint32_t)k : (uint32_t)(i * 1000 + k);
+        char id[16];
+        snprintf(id, sizeof(id), "r-%d", i);
+        bf_neardup_request_t req;
+        bf_neardup_request_init(&req, &p, "bf:", TTL_S, id, &sig);
+        snprintf(first_bucket, sizeof(first_bucket), "%s", req.argv[3]);
+        redisReply *reply =
+            redisCommandArgv(r->c, req.argc, (const char **)req.argv, req.argvlen);
+        bf_neardup_request_free(&req);
+        bf_neardup_answer_t a;
+        assert_int_equal(bf_neardup_answer_parse(reply, &a), BF_OK);
+        freeReplyObject(reply);
+        assert_false(a.duplicate);
+        if (i > 0) /* the best candidate shares exactly band 0 */
+            assert_true(a.similarity == (double)p.rows / BF_NEARDUP_HASHES);
+    }
+    redisReply *ids = redisCommand(r->c, "LRANGE %s 0 -1", first_bucket);
+    assert_int_equal(ids->elements, BF_NEARDUP_BUCKET_CAP);
+    char newest[16];
+    snprintf(newest, sizeof(newest), "r-%d", n - 1);
+    assert_string_equal(ids->element[0]->str, newest);
+    freeReplyObject(ids);
+}
+
 static void test_error_reply_is_a_redis_error(void **unused)
 {
     (void)unused;
@@ -616,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_unrelated_report_on_same_asset_is_original),
         cmocka_unit_test(test_redelivered_original_is_not_its_own_duplicate),
         cmocka_unit_test(test_two_near_duplicates_racing_make_one_original),
+        cmocka_unit_test(test_hot_bucket_keeps_only_the_newest_reports),
         cmocka_unit_test(test_async_check_on_the_loop),
     };
     int failed = cmocka_run_group_tests_name("signature", signature_tests, NULL, NULL);
