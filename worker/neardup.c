@@ -15,27 +15,49 @@
 #include "libbf/mem.h"
 
 /*
- * KEYS: the report's band buckets (one per band), then its signature key.
- * ARGV: report_id, ttl_s, signature (HASHES little-endian uint32, binary),
- *       min_equal, bucket cap, signature key prefix (the candidate's id is
- *       appended; same hash tag as KEYS), max candidates to compare.
+ * KEYS: the report's band buckets (one per band), then its record key.
+ * ARGV: 1 report_id, 2 ttl_s, 3 record (see below), 4 min_equal, 5 bucket
+ *       cap, 6 record key prefix (the candidate's id is appended; same hash
+ *       tag as KEYS), 7 max candidates to compare, 8 max title words
+ *       missing, 9 slot bytes, 10 filter bytes, 11 probes per word.
+ * A record: the slots (HASHES little-endian uint32), the word filter, then
+ * for each title word its filter positions (little-endian uint16).
  *
  * Candidates are the ids in this report's buckets other than its own,
  * ranked by the number of bands shared (then by id, so the answer does
  * not depend on hash-table order); the first max-candidates are compared
- * slot by slot. A best candidate with at least min_equal equal slots makes
- * this report a duplicate, and it is not registered, so duplicate_of
- * always names an original; otherwise it is registered (again, for a
- * redelivery: LREM first keeps each id once per bucket). Returns
- * {"duplicate"|"original", best id or false, equal slots or -1}.
+ * slot by slot. The candidate with the most equal slots among those with
+ * at least min_equal that pass the title gate makes this report a
+ * duplicate, and it is not registered, so duplicate_of always names an
+ * original; otherwise it is registered (again, for a redelivery: LREM
+ * first keeps each id once per bucket). Returns {"duplicate", original,
+ * equal slots} or {"original", best candidate or false, its equal slots or
+ * -1}.
  *
- * The candidates' signature keys are built in the script (their ids are
- * only known there); they share the asset's hash tag with KEYS, so the
- * script stays within one Cluster slot.
+ * The candidates' record keys are built in the script (their ids are only
+ * known there); they share the asset's hash tag with KEYS, so the script
+ * stays within one Cluster slot.
  */
 const char bf_neardup_script[] =
     "local n = #KEYS - 1\n"
-    "local id, sig = ARGV[1], ARGV[3]\n"
+    "local id, rec = ARGV[1], ARGV[3]\n"
+    "local min_equal, max_missing = tonumber(ARGV[4]), tonumber(ARGV[8])\n"
+    "local slot_bytes, probes = tonumber(ARGV[9]), tonumber(ARGV[11])\n"
+    "local head = slot_bytes + tonumber(ARGV[10])\n"
+    "-- title words of record w absent from the words of record f\n"
+    "local function missing(w, f)\n"
+    "  local count = 0\n"
+    "  for p = head + 1, #w - 2 * probes + 1, 2 * probes do\n"
+    "    for k = 0, probes - 1 do\n"
+    "      local lo, hi = string.byte(w, p + 2 * k, p + 2 * k + 1)\n"
+    "      local pos = lo + 256 * hi\n"
+    "      local byte = string.byte(f, slot_bytes + 1 + math.floor(pos / 8))\n"
+    "      if bit.band(byte, bit.lshift(1, pos % 8)) == 0 then\n"
+    "        count = count + 1; break end\n"
+    "    end\n"
+    "  end\n"
+    "  return count\n"
+    "end\n"
     "local hits, order = {}, {}\n"
     "for i = 1, n do\n"
     "  for _, c in ipairs(redis.call('LRANGE', KEYS[i], 0, -1)) do\n"
@@ -48,28 +70,30 @@ const char bf_neardup_script[] =
     "table.sort(order, function(a, b)\n"
     "  if hits[a] ~= hits[b] then return hits[a] > hits[b] end\n"
     "  return a < b end)\n"
-    "local best, best_eq = false, -1\n"
+    "local best, best_eq, dup, dup_eq = false, -1, false, -1\n"
     "for i = 1, math.min(#order, tonumber(ARGV[7])) do\n"
     "  local other = redis.call('GET', ARGV[6] .. order[i])\n"
-    "  if other and #other == #sig then\n"
+    "  if other and #other >= head then\n"
     "    local eq = 0\n"
-    "    for p = 1, #sig, 4 do\n"
-    "      if string.sub(sig, p, p + 3) == string.sub(other, p, p + 3) then\n"
+    "    for p = 1, slot_bytes, 4 do\n"
+    "      if string.sub(rec, p, p + 3) == string.sub(other, p, p + 3) then\n"
     "        eq = eq + 1 end\n"
     "    end\n"
     "    if eq > best_eq then best, best_eq = order[i], eq end\n"
+    "    if eq >= min_equal and eq > dup_eq and\n"
+    "       missing(rec, other) + missing(other, rec) <= max_missing then\n"
+    "      dup, dup_eq = order[i], eq\n"
+    "    end\n"
     "  end\n"
     "end\n"
-    "if best and best_eq >= tonumber(ARGV[4]) then\n"
-    "  return {'duplicate', best, best_eq}\n"
-    "end\n"
+    "if dup then return {'duplicate', dup, dup_eq} end\n"
     "for i = 1, n do\n"
     "  redis.call('LREM', KEYS[i], 0, id)\n"
     "  redis.call('LPUSH', KEYS[i], id)\n"
     "  redis.call('LTRIM', KEYS[i], 0, tonumber(ARGV[5]) - 1)\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[2])\n"
     "end\n"
-    "redis.call('SET', KEYS[n + 1], sig, 'EX', ARGV[2])\n"
+    "redis.call('SET', KEYS[n + 1], rec, 'EX', ARGV[2])\n"
     "return {'original', best, best_eq}\n";
 
 /* ---- hashing --------------------------------------------------------------- */
@@ -235,6 +259,7 @@ typedef struct sig_builder_s {
     uint64_t seeds[BF_NEARDUP_HASHES];
     uint64_t window[BF_NEARDUP_SHINGLE_WORDS];
     size_t words;
+    bool in_title; /* the words are the title's */
 } sig_builder_t;
 
 static void add_shingle(sig_builder_t *b, uint64_t h)
@@ -255,11 +280,46 @@ static uint64_t window_hash(const sig_builder_t *b, size_t count)
     return h;
 }
 
+/* The filter positions of a word: double hashing (Kirsch and Mitzenmacher
+ * 2006), as good as independent hashes for a Bloom filter. */
+static void probes_of(uint64_t h, uint16_t out[BF_NEARDUP_FILTER_PROBES])
+{
+    uint32_t h1 = (uint32_t)h, h2 = (uint32_t)(h >> 32) | 1;
+    for (uint32_t i = 0; i < BF_NEARDUP_FILTER_PROBES; i++)
+        out[i] = (uint16_t)((h1 + i * h2) % BF_NEARDUP_FILTER_BITS);
+}
+
+static bool filter_has(const uint8_t *filter,
+                       const uint16_t probe[BF_NEARDUP_FILTER_PROBES])
+{
+    for (int i = 0; i < BF_NEARDUP_FILTER_PROBES; i++)
+        if (!(filter[probe[i] / 8] & (1u << (probe[i] % 8))))
+            return false;
+    return true;
+}
+
+static void remember_word(bf_neardup_sig_t *sig, uint64_t h, bool in_title)
+{
+    uint16_t probe[BF_NEARDUP_FILTER_PROBES];
+    probes_of(h, probe);
+    for (int i = 0; i < BF_NEARDUP_FILTER_PROBES; i++)
+        sig->filter[probe[i] / 8] |= (uint8_t)(1u << (probe[i] % 8));
+    if (!in_title || sig->title_words == BF_NEARDUP_TITLE_WORDS)
+        return;
+    for (int i = 0; i < sig->title_words; i++)
+        if (sig->title_hash[i] == h)
+            return;
+    sig->title_hash[sig->title_words] = h;
+    memcpy(sig->title_probe[sig->title_words++], probe, sizeof(probe));
+}
+
 static void add_word(sig_builder_t *b, const char *word, size_t len)
 {
     const size_t k = BF_NEARDUP_SHINGLE_WORDS;
+    uint64_t h = fnv1a(FNV_OFFSET, word, len);
+    remember_word(b->sig, h, b->in_title);
     memmove(b->window, b->window + 1, (k - 1) * sizeof(b->window[0]));
-    b->window[k - 1] = fnv1a(FNV_OFFSET, word, len);
+    b->window[k - 1] = h;
     if (++b->words >= k)
         add_shingle(b, window_hash(b, k));
 }
@@ -330,8 +390,10 @@ void bf_neardup_signature(const bf_report_t *r, bf_neardup_sig_t *out)
     for (int i = 0; i < BF_NEARDUP_HASHES; i++)
         b.seeds[i] = s = mix64(s);
     const char *fields[] = {r->title, r->description, r->steps_to_reproduce, r->impact};
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        b.in_title = i == 0;
         take_text(&b, fields[i]);
+    }
     /* Fewer words than a shingle: all of them make the one shingle. */
     if (b.words && b.words < BF_NEARDUP_SHINGLE_WORDS) {
         memmove(b.window, b.window + BF_NEARDUP_SHINGLE_WORDS - b.words,
@@ -369,6 +431,20 @@ uint64_t bf_neardup_band_hash(const bf_neardup_sig_t *s, int band, int rows)
     return h;
 }
 
+/* Title words of @p w absent from the words of @p f. */
+static int missing_words(const bf_neardup_sig_t *w, const bf_neardup_sig_t *f)
+{
+    int n = 0;
+    for (int i = 0; i < w->title_words; i++)
+        n += !filter_has(f->filter, w->title_probe[i]);
+    return n;
+}
+
+int bf_neardup_title_missing(const bf_neardup_sig_t *a, const bf_neardup_sig_t *b)
+{
+    return missing_words(a, b) + missing_words(b, a);
+}
+
 bool bf_neardup_is_duplicate(const bf_neardup_params_t *p, const bf_neardup_sig_t *a,
                              const bf_neardup_sig_t *b)
 {
@@ -378,17 +454,39 @@ bool bf_neardup_is_duplicate(const bf_neardup_params_t *p, const bf_neardup_sig_
     for (int band = 0; band < p->bands && !candidate; band++)
         candidate = bf_neardup_band_hash(a, band, p->rows) ==
                     bf_neardup_band_hash(b, band, p->rows);
-    return candidate && equal_slots(a, b) >= p->min_equal;
+    return candidate && equal_slots(a, b) >= p->min_equal &&
+           bf_neardup_title_missing(a, b) <= BF_NEARDUP_MAX_TITLE_MISSING;
 }
 
 /* ---- the script's arguments and answer -------------------------------------- */
+
+/* The record the script stores and compares (layout above the script);
+ * all integers little-endian. @returns its length. */
+static size_t record_encode(const bf_neardup_sig_t *sig, char **out)
+{
+    size_t slots = 4 * BF_NEARDUP_HASHES, filter = sizeof(sig->filter);
+    size_t len = slots + filter + (size_t)sig->title_words * 2 * BF_NEARDUP_FILTER_PROBES;
+    unsigned char *rec = bf_malloc(len), *p = rec;
+    for (int i = 0; i < BF_NEARDUP_HASHES; i++)
+        for (int k = 0; k < 4; k++)
+            *p++ = (unsigned char)(sig->slot[i] >> (8 * k));
+    memcpy(p, sig->filter, filter);
+    p += filter;
+    for (int w = 0; w < sig->title_words; w++)
+        for (int i = 0; i < BF_NEARDUP_FILTER_PROBES; i++) {
+            *p++ = (unsigned char)sig->title_probe[w][i];
+            *p++ = (unsigned char)(sig->title_probe[w][i] >> 8);
+        }
+    *out = (char *)rec;
+    return len;
+}
 
 void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_t *p,
                              const char *key_prefix, int64_t ttl_s, const char *report_id,
                              const bf_neardup_sig_t *sig)
 {
     int nkeys = p->bands + 1;
-    req->argc = 3 + nkeys + 7;
+    req->argc = 3 + nkeys + 11;
     req->argv = bf_calloc((size_t)req->argc, sizeof(char *));
     req->argvlen = bf_calloc((size_t)req->argc, sizeof(size_t));
     unsigned long long asset = (unsigned long long)sig->asset;
@@ -403,16 +501,16 @@ void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_
     req->argv[a++] = bf_asprintf("%snd:{%016llx}:s:%s", key_prefix, asset, report_id);
     req->argv[a++] = bf_strdup(report_id);
     req->argv[a++] = bf_asprintf("%lld", (long long)ttl_s);
-    unsigned char *bytes = bf_malloc(4 * BF_NEARDUP_HASHES);
-    for (int i = 0; i < BF_NEARDUP_HASHES; i++)
-        for (int k = 0; k < 4; k++)
-            bytes[4 * i + k] = (unsigned char)(sig->slot[i] >> (8 * k));
-    req->argvlen[a] = 4 * BF_NEARDUP_HASHES;
-    req->argv[a++] = (char *)bytes;
+    req->argvlen[a] = record_encode(sig, &req->argv[a]);
+    a++;
     req->argv[a++] = bf_asprintf("%d", p->min_equal);
     req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_BUCKET_CAP);
     req->argv[a++] = bf_asprintf("%snd:{%016llx}:s:", key_prefix, asset);
     req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_MAX_CANDIDATES);
+    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_MAX_TITLE_MISSING);
+    req->argv[a++] = bf_asprintf("%d", 4 * BF_NEARDUP_HASHES);
+    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_FILTER_BITS / 8);
+    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_FILTER_PROBES);
     for (int i = 0; i < req->argc; i++)
         if (!req->argvlen[i])
             req->argvlen[i] = strlen(req->argv[i]);

@@ -22,7 +22,8 @@
  * With --stream, REPORTS.jsonl is a stream of reports (e.g. the 3,000 real
  * ones through ops/demo-data/hackerone-to-reports.jq), taken in order of
  * submission: each report that the detector would call a near duplicate
- * of an earlier one is counted, and listed for thresholds of 0.8 and up.
+ * of an earlier one is counted, and listed for thresholds of 0.8 and up
+ * (or for the one threshold given).
  */
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -227,8 +228,26 @@ static int by_submission(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
+/* Copy @p src into @p dst, cut at a UTF-8 character boundary (jansson
+ * refuses strings that end inside a character). */
+static void copy_utf8(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= size) {
+        n = size - 1;
+        while (n && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static void print_line(json_t *line)
 {
+    if (!line) {
+        fprintf(stderr, "bench_neardup: a result line could not be built\n");
+        return;
+    }
     char *out = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(4));
     puts(out);
     free(out);
@@ -255,9 +274,9 @@ static int stream(const char *path, int nt, char **thresholds)
                 r = bf_realloc(r, (cap *= 2) * sizeof(*r));
             bf_neardup_signature(rep, &r[n].sig);
             r[n].submitted_at_ms = rep->submitted_at_ms;
-            snprintf(r[n].id, sizeof(r[n].id), "%s", rep->report_id);
-            snprintf(r[n].reporter, sizeof(r[n].reporter), "%s", rep->reporter);
-            snprintf(r[n].title, sizeof(r[n].title), "%s", rep->title);
+            copy_utf8(r[n].id, sizeof(r[n].id), rep->report_id);
+            copy_utf8(r[n].reporter, sizeof(r[n].reporter), rep->reporter);
+            copy_utf8(r[n].title, sizeof(r[n].title), rep->title);
             n++;
             bf_report_destroy(rep);
         } else {
@@ -300,7 +319,7 @@ static int stream(const char *path, int nt, char **thresholds)
                 continue;
             flagged++;
             same_reporter += strcmp(r[best].reporter, r[i].reporter) == 0;
-            if (threshold >= 0.8)
+            if (threshold >= 0.8 || nt == 1)
                 print_line(json_pack(
                     "{s:s, s:f, s:s, s:s, s:f, s:s, s:s, s:b}", "bench",
                     "neardup_stream_pair", "threshold", threshold, "original", r[best].id,

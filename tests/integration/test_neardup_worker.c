@@ -31,7 +31,7 @@
 #define ORIGINALS   20
 #define REWORDED    10
 #define OTHER_ASSET 2
-#define THRESHOLD   0.8 /* the worker's default */
+#define THRESHOLD   0.7 /* the worker's default */
 /* Long write-ups only, so that the added sentences are a small change. */
 #define MIN_DESCRIPTION 1500
 

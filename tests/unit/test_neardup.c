@@ -172,6 +172,52 @@ static void test_unrelated_report_is_low(void **unused)
         fail_msg("unrelated similarity %.3f, want <= 0.1", s);
 }
 
+/* One write-up filed for two packages: the same words but the package.
+ * The title and text go into the caller's buffers. */
+typedef struct series_s {
+    char title[128], text[1024];
+} series_t;
+
+static bf_report_t series(const char *id, const char *package, series_t *buf)
+{
+    snprintf(buf->title, sizeof(buf->title), "Prototype pollution in %s", package);
+    snprintf(buf->text, sizeof(buf->text),
+             "The package %s merges user supplied objects recursively without "
+             "skipping the __proto__ key. A payload such as {\"__proto__\": "
+             "{\"isAdmin\": true}} passed to %s adds isAdmin to every object of "
+             "the process. Any application that merges request bodies with %s is "
+             "affected: properties used in authorisation checks can be set by an "
+             "attacker, and a crafted toString property crashes the server.",
+             package, package, package);
+    return report(id, "registry.npmjs.org", buf->title, buf->text, "", "");
+}
+
+static void test_same_template_for_another_component_is_not_a_duplicate(void **unused)
+{
+    (void)unused;
+    series_t ba, bb;
+    bf_report_t a = series("r-1", "merge-deep", &ba);
+    bf_report_t b = series("r-2", "deep-extend", &bb);
+    bf_neardup_sig_t sa, sb;
+    bf_neardup_signature(&a, &sa);
+    bf_neardup_signature(&b, &sb);
+    /* The text alone says duplicate... */
+    double s = bf_neardup_similarity(&sa, &sb);
+    if (s < 0.6)
+        fail_msg("template similarity %.3f, want >= 0.6 for this test to mean anything",
+                 s);
+    /* ... the title names a package the other report never mentions. */
+    assert_true(bf_neardup_title_missing(&sa, &sb) > BF_NEARDUP_MAX_TITLE_MISSING);
+    bf_neardup_params_t p;
+    bf_neardup_params_init(&p, 0.6);
+    assert_false(bf_neardup_is_duplicate(&p, &sa, &sb));
+    /* A re-worded report keeps its title's words in its text. */
+    bf_report_t c = idor("r-1", ASSET), d = reworded("r-2", ASSET);
+    bf_neardup_signature(&c, &sa);
+    bf_neardup_signature(&d, &sb);
+    assert_true(bf_neardup_title_missing(&sa, &sb) <= BF_NEARDUP_MAX_TITLE_MISSING);
+}
+
 static void test_other_asset_is_never_a_duplicate(void **unused)
 {
     (void)unused;
@@ -435,6 +481,20 @@ static void test_same_text_on_other_asset_is_original(void **state)
     assert_string_equal(a.original, "");
 }
 
+static void test_same_template_for_another_component_is_original(void **state)
+{
+    bf_test_redis_t *r = empty_redis(state);
+    series_t ba, bb;
+    assert_false(check(r, series("r-1", "merge-deep", &ba)).duplicate);
+    /* r-1 is a candidate, similar enough by its slots, but the script's
+     * title gate keeps r-2 an original. */
+    bf_neardup_answer_t a = check(r, series("r-2", "deep-extend", &bb));
+    assert_false(a.duplicate);
+    assert_string_equal(a.original, "r-1");
+    assert_true(a.similarity >= 0.6);
+    assert_int_equal(count_keys(r, "bf:nd:{*}:s:*"), 2);
+}
+
 static void test_unrelated_report_on_same_asset_is_original(void **state)
 {
     bf_test_redis_t *r = empty_redis(state);
@@ -636,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_formatting_does_not_change_signature),
         cmocka_unit_test(test_reworded_report_is_high),
         cmocka_unit_test(test_unrelated_report_is_low),
+        cmocka_unit_test(test_same_template_for_another_component_is_not_a_duplicate),
         cmocka_unit_test(test_other_asset_is_never_a_duplicate),
         cmocka_unit_test(test_signature_is_deterministic_across_runs),
         cmocka_unit_test(test_report_without_words_matches_nothing),
@@ -649,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_first_report_is_original_and_registered),
         cmocka_unit_test(test_reworded_report_is_duplicate_of_original),
         cmocka_unit_test(test_same_text_on_other_asset_is_original),
+        cmocka_unit_test(test_same_template_for_another_component_is_original),
         cmocka_unit_test(test_unrelated_report_on_same_asset_is_original),
         cmocka_unit_test(test_redelivered_original_is_not_its_own_duplicate),
         cmocka_unit_test(test_two_near_duplicates_racing_make_one_original),
