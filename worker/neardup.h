@@ -6,11 +6,13 @@
  * cut into LSH bands, and reports sharing a band bucket in Redis are the
  * candidates. One Lua script per report, atomically on the server, reads the
  * candidates from this report's band buckets, compares the best of them
- * slot by slot with this report's signature and either answers DUPLICATE
- * (the original's id and the number of equal slots) or registers this
- * report as a new original. The similarity is the MinHash estimate of the
- * Jaccard similarity of the two shingle sets (equal slots / slots), whose
- * standard error is sqrt(J(1-J)/128), about 0.035 at J = 0.8.
+ * slot by slot with this report's signature (and applies the title gate,
+ * below) and either answers DUPLICATE (the original's id and the number of
+ * equal slots) or registers this report as a new original. The decision is
+ * the script's, so two similar reports racing make exactly one original,
+ * and a duplicate is never registered: duplicate_of names an original. The similarity is
+ * the MinHash estimate of the Jaccard similarity of the two shingle sets (equal slots /
+ * slots), whose standard error is sqrt(J(1-J)/128), about 0.035 at J = 0.8.
  *
  * Text normalisation (bf_neardup_signature):
  *   - fields title, description, steps_to_reproduce, impact, read as one
@@ -28,6 +30,7 @@
  *   - a short list of English stop words is dropped;
  *   - shingles are runs of BF_NEARDUP_SHINGLE_WORDS consecutive words (one
  *     shingle of all words when there are fewer).
+ *
  * The title gate: a report's title names what is broken (a function, a
  * package, a host); a templated series (one reporter filing one write-up
  * for many components) differs in little else. So each report also keeps
@@ -126,7 +129,7 @@ bf_err_t bf_neardup_threshold_parse(const char *s, double *out, char *errstr,
  * The pair (b, r) with b * r <= BF_NEARDUP_HASHES that minimises the
  * weighted area of the S-curve 1 - (1 - s^r)^b on the wrong side of the
  * threshold (the datasketch method), with missed duplicates weighted 4
- * times false candidates: a false candidate costs a 512-byte GET and a
+ * times false candidates: a false candidate costs a 1.6 KB GET and a
  * comparison in the script, a missed one costs an AI analysis.
  */
 void bf_neardup_params_init(bf_neardup_params_t *p, double threshold);
