@@ -254,6 +254,11 @@ static void test_signature_is_deterministic_across_runs(void **unused)
     assert_int_equal(s1.slot[0], 0x48b8d783u);
     assert_int_equal(s1.slot[127], 0x11890f97u);
     assert_int_equal(s1.asset, 0x9750ba2ac58d8966ull);
+    /* "open", "redirect", "login": the title words and where they sit in
+     * the word filter. */
+    assert_int_equal(s1.title_words, 3);
+    assert_int_equal(s1.title_probe[0][0], 4329);
+    assert_int_equal(s1.title_probe[2][2], 1344);
 }
 
 static void test_report_without_words_matches_nothing(void **unused)
