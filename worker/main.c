@@ -68,6 +68,11 @@ static const bf_opt_t options[] = {
      "quality below this makes a report INVALID", O(min_quality)},
     {"min-plausibility", 0, NULL, BF_OPT_DOUBLE, "0.5", 0, 1, "X",
      "plausibility below this makes a report INVALID", O(min_plausibility)},
+    {"near-dup-threshold", 0, "BOUNTYFLEET_NEAR_DUP_THRESHOLD", BF_OPT_STRING, "0.7",
+     NORANGE, "X|off",
+     "similarity from which a report is a near duplicate of an earlier one about "
+     "the same asset (0 or off: exact duplicates only)",
+     O(near_dup_threshold)},
     {"key-prefix", 0, "BOUNTYFLEET_REDIS_PREFIX", BF_OPT_STRING, "bf:", NORANGE, "PREFIX",
      "prefix of every Redis key", O(key_prefix)},
     {"log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_STRING, "info", NORANGE,

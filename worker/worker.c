@@ -44,6 +44,7 @@
 #include "libbf/report.h"
 #include "worker/analysis.h"
 #include "worker/dedup.h"
+#include "worker/neardup.h"
 #include "worker/offsets.h"
 
 #define MAX_PARTITIONS 4096
@@ -70,6 +71,7 @@ struct bf_worker_s {
     bf_prompts_t prompts;
     bf_prices_t prices;
     bf_thresholds_t thresholds;
+    bf_neardup_params_t neardup;
     char *auth_header;
     char *completions_url;
     partition_t *partitions; /* indexed by partition number */
@@ -96,6 +98,7 @@ typedef struct job_s {
     json_t *report_json;
     char fingerprint[BF_FINGERPRINT_LEN];
     int claim_attempts;
+    bool near_dup_published; /* the claim's published flag, for a near dup */
     int ai_pending;
     int attempts[BF_ANALYSIS__COUNT];
     int ok[BF_ANALYSIS__COUNT];
@@ -373,7 +376,8 @@ static void publish_result(job_t *j, json_t *result)
     publish(j);
 }
 
-static void publish_duplicate(job_t *j, const char *original, bool published)
+static void publish_duplicate(job_t *j, const char *original, double similarity,
+                              bool published)
 {
     j->w->duplicates++;
     if (published) {
@@ -382,10 +386,14 @@ static void publish_duplicate(job_t *j, const char *original, bool published)
     }
     json_t *res = result_base(j, "DUPLICATE");
     json_object_set_new(res, "duplicate_of", json_string(original));
-    json_object_set_new(res, "duplicate_similarity", json_real(1.0));
-    json_object_set_new(res, "confidence", json_real(1.0));
-    json_array_append_new(json_object_get(res, "reasons"),
-                          json_string("same normalised content as an earlier report"));
+    json_object_set_new(res, "duplicate_similarity", json_real(similarity));
+    json_object_set_new(res, "confidence", json_real(similarity));
+    json_array_append_new(
+        json_object_get(res, "reasons"),
+        json_string(similarity >= 1.0
+                        ? "same normalised content as an earlier report"
+                        : "near duplicate: similar text about the same asset as an "
+                          "earlier report"));
     publish_result(j, res);
 }
 
@@ -599,6 +607,40 @@ static void retry_claim(job_t *j, double cap_s)
                    backoff_ms(j->claim_attempts++, 0.2, cap_s) + 50, 0);
 }
 
+/* Near duplicates, once the exact claim is ours: a hit is answered like an
+ * exact duplicate, with the estimated similarity and no AI spend; a Redis
+ * failure retries the whole claim (the same worker re-claims its lease). */
+static void on_near_duplicate(bf_err_t err, const bf_neardup_answer_t *answer,
+                              void *opaque)
+{
+    job_t *j = opaque;
+    if (j->w->shutdown)
+        return;
+    if (err) {
+        bf_log(BF_LOG_WARN, "worker", "near_dup_check_failed",
+               BF_LSTR("report_id", j->report->report_id),
+               BF_LSTR("error", bf_err_str(err)));
+        retry_claim(j, 5.0);
+    } else if (answer->duplicate) {
+        publish_duplicate(j, answer->original, answer->similarity, j->near_dup_published);
+    } else {
+        start_analyses(j);
+    }
+}
+
+static void check_near_duplicate(job_t *j, bool published)
+{
+    bf_worker_t *w = j->w;
+    j->near_dup_published = published;
+    if (w->neardup.threshold <= 0) {
+        start_analyses(j);
+        return;
+    }
+    if (bf_neardup_check(w->redis, &w->neardup, w->cfg->key_prefix, w->cfg->dedup_ttl_s,
+                         j->report, on_near_duplicate, j) != BF_OK)
+        retry_claim(j, 5.0);
+}
+
 static void on_claim(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
 {
     (void)r;
@@ -635,13 +677,13 @@ static void on_claim(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaqu
         j->publish_topic = w->cfg->topic_validations;
         publish(j);
     } else if (strcmp(state, "duplicate") == 0 && value->type == REDIS_REPLY_STRING) {
-        publish_duplicate(j, value->str, published);
+        publish_duplicate(j, value->str, 1.0, published);
     } else if (strcmp(state, "busy") == 0) {
         /* Another worker is analysing this very report (a rebalance moved
          * it while in flight): wait for its result rather than pay twice. */
         retry_claim(j, 2.0);
     } else if (strcmp(state, "claimed") == 0) {
-        start_analyses(j);
+        check_near_duplicate(j, published);
     } else {
         bf_log(BF_LOG_ERROR, "worker", "claim_unexpected_reply", BF_LSTR("state", state));
         retry_claim(j, 5.0);
@@ -872,6 +914,11 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         bf_offsets_init(&w->partitions[i].offsets);
     w->thresholds.min_quality = cfg->min_quality;
     w->thresholds.min_plausibility = cfg->min_plausibility;
+    double near_dup_threshold = 0;
+    if (bf_neardup_threshold_parse(cfg->near_dup_threshold, &near_dup_threshold, errstr,
+                                   errstr_size) != BF_OK)
+        goto fail;
+    bf_neardup_params_init(&w->neardup, near_dup_threshold);
     srand((unsigned)(uv_hrtime() ^ (uint64_t)getpid()));
 
     if (bf_framing_parse(cfg->output_framing, &w->framing) != 0) {

@@ -29,6 +29,7 @@ typedef struct bf_worker_config_s {
     char *output_framing;
     char *log_level;
     char *key_prefix;
+    char *near_dup_threshold; /* "off" or a similarity in [0, 1]; 0 = off */
     int64_t max_in_flight;
     int64_t max_connections;
     int64_t ai_retries;

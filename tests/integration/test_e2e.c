@@ -26,79 +26,12 @@
 
 #include "libbf/codec.h"
 #include "libbf/mem.h"
+#include "support/results.h"
 #include "support/stack.h"
 
 #define PARTITIONS 6
 #define ORIGINALS  450
 #define DUPLICATES 50
-
-typedef struct results_s {
-    json_t *by_id;  /* report_id -> result object */
-    json_t *count;  /* report_id -> number of records */
-    rd_kafka_t *rk; /* consumer reading bountyfleet.validations */
-    bf_codec_t *codec;
-} results_t;
-
-static void results_open(results_t *r, const char *brokers)
-{
-    char errstr[512];
-    r->by_id = json_object();
-    r->count = json_object();
-    r->codec = bf_codec_new(errstr, sizeof(errstr));
-    assert_non_null(r->codec);
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(
-        rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)),
-        RD_KAFKA_CONF_OK);
-    rd_kafka_conf_set(conf, "group.id", "e2e-reader", errstr, sizeof(errstr));
-    r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    assert_non_null(r->rk);
-    /* Assign every partition from the beginning: no group membership. */
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTITIONS);
-    for (int p = 0; p < PARTITIONS; p++)
-        rd_kafka_topic_partition_list_add(l, "bountyfleet.validations", p)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(r->rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-static void results_close(results_t *r)
-{
-    rd_kafka_consumer_close(r->rk);
-    rd_kafka_destroy(r->rk);
-    bf_codec_destroy(r->codec);
-    json_decref(r->by_id);
-    json_decref(r->count);
-}
-
-/* Read results until @p want distinct report ids are known or time runs out. */
-static size_t results_wait(results_t *r, size_t want, double timeout_s)
-{
-    double deadline = bf_test_now() + timeout_s * bf_test_timeout_mult();
-    while (json_object_size(r->by_id) < want && bf_test_now() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 200);
-        if (!m)
-            continue;
-        if (!m->err) {
-            json_t *obj = NULL;
-            char errstr[256];
-            bf_err_t err = bf_codec_decode(r->codec, BF_RECORD_VALIDATION, m->payload,
-                                           m->len, &obj, NULL, errstr, sizeof(errstr));
-            if (err)
-                fail_msg("undecodable result at offset %lld: %s", (long long)m->offset,
-                         errstr);
-            const char *id = json_string_value(json_object_get(obj, "report_id"));
-            assert_non_null(id);
-            json_t *c = json_object_get(r->count, id);
-            json_object_set_new(r->count, id,
-                                json_integer(c ? json_integer_value(c) + 1 : 1));
-            json_object_set(r->by_id, id, obj);
-            json_decref(obj);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    return json_object_size(r->by_id);
-}
 
 /* Write the first @p n sample reports (or their re-sent copies) as JSON lines. */
 static void write_reports(const char *path, int first, int n, bool as_duplicates)
@@ -133,25 +66,6 @@ static void write_reports(const char *path, int first, int n, bool as_duplicates
     free(line);
     fclose(in);
     fclose(out);
-}
-
-static void run_producer(const bf_stack_t *s, const char *file)
-{
-    char bin[512];
-    const char *argv[] = {bf_test_bin("bountyfleet-producer", bin, sizeof(bin)), "-b",
-                          s->brokers, file, NULL};
-    bf_proc_t p;
-    assert_int_equal(bf_proc_start(&p, "producer", s->tmpdir, argv, NULL, false, 5), 0);
-    double deadline = bf_test_now() + 120 * bf_test_timeout_mult();
-    int status = -1;
-    while (!bf_proc_exited(&p, &status) && bf_test_now() < deadline) {
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        bf_proc_dump_log(&p, 20);
-        fail_msg("producer failed (status %d)", status);
-    }
 }
 
 /* Committed offsets of the worker group reach the log end everywhere. */
@@ -191,7 +105,7 @@ static bool group_caught_up(const char *brokers, char *why, size_t why_size)
 typedef struct fixture_s {
     bf_stack_t s;
     bf_proc_t workers[2];
-    results_t r;
+    bf_test_results_t r;
     bool results_open;
 } fixture_t;
 
@@ -213,7 +127,7 @@ static int teardown(void **state)
     for (int i = 0; i < 2; i++)
         bf_proc_stop(&f->workers[i], SIGTERM, 60);
     if (f->results_open)
-        results_close(&f->r);
+        bf_test_results_close(&f->r);
     bf_stack_stop(&f->s);
     free(f);
     return 0;
@@ -233,9 +147,17 @@ test_reports_flow_to_one_result_each_and_duplicates_point_at_originals(void **st
     for (int i = 0; i < 2; i++) {
         char bin[512], id[64];
         snprintf(id, sizeof(id), "BOUNTYFLEET_WORKER_ID=e2e-%d", i);
-        const char *env[] = {
-            env_brokers,          env_redis, env_ai, "OPENAI_API_KEY=test-key",
-            "OPENAI_MODEL=sim-1", id,        NULL};
+        /* Exact duplicates only: the 450 real samples hold a templated pair
+         * (h1-145265, h1-145266) that near-duplicate detection pairs up;
+         * test_neardup_worker.c tells that story. */
+        const char *env[] = {env_brokers,
+                             env_redis,
+                             env_ai,
+                             "OPENAI_API_KEY=test-key",
+                             "OPENAI_MODEL=sim-1",
+                             "BOUNTYFLEET_NEAR_DUP_THRESHOLD=off",
+                             id,
+                             NULL};
         /* A short session timeout: the dev broker waits it out before
          * rebalancing when a member leaves (see ops/devbroker/main.c). */
         const char *argv[] = {bf_test_bin("bountyfleet-worker", bin, sizeof(bin)), "-X",
@@ -246,15 +168,15 @@ test_reports_flow_to_one_result_each_and_duplicates_point_at_originals(void **st
                          0);
     }
 
-    results_t *rp = &f->r;
-    results_open(rp, s.brokers);
+    bf_test_results_t *rp = &f->r;
+    bf_test_results_open(rp, s.brokers, PARTITIONS);
     f->results_open = true;
 
     char file[400];
     snprintf(file, sizeof(file), "%s/originals.jsonl", s.tmpdir);
     write_reports(file, 0, ORIGINALS, false);
-    run_producer(&s, file);
-    size_t got = results_wait(rp, ORIGINALS, 180);
+    bf_test_run_producer(&s, file);
+    size_t got = bf_test_results_wait(rp, ORIGINALS, 180);
     if (got != ORIGINALS) {
         bf_stack_dump_logs(&f->s);
         bf_proc_dump_log(&workers[0], 30);
@@ -264,8 +186,8 @@ test_reports_flow_to_one_result_each_and_duplicates_point_at_originals(void **st
 
     snprintf(file, sizeof(file), "%s/duplicates.jsonl", s.tmpdir);
     write_reports(file, 0, DUPLICATES, true);
-    run_producer(&s, file);
-    got = results_wait(rp, ORIGINALS + DUPLICATES, 120);
+    bf_test_run_producer(&s, file);
+    got = bf_test_results_wait(rp, ORIGINALS + DUPLICATES, 120);
     assert_int_equal(got, ORIGINALS + DUPLICATES);
 
     /* Exactly one result record per report; duplicates point at originals. */
@@ -294,18 +216,7 @@ test_reports_flow_to_one_result_each_and_duplicates_point_at_originals(void **st
     assert_int_equal(dup_count, DUPLICATES);
 
     /* No report analysed twice: the simulator saw 3 calls per original. */
-    char url[600];
-    snprintf(url, sizeof(url), "%s", s.ai_base_url);
-    char *v1 = strstr(url, "/v1");
-    if (v1)
-        *v1 = '\0';
-    strncat(url, "/stats", sizeof(url) - strlen(url) - 1);
-    long http_status = 0;
-    char *body = bf_test_http_get(url, &http_status);
-    assert_non_null(body);
-    json_t *stats = json_loads(body, 0, NULL);
-    free(body);
-    assert_non_null(stats);
+    json_t *stats = bf_test_aisim_stats(&s);
     assert_int_equal(json_integer_value(json_object_get(stats, "requests_total")),
                      3 * ORIGINALS);
     json_t *by_report = json_object_get(stats, "by_report");

@@ -1,0 +1,41 @@
+/*
+ * redis_server.h - test support: one throwaway redis-server on a free
+ * loopback port, with no persistence, for tests of Redis scripts.
+ *
+ * The free port can be taken between the probe and the bind, so starting
+ * retries on a new port. Tests skip (not fail) where redis-server is not
+ * installed.
+ */
+#ifndef BF_TEST_REDIS_SERVER_H
+#define BF_TEST_REDIS_SERVER_H
+
+#include <hiredis/hiredis.h>
+
+#include "support/stack.h"
+
+typedef struct bf_test_redis_s {
+    char dir[64];
+    bf_proc_t proc;
+    int port;
+    char url[64];    /* redis://127.0.0.1:<port>/0 */
+    redisContext *c; /* a connection for the test (owned) */
+} bf_test_redis_t;
+
+/**
+ * @brief Start a server and connect to it.
+ * @returns 0 when up, 1 when redis-server is not installed (skip), -1 on a
+ *          failure (message on stderr).
+ */
+int bf_test_redis_start(bf_test_redis_t *r);
+
+/** @brief Another connection to the server (caller frees), or NULL. */
+redisContext *bf_test_redis_connect(const bf_test_redis_t *r);
+
+/** @brief FLUSHALL. @returns 0 or -1. */
+int bf_test_redis_flush(bf_test_redis_t *r);
+
+/** @brief Disconnect, stop the server and remove its files.
+ *  @returns 0 when it stopped cleanly. */
+int bf_test_redis_stop(bf_test_redis_t *r);
+
+#endif

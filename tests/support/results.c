@@ -1,0 +1,112 @@
+/*
+ * results.c - publish reports and read results back (see results.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "support/results.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+void bf_test_results_open(bf_test_results_t *r, const char *brokers, int partitions)
+{
+    char errstr[512];
+    r->by_id = json_object();
+    r->count = json_object();
+    r->codec = bf_codec_new(errstr, sizeof(errstr));
+    assert_non_null(r->codec);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(
+        rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)),
+        RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set(conf, "group.id", "e2e-reader", errstr, sizeof(errstr));
+    r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    assert_non_null(r->rk);
+    /* Assign every partition from the beginning: no group membership. */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; p++)
+        rd_kafka_topic_partition_list_add(l, "bountyfleet.validations", p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(r->rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void bf_test_results_close(bf_test_results_t *r)
+{
+    rd_kafka_consumer_close(r->rk);
+    rd_kafka_destroy(r->rk);
+    bf_codec_destroy(r->codec);
+    json_decref(r->by_id);
+    json_decref(r->count);
+}
+
+size_t bf_test_results_wait(bf_test_results_t *r, size_t want, double timeout_s)
+{
+    double deadline = bf_test_now() + timeout_s * bf_test_timeout_mult();
+    while (json_object_size(r->by_id) < want && bf_test_now() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 200);
+        if (!m)
+            continue;
+        if (!m->err) {
+            json_t *obj = NULL;
+            char errstr[256];
+            bf_err_t err = bf_codec_decode(r->codec, BF_RECORD_VALIDATION, m->payload,
+                                           m->len, &obj, NULL, errstr, sizeof(errstr));
+            if (err)
+                fail_msg("undecodable result at offset %lld: %s", (long long)m->offset,
+                         errstr);
+            const char *id = json_string_value(json_object_get(obj, "report_id"));
+            assert_non_null(id);
+            json_t *c = json_object_get(r->count, id);
+            json_object_set_new(r->count, id,
+                                json_integer(c ? json_integer_value(c) + 1 : 1));
+            json_object_set(r->by_id, id, obj);
+            json_decref(obj);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    return json_object_size(r->by_id);
+}
+
+void bf_test_run_producer(const bf_stack_t *s, const char *file)
+{
+    char bin[512];
+    const char *argv[] = {bf_test_bin("bountyfleet-producer", bin, sizeof(bin)), "-b",
+                          s->brokers, file, NULL};
+    bf_proc_t p;
+    assert_int_equal(bf_proc_start(&p, "producer", s->tmpdir, argv, NULL, false, 5), 0);
+    double deadline = bf_test_now() + 120 * bf_test_timeout_mult();
+    int status = -1;
+    while (!bf_proc_exited(&p, &status) && bf_test_now() < deadline) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        bf_proc_dump_log(&p, 20);
+        fail_msg("producer failed (status %d)", status);
+    }
+}
+
+json_t *bf_test_aisim_stats(const bf_stack_t *s)
+{
+    char url[600];
+    snprintf(url, sizeof(url), "%s", s->ai_base_url);
+    char *v1 = strstr(url, "/v1");
+    if (v1)
+        *v1 = '\0';
+    strncat(url, "/stats", sizeof(url) - strlen(url) - 1);
+    long http_status = 0;
+    char *body = bf_test_http_get(url, &http_status);
+    assert_non_null(body);
+    json_t *stats = json_loads(body, 0, NULL);
+    free(body);
+    assert_non_null(stats);
+    return stats;
+}

@@ -1,0 +1,44 @@
+/*
+ * results.h - test support: publish reports with bountyfleet-producer and
+ * read back the result records the workers publish, and the AI
+ * simulator's request counts, for end-to-end checks.
+ *
+ * Failures are cmocka assertion failures (these run inside tests).
+ */
+#ifndef BF_TEST_RESULTS_H
+#define BF_TEST_RESULTS_H
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "libbf/codec.h"
+#include "support/stack.h"
+
+/** Every result record seen on bountyfleet.validations. */
+typedef struct bf_test_results_s {
+    json_t *by_id;  /* report_id -> last result object */
+    json_t *count;  /* report_id -> number of records */
+    rd_kafka_t *rk; /* consumer assigned to every partition, no group */
+    bf_codec_t *codec;
+} bf_test_results_t;
+
+/** @brief Start reading bountyfleet.validations from the beginning. */
+void bf_test_results_open(bf_test_results_t *r, const char *brokers, int partitions);
+
+/** @brief Read until @p want distinct report ids have a result, or
+ *         timeout_s (times the timeout multiplier) passes.
+ *  @returns the number of distinct report ids with a result. */
+size_t bf_test_results_wait(bf_test_results_t *r, size_t want, double timeout_s);
+
+void bf_test_results_close(bf_test_results_t *r);
+
+/** @brief Publish the JSON lines of @p file with bountyfleet-producer and
+ *         wait for it to exit 0. */
+void bf_test_run_producer(const bf_stack_t *s, const char *file);
+
+/** @brief The AI simulator's /stats (requests_total, by_report), owned by
+ *         the caller. */
+json_t *bf_test_aisim_stats(const bf_stack_t *s);
+
+#endif

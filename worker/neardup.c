@@ -1,0 +1,594 @@
+/*
+ * neardup.c - MinHash signatures, LSH bands and the near-duplicate script
+ * (see neardup.h for the normalisation and the keys).
+ */
+#include "worker/neardup.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "libbf/mem.h"
+
+/*
+ * KEYS: the report's band buckets (one per band), then its record key.
+ * ARGV: 1 report_id, 2 ttl_s, 3 record (see below), 4 min_equal, 5 bucket
+ *       cap, 6 record key prefix (the candidate's id is appended; same hash
+ *       tag as KEYS), 7 max candidates to compare, 8 max title words
+ *       missing, 9 slot bytes, 10 filter bytes, 11 probes per word.
+ * A record: the slots (HASHES little-endian uint32), the word filter, then
+ * for each title word its filter positions (little-endian uint16).
+ *
+ * Candidates are the ids in this report's buckets other than its own,
+ * ranked by the number of bands shared (then by id, so the answer does
+ * not depend on hash-table order); the first max-candidates are compared
+ * slot by slot. The candidate with the most equal slots among those with
+ * at least min_equal that pass the title gate makes this report a
+ * duplicate, and it is not registered, so duplicate_of always names an
+ * original; otherwise it is registered (again, for a redelivery: LREM
+ * first keeps each id once per bucket). Returns {"duplicate", original,
+ * equal slots} or {"original", best candidate or false, its equal slots or
+ * -1}.
+ *
+ * The candidates' record keys are built in the script (their ids are only
+ * known there); they share the asset's hash tag with KEYS, so the script
+ * stays within one Cluster slot.
+ */
+const char bf_neardup_script[] =
+    "local n = #KEYS - 1\n"
+    "local id, rec = ARGV[1], ARGV[3]\n"
+    "local min_equal, max_missing = tonumber(ARGV[4]), tonumber(ARGV[8])\n"
+    "local slot_bytes, probes = tonumber(ARGV[9]), tonumber(ARGV[11])\n"
+    "local head = slot_bytes + tonumber(ARGV[10])\n"
+    "-- title words of record w absent from the words of record f\n"
+    "local function missing(w, f)\n"
+    "  local count = 0\n"
+    "  for p = head + 1, #w - 2 * probes + 1, 2 * probes do\n"
+    "    for k = 0, probes - 1 do\n"
+    "      local lo, hi = string.byte(w, p + 2 * k, p + 2 * k + 1)\n"
+    "      local pos = lo + 256 * hi\n"
+    "      local byte = string.byte(f, slot_bytes + 1 + math.floor(pos / 8))\n"
+    "      if bit.band(byte, bit.lshift(1, pos % 8)) == 0 then\n"
+    "        count = count + 1; break end\n"
+    "    end\n"
+    "  end\n"
+    "  return count\n"
+    "end\n"
+    "local hits, order = {}, {}\n"
+    "for i = 1, n do\n"
+    "  for _, c in ipairs(redis.call('LRANGE', KEYS[i], 0, -1)) do\n"
+    "    if c ~= id then\n"
+    "      if not hits[c] then hits[c] = 0; order[#order + 1] = c end\n"
+    "      hits[c] = hits[c] + 1\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "table.sort(order, function(a, b)\n"
+    "  if hits[a] ~= hits[b] then return hits[a] > hits[b] end\n"
+    "  return a < b end)\n"
+    "local best, best_eq, dup, dup_eq = false, -1, false, -1\n"
+    "for i = 1, math.min(#order, tonumber(ARGV[7])) do\n"
+    "  local other = redis.call('GET', ARGV[6] .. order[i])\n"
+    "  if other and #other >= head then\n"
+    "    local eq = 0\n"
+    "    for p = 1, slot_bytes, 4 do\n"
+    "      if string.sub(rec, p, p + 3) == string.sub(other, p, p + 3) then\n"
+    "        eq = eq + 1 end\n"
+    "    end\n"
+    "    if eq > best_eq then best, best_eq = order[i], eq end\n"
+    "    if eq >= min_equal and eq > dup_eq and\n"
+    "       missing(rec, other) + missing(other, rec) <= max_missing then\n"
+    "      dup, dup_eq = order[i], eq\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if dup then return {'duplicate', dup, dup_eq} end\n"
+    "for i = 1, n do\n"
+    "  redis.call('LREM', KEYS[i], 0, id)\n"
+    "  redis.call('LPUSH', KEYS[i], id)\n"
+    "  redis.call('LTRIM', KEYS[i], 0, tonumber(ARGV[5]) - 1)\n"
+    "  redis.call('EXPIRE', KEYS[i], ARGV[2])\n"
+    "end\n"
+    "redis.call('SET', KEYS[n + 1], rec, 'EX', ARGV[2])\n"
+    "return {'original', best, best_eq}\n";
+
+/* ---- hashing --------------------------------------------------------------- */
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME  0x100000001b3ULL
+/* The seed of the slot-seed sequence: ASCII "bf~ndup_". Never change it:
+ * signatures stored in Redis by running workers would stop matching. */
+#define SEED_BASE 0x62667e6e6475705fULL
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+/* splitmix64's finaliser (Steele, Lea, Flood 2014): a bijection on 64 bits
+ * whose outputs for related inputs look independent, which is what
+ * MinHash needs from its hash family. */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* ---- settings -------------------------------------------------------------- */
+
+bf_err_t bf_neardup_threshold_parse(const char *s, double *out, char *errstr,
+                                    size_t errstr_size)
+{
+    if (s && strcasecmp(s, "off") == 0) {
+        *out = 0;
+        return BF_OK;
+    }
+    char *end = NULL;
+    errno = 0;
+    double v = s && *s ? strtod(s, &end) : NAN;
+    if (!s || !*s || errno || !end || *end || !(v >= 0 && v <= 1)) {
+        snprintf(errstr, errstr_size,
+                 "near-dup-threshold: \"%s\" is not a number in [0, 1] or \"off\"",
+                 s ? s : "");
+        return BF_ERR_CONFIG;
+    }
+    *out = v;
+    return BF_OK;
+}
+
+/* Probability that two reports of Jaccard similarity s share a band. */
+static double collide(double s, int bands, int rows)
+{
+    return 1.0 - pow(1.0 - pow(s, rows), bands);
+}
+
+void bf_neardup_params_init(bf_neardup_params_t *p, double threshold)
+{
+    memset(p, 0, sizeof(*p));
+    p->threshold = threshold;
+    if (threshold <= 0)
+        return;
+    /* Weighted error areas by the midpoint rule over 200 steps: precise
+     * to far better than the choice between neighbouring (b, r) needs. */
+    const double fn_weight = 0.8, fp_weight = 0.2;
+    const int steps = 200;
+    double best = INFINITY;
+    for (int rows = 1; rows <= BF_NEARDUP_HASHES; rows++) {
+        int bands = BF_NEARDUP_HASHES / rows;
+        double fp = 0, fn = 0;
+        for (int i = 0; i < steps; i++) {
+            double s = (i + 0.5) / steps;
+            double c = collide(s, bands, rows);
+            if (s < threshold)
+                fp += c / steps;
+            else
+                fn += (1.0 - c) / steps;
+        }
+        double err = fp_weight * fp + fn_weight * fn;
+        if (err < best) {
+            best = err;
+            p->bands = bands;
+            p->rows = rows;
+        }
+    }
+    p->min_equal = (int)ceil(threshold * BF_NEARDUP_HASHES - 1e-9);
+    if (p->min_equal < 1)
+        p->min_equal = 1;
+}
+
+/* ---- normalisation --------------------------------------------------------- */
+
+void bf_neardup_asset_normalise(const char *asset, char *out, size_t out_size)
+{
+    if (!out_size)
+        return;
+    const char *s = asset ? asset : "";
+    while (isspace((unsigned char)*s))
+        s++;
+    const char *scheme = strstr(s, "://");
+    if (scheme)
+        s = scheme + 3;
+    /* user info: up to an '@' before the first '/' */
+    const char *slash = strchr(s, '/');
+    const char *at = strchr(s, '@');
+    if (at && (!slash || at < slash))
+        s = at + 1;
+    if (strncasecmp(s, "www.", 4) == 0)
+        s += 4;
+    size_t len = strcspn(s, "?#");
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 1 < out_size; i++)
+        out[n++] = (char)tolower((unsigned char)s[i]);
+    out[n] = '\0';
+    /* default ports, at the end of the host part */
+    char *host_end = strchr(out, '/');
+    size_t host_len = host_end ? (size_t)(host_end - out) : n;
+    static const char *const ports[] = {":443", ":80"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t pl = strlen(ports[i]);
+        if (host_len >= pl && memcmp(out + host_len - pl, ports[i], pl) == 0) {
+            memmove(out + host_len - pl, out + host_len, n - host_len + 1);
+            n -= pl;
+            host_len -= pl;
+            break;
+        }
+    }
+    if (host_len && out[host_len - 1] == '.') {
+        memmove(out + host_len - 1, out + host_len, n - host_len + 1);
+        n--;
+    }
+    while (n && out[n - 1] == '/')
+        out[--n] = '\0';
+}
+
+static uint64_t asset_hash(const char *asset)
+{
+    char norm[1024];
+    bf_neardup_asset_normalise(asset, norm, sizeof(norm));
+    return fnv1a(FNV_OFFSET, norm, strlen(norm));
+}
+
+/* Words English write-ups are made of whatever they say; sorted. */
+static const char *const stop_words[] = {
+    "a",  "an",  "and", "are",  "as",   "at",   "be",  "by",   "for", "from",
+    "i",  "in",  "is",  "it",   "of",   "on",   "or",  "that", "the", "this",
+    "to", "was", "we",  "were", "will", "with", "you", "your",
+};
+
+static int cmp_word(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
+/* The signature being built: the last words' hashes for the shingle. */
+typedef struct sig_builder_s {
+    bf_neardup_sig_t *sig;
+    uint64_t seeds[BF_NEARDUP_HASHES];
+    uint64_t window[BF_NEARDUP_SHINGLE_WORDS];
+    size_t words;
+    bool in_title; /* the words are the title's */
+} sig_builder_t;
+
+static void add_shingle(sig_builder_t *b, uint64_t h)
+{
+    for (int i = 0; i < BF_NEARDUP_HASHES; i++) {
+        uint32_t v = (uint32_t)(mix64(h ^ b->seeds[i]) >> 32);
+        if (v < b->sig->slot[i])
+            b->sig->slot[i] = v;
+    }
+    b->sig->shingles++;
+}
+
+static uint64_t window_hash(const sig_builder_t *b, size_t count)
+{
+    uint64_t h = FNV_OFFSET;
+    for (size_t i = 0; i < count; i++)
+        h = mix64(h ^ b->window[i]);
+    return h;
+}
+
+/* The filter positions of a word: double hashing (Kirsch and Mitzenmacher
+ * 2006), as good as independent hashes for a Bloom filter. */
+static void probes_of(uint64_t h, uint16_t out[BF_NEARDUP_FILTER_PROBES])
+{
+    uint32_t h1 = (uint32_t)h, h2 = (uint32_t)(h >> 32) | 1;
+    for (uint32_t i = 0; i < BF_NEARDUP_FILTER_PROBES; i++)
+        out[i] = (uint16_t)((h1 + i * h2) % BF_NEARDUP_FILTER_BITS);
+}
+
+static bool filter_has(const uint8_t *filter,
+                       const uint16_t probe[BF_NEARDUP_FILTER_PROBES])
+{
+    for (int i = 0; i < BF_NEARDUP_FILTER_PROBES; i++)
+        if (!(filter[probe[i] / 8] & (1u << (probe[i] % 8))))
+            return false;
+    return true;
+}
+
+static void remember_word(bf_neardup_sig_t *sig, uint64_t h, bool in_title)
+{
+    uint16_t probe[BF_NEARDUP_FILTER_PROBES];
+    probes_of(h, probe);
+    for (int i = 0; i < BF_NEARDUP_FILTER_PROBES; i++)
+        sig->filter[probe[i] / 8] |= (uint8_t)(1u << (probe[i] % 8));
+    if (!in_title || sig->title_words == BF_NEARDUP_TITLE_WORDS)
+        return;
+    for (int i = 0; i < sig->title_words; i++)
+        if (sig->title_hash[i] == h)
+            return;
+    sig->title_hash[sig->title_words] = h;
+    memcpy(sig->title_probe[sig->title_words++], probe, sizeof(probe));
+}
+
+static void add_word(sig_builder_t *b, const char *word, size_t len)
+{
+    const size_t k = BF_NEARDUP_SHINGLE_WORDS;
+    uint64_t h = fnv1a(FNV_OFFSET, word, len);
+    remember_word(b->sig, h, b->in_title);
+    memmove(b->window, b->window + 1, (k - 1) * sizeof(b->window[0]));
+    b->window[k - 1] = h;
+    if (++b->words >= k)
+        add_shingle(b, window_hash(b, k));
+}
+
+/* One word of the text, already lower-cased: apply the number and stop
+ * word rules, then add it. */
+static void take_word(sig_builder_t *b, const char *word, size_t len)
+{
+    size_t digits = 0;
+    for (size_t i = 0; i < len; i++)
+        digits += isdigit((unsigned char)word[i]) != 0;
+    if (digits == len && len <= 2)
+        return;
+    if (digits && len >= 8) {
+        add_word(b, "#", 1);
+        return;
+    }
+    if (len <= 4) {
+        char key[5];
+        memcpy(key, word, len);
+        key[len] = '\0';
+        if (bsearch(key, stop_words, sizeof(stop_words) / sizeof(stop_words[0]),
+                    sizeof(stop_words[0]), cmp_word))
+            return;
+    }
+    add_word(b, word, len);
+}
+
+static bool word_byte(unsigned char c)
+{
+    return isalnum(c) || c >= 0x80;
+}
+
+static void take_text(sig_builder_t *b, const char *text)
+{
+    /* Words longer than this are cut: no write-up needs more to tell two
+     * words apart, and the buffer stays on the stack. */
+    char word[64];
+    const char *p = text ? text : "";
+    while (*p) {
+        if (!word_byte((unsigned char)*p)) {
+            p++;
+            continue;
+        }
+        const char *start = p;
+        while (word_byte((unsigned char)*p))
+            p++;
+        size_t len = (size_t)(p - start);
+        if ((len == 4 || len == 5) && strncmp(p, "://", 3) == 0 &&
+            strncasecmp(start, "https", len) == 0)
+            continue; /* the scheme of a URL */
+        if (len == 3 && *p == '.' && strncasecmp(start, "www", 3) == 0)
+            continue;
+        size_t n = len < sizeof(word) ? len : sizeof(word);
+        for (size_t i = 0; i < n; i++)
+            word[i] = (char)tolower((unsigned char)start[i]);
+        take_word(b, word, n);
+    }
+}
+
+void bf_neardup_signature(const bf_report_t *r, bf_neardup_sig_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    memset(out->slot, 0xff, sizeof(out->slot));
+    out->asset = asset_hash(r->asset);
+    sig_builder_t b = {.sig = out};
+    uint64_t s = SEED_BASE;
+    for (int i = 0; i < BF_NEARDUP_HASHES; i++)
+        b.seeds[i] = s = mix64(s);
+    const char *fields[] = {r->title, r->description, r->steps_to_reproduce, r->impact};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        b.in_title = i == 0;
+        take_text(&b, fields[i]);
+    }
+    /* Fewer words than a shingle: all of them make the one shingle. */
+    if (b.words && b.words < BF_NEARDUP_SHINGLE_WORDS) {
+        memmove(b.window, b.window + BF_NEARDUP_SHINGLE_WORDS - b.words,
+                b.words * sizeof(b.window[0]));
+        add_shingle(&b, window_hash(&b, b.words));
+    }
+}
+
+/* ---- comparing ------------------------------------------------------------- */
+
+static int equal_slots(const bf_neardup_sig_t *a, const bf_neardup_sig_t *b)
+{
+    int eq = 0;
+    for (int i = 0; i < BF_NEARDUP_HASHES; i++)
+        eq += a->slot[i] == b->slot[i];
+    return eq;
+}
+
+double bf_neardup_similarity(const bf_neardup_sig_t *a, const bf_neardup_sig_t *b)
+{
+    if (a->asset != b->asset || !a->shingles || !b->shingles)
+        return 0;
+    return (double)equal_slots(a, b) / BF_NEARDUP_HASHES;
+}
+
+uint64_t bf_neardup_band_hash(const bf_neardup_sig_t *s, int band, int rows)
+{
+    uint64_t h = FNV_OFFSET;
+    for (int i = band * rows; i < band * rows + rows && i < BF_NEARDUP_HASHES; i++) {
+        unsigned char le[4] = {
+            (unsigned char)s->slot[i], (unsigned char)(s->slot[i] >> 8),
+            (unsigned char)(s->slot[i] >> 16), (unsigned char)(s->slot[i] >> 24)};
+        h = fnv1a(h, le, 4);
+    }
+    return h;
+}
+
+/* Title words of @p w absent from the words of @p f. */
+static int missing_words(const bf_neardup_sig_t *w, const bf_neardup_sig_t *f)
+{
+    int n = 0;
+    for (int i = 0; i < w->title_words; i++)
+        n += !filter_has(f->filter, w->title_probe[i]);
+    return n;
+}
+
+int bf_neardup_title_missing(const bf_neardup_sig_t *a, const bf_neardup_sig_t *b)
+{
+    return missing_words(a, b) + missing_words(b, a);
+}
+
+bool bf_neardup_is_duplicate(const bf_neardup_params_t *p, const bf_neardup_sig_t *a,
+                             const bf_neardup_sig_t *b)
+{
+    if (p->threshold <= 0 || a->asset != b->asset || !a->shingles || !b->shingles)
+        return false;
+    bool candidate = false;
+    for (int band = 0; band < p->bands && !candidate; band++)
+        candidate = bf_neardup_band_hash(a, band, p->rows) ==
+                    bf_neardup_band_hash(b, band, p->rows);
+    return candidate && equal_slots(a, b) >= p->min_equal &&
+           bf_neardup_title_missing(a, b) <= BF_NEARDUP_MAX_TITLE_MISSING;
+}
+
+/* ---- the script's arguments and answer -------------------------------------- */
+
+/* The record the script stores and compares (layout above the script);
+ * all integers little-endian. @returns its length. */
+static size_t record_encode(const bf_neardup_sig_t *sig, char **out)
+{
+    size_t slots = 4 * BF_NEARDUP_HASHES, filter = sizeof(sig->filter);
+    size_t len = slots + filter + (size_t)sig->title_words * 2 * BF_NEARDUP_FILTER_PROBES;
+    unsigned char *rec = bf_malloc(len), *p = rec;
+    for (int i = 0; i < BF_NEARDUP_HASHES; i++)
+        for (int k = 0; k < 4; k++)
+            *p++ = (unsigned char)(sig->slot[i] >> (8 * k));
+    memcpy(p, sig->filter, filter);
+    p += filter;
+    for (int w = 0; w < sig->title_words; w++)
+        for (int i = 0; i < BF_NEARDUP_FILTER_PROBES; i++) {
+            *p++ = (unsigned char)sig->title_probe[w][i];
+            *p++ = (unsigned char)(sig->title_probe[w][i] >> 8);
+        }
+    *out = (char *)rec;
+    return len;
+}
+
+void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_t *p,
+                             const char *key_prefix, int64_t ttl_s, const char *report_id,
+                             const bf_neardup_sig_t *sig)
+{
+    int nkeys = p->bands + 1;
+    req->argc = 3 + nkeys + 11;
+    req->argv = bf_calloc((size_t)req->argc, sizeof(char *));
+    req->argvlen = bf_calloc((size_t)req->argc, sizeof(size_t));
+    unsigned long long asset = (unsigned long long)sig->asset;
+    int a = 0;
+    req->argv[a++] = bf_strdup("EVAL");
+    req->argv[a++] = bf_strdup(bf_neardup_script);
+    req->argv[a++] = bf_asprintf("%d", nkeys);
+    for (int band = 0; band < p->bands; band++)
+        req->argv[a++] =
+            bf_asprintf("%snd:{%016llx}:b%d:%016llx", key_prefix, asset, band,
+                        (unsigned long long)bf_neardup_band_hash(sig, band, p->rows));
+    req->argv[a++] = bf_asprintf("%snd:{%016llx}:s:%s", key_prefix, asset, report_id);
+    req->argv[a++] = bf_strdup(report_id);
+    req->argv[a++] = bf_asprintf("%lld", (long long)ttl_s);
+    req->argvlen[a] = record_encode(sig, &req->argv[a]);
+    a++;
+    req->argv[a++] = bf_asprintf("%d", p->min_equal);
+    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_BUCKET_CAP);
+    req->argv[a++] = bf_asprintf("%snd:{%016llx}:s:", key_prefix, asset);
+    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_MAX_CANDIDATES);
+    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_MAX_TITLE_MISSING);
+    req->argv[a++] = bf_asprintf("%d", 4 * BF_NEARDUP_HASHES);
+    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_FILTER_BITS / 8);
+    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_FILTER_PROBES);
+    for (int i = 0; i < req->argc; i++)
+        if (!req->argvlen[i])
+            req->argvlen[i] = strlen(req->argv[i]);
+}
+
+void bf_neardup_request_free(bf_neardup_request_t *req)
+{
+    for (int i = 0; req->argv && i < req->argc; i++)
+        free(req->argv[i]);
+    free(req->argv);
+    free(req->argvlen);
+    memset(req, 0, sizeof(*req));
+}
+
+bf_err_t bf_neardup_answer_parse(const redisReply *reply, bf_neardup_answer_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!reply)
+        return BF_ERR_PARSE;
+    if (reply->type == REDIS_REPLY_ERROR)
+        return BF_ERR_REDIS;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[2]->type != REDIS_REPLY_INTEGER)
+        return BF_ERR_PARSE;
+    const redisReply *id = reply->element[1];
+    if (id->type == REDIS_REPLY_STRING) {
+        if (id->len >= sizeof(out->original))
+            return BF_ERR_PARSE;
+        memcpy(out->original, id->str, id->len);
+        out->original[id->len] = '\0';
+    }
+    long long eq = reply->element[2]->integer;
+    out->similarity = eq > 0 ? (double)eq / BF_NEARDUP_HASHES : 0;
+    out->duplicate = strcmp(reply->element[0]->str, "duplicate") == 0;
+    if (out->duplicate && !out->original[0])
+        return BF_ERR_PARSE;
+    return BF_OK;
+}
+
+/* ---- one check on the loop --------------------------------------------------- */
+
+typedef struct check_s {
+    bf_neardup_cb *cb;
+    void *opaque;
+} check_t;
+
+static void on_script(bf_redis_t *redis, bf_err_t err, redisReply *reply, void *opaque)
+{
+    (void)redis;
+    check_t *c = opaque;
+    bf_neardup_answer_t answer;
+    if (!err)
+        err = bf_neardup_answer_parse(reply, &answer);
+    c->cb(err, err ? NULL : &answer, c->opaque);
+    free(c);
+}
+
+bf_err_t bf_neardup_check(bf_redis_t *redis, const bf_neardup_params_t *p,
+                          const char *key_prefix, int64_t ttl_s, const bf_report_t *r,
+                          bf_neardup_cb *cb, void *opaque)
+{
+    bf_neardup_sig_t sig;
+    bf_neardup_signature(r, &sig);
+    if (!sig.shingles || p->threshold <= 0) {
+        bf_neardup_answer_t none = {0};
+        cb(BF_OK, &none, opaque);
+        return BF_OK;
+    }
+    bf_neardup_request_t req;
+    bf_neardup_request_init(&req, p, key_prefix, ttl_s, r->report_id, &sig);
+    check_t *c = bf_calloc(1, sizeof(*c));
+    c->cb = cb;
+    c->opaque = opaque;
+    bf_err_t err = bf_redis_command_argv(redis, on_script, c, req.argc,
+                                         (const char **)req.argv, req.argvlen);
+    if (err)
+        free(c);
+    bf_neardup_request_free(&req);
+    return err;
+}
