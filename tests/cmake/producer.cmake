@@ -1,4 +1,5 @@
 # Producer, schemas and Schema Registry tests.
+bf_unit_test(schema_contract)
 bf_integration_test(registry ${CMAKE_CURRENT_SOURCE_DIR}/support/registry_server.c)
 bf_integration_test(producer)
 target_link_libraries(test_producer PRIVATE bfproducer)

@@ -300,12 +300,26 @@ static void test_records_we_write_decode_in_python_avro(void **state)
     free(out);
 }
 
+/* BACKWARD-transitive, as python-avro's compatibility checker sees it. */
+static void test_python_avro_finds_every_published_version_readable(void **state)
+{
+    (void)state;
+    int status;
+    char *out = python(
+        "compat '" BF_SOURCE_DIR "/schemas' '" BF_SOURCE_DIR "/tests/data'", &status);
+    assert_non_null(strstr(out, "writer without description: incompatible"));
+    assert_non_null(strstr(out, " 0 failure(s)"));
+    assert_int_equal(status, 0);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_canonical_form_and_fingerprint_match_the_specification),
         cmocka_unit_test(test_reports_written_by_python_avro_decode),
         cmocka_unit_test(test_records_we_write_decode_in_python_avro),
+        cmocka_unit_test(test_python_avro_finds_every_published_version_readable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -14,6 +14,11 @@ Run by tests/integration/test_interop.c, which drives three exchanges:
       Confluent framing with an older (v1) writer schema, and single-object
       with a newer writer schema; expected.json holds what a reader of the
       current schema must get back.
+  compat SCHEMA_DIR DATA_DIR
+      python-avro's ReaderWriterCompatibilityChecker: the current schema
+      must read every version under SCHEMA_DIR/history/<name>/ and the
+      evolution fixtures; a writer that drops a field without a default
+      must be found incompatible (the checker can say no).
   read IN_DIR SCHEMA_DIR
       python-avro reads records bountyfleet wrote (c_<name>.bin, single-
       object encoding), checks the header and fingerprint, and compares each
@@ -200,6 +205,41 @@ def cmd_fingerprints(schema_dir):
         }, ensure_ascii=False))
 
 
+def _compatible(reader_text, writer_text):
+    from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
+    result = ReaderWriterCompatibilityChecker().get_compatibility(
+        avro.schema.parse(reader_text), avro.schema.parse(writer_text))
+    return result.compatibility is SchemaCompatibilityType.compatible, result.messages
+
+
+def cmd_compat(schema_dir, data_dir):
+    pairs = []
+    for name in sorted(os.listdir(os.path.join(schema_dir, "history"))):
+        current = open(os.path.join(schema_dir, name + ".avsc"), encoding="utf-8").read()
+        hist = os.path.join(schema_dir, "history", name)
+        for version in sorted(os.listdir(hist)):
+            pairs.append((name + "/" + version, current,
+                          open(os.path.join(hist, version), encoding="utf-8").read()))
+    report = open(os.path.join(schema_dir, "report.avsc"), encoding="utf-8").read()
+    for fixture in ("report_v1.avsc", "report_v3_newer.avsc"):
+        pairs.append((fixture, report,
+                      open(os.path.join(data_dir, fixture), encoding="utf-8").read()))
+    failures = 0
+    for label, reader, writer in pairs:
+        ok, messages = _compatible(reader, writer)
+        print("%s: %s" % (label, "compatible" if ok else "INCOMPATIBLE %s" % messages))
+        failures += not ok
+    # The checker must be able to say no: a reader needing a field the
+    # writer lacks, with no default.
+    broken = json.loads(report)
+    broken["fields"] = [f for f in broken["fields"] if f["name"] != "description"]
+    ok, _ = _compatible(report, json.dumps(broken))
+    print("writer without description: %s" % ("compatible?!" if ok else "incompatible"))
+    failures += ok
+    print("compat: %d pair(s), %d failure(s)" % (len(pairs), failures))
+    return 1 if failures else 0
+
+
 def cmd_write(out_dir, data_dir):
     schemas = {}
     for name, path in (("current", "../../schemas/report.avsc"),
@@ -274,6 +314,8 @@ def main(argv):
     if len(argv) == 4 and argv[1] == "write":
         cmd_write(argv[2], argv[3])
         return 0
+    if len(argv) == 4 and argv[1] == "compat":
+        return cmd_compat(argv[2], argv[3])
     if len(argv) == 4 and argv[1] == "read":
         return cmd_read(argv[2], argv[3])
     sys.stderr.write("usage: avro_interop.py fingerprints SCHEMA_DIR | write OUT DATA_DIR |"
