@@ -8,7 +8,12 @@
  *     Python from the spec) and python-avro's canonical form;
  *   - reports python-avro writes (single-object, raw Avro, Confluent with
  *     an older writer schema, a newer writer schema) decode here;
- *   - records of every type we encode decode in python-avro.
+ *   - records of every type we encode decode in python-avro;
+ *   - end to end without any of our encoders or producers: python-avro
+ *     writes two reports (single-object, and Confluent with an older
+ *     writer schema known only to the Schema Registry, same text), kcat
+ *     publishes the bytes, a worker validates them (the second is a
+ *     duplicate of the first), and python-avro reads the worker's results.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,9 +27,15 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "libbf/codec.h"
 #include "libbf/schema.h"
+#include "support/registry_server.h"
 #include "support/stack.h"
 
 #define SCRIPT  BF_SOURCE_DIR "/tests/interop/avro_interop.py"
@@ -313,6 +324,123 @@ static void test_python_avro_finds_every_published_version_readable(void **state
     free(out);
 }
 
+static void kcat_produce(const char *brokers, const char *key, const char *file)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "kcat -P -b '%s' -t bountyfleet.reports -k '%s' -X enable.idempotence=true "
+             "'%s/%s'",
+             brokers, key, tmpdir, file);
+    int st = system(cmd);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("%s: exit %d", cmd, st);
+}
+
+/* Raw result values of the worker, into tmpdir/results/c_validation_<n>.bin. */
+static void save_results(const char *brokers, int want, char *dir, size_t dir_size)
+{
+    snprintf(dir, dir_size, "%s/results", tmpdir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "group.id", "interop-reader", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "bountyfleet.validations", 0)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(l);
+    int got = 0;
+    double deadline = bf_test_now() + 120 * bf_test_timeout_mult();
+    while (got < want && bf_test_now() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (!m->err) {
+            char path[700];
+            snprintf(path, sizeof(path), "%s/c_validation_%d.bin", dir, ++got);
+            FILE *f = fopen(path, "wb");
+            assert_non_null(f);
+            assert_int_equal(fwrite(m->payload, 1, m->len, f), m->len);
+            fclose(f);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_destroy(rk);
+    if (got != want)
+        fail_msg("%d of %d results", got, want);
+}
+
+/* What the end-to-end test starts, stopped by its teardown even after a
+ * failed assertion. */
+static struct {
+    bf_stack_t s;
+    bool stack_started;
+    bf_test_registry_t *registry;
+    bf_proc_t worker;
+} e2e;
+
+static int e2e_teardown(void **state)
+{
+    (void)state;
+    bf_proc_stop(&e2e.worker, SIGTERM, 60);
+    bf_test_registry_stop(e2e.registry);
+    if (e2e.stack_started)
+        bf_stack_stop(&e2e.s);
+    return 0;
+}
+
+static void test_python_reports_through_kcat_and_the_worker_and_back(void **state)
+{
+    (void)state;
+    const char *aisim_args[] = {"--latency-ms", "5", NULL};
+    assert_int_equal(bf_stack_start(&e2e.s, 1, aisim_args), 0);
+    e2e.stack_started = true;
+    const bf_stack_t *s = &e2e.s;
+    e2e.registry = bf_test_registry_start(NULL);
+    assert_non_null(e2e.registry);
+    char *v1 = slurp_text(BF_SOURCE_DIR "/tests/data/report_v1.avsc");
+    int32_t v1_id = bf_test_registry_add(e2e.registry, "bountyfleet.reports-value", v1);
+    free(v1);
+
+    char args[1024];
+    int status;
+    snprintf(args, sizeof(args), "write '%s' '%s/tests/data' %d", tmpdir, BF_SOURCE_DIR,
+             (int)v1_id);
+    free(python(args, &status));
+    assert_int_equal(status, 0);
+    kcat_produce(s->brokers, "py-1", "py_single_object.bin");
+    kcat_produce(s->brokers, "py-v1", "py_v1_confluent.bin");
+
+    char bin[512], env_brokers[600], env_redis[200], env_ai[600], env_registry[300];
+    snprintf(env_brokers, sizeof(env_brokers), "KAFKA_BROKERS=%s", s->brokers);
+    snprintf(env_redis, sizeof(env_redis), "REDIS_URL=%s", s->redis_url);
+    snprintf(env_ai, sizeof(env_ai), "OPENAI_BASE_URL=%s", s->ai_base_url);
+    snprintf(env_registry, sizeof(env_registry), "SCHEMA_REGISTRY_URL=%s",
+             bf_test_registry_url(e2e.registry));
+    const char *env[] = {env_brokers,  env_redis, env_ai, "OPENAI_API_KEY=test-key",
+                         env_registry, NULL};
+    const char *argv[] = {bf_test_bin("bountyfleet-worker", bin, sizeof(bin)), "-X",
+                          "session.timeout.ms=6000", NULL};
+    assert_int_equal(bf_proc_start(&e2e.worker, "worker", s->tmpdir, argv, env, false, 5),
+                     0);
+    char dir[400];
+    save_results(s->brokers, 2, dir, sizeof(dir));
+
+    snprintf(args, sizeof(args), "read '%s' '%s/schemas'", dir, BF_SOURCE_DIR);
+    char *out = python(args, &status);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "read: 2 record(s), 0 failure(s)"));
+    assert_non_null(strstr(out, "\"report_id\": \"py-1\""));
+    assert_non_null(strstr(out, "\"report_id\": \"py-v1\""));
+    /* py-v1 has py-1's text: the worker saw through the older schema and
+     * the other framing, and python-avro reads the verdict. */
+    assert_non_null(strstr(out, "\"duplicate_of\": \"py-1\""));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +448,8 @@ int main(void)
         cmocka_unit_test(test_reports_written_by_python_avro_decode),
         cmocka_unit_test(test_records_we_write_decode_in_python_avro),
         cmocka_unit_test(test_python_avro_finds_every_published_version_readable),
+        cmocka_unit_test_teardown(
+            test_python_reports_through_kcat_and_the_worker_and_back, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
