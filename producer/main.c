@@ -442,6 +442,12 @@ int main(int argc, char **argv)
                 cli.program);
         goto out;
     }
+    if (cfg.replay && cfg.rate > 0) {
+        fprintf(stderr,
+                "%s: --rate and --replay exclude each other (the trace sets the rate)\n",
+                cli.program);
+        goto out;
+    }
     if (cfg.replay) {
         if (bf_trace_load(cfg.replay, cfg.speedup, &run.trace, errstr, sizeof(errstr))) {
             fprintf(stderr, "%s: --replay: %s\n", cli.program, errstr);

@@ -291,9 +291,13 @@ static void test_bad_reports_are_named_and_the_rest_go_out(void **state)
 static void test_a_bad_flag_is_one_line_and_exit_2(void **state)
 {
     (void)state;
-    const char *bad[] = {"--rate -1 --synthetic 1", "--framing xml --synthetic 1",
+    const char *bad[] = {"--rate -1 --synthetic 1",
+                         "--framing xml --synthetic 1",
                          "--dup-ratio 0.7 --near-dup-ratio 0.7 --synthetic 1",
-                         "--replay /nonexistent.csv", "--synthetic 3 some-file.json"};
+                         "--replay /nonexistent.csv",
+                         "--synthetic 3 some-file.json",
+                         "--replay x.csv --rate 5",
+                         "-X no.such.property=1 --synthetic 1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cli_run_t r;
         run_cli(&r, NULL, bad[i]);
