@@ -10,10 +10,10 @@
  * Exact duplicates copy an earlier original's content under a new id and
  * reporter: what two researchers submitting the same finding look like.
  * Near duplicates keep the program, asset and weakness of an earlier
- * original and reword its title and text (a greeting, synonyms), which is
- * what the same bug written up twice looks like. Both draw from the last
- * HISTORY originals, so a duplicate follows its original closely, as in
- * real traffic.
+ * original and reword its title and text (a greeting, synonyms, a
+ * sign-off), which is what the same bug written up twice looks like. Both draw from the
+ * last HISTORY originals, so a duplicate follows its original closely, as in real
+ * traffic.
  */
 #include "producer/synthetic.h"
 
@@ -222,7 +222,9 @@ static void reword(const char *in, bf_buf_t *out)
     }
 }
 
-static void set_reworded(json_t *r, const char *field, const char *intro)
+/* @p intro and @p outro (may be NULL) around the reworded text. */
+static void set_reworded(json_t *r, const char *field, const char *intro,
+                         const char *outro)
 {
     const char *text = json_string_value(json_object_get(r, field));
     if (!text)
@@ -232,6 +234,8 @@ static void set_reworded(json_t *r, const char *field, const char *intro)
     if (intro)
         bf_buf_puts(&b, intro);
     reword(text, &b);
+    if (outro)
+        bf_buf_puts(&b, outro);
     json_object_set_new(r, field, json_stringn(b.data ? b.data : "", b.len));
     bf_buf_free(&b);
 }
@@ -244,10 +248,17 @@ static json_t *near_duplicate(bf_synth_t *s, const json_t *of)
     static const char *const title_prefixes[] = {"", "[Security] ", "Possible ",
                                                  "Report: "};
     json_t *r = stamp(s, of);
-    set_reworded(r, "description", intros[next_below(s, 4)]);
-    set_reworded(r, "steps_to_reproduce", NULL);
-    set_reworded(r, "impact", NULL);
-    set_reworded(r, "title", title_prefixes[next_below(s, 4)]);
+    /* The sign-off names the reporter and a reference of their own, so two
+     * near duplicates of one report are never exact duplicates of each
+     * other. */
+    char *outro = bf_asprintf("\n\nThanks,\n%s (ref %s)",
+                              json_string_value(json_object_get(r, "reporter")),
+                              json_string_value(json_object_get(r, "report_id")));
+    set_reworded(r, "description", intros[next_below(s, 4)], outro);
+    free(outro);
+    set_reworded(r, "steps_to_reproduce", NULL, NULL);
+    set_reworded(r, "impact", NULL, NULL);
+    set_reworded(r, "title", title_prefixes[next_below(s, 4)], NULL);
     return r;
 }
 

@@ -1,5 +1,7 @@
 # Producer, schemas and Schema Registry tests.
 bf_unit_test(schema_contract)
+bf_unit_test(producer_load)
+target_link_libraries(test_producer_load PRIVATE bfproducer)
 bf_integration_test(registry ${CMAKE_CURRENT_SOURCE_DIR}/support/registry_server.c)
 bf_integration_test(producer)
 target_link_libraries(test_producer PRIVATE bfproducer)
