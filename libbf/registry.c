@@ -259,7 +259,7 @@ static bf_err_t request(bf_registry_t *reg, const char *method, const char *path
     bf_buf_init(&resp, MAX_RESPONSE);
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: " CONTENT_TYPE);
     headers = curl_slist_append(headers, "Accept: " ACCEPT);
-    char cerr[CURL_ERROR_SIZE];
+    char cerr[CURL_ERROR_SIZE] = "";
     CURLcode rc = CURLE_COULDNT_CONNECT;
     for (size_t i = 0; i < reg->n_urls; i++) {
         char *url = bf_asprintf("%s%s", reg->urls[i], path);
@@ -377,8 +377,8 @@ bf_err_t bf_registry_register(bf_registry_t *reg, const char *subject,
     json_t *req = json_pack("{s:s}", "schema", schema_json);
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
-    long status;
-    json_t *answer;
+    long status = 0;
+    json_t *answer = NULL;
     bf_err_t err =
         body ? request(reg, "POST", path, body, &status, &answer, errstr, errstr_size)
              : seterr(BF_ERR_PARSE, errstr, errstr_size,
@@ -469,7 +469,7 @@ bf_err_t bf_registry_register_for_encoding(bf_registry_t *reg, bf_codec_t *codec
         return seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
                       "schema registry: no client, codec, record type or topic");
     char *subject = bf_asprintf("%s-value", topic);
-    int32_t got;
+    int32_t got = -1;
     bf_err_t err = bf_registry_register(reg, subject, schema, &got, errstr, errstr_size);
     free(subject);
     if (err != BF_OK)

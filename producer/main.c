@@ -332,7 +332,8 @@ static void send_dir(run_t *run, const char *path, int depth)
         names[n++] = bf_asprintf("%s/%s", path, e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), cmp_str);
+    if (n)
+        qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; i < n; i++) {
         struct stat st;
         if (!interrupted && stat(names[i], &st) == 0 &&

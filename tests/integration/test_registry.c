@@ -375,6 +375,42 @@ static void test_v1_writer_id_from_the_registry_resolves_to_the_reader(void **st
     free(v1);
 }
 
+/* The local server answers the read side of the REST API like the
+ * registry, so tools (curl, other clients) can be pointed at it too. */
+static void test_server_answers_subjects_and_versions_like_the_registry(void **state)
+{
+    fixture_t *f = *state;
+    int32_t a = bf_test_registry_add(f->server, "t-value", bf_schema_text("report"));
+    int32_t b = bf_test_registry_add(f->server, "t-value", bf_schema_text("heartbeat"));
+    static const struct {
+        const char *path;
+        long status;
+        const char *needle;
+    } cases[] = {
+        {"/subjects", 200, "[\"t-value\"]"},
+        {"/subjects/t-value/versions", 200, "[1,2]"},
+        {"/subjects/t-value/versions/latest", 200, "\"version\":2"},
+        {"/subjects/t-value/versions/1", 200, "\"subject\":\"t-value\""},
+        {"/subjects/t-value/versions/3", 404, "40402"},
+        {"/subjects/t-value/versions/x", 422, "42202"},
+        {"/subjects/nope/versions", 404, "40401"},
+        {"/schemas/ids/0", 404, "40403"},
+        {"/nowhere", 404, "\"error_code\":404"},
+    };
+    assert_true(a >= 1 && b == a + 1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char url[256];
+        snprintf(url, sizeof(url), "%s%s", bf_test_registry_url(f->server),
+                 cases[i].path);
+        long status = 0;
+        char *body = bf_test_http_get(url, &status);
+        assert_non_null(body);
+        if (status != cases[i].status || !strstr(body, cases[i].needle))
+            fail_msg("%s: %ld %s", cases[i].path, status, body);
+        free(body);
+    }
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -391,6 +427,7 @@ int main(void)
         T(test_from_env_without_url_is_no_registry),
         T(test_confluent_round_trip_through_the_registry),
         T(test_v1_writer_id_from_the_registry_resolves_to_the_reader),
+        T(test_server_answers_subjects_and_versions_like_the_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

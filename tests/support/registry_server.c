@@ -149,11 +149,15 @@ static answer_t post_version(bf_test_registry_t *r, const char *subject, size_t 
 
 static answer_t get_version(bf_test_registry_t *r, subject_t *s, const char *version)
 {
-    char *end;
-    long v = strcmp(version, "latest") == 0 ? s->n_versions : strtol(version, &end, 10);
-    if (strcmp(version, "latest") != 0 && (*end || end == version))
-        return error_answer(
-            422, 42202, "The specified version '%s' is not a valid version id", version);
+    long v = s->n_versions; /* "latest" */
+    if (strcmp(version, "latest") != 0) {
+        char *end = NULL;
+        v = strtol(version, &end, 10);
+        if (*end || end == version)
+            return error_answer(422, 42202,
+                                "The specified version '%s' is not a valid version id",
+                                version);
+    }
     if (v < 1 || v > s->n_versions)
         return error_answer(404, 40402, "Version %s not found.", version);
     int32_t id = s->ids[v - 1];
