@@ -156,7 +156,7 @@ static const bf_opt_t env_opts[] = {
     {"schema-registry-user-info", 0, "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO",
      BF_OPT_SECRET, NULL, 1, 0, "USER:PASSWORD", "basic auth of the registry",
      offsetof(env_config_t, user_info)},
-    {"schema-registry-timeout", 0, "SCHEMA_REGISTRY_TIMEOUT", BF_OPT_DOUBLE, "5", 0.1,
+    {"schema-registry-timeout", 0, "SCHEMA_REGISTRY_TIMEOUT", BF_OPT_DOUBLE, "2", 0.1,
      300, "SECONDS", "timeout of one registry request",
      offsetof(env_config_t, timeout_s)},
 };
