@@ -9,6 +9,9 @@
  *   GET  /schemas/ids/{id}
  *        200 {"schema": "...", "schemaType": "AVRO" (absent for Avro)}
  *        404 {"error_code": 40403, "message": "Schema 7 not found"}
+ *   GET  /subjects/{subject}/versions           200 [1, 2]; 404 40401
+ *   GET  /subjects/{subject}/versions/{version}
+ *        200 {"subject", "version", "id", "schema"}
  *
  * with Content-Type application/vnd.schemaregistry.v1+json. Error bodies
  * are {"error_code": N, "message": "..."}; both go into errstr.
@@ -479,6 +482,74 @@ bf_err_t bf_registry_register_for_encoding(bf_registry_t *reg, bf_codec_t *codec
     if (id)
         *id = got;
     return BF_OK;
+}
+
+/* At most this many versions of a subject are preloaded (the latest). */
+#define MAX_PRELOAD 64
+
+bf_err_t bf_registry_preload(bf_registry_t *reg, bf_codec_t *codec, bf_record_type_t type,
+                             const char *topic, size_t *learned, char *errstr,
+                             size_t errstr_size)
+{
+    if (learned)
+        *learned = 0;
+    if (!reg || !codec || !topic)
+        return seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
+                      "schema registry: no client, codec or topic");
+    char *subject = bf_asprintf("%s-value", topic);
+    char *escaped = curl_easy_escape(reg->easy, subject, 0);
+    char *path = bf_asprintf("/subjects/%s/versions", escaped ? escaped : "");
+    curl_free(escaped);
+    long status = 0;
+    json_t *versions = NULL;
+    bf_err_t err =
+        request(reg, "GET", path, NULL, &status, &versions, errstr, errstr_size);
+    if (err == BF_OK && status == 404) {
+        err = BF_OK; /* nothing registered yet */
+    } else if (err == BF_OK && status >= 300) {
+        err = BF_ERR_HTTP;
+    } else if (err == BF_OK && !json_is_array(versions)) {
+        err = seterr(BF_ERR_PARSE, errstr, errstr_size,
+                     "schema registry GET %s: answer is not a list of versions", path);
+    } else if (err == BF_OK) {
+        size_t n = json_array_size(versions);
+        for (size_t i = n > MAX_PRELOAD ? n - MAX_PRELOAD : 0; i < n && err == BF_OK;
+             i++) {
+            json_t *v = json_array_get(versions, i), *answer = NULL;
+            char *vpath = bf_asprintf("%s/%lld", path, (long long)json_integer_value(v));
+            err = request(reg, "GET", vpath, NULL, &status, &answer, errstr, errstr_size);
+            json_t *id = json_object_get(answer, "id");
+            json_t *schema = json_object_get(answer, "schema");
+            if (err == BF_OK && status >= 300) {
+                err = BF_ERR_HTTP;
+            } else if (err == BF_OK && (!json_is_integer(id) || !json_is_string(schema) ||
+                                        json_integer_value(id) < 0 ||
+                                        json_integer_value(id) > INT32_MAX)) {
+                err =
+                    seterr(BF_ERR_PARSE, errstr, errstr_size,
+                           "schema registry GET %s: answer has no id and schema", vpath);
+            } else if (err == BF_OK) {
+                int32_t sid = (int32_t)json_integer_value(id);
+                char why[256] = "";
+                remember_id(reg, sid, json_string_value(schema));
+                if (bf_codec_add_writer_schema(codec, type, json_string_value(schema),
+                                               sid, why, sizeof(why)) == BF_OK) {
+                    if (learned)
+                        (*learned)++;
+                } else {
+                    bf_log(BF_LOG_WARN, "registry", "version_unreadable",
+                           BF_LSTR("subject", subject), BF_LINT("id", sid),
+                           BF_LSTR("error", why));
+                }
+            }
+            json_decref(answer);
+            free(vpath);
+        }
+    }
+    json_decref(versions);
+    free(path);
+    free(subject);
+    return err;
 }
 
 static bf_err_t lookup(void *opaque, int32_t id, const char **schema_json, char *errstr,

@@ -111,6 +111,20 @@ bf_err_t bf_registry_register_for_encoding(bf_registry_t *reg, bf_codec_t *codec
                                            int32_t *id, char *errstr, size_t errstr_size);
 
 /**
+ * @brief Teach @p codec every version registered under "<topic>-value"
+ *        (GET /subjects/{subject}/versions, then each version), as writer
+ *        schemas of @p type with their ids, so that decoding them needs no
+ *        lookup later. A version the current schema cannot resolve is
+ *        skipped with a warning in the log. At most the latest 64 versions.
+ * @param learned receives how many versions were learnt (may be NULL)
+ * @returns BF_OK, also when the subject does not exist yet; the registry's
+ *          errors (BF_ERR_HTTP, BF_ERR_TIMEOUT, BF_ERR_PARSE) otherwise.
+ */
+bf_err_t bf_registry_preload(bf_registry_t *reg, bf_codec_t *codec, bf_record_type_t type,
+                             const char *topic, size_t *learned, char *errstr,
+                             size_t errstr_size);
+
+/**
  * @brief Let @p codec resolve Confluent ids it does not know through @p reg
  *        (bf_codec_set_schema_lookup). @p reg must outlive the codec's use.
  */

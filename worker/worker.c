@@ -897,10 +897,15 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         goto fail;
     if (!(w->codec = bf_codec_new(errstr, errstr_size)))
         goto fail;
-    /* Confluent ids resolve through the Schema Registry when one is set. */
+    /* Confluent ids resolve through the Schema Registry when one is set:
+     * the versions known at start are loaded now, later ones looked up
+     * once (a blocking request of at most SCHEMA_REGISTRY_TIMEOUT). */
     if (!(w->registry = bf_registry_from_env(NULL, errstr, errstr_size)) && *errstr)
         goto fail;
     bf_registry_use_for_decoding(w->registry, w->codec);
+    if (w->registry && bf_registry_preload(w->registry, w->codec, BF_RECORD_REPORT,
+                                           cfg->topic_reports, NULL, errstr, errstr_size))
+        goto fail;
     if (w->registry && w->framing == BF_FRAMING_CONFLUENT &&
         bf_registry_register_for_encoding(w->registry, w->codec, BF_RECORD_VALIDATION,
                                           cfg->topic_validations, NULL, errstr,

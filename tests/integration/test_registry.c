@@ -324,22 +324,28 @@ static void put_string(bf_buf_t *b, const char *s)
     bf_buf_append(b, s, strlen(s));
 }
 
+/* A Confluent message with schema id @p id holding a v1 report. */
+static void v1_message(int32_t id, bf_buf_t *out)
+{
+    bf_buf_init(out, BUF_MAX);
+    unsigned char header[5] = {0, (unsigned char)(id >> 24), (unsigned char)(id >> 16),
+                               (unsigned char)(id >> 8), (unsigned char)id};
+    bf_buf_append(out, header, sizeof(header));
+    put_string(out, "r-old");
+    put_long(out, 1500000000000LL);
+    const char *strings[] = {"acme", "bob",   "Old XSS", "old.acme.example",
+                             "desc", "steps", "impact"};
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+        put_string(out, strings[i]);
+}
+
 static void test_v1_writer_id_from_the_registry_resolves_to_the_reader(void **state)
 {
     fixture_t *f = *state;
     char *v1 = read_file("tests/data/report_v1.avsc");
     int32_t id = bf_test_registry_add(f->server, "bountyfleet.reports-value", v1);
     bf_buf_t msg;
-    bf_buf_init(&msg, BUF_MAX);
-    unsigned char header[5] = {0, (unsigned char)(id >> 24), (unsigned char)(id >> 16),
-                               (unsigned char)(id >> 8), (unsigned char)id};
-    bf_buf_append(&msg, header, sizeof(header));
-    put_string(&msg, "r-old");
-    put_long(&msg, 1500000000000LL);
-    const char *strings[] = {"acme", "bob",   "Old XSS", "old.acme.example",
-                             "desc", "steps", "impact"};
-    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
-        put_string(&msg, strings[i]);
+    v1_message(id, &msg);
 
     char errstr[256] = "";
     bf_codec_t *codec = bf_codec_new(errstr, sizeof(errstr));
@@ -411,6 +417,41 @@ static void test_server_answers_subjects_and_versions_like_the_registry(void **s
     }
 }
 
+static void test_preload_learns_every_version_of_the_subject(void **state)
+{
+    fixture_t *f = *state;
+    char *v1 = read_file("tests/data/report_v1.avsc");
+    int32_t old = bf_test_registry_add(f->server, "pre.reports-value", v1);
+    bf_test_registry_add(f->server, "pre.reports-value", bf_schema_text("report"));
+    /* Not a report at all: skipped with a warning, not an error. */
+    bf_test_registry_add(f->server, "pre.reports-value", bf_schema_text("heartbeat"));
+    char errstr[256] = "";
+    bf_codec_t *codec = bf_codec_new(errstr, sizeof(errstr));
+    size_t learned = 99;
+    assert_int_equal(bf_registry_preload(f->client, codec, BF_RECORD_REPORT, "nothing",
+                                         &learned, errstr, sizeof(errstr)),
+                     BF_OK);
+    assert_int_equal(learned, 0);
+    assert_int_equal(bf_registry_preload(f->client, codec, BF_RECORD_REPORT,
+                                         "pre.reports", &learned, errstr, sizeof(errstr)),
+                     BF_OK);
+    assert_int_equal(learned, 2);
+    /* Decoding the old version now needs neither a lookup hook nor a request. */
+    unsigned before = bf_test_registry_requests(f->server);
+    bf_buf_t msg;
+    v1_message(old, &msg);
+    json_t *got = NULL;
+    assert_int_equal(bf_codec_decode(codec, BF_RECORD_REPORT, msg.data, msg.len, &got,
+                                     NULL, errstr, sizeof(errstr)),
+                     BF_OK);
+    assert_string_equal(json_string_value(json_object_get(got, "report_id")), "r-old");
+    assert_int_equal(bf_test_registry_requests(f->server), before);
+    json_decref(got);
+    bf_buf_free(&msg);
+    bf_codec_destroy(codec);
+    free(v1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -428,6 +469,7 @@ int main(void)
         T(test_confluent_round_trip_through_the_registry),
         T(test_v1_writer_id_from_the_registry_resolves_to_the_reader),
         T(test_server_answers_subjects_and_versions_like_the_registry),
+        T(test_preload_learns_every_version_of_the_subject),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
