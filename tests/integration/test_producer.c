@@ -96,7 +96,7 @@ static void run_cli(cli_run_t *r, const char *env, const char *args)
 {
     char bin[512], errpath[512], cmd[4096];
     snprintf(errpath, sizeof(errpath), "%s/producer.err", fx.tmpdir);
-    snprintf(cmd, sizeof(cmd), "env %s %s -b %s -q %s 2>%s", env ? env : "",
+    snprintf(cmd, sizeof(cmd), "env %s %s -b %s %s 2>%s", env ? env : "",
              bf_test_bin("bountyfleet-producer", bin, sizeof(bin)), fx.brokers, args,
              errpath);
     memset(r, 0, sizeof(*r));
@@ -383,6 +383,34 @@ static void test_replay_publishes_the_trace_arrivals(void **state)
     free(bad);
 }
 
+/* Quiet when stderr is not a terminal; a progress line with rate and ETA
+ * when it is (script(1) gives the producer a pseudo-terminal). */
+static void test_progress_only_on_a_terminal(void **state)
+{
+    (void)state;
+    cli_run_t r;
+    run_cli(&r, NULL, "-t progress --synthetic 20");
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.err, ""); /* stderr is a file here */
+    cli_run_free(&r);
+
+    char bin[512], cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "script -qec \"%s -b %s -t progress --synthetic 60 --rate 50 >/dev/null\" "
+             "/dev/null",
+             bf_test_bin("bountyfleet-producer", bin, sizeof(bin)), fx.brokers);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[8192];
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_non_null(strstr(out, "reports/s"));
+    assert_non_null(strstr(out, "sent 60/60 (100%)"));
+    assert_non_null(strstr(out, "ETA")); /* 1.2 s at 50/s: a line every 0.5 s */
+}
+
 static void on_delivery(void *opaque, const char *report_id, bf_err_t err,
                         const char *reason)
 {
@@ -454,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_a_bad_flag_is_one_line_and_exit_2),
         cmocka_unit_test(test_synthetic_duplicates_are_what_they_claim),
         cmocka_unit_test(test_replay_publishes_the_trace_arrivals),
+        cmocka_unit_test(test_progress_only_on_a_terminal),
         cmocka_unit_test(test_c_api_publishes_and_refuses_bad_reports),
         cmocka_unit_test(test_the_example_program_publishes),
     };
