@@ -9,6 +9,9 @@
  *   - reports python-avro writes (single-object, raw Avro, Confluent with
  *     an older writer schema, a newer writer schema) decode here;
  *   - records of every type we encode decode in python-avro;
+ *   - Confluent's Python client (python3-confluent-kafka) serializes
+ *     reports with an older schema it registers, the worker validates
+ *     them, and Confluent's deserializer reads the worker's results;
  *   - end to end without any of our encoders or producers: python-avro
  *     writes two reports (single-object, and Confluent with an older
  *     writer schema known only to the Schema Registry, same text), kcat
@@ -38,8 +41,9 @@
 #include "support/registry_server.h"
 #include "support/stack.h"
 
-#define SCRIPT  BF_SOURCE_DIR "/tests/interop/avro_interop.py"
-#define BUF_MAX (1024 * 1024)
+#define SCRIPT           BF_SOURCE_DIR "/tests/interop/avro_interop.py"
+#define CONFLUENT_SCRIPT BF_SOURCE_DIR "/tests/interop/confluent_interop.py"
+#define BUF_MAX          (1024 * 1024)
 
 static char tmpdir[256];
 
@@ -60,11 +64,11 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Run the script with @p args; its stdout (malloc'd) and exit status. */
-static char *python(const char *args, int *status)
+/* Run @p script with @p args; its stdout (malloc'd) and exit status. */
+static char *run_python(const char *script, const char *args, int *status)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "'%s' '%s' %s", BF_PYTHON3, SCRIPT, args);
+    snprintf(cmd, sizeof(cmd), "'%s' '%s' %s", BF_PYTHON3, script, args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t cap = 1 << 20, n = 0;
@@ -76,6 +80,11 @@ static char *python(const char *args, int *status)
     if (*status != 0)
         fprintf(stderr, "%s\n-> exit %d:\n%s\n", cmd, *status, out);
     return out;
+}
+
+static char *python(const char *args, int *status)
+{
+    return run_python(SCRIPT, args, status);
 }
 
 static bf_record_type_t record_type(const char *name)
@@ -389,6 +398,7 @@ static int e2e_teardown(void **state)
     bf_test_registry_stop(e2e.registry);
     if (e2e.stack_started)
         bf_stack_stop(&e2e.s);
+    memset(&e2e, 0, sizeof(e2e));
     return 0;
 }
 
@@ -441,6 +451,56 @@ static void test_python_reports_through_kcat_and_the_worker_and_back(void **stat
     free(out);
 }
 
+/* Confluent's own Python client end to end: its serializer registers an
+ * older report schema and frames the reports, the worker resolves the id
+ * through the registry, writes Confluent-framed results under an id it
+ * registered, and Confluent's deserializer reads them back. */
+static void test_confluent_python_client_through_the_worker_and_back(void **state)
+{
+    (void)state;
+    const char *aisim_args[] = {"--latency-ms", "5", NULL};
+    assert_int_equal(bf_stack_start(&e2e.s, 1, aisim_args), 0);
+    e2e.stack_started = true;
+    const bf_stack_t *s = &e2e.s;
+    e2e.registry = bf_test_registry_start(NULL);
+    assert_non_null(e2e.registry);
+    char bin[512], env_brokers[600], env_redis[200], env_ai[600], env_registry[300];
+    snprintf(env_brokers, sizeof(env_brokers), "KAFKA_BROKERS=%s", s->brokers);
+    snprintf(env_redis, sizeof(env_redis), "REDIS_URL=%s", s->redis_url);
+    snprintf(env_ai, sizeof(env_ai), "OPENAI_BASE_URL=%s", s->ai_base_url);
+    snprintf(env_registry, sizeof(env_registry), "SCHEMA_REGISTRY_URL=%s",
+             bf_test_registry_url(e2e.registry));
+    const char *env[] = {env_brokers,  env_redis, env_ai, "OPENAI_API_KEY=test-key",
+                         env_registry, NULL};
+    const char *argv[] = {bf_test_bin("bountyfleet-worker", bin, sizeof(bin)),
+                          "--output-framing",
+                          "confluent",
+                          "-X",
+                          "session.timeout.ms=6000",
+                          NULL};
+    assert_int_equal(bf_proc_start(&e2e.worker, "worker", s->tmpdir, argv, env, false, 5),
+                     0);
+
+    char args[2048];
+    int status;
+    snprintf(args, sizeof(args), "produce '%s' '%s' '%s/tests/data/report_v1.avsc' 3",
+             s->brokers, bf_test_registry_url(e2e.registry), BF_SOURCE_DIR);
+    free(run_python(CONFLUENT_SCRIPT, args, &status));
+    assert_int_equal(status, 0);
+    snprintf(args, sizeof(args), "consume '%s' '%s' 3", s->brokers,
+             bf_test_registry_url(e2e.registry));
+    char *out = run_python(CONFLUENT_SCRIPT, args, &status);
+    assert_int_equal(status, 0);
+    for (int i = 0; i < 3; i++) {
+        char id[64];
+        snprintf(id, sizeof(id), "\"report_id\": \"confluent-py-%d\"", i);
+        if (!strstr(out, id))
+            fail_msg("no result for confluent-py-%d in:\n%s", i, out);
+    }
+    assert_null(strstr(out, "DUPLICATE"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +510,8 @@ int main(void)
         cmocka_unit_test(test_python_avro_finds_every_published_version_readable),
         cmocka_unit_test_teardown(
             test_python_reports_through_kcat_and_the_worker_and_back, e2e_teardown),
+        cmocka_unit_test_teardown(
+            test_confluent_python_client_through_the_worker_and_back, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
