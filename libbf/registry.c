@@ -67,7 +67,7 @@ struct bf_registry_s {
     double down_until; /* transport failure: fail fast until then */
     char down_reason[256];
     id_entry_t ids[MAX_CACHED];
-    size_t n_ids;
+    size_t n_ids, next_evict;
     subject_entry_t subjects[MAX_CACHED];
     size_t n_subjects;
     uint64_t requests;
@@ -339,7 +339,11 @@ static bf_err_t registry_error(long status, bf_err_t refused)
  * Register and look up
  */
 
-static void remember_id(bf_registry_t *reg, int32_t id, const char *schema)
+/* Cache what the registry said about @p id (@p schema NULL: unknown).
+ * Full, it recycles a negative entry (the one closest to expiry), else a
+ * positive one in turn: a deployment knows a handful of schemas, so that
+ * only happens under a stream of distinct ids, which must not grow memory. */
+static const id_entry_t *remember_id(bf_registry_t *reg, int32_t id, const char *schema)
 {
     id_entry_t *e = NULL;
     for (size_t i = 0; i < reg->n_ids && !e; i++)
@@ -347,17 +351,18 @@ static void remember_id(bf_registry_t *reg, int32_t id, const char *schema)
             e = &reg->ids[i];
     if (!e && reg->n_ids < MAX_CACHED)
         e = &reg->ids[reg->n_ids++];
-    if (!e && !schema) { /* full: recycle the negative entry closest to expiry */
+    if (!e) { /* full */
         for (size_t i = 0; i < reg->n_ids; i++)
             if (!reg->ids[i].schema && (!e || reg->ids[i].expires < e->expires))
                 e = &reg->ids[i];
+        if (!e)
+            e = &reg->ids[reg->next_evict++ % MAX_CACHED];
     }
-    if (!e)
-        return;
     free(e->schema);
     e->id = id;
     e->schema = schema ? bf_strdup(schema) : NULL;
     e->expires = schema ? 0 : now_s() + reg->negative_ttl_s;
+    return e;
 }
 
 bf_err_t bf_registry_register(bf_registry_t *reg, const char *subject,
@@ -455,8 +460,7 @@ bf_err_t bf_registry_schema_by_id(bf_registry_t *reg, int32_t id,
                          "schema registry: schema id %d is %s, not Avro", (int)id,
                          json_string_value(type));
         } else {
-            remember_id(reg, id, json_string_value(schema));
-            err = bf_registry_schema_by_id(reg, id, schema_json, errstr, errstr_size);
+            *schema_json = remember_id(reg, id, json_string_value(schema))->schema;
         }
     }
     json_decref(answer);

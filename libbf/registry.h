@@ -90,7 +90,7 @@ bf_err_t bf_registry_register(bf_registry_t *reg, const char *subject,
 /**
  * @brief The schema the registry knows by @p id.
  * @param schema_json receives the schema text, borrowed: valid until the
- *        client is destroyed
+ *        next call on the client (copy it to keep it)
  * @returns BF_OK; BF_ERR_NOT_FOUND for an id the registry does not know
  *          (also while it is remembered as unknown); BF_ERR_SCHEMA for a
  *          schema that is not Avro (schemaType PROTOBUF or JSON);

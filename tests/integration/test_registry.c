@@ -146,6 +146,26 @@ static void test_unknown_id_is_not_found_with_the_registry_error_code(void **sta
     assert_int_equal(bf_test_registry_requests(f->server), before);
 }
 
+/* A stream of distinct bad ids must not grow the cache without bound, and
+ * good ids keep resolving. */
+static void test_many_unknown_ids_keep_the_cache_bounded(void **state)
+{
+    fixture_t *f = *state;
+    int32_t good = bf_test_registry_add(f->server, "s-value", bf_schema_text("report"));
+    char errstr[256] = "";
+    const char *got = NULL;
+    for (int32_t id = 100000; id < 100000 + 1500; id++)
+        assert_int_equal(
+            bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)),
+            BF_ERR_NOT_FOUND);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(
+            bf_registry_schema_by_id(f->client, good, &got, errstr, sizeof(errstr)),
+            BF_OK);
+        assert_string_equal(got, bf_schema_text("report"));
+    }
+}
+
 static void test_invalid_schema_is_refused_with_42201(void **state)
 {
     fixture_t *f = *state;
@@ -460,6 +480,7 @@ int main(void)
         T(test_register_returns_an_id_and_is_cached),
         T(test_lookup_by_id_is_fetched_once),
         T(test_unknown_id_is_not_found_with_the_registry_error_code),
+        T(test_many_unknown_ids_keep_the_cache_bounded),
         T(test_invalid_schema_is_refused_with_42201),
         T(test_server_error_is_an_http_error_with_its_message),
         T(test_slow_registry_times_out_then_fails_fast),
