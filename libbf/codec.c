@@ -80,6 +80,7 @@ typedef struct writer_s {
 
 typedef struct record_s {
     json_t *reader_json; /* the current (reader) schema, self-contained */
+    char *reader_text;   /* reader_json as compact text, for a registry */
     writer_t reader;     /* encodes, and decodes its own messages */
     writer_t *others;    /* older and newer writer schemas */
     size_t others_count;
@@ -91,6 +92,8 @@ struct bf_codec_s {
     avro_writer_t awriter;
     char *scratch; /* encoded body before it is framed */
     size_t scratch_size;
+    bf_codec_schema_lookup_cb *lookup; /* resolves unknown Confluent ids */
+    void *lookup_opaque;
 };
 
 /* ------------------------------------------------------------------------
@@ -1118,6 +1121,12 @@ bf_codec_t *bf_codec_new(char *errstr, size_t errstr_size)
             bf_codec_destroy(codec);
             return NULL;
         }
+        rec->reader_text = json_dumps(rec->reader_json, JSON_COMPACT);
+        if (!rec->reader_text) {
+            fail(&c, BF_ERR_SCHEMA, "cannot write the %s schema", record_schema_names[t]);
+            bf_codec_destroy(codec);
+            return NULL;
+        }
     }
     return codec;
 }
@@ -1133,6 +1142,7 @@ void bf_codec_destroy(bf_codec_t *codec)
             writer_free(&rec->others[i]);
         free(rec->others);
         json_decref(rec->reader_json);
+        free(rec->reader_text);
     }
     if (codec->areader)
         avro_reader_free(codec->areader);
@@ -1194,6 +1204,42 @@ void bf_codec_set_confluent_id(bf_codec_t *codec, bf_record_type_t type, int32_t
 {
     if (valid_type(codec, type))
         codec->records[type].reader.confluent_id = id;
+}
+
+const char *bf_codec_schema_text(const bf_codec_t *codec, bf_record_type_t type)
+{
+    return valid_type(codec, type) ? codec->records[type].reader_text : NULL;
+}
+
+void bf_codec_set_schema_lookup(bf_codec_t *codec, bf_codec_schema_lookup_cb *cb,
+                                void *opaque)
+{
+    if (!codec)
+        return;
+    codec->lookup = cb;
+    codec->lookup_opaque = cb ? opaque : NULL;
+}
+
+/* A Confluent id the codec does not know: ask the lookup (a Schema
+ * Registry) for its schema and learn it as a writer of @p type. */
+static writer_t *lookup_writer(bf_codec_t *codec, ctx_t *c, bf_record_type_t type,
+                               int32_t id, bf_err_t *err)
+{
+    record_t *rec = &codec->records[type];
+    const char *schema = NULL;
+    *err = codec->lookup(codec->lookup_opaque, id, &schema, c->errstr, c->errstr_size);
+    if (*err == BF_ERR_NOT_FOUND)
+        *err = BF_ERR_UNKNOWN_SCHEMA; /* the registry does not know it either */
+    if (*err != BF_OK)
+        return NULL;
+    char why[256] = "";
+    *err = bf_codec_add_writer_schema(codec, type, schema, id, why, sizeof(why));
+    if (*err != BF_OK) {
+        fail(c, *err, "schema id %d is not a readable %s schema: %s", (int)id,
+             record_schema_names[type], why);
+        return NULL;
+    }
+    return find_writer(rec, 1, 0, id);
 }
 
 /* ------------------------------------------------------------------------
@@ -1342,9 +1388,17 @@ bf_err_t bf_codec_decode(bf_codec_t *codec, bf_record_type_t type, const void *d
             return fail(&c, BF_ERR_PARSE, "truncated Confluent header");
         uint32_t id =
             (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-        if (id > INT32_MAX || !(w = find_writer(rec, 1, 0, (int32_t)id)))
+        if (id > INT32_MAX)
             return fail(&c, BF_ERR_UNKNOWN_SCHEMA, "unknown %s schema id %u",
                         record_schema_names[type], id);
+        if (!(w = find_writer(rec, 1, 0, (int32_t)id))) {
+            bf_err_t err = BF_ERR_UNKNOWN_SCHEMA;
+            if (!codec->lookup)
+                return fail(&c, err, "unknown %s schema id %u (no schema registry)",
+                            record_schema_names[type], id);
+            if (!(w = lookup_writer(codec, &c, type, (int32_t)id, &err)))
+                return err;
+        }
         if (framing)
             *framing = BF_FRAMING_CONFLUENT;
         return decode_avro(codec, &c, rec, w, p + CONFLUENT_HEADER_LEN,

@@ -78,6 +78,33 @@ bf_err_t bf_codec_add_writer_schema(bf_codec_t *codec, bf_record_type_t type,
  */
 void bf_codec_set_confluent_id(bf_codec_t *codec, bf_record_type_t type, int32_t id);
 
+/** @brief The current schema of @p type as compact, self-contained JSON
+ *         text (what a Schema Registry is given). Borrowed from the codec. */
+const char *bf_codec_schema_text(const bf_codec_t *codec, bf_record_type_t type);
+
+/**
+ * A source of writer schemas for Confluent ids the codec does not know,
+ * e.g. a Schema Registry (registry.h). Called from bf_codec_decode().
+ * @param schema_json receives the schema text, borrowed: valid at least
+ *        until the callback is called again
+ * @returns BF_OK; BF_ERR_NOT_FOUND for an id the source does not know
+ *          (decode then fails with BF_ERR_UNKNOWN_SCHEMA); any other error
+ *          (e.g. BF_ERR_HTTP, BF_ERR_TIMEOUT) is passed on by decode, so a
+ *          caller can tell an outage from a bad message. errstr says why.
+ */
+typedef bf_err_t(bf_codec_schema_lookup_cb)(void *opaque, int32_t id,
+                                            const char **schema_json, char *errstr,
+                                            size_t errstr_size);
+
+/**
+ * @brief Resolve unknown Confluent ids through @p cb (NULL: do not). The
+ *        schema found is learnt like bf_codec_add_writer_schema(), so each
+ *        id is looked up once.
+ * @param opaque borrowed; passed to @p cb
+ */
+void bf_codec_set_schema_lookup(bf_codec_t *codec, bf_codec_schema_lookup_cb *cb,
+                                void *opaque);
+
 /**
  * @brief Encode @p value (borrowed) with @p framing, appending to @p out.
  * A field the object lacks takes the schema's default; fields the schema
@@ -97,7 +124,8 @@ bf_err_t bf_codec_encode(bf_codec_t *codec, bf_record_type_t type, const json_t 
  * @param framing receives the detected framing (may be NULL)
  * @returns BF_OK; BF_ERR_PARSE for unknown magic, truncated or corrupt Avro,
  *          malformed JSON; BF_ERR_UNKNOWN_SCHEMA for an unknown fingerprint
- *          or id; BF_ERR_SCHEMA when JSON does not fit the schema (a
+ *          or id (after asking the schema lookup, if any, whose other
+ *          errors are passed on); BF_ERR_SCHEMA when JSON does not fit the schema (a
  *          JSON-framed object is checked and normalised like an encoded
  *          one) or a value has no JSON form (NaN); BF_ERR_UTF8 for strings
  *          that are not UTF-8; BF_ERR_PARSE for a string holding U+0000,

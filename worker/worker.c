@@ -41,6 +41,7 @@
 #include "libbf/log.h"
 #include "libbf/mem.h"
 #include "libbf/redis.h"
+#include "libbf/registry.h"
 #include "libbf/report.h"
 #include "worker/analysis.h"
 #include "worker/dedup.h"
@@ -67,6 +68,7 @@ struct bf_worker_s {
     bf_redis_t *redis;
     bf_http_t *http;
     bf_codec_t *codec;
+    bf_registry_t *registry; /* SCHEMA_REGISTRY_URL, or NULL */
     bf_framing_t framing;
     bf_prompts_t prompts;
     bf_prices_t prices;
@@ -942,6 +944,20 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         goto fail;
     if (!(w->codec = bf_codec_new(errstr, errstr_size)))
         goto fail;
+    /* Confluent ids resolve through the Schema Registry when one is set:
+     * the versions known at start are loaded now, later ones looked up
+     * once (a blocking request of at most SCHEMA_REGISTRY_TIMEOUT). */
+    if (!(w->registry = bf_registry_from_env(NULL, errstr, errstr_size)) && *errstr)
+        goto fail;
+    bf_registry_use_for_decoding(w->registry, w->codec);
+    if (w->registry && bf_registry_preload(w->registry, w->codec, BF_RECORD_REPORT,
+                                           cfg->topic_reports, NULL, errstr, errstr_size))
+        goto fail;
+    if (w->registry && w->framing == BF_FRAMING_CONFLUENT &&
+        bf_registry_register_for_encoding(w->registry, w->codec, BF_RECORD_VALIDATION,
+                                          cfg->topic_validations, NULL, errstr,
+                                          errstr_size))
+        goto fail;
     {
         size_t n = strlen(cfg->ai_base_url);
         while (n && cfg->ai_base_url[n - 1] == '/')
@@ -1115,6 +1131,7 @@ void bf_worker_destroy(bf_worker_t *w)
         bf_offsets_free(&w->partitions[i].offsets);
     free(w->partitions);
     bf_codec_destroy(w->codec);
+    bf_registry_destroy(w->registry);
     bf_prompts_free(&w->prompts);
     bf_prices_free(&w->prices);
     free(w->auth_header);
