@@ -470,8 +470,12 @@ static void test_confluent_python_client_through_the_worker_and_back(void **stat
     snprintf(env_ai, sizeof(env_ai), "OPENAI_BASE_URL=%s", s->ai_base_url);
     snprintf(env_registry, sizeof(env_registry), "SCHEMA_REGISTRY_URL=%s",
              bf_test_registry_url(e2e.registry));
-    const char *env[] = {env_brokers,  env_redis, env_ai, "OPENAI_API_KEY=test-key",
-                         env_registry, NULL};
+    /* The three reports come from one template: near-duplicate detection
+     * would (rightly) fold them; this story is about the framing. */
+    const char *env[] = {env_brokers,  env_redis,
+                         env_ai,       "OPENAI_API_KEY=test-key",
+                         env_registry, "BOUNTYFLEET_NEAR_DUP_THRESHOLD=off",
+                         NULL};
     const char *argv[] = {bf_test_bin("bountyfleet-worker", bin, sizeof(bin)),
                           "--output-framing",
                           "confluent",
