@@ -36,20 +36,20 @@ head -c 4000 /dev/urandom >"$tmp/v1"
 printf 'BFDLQ 0 0 5 5\n\x1e\n~BFK00~\x00' >>"$tmp/v1"
 printf '{"report_id":"rep-2","title":"xss"}' >"$tmp/v2"
 printf '\xc3\x01garbage' >"$tmp/v3"
-kcat -P -q -b "$B" -t $DLQ -k rep-1 -H bf.error=E_DECODE -H 'bf.reason=bad magic, offset=3' \
+kcat -P -q -b "$B" -t $DLQ -k rep-1 -H bf.error=parse -H 'bf.reason=bad magic, offset=3' \
     -H bf.source.partition=4 -H bf.source.offset=17 -H bf.worker=w-1 "$tmp/v1"
-kcat -P -q -b "$B" -t $DLQ -k rep-2 -H traceparent=00-abc-01 -H bf.error=E_INVALID \
+kcat -P -q -b "$B" -t $DLQ -k rep-2 -H traceparent=00-abc-01 -H bf.error=missing_field \
     -H 'bf.reason=missing field: severity' -H bf.worker=w-2 "$tmp/v2"
-kcat -P -q -b "$B" -t $DLQ -k rep-3 -H bf.error=E_DECODE -H bf.reason=truncated "$tmp/v3"
+kcat -P -q -b "$B" -t $DLQ -k rep-3 -H bf.error=parse -H bf.reason=truncated "$tmp/v3"
 
 count() { kcat -C -q -b "$B" -t $REPORTS -o beginning -e -f 'x\n' 2>/dev/null | wc -l; }
 
 # --dry-run lists all three and publishes nothing.
 "$REPLAY" -b "$B" --dry-run >"$tmp/dry" 2>"$tmp/dry.err" || fail "dry run: $(cat "$tmp/dry.err")"
 [ "$(grep -c '"action":"would_replay"' "$tmp/dry")" = 3 ] || fail "dry run lists $(cat "$tmp/dry")"
-grep -q '"key":"rep-1","bytes":4024,"headers_kept":0,"error":"E_DECODE","reason":"bad magic, offset=3"' "$tmp/dry" ||
+grep -q '"key":"rep-1","bytes":4024,"headers_kept":0,"error":"parse","reason":"bad magic, offset=3"' "$tmp/dry" ||
     fail "dry run line for rep-1: $(head -n 1 "$tmp/dry")"
-grep -q '"key":"rep-2".*"headers_kept":1,"error":"E_INVALID"' "$tmp/dry" || fail "dry run rep-2"
+grep -q '"key":"rep-2".*"headers_kept":1,"error":"missing_field"' "$tmp/dry" || fail "dry run rep-2"
 [ "$(count)" = 0 ] || fail "dry run published"
 
 # --since in the future selects nothing; --since 10m selects all.
@@ -57,10 +57,10 @@ future=$(( ($(date +%s) + 3600) * 1000 ))
 "$REPLAY" -b "$B" --dry-run --since "$future" 2>/dev/null | grep -q . && fail "--since future selected records"
 [ "$("$REPLAY" -b "$B" --dry-run --since 10m 2>/dev/null | wc -l)" = 3 ] || fail "--since 10m"
 
-# --error E_DECODE --limit 1 replays rep-1 only; then E_INVALID replays rep-2.
-"$REPLAY" -b "$B" --error E_DECODE --limit 1 >"$tmp/r1" 2>"$tmp/r1.err" || fail "replay 1: $(cat "$tmp/r1.err")"
+# --error parse --limit 1 replays rep-1 only; then missing_field replays rep-2.
+"$REPLAY" -b "$B" --error parse --limit 1 >"$tmp/r1" 2>"$tmp/r1.err" || fail "replay 1: $(cat "$tmp/r1.err")"
 [ "$(grep -c '"action":"replayed"' "$tmp/r1")" = 1 ] || fail "replay 1 output $(cat "$tmp/r1")"
-"$REPLAY" -b "$B" --error E_INVALID >"$tmp/r2" 2>"$tmp/r2.err" || fail "replay 2: $(cat "$tmp/r2.err")"
+"$REPLAY" -b "$B" --error missing_field >"$tmp/r2" 2>"$tmp/r2.err" || fail "replay 2: $(cat "$tmp/r2.err")"
 grep -q 'replayed 1 of 3 dead letters' "$tmp/r2.err" || fail "summary: $(cat "$tmp/r2.err")"
 [ "$(count)" = 2 ] || fail "reports topic holds $(count) records, want 2"
 
