@@ -74,13 +74,27 @@ bf_packages = set(re.search(r'BF_PACKAGES="([^"]*)"', libsh).group(1).split())
 check(build_pkgs <= bf_packages, "build stage installs what ops/lib.sh does not list: %s"
       % sorted(build_pkgs - bf_packages))
 
+def dpkg_owners(paths):
+    """{path: package} for the paths dpkg knows, in one dpkg -S call (paths
+    under /lib are also tried under /usr/lib: Debian 12 is merged-/usr)."""
+    cands = set()
+    for p in paths:
+        cands |= {p, "/usr" + p if not p.startswith("/usr/") else p[4:]}
+    owners = {}
+    for line in sh("dpkg", "-S", *sorted(cands)).splitlines():
+        pkgs, _, path = line.partition(": ")
+        owners[path.strip()] = pkgs.split(",")[0].split(":")[0].strip()
+    return {p: owners.get(p) or owners.get("/usr" + p) or owners.get(p[4:], "") for p in paths}
+
+
 # pkg-config modules CMake requires -> their -dev packages.
 cmake = open(os.path.join(ROOT, "CMakeLists.txt"), encoding="utf-8").read()
 top = cmake.split("if(BUILD_TESTING)")[0]
-for module in re.findall(r"pkg_check_modules\(\w+ REQUIRED IMPORTED_TARGET (\S+)\)", top):
-    pcdir = sh("pkg-config", "--variable=pcfiledir", module).strip()
-    owner = sh("dpkg", "-S", os.path.join(pcdir, module + ".pc")).split(":")[0]
-    check(owner in build_pkgs, "build stage lacks %s (pkg-config %s)" % (owner or "?", module))
+modules = re.findall(r"pkg_check_modules\(\w+ REQUIRED IMPORTED_TARGET (\S+)\)", top)
+pcfiles = {m: os.path.join(sh("pkg-config", "--variable=pcfiledir", m).strip(), m + ".pc") for m in modules}
+pc_owner = dpkg_owners(list(pcfiles.values()))
+for module, pc in pcfiles.items():
+    check(pc_owner[pc] in build_pkgs, "build stage lacks %s (pkg-config %s)" % (pc_owner[pc] or "?", module))
 
 # Programs CMake builds = programs copied to the runtime image.
 programs = set()
@@ -94,24 +108,24 @@ check(programs == copied and len(programs) == 5, "CMake builds %s, the image get
 # Direct shared-library dependencies -> runtime packages.
 base = {"libc6", "libgcc-s1"}  # in every Debian image
 sanitizer = re.compile(r"^lib(asan|ubsan|tsan|lsan)\d")
+links = []  # (program, soname, path)
 for prog in sorted(programs):
     path = os.path.join(BIN, prog)
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", sh("readelf", "-d", path))
     resolved = dict(re.findall(r"^\s*(\S+) => (\S+)", sh("ldd", path), re.M))
-    for so in needed:
-        real = os.path.realpath(resolved.get(so, ""))
-        owner = ""
-        for cand in (real, "/usr" + real if not real.startswith("/usr") else real[4:], resolved.get(so, "")):
-            owner = sh("dpkg", "-S", cand).split(":")[0].strip()
-            if owner:
-                break
-        if owner in base or sanitizer.match(owner):
-            continue
-        check(owner in runtime_pkgs, "%s links %s (package %s), not installed in the runtime stage"
-              % (prog, so, owner or "unknown"))
+    links += [(prog, so, os.path.realpath(resolved.get(so, so))) for so in needed]
+so_owner = dpkg_owners(sorted({p for _, _, p in links}))
+for prog, so, path in links:
+    owner = so_owner[path]
+    if owner in base or sanitizer.match(owner):
+        continue
+    check(owner in runtime_pkgs, "%s links %s (package %s), not installed in the runtime stage"
+          % (prog, so, owner or "unknown"))
 check(not [p for p in runtime_pkgs if p.endswith("-dev")], "runtime stage installs -dev packages")
+policy = sh("apt-cache", "policy", *sorted(runtime_pkgs))
+known = set(re.findall(r"^(\S+):\n\s+Installed: .*\n\s+Candidate: (?!\(none\))", policy, re.M))
 for p in runtime_pkgs:
-    check("Candidate: (none)" not in sh("apt-cache", "policy", p), "runtime package %s unknown to apt" % p)
+    check(p in known, "runtime package %s unknown to apt" % p)
 
 # Data files where the programs look for them.
 m = re.search(r"-DBF_DATADIR=(\S+)", text)
@@ -190,7 +204,7 @@ with tempfile.TemporaryDirectory() as ctx:
                        capture_output=True, text=True)
     check(r.returncode == 0, "cmake configure of the build stage's context failed:\n%s" % r.stderr[-2000:])
     if r.returncode == 0 and os.environ.get("BF_OPS_DOCKER_BUILD") == "1":
-        r = subprocess.run(["cmake", "--build", os.path.join(ctx, "_build"), "-j2"],
+        r = subprocess.run(["cmake", "--build", os.path.join(ctx, "_build"), "-j1"],
                            capture_output=True, text=True)
         check(r.returncode == 0, "build of the build stage's context failed:\n%s" % r.stdout[-3000:])
 
