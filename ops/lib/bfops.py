@@ -206,3 +206,23 @@ def topics_in_code():
 def hostport(addr):
     host, _, port = addr.rpartition(":")
     return host, int(port)
+
+
+class Checks:
+    """Collects failed checks of a test script: check(cond, msg), then
+    check.finish(summary) prints them and exits 1 if any failed."""
+
+    def __init__(self):
+        self.errors = []
+
+    def __call__(self, cond, msg):
+        if not cond:
+            self.errors.append(msg)
+
+    def finish(self, summary, ok="ok"):
+        import sys
+
+        for e in self.errors:
+            print("FAIL", e)
+        print("%s: %s" % (summary, ok if not self.errors else "%d problems" % len(self.errors)))
+        sys.exit(1 if self.errors else 0)

@@ -21,12 +21,7 @@ import bfops  # noqa: E402
 
 ROOT = bfops.ROOT
 BIN = sys.argv[1]
-errors = []
-
-
-def check(cond, msg):
-    if not cond:
-        errors.append(msg)
+check = bfops.Checks()
 
 
 def compose_config(env_file, *extra):
@@ -217,7 +212,4 @@ for var, dflt in used.items():
 for var in documented:
     check(var in used or var == "COMPOSE_PROFILES", ".env.example sets %s, which the compose file ignores" % var)
 
-for e in errors:
-    print("FAIL", e)
-print("docker-compose config ok for 3 variants; %s" % ("consistent" if not errors else "%d problems" % len(errors)))
-sys.exit(1 if errors else 0)
+check.finish("docker-compose config ok for 3 variants", "consistent")

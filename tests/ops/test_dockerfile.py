@@ -28,12 +28,7 @@ import bfops  # noqa: E402
 
 ROOT = bfops.ROOT
 BIN = sys.argv[1]
-errors = []
-
-
-def check(cond, msg):
-    if not cond:
-        errors.append(msg)
+check = bfops.Checks()
 
 
 def sh(*cmd):
@@ -209,8 +204,5 @@ with tempfile.TemporaryDirectory() as ctx:
                            capture_output=True, text=True)
         check(r.returncode == 0, "build of the build stage's context failed:\n%s" % r.stdout[-3000:])
 
-for e in errors:
-    print("FAIL", e)
-print("Dockerfile: %d programs, %d runtime packages, data in %s: %s" % (
-    len(copied), len(runtime_pkgs), datadir, "ok" if not errors else "%d problems" % len(errors)))
-sys.exit(1 if errors else 0)
+check.finish("Dockerfile: %d programs, %d runtime packages, data in %s" % (
+    len(copied), len(runtime_pkgs), datadir))

@@ -20,12 +20,7 @@ import bfops  # noqa: E402
 ROOT = bfops.ROOT
 BIN = sys.argv[1]
 K8S = os.path.join(ROOT, "ops", "k8s")
-errors = []
-
-
-def check(cond, msg):
-    if not cond:
-        errors.append(msg)
+check = bfops.Checks()
 
 
 docs = []
@@ -197,7 +192,4 @@ for so in find("ScaledObject"):
         check(False, f + ": unexpected trigger %s" % t["type"])
 check(len(find("ScaledObject")) == 2, "two KEDA alternatives (metrics-api, kafka)")
 
-for e in errors:
-    print("FAIL", e)
-print("ops/k8s: %d objects; %s" % (len(docs), "consistent" if not errors else "%d problems" % len(errors)))
-sys.exit(1 if errors else 0)
+check.finish("ops/k8s: %d objects" % len(docs), "consistent")

@@ -15,12 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import bfops  # noqa: E402
 
 ROOT = bfops.ROOT
-errors = []
-
-
-def check(cond, msg):
-    if not cond:
-        errors.append(msg)
+check = bfops.Checks()
 
 
 contract = bfops.parse_metrics_md()
@@ -107,8 +102,5 @@ prov = yaml.safe_load(open(os.path.join(ROOT, "ops", "grafana", "provisioning", 
 check(prov["providers"][0]["options"]["path"] == "/etc/grafana/dashboards",
       "dashboard provider path must be the compose mount /etc/grafana/dashboards")
 
-for e in errors:
-    print("FAIL", e)
-print("%d rule and %d dashboard queries over %d contract metrics: %s" % (
-    len(rule_exprs), len(dash_exprs), len(contract), "ok" if not errors else "%d problems" % len(errors)))
-sys.exit(1 if errors else 0)
+check.finish("%d rule and %d dashboard queries over %d contract metrics" % (
+    len(rule_exprs), len(dash_exprs), len(contract)))
