@@ -139,6 +139,12 @@ pdbs = find("PodDisruptionBudget")
 check(len(pdbs) == 1 and pdbs[0]["spec"]["selector"]["matchLabels"] == w["spec"]["selector"]["matchLabels"],
       "PDB must select the workers")
 check(pdbs and (pdbs[0]["spec"].get("maxUnavailable") == 1 or "minAvailable" in pdbs[0]["spec"]), "PDB budget")
+# An idle worker (no partitions) is never ready: it must not block drains
+# or rollouts.
+check(pdbs and pdbs[0]["spec"].get("unhealthyPodEvictionPolicy") == "AlwaysAllow",
+      "PDB: unready (idle) workers must stay evictable")
+check(w["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] >= 1,
+      "worker rollout: maxUnavailable 0 stalls when workers == partitions")
 keyfile = container_env(wc).get("OPENAI_API_KEY_FILE", {}).get("value", "")
 mounts = {m["name"]: m["mountPath"] for m in wc["volumeMounts"]}
 vols = {v["name"]: v for v in wpod["volumes"]}
