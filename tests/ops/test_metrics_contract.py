@@ -97,6 +97,13 @@ for p in panels:
     check(p.get("targets"), "panel %s has no query" % p["title"])
     g = p["gridPos"]
     check(g["x"] + g["w"] <= 24, "panel %s is wider than the grid" % p["title"])
+cells = {}
+for p in panels:
+    g = p["gridPos"]
+    for x in range(g["x"], g["x"] + g["w"]):
+        for y in range(g["y"], g["y"] + g["h"]):
+            check((x, y) not in cells, "panels %r and %r overlap" % (cells.get((x, y)), p["title"]))
+            cells[(x, y)] = p["title"]
 prov = yaml.safe_load(open(os.path.join(ROOT, "ops", "grafana", "provisioning", "dashboards",
                                         "bountyfleet.yml"), encoding="utf-8"))
 check(prov["providers"][0]["options"]["path"] == "/etc/grafana/dashboards",
