@@ -162,6 +162,27 @@ init = " ".join(S["kafka-init"]["command"])
 created = set(re.findall(r"^\s*create\s+(\S+)", init, re.M))
 check(created == bfops.topics_in_code(), "kafka-init creates %s, libbf/kafka.h names %s"
       % (sorted(created), sorted(bfops.topics_in_code())))
+# Run kafka-init's script with kafka-topics.sh replaced by a recorder: the
+# topics, partition counts and retention it would ask the broker for.
+ki = example["services"]["kafka-init"]
+# `config` prints $ escaped as $$, as in the file.
+script = ki["command"][0].replace("$$", "$").replace("/opt/kafka/bin/kafka-topics.sh", "kafka_topics")
+rec = subprocess.run(["bash", "-ec", 'kafka_topics() { echo "$*"; }\n' + script],
+                     capture_output=True, text=True, env=dict({k: str(v) for k, v in ki["environment"].items()}, PATH=os.environ["PATH"]))
+check(rec.returncode == 0, "kafka-init script fails: %s" % rec.stderr)
+asked = {}
+for line in rec.stdout.splitlines():
+    m = re.search(r"--create .*--topic (\S+) --partitions (\d+) --config retention\.ms=(\d+)", line)
+    if m:
+        asked[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+envfile = dict(re.findall(r"^([A-Z_0-9]+)=(.*)$", open(example_path, encoding="utf-8").read(), re.M))
+check(set(asked) == bfops.topics_in_code(), "kafka-init would create %s" % sorted(asked))
+check(asked.get("bountyfleet.reports", (0,))[0] == int(envfile["REPORTS_PARTITIONS"]),
+      "kafka-init: reports partitions != REPORTS_PARTITIONS")
+check(asked.get("bountyfleet.reports.dlq", (0, 0))[1] == int(envfile["DLQ_RETENTION_MS"]),
+      "kafka-init: DLQ retention != DLQ_RETENTION_MS")
+check(int(envfile["REPORTS_PARTITIONS"]) >= int(envfile["WORKERS_MAX"]),
+      ".env.example: more workers than report partitions would sit idle")
 check(S["kafka-init"]["depends_on"]["kafka"]["condition"] == "service_healthy", "kafka-init waits for kafka")
 for n in ("worker", "autoscaler"):
     check(S[n]["depends_on"].get("kafka-init", {}).get("condition") == "service_completed_successfully",
