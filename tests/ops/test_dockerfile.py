@@ -205,6 +205,12 @@ with tempfile.TemporaryDirectory() as ctx:
         r = subprocess.run(["cmake", "--build", os.path.join(ctx, "_build"), "-j1"],
                            capture_output=True, text=True)
         check(r.returncode == 0, "build of the build stage's context failed:\n%s" % r.stdout[-3000:])
+        if r.returncode == 0:  # the image's worker looks for its data where COPY puts it
+            help_md = sh(os.path.join(ctx, "_build", "bin", "bountyfleet-worker"), "--help-markdown")
+            for flag, path in (("--prompts-dir", datadir + "/worker/prompts/v1"),
+                               ("--prices", datadir + "/worker/prices.json")):
+                check(re.search(r"`%s` \|[^|]*\|[^|]*\| %s \|" % (flag, re.escape(path)), help_md),
+                      "the image's worker: %s does not default to %s" % (flag, path))
 
 check.finish("Dockerfile: %d programs, %d runtime packages, data in %s" % (
     len(copied), len(runtime_pkgs), datadir))

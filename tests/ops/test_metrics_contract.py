@@ -71,6 +71,11 @@ for a in alerts:
     check(a.get("annotations", {}).get("runbook_url") == "ops/RUNBOOK.md#" + n.lower(),
           "%s: runbook_url must be ops/RUNBOOK.md#%s" % (n, n.lower()))
     check(n in headings, "%s: no '### %s' section in ops/RUNBOOK.md" % (n, n))
+for section in ("Deploy", "Scale by hand", "Drain a worker", "Replay the dead-letter topic", "Rotate keys",
+                "Alerts"):
+    check(re.search(r"^## %s$" % section, runbook, re.M), "ops/RUNBOOK.md has no section '## %s'" % section)
+for script in set(re.findall(r"\bops/([\w./-]*[\w/])", runbook)):
+    check(os.path.exists(os.path.join(ROOT, "ops", script)), "ops/RUNBOOK.md names ops/%s, which is missing" % script)
 test_file = os.path.join(ROOT, "ops", "prometheus", "tests", "alerts_test.yml")
 tested = set(re.findall(r"alertname: (\w+)", open(test_file, encoding="utf-8").read()))
 for n in names:
