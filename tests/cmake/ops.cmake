@@ -31,3 +31,5 @@ bf_ops_test(dlq_replay ${BF_OPS_TESTS}/test_dlq_replay.sh ${BF_OPS_BIN})
 # METRICS_ADDR.
 bf_ops_test(metrics_live ${BF_OPS_TESTS}/test_metrics_live.sh ${BF_OPS_BIN})
 set_tests_properties(ops.metrics_live PROPERTIES SKIP_RETURN_CODE 77)
+# ops/dlq-replay against what bountyfleet-worker really dead-letters.
+bf_ops_test(dlq_worker ${BF_OPS_TESTS}/test_dlq_worker.sh ${BF_OPS_BIN})
