@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sets variables for the test that sources it
 # tests/ops/stack.sh - sourced by the ops shell tests: the local stack
 # (bountyfleet-devbroker, a throwaway redis-server, bountyfleet-aisim) on
 # loopback, every process stopped and the scratch dir removed on exit.

@@ -13,7 +13,9 @@ set -euo pipefail
 BIN=$1
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 for p in bountyfleet-worker bountyfleet-autoscaler; do
-    if ! "$BIN/$p" --help-markdown | grep -q '`METRICS_ADDR`'; then
+    help=$("$BIN/$p" --help-markdown)
+    # shellcheck disable=SC2016
+    if ! grep -qF -- '| `METRICS_ADDR` |' <<<"$help"; then
         echo "SKIP: $p does not read METRICS_ADDR yet"
         exit 77
     fi
