@@ -60,6 +60,8 @@ COPY ops/dlq-replay /usr/local/bin/bountyfleet-dlq-replay
 COPY schemas/ /usr/share/bountyfleet/schemas/
 COPY worker/prompts/ /usr/share/bountyfleet/worker/prompts/
 COPY worker/prices.json /usr/share/bountyfleet/worker/prices.json
+# 200 real disclosed reports, for a trial (docker-compose's sample-load).
+COPY ops/demo-data/sample-reports.jsonl /usr/share/bountyfleet/ops/demo-data/sample-reports.jsonl
 
 # Daemons listen on every interface inside a container; the programs'
 # own default is loopback. The autoscaler's compose/k8s config sets :9465.

@@ -47,16 +47,18 @@ example = compose_config(example_path)
 # 1. Services, health checks, restart policies.
 S = default["services"]
 core = {"kafka", "kafka-init", "redis", "worker", "autoscaler", "prometheus", "grafana"}
-check(core <= set(S) and set(sim["services"]) == core | {"aisim"},
-      "services: %s" % sorted(sim["services"]))
-check(sim["services"]["aisim"].get("profiles") == ["sim"], "aisim must be in profile sim only")
+trial = {"aisim", "sample-load"}
+check(core <= set(S) and set(sim["services"]) == core | trial, "services: %s" % sorted(sim["services"]))
+for n in trial:
+    check(sim["services"][n].get("profiles") == ["sim"], "%s must be in profile sim only" % n)
 for n in core:
     check(not S[n].get("profiles"), "%s must run without a profile" % n)
 check(re.search(r"^COMPOSE_PROFILES=sim$", open(os.path.join(ROOT, ".env.example")).read(), re.M),
       ".env.example must enable the sim profile for the keyless trial")
+ONE_SHOT = {"kafka-init", "sample-load"}
 for name, s in sim["services"].items():
-    if name == "kafka-init":
-        check(s.get("restart") == "on-failure", "kafka-init: restart on-failure")
+    if name in ONE_SHOT:
+        check(s.get("restart") == "on-failure", "%s: one-shot, restart on-failure" % name)
         continue
     check(s.get("restart") in ("unless-stopped", "always"), "%s: no restart policy" % name)
     check(s.get("healthcheck", {}).get("test"), "%s: no health check" % name)
@@ -107,7 +109,8 @@ def health_port(s):
 
 
 bf_services = {n: s for n, s in sim["services"].items() if s.get("build")}
-check(set(bf_services) == {"worker", "autoscaler", "aisim"}, "built services: %s" % sorted(bf_services))
+check(set(bf_services) == {"worker", "autoscaler", "aisim", "sample-load"}, "built services: %s" % sorted(bf_services))
+image_files = re.findall(r"^COPY (?!--from)\S+ (/usr/share/bountyfleet/\S+)$", dockerfile, re.M)
 images = {s["image"] for s in bf_services.values()}
 check(len(images) == 1, "bountyfleet services use several images: %s" % images)
 kafka_adv = S["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
@@ -121,6 +124,9 @@ for name, s in bf_services.items():
           "%s: the Dockerfile does not install %s" % (name, program))
     flags, envs = bfops.program_settings(BIN, program)
     for arg in cmd[1:]:
+        if arg.startswith("/usr/share/bountyfleet/"):
+            check(any(arg == f or (f.endswith("/") and arg.startswith(f)) for f in image_files),
+                  "%s: %s is not in the image" % (name, arg))
         if arg.startswith("--"):
             check(arg.split("=")[0] in flags, "%s: %s has no flag %s" % (name, program, arg))
     for var in s.get("environment", {}):

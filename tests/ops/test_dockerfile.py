@@ -133,7 +133,8 @@ check(re.search(r'set\(BF_DATADIR .* CACHE PATH', cmake), "BF_DATADIR is not a C
 main_c = open(os.path.join(ROOT, "worker", "main.c"), encoding="utf-8").read()
 rt = " ".join(stages["runtime"]["lines"])
 for src, rel in (("worker/prompts/", "/worker/prompts/"), ("worker/prices.json", "/worker/prices.json"),
-                 ("schemas/", "/schemas/")):
+                 ("schemas/", "/schemas/"),
+                 ("ops/demo-data/sample-reports.jsonl", "/ops/demo-data/sample-reports.jsonl")):
     check(re.search(r"COPY %s %s%s" % (re.escape(src), re.escape(datadir), re.escape(rel)), rt),
           "runtime stage does not copy %s to %s%s" % (src, datadir, rel))
 check('BF_DATADIR "/worker/prompts/v1"' in main_c and 'BF_DATADIR "/worker/prices.json"' in main_c,
