@@ -20,6 +20,7 @@
 #include "autoscaler/actuator_local.h"
 #include "autoscaler/control.h"
 #include "autoscaler/decide.h"
+#include "autoscaler/forecast_eval.h"
 #include "autoscaler/lag.h"
 #include "libbf/config.h"
 #include "libbf/kafka.h"
@@ -139,6 +140,10 @@ int main(int argc, char **argv)
     bf_actuator_t *act = NULL;
     bf_lag_reader_t *lag = NULL;
     int rc = 2;
+
+    /* Subcommands that work offline on a recorded trace. */
+    if (argc > 1 && strcmp(argv[1], "forecast-eval") == 0)
+        return bf_forecast_eval_main(argc - 1, argv + 1);
 
     switch (bf_cli_parse(&cli, &cfg, argc, argv, &props, &first_arg, errstr,
                          sizeof(errstr))) {
