@@ -18,6 +18,7 @@
 
 #include "autoscaler/actuator.h"
 #include "autoscaler/actuator_local.h"
+#include "autoscaler/backtest.h"
 #include "autoscaler/control.h"
 #include "autoscaler/decide.h"
 #include "autoscaler/forecast_eval.h"
@@ -144,6 +145,8 @@ int main(int argc, char **argv)
     /* Subcommands that work offline on a recorded trace. */
     if (argc > 1 && strcmp(argv[1], "forecast-eval") == 0)
         return bf_forecast_eval_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "backtest") == 0)
+        return bf_backtest_main(argc - 1, argv + 1);
 
     switch (bf_cli_parse(&cli, &cfg, argc, argv, &props, &first_arg, errstr,
                          sizeof(errstr))) {

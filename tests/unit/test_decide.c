@@ -217,7 +217,8 @@ static void test_window_memory_stays_bounded(void **unused)
     bf_decide_policy_t p = {.min_workers = 0,
                             .max_workers = BF_DECIDE_MAX_WORKERS,
                             .lag_per_worker = 1,
-                            .scale_down_delay_s = 3600};
+                            .scale_down_delay_s = 3600,
+                            .up_window_s = 3600};
     bf_decide_state_t *s = malloc(sizeof(*s));
     assert_non_null(s);
     bf_decide_state_init(s);
@@ -225,7 +226,8 @@ static void test_window_memory_stays_bounded(void **unused)
         /* decreasing runs, the worst case for the queue's length */
         int64_t lag = BF_DECIDE_MAX_WORKERS - (i % (BF_DECIDE_MAX_WORKERS + 1));
         bf_decision_t d = decide_at(&p, s, i * 0.01, lag, 4096, 5);
-        assert_true(s->count <= BF_DECIDE_MAX_WORKERS + 1);
+        assert_true(s->high.count <= BF_DECIDE_MAX_WORKERS + 1);
+        assert_true(s->low.count <= BF_DECIDE_MAX_WORKERS + 1);
         assert_true(d.target_workers >= 5);
     }
     free(s);
