@@ -29,7 +29,10 @@ typedef struct control_s {
     bf_actuator_t *act;
     FILE *out;
     int64_t target; /* workers the fleet should run; --min until a decision */
-    bf_decide_state_t decide;
+    bf_scaler_t *scaler;
+    bool have_sums; /* high_sum/committed_sum hold a previous reading */
+    int32_t prev_partitions;
+    int64_t high_sum, committed_sum;
     bf_decision_line_state_t line;
     double next_read;  /* monotonic time of the next lag reading */
     double backoff_s;  /* current retry delay while readings fail */
@@ -128,15 +131,40 @@ static void observe_and_decide(control_t *c, double tick)
     c->next_read = tick + c->conf->interval_s;
     log_snapshot(&snap);
 
-    bf_decide_input_t in = {
+    /* Arrivals and processed reports since the last reading: the growth of
+     * the summed log-end and committed offsets. A change in the partition
+     * count (or an offset that went back: a topic recreated) makes the
+     * difference meaningless, so that reading counts nothing. */
+    int64_t high = 0, committed = 0;
+    for (int32_t i = 0; i < snap.partition_count; i++) {
+        const bf_lag_partition_t *p = &snap.partitions[i];
+        high += p->high;
+        committed += p->committed >= 0 ? p->committed : p->low;
+    }
+    double arrivals = 0, processed = 0;
+    if (c->have_sums && c->prev_partitions == snap.partition_count &&
+        high >= c->high_sum && committed >= c->committed_sum) {
+        arrivals = (double)(high - c->high_sum);
+        processed = (double)(committed - c->committed_sum);
+    }
+    c->have_sums = true;
+    c->prev_partitions = snap.partition_count;
+    c->high_sum = high;
+    c->committed_sum = committed;
+
+    bf_scaler_obs_t obs = {
         .now = now,
         .total_lag = snap.total_lag,
         .partitions = snap.partition_count,
         .current_workers = bf_actuator_current(c->act),
+        .arrivals = arrivals,
+        .processed = processed,
+        .latency_s = -1,
     };
     bf_lag_snapshot_free(&snap);
-    bf_decision_t d;
-    bf_decide(&c->conf->policy, &c->decide, &in, &d);
+    bf_scaler_decision_t sd;
+    bf_scaler_observe(c->scaler, &obs, &sd);
+    const bf_decision_t d = sd.decision;
     if (bf_decision_line_due(&c->line, &d, now))
         print_decision(c, &d);
     /* Even a HOLD sets the target: it is the count that runs now, so a start
@@ -149,15 +177,19 @@ static void observe_and_decide(control_t *c, double tick)
 bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
                         bf_actuator_t *act, FILE *out)
 {
+    char errstr[256];
     control_t c = {
         .conf = conf,
         .lag = lag,
         .act = act,
         .out = out,
-        .target = conf->policy.min_workers,
+        .target = conf->scaler.policy.min_workers,
         .next_read = bf_autoscaler_now(),
     };
-    bf_decide_state_init(&c.decide);
+    if (!(c.scaler = bf_scaler_new(&conf->scaler, errstr, sizeof(errstr)))) {
+        bf_log(BF_LOG_FATAL, "autoscaler", "bad_configuration", BF_LSTR("error", errstr));
+        return BF_ERR_CONFIG;
+    }
     sigset_t set = control_signals();
     double next_tick = bf_autoscaler_now();
     bf_err_t ret = BF_OK;
@@ -196,6 +228,7 @@ bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
         }
     }
     bf_actuator_shutdown(act);
+    bf_scaler_destroy(c.scaler);
     bf_log(BF_LOG_INFO, "autoscaler", "stopped");
     return ret;
 }

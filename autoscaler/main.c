@@ -11,6 +11,7 @@
  * Exit status: 0 after a graceful stop (SIGTERM/SIGINT), 2 for a bad flag
  * or setting (one line on stderr), 1 for a fatal runtime error.
  */
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "autoscaler/backtest.h"
 #include "autoscaler/control.h"
 #include "autoscaler/decide.h"
+#include "autoscaler/forecast.h"
 #include "autoscaler/forecast_eval.h"
 #include "autoscaler/lag.h"
 #include "libbf/config.h"
@@ -43,6 +45,20 @@ typedef struct autoscaler_config_s {
     double stop_timeout;
     double kafka_timeout;
     char *log_level;
+    char *rule;
+    double worker_rate;
+    double drain_target;
+    double target_utilization;
+    double forecast_step;
+    double horizon;
+    char *season;
+    double cooldown;
+    double scale_up_delay;
+    int64_t activation_lag;
+    double latency_slo;
+    char *weights;
+    double up_threshold;
+    double down_threshold;
 } autoscaler_config_t;
 
 #define OPT(field) offsetof(autoscaler_config_t, field)
@@ -83,6 +99,43 @@ static const bf_opt_t options[] = {
     {"log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_STRING, "info", 1, 0, "LEVEL",
      "fatal, error, warn, info or debug (debug logs the lag per partition)",
      OPT(log_level)},
+    {"rule", 0, NULL, BF_OPT_STRING, "capacity", 1, 0, "capacity|lag",
+     "capacity: drain the lag within --drain-target while absorbing the forecast "
+     "arrivals at the measured per-worker throughput, gated by the multi-metric score; "
+     "lag: ceil(lag / --lag-per-worker) (KEDA)",
+     OPT(rule)},
+    {"worker-rate", 0, NULL, BF_OPT_DOUBLE, "2", 1e-6, 1e9, "R",
+     "reports/s one worker validates, until the throughput has been measured",
+     OPT(worker_rate)},
+    {"drain-target", 0, NULL, BF_OPT_DOUBLE, "60", 0.1, 86400, "SECONDS",
+     "capacity rule: work the current lag off within this", OPT(drain_target)},
+    {"target-utilization", 0, NULL, BF_OPT_DOUBLE, "0.8", 0.05, 1, "F",
+     "capacity rule: share of a worker's throughput to plan on", OPT(target_utilization)},
+    {"forecast-step", 0, NULL, BF_OPT_DOUBLE, "60", 1, 86400, "SECONDS",
+     "arrivals are summed into steps this long for the forecast", OPT(forecast_step)},
+    {"horizon", 0, NULL, BF_OPT_DOUBLE, "300", 1, 3600, "SECONDS",
+     "how far ahead the forecast looks (capacity for the peak within it)", OPT(horizon)},
+    {"season", 0, NULL, BF_OPT_STRING, "daily", 1, 0, "daily|weekly|none",
+     "seasonality of the Holt-Winters forecast (Holt's linear method until two seasons "
+     "are seen)",
+     OPT(season)},
+    {"cooldown", 0, NULL, BF_OPT_DOUBLE, "0", 0, 86400, "SECONDS",
+     "least time between two scaling actions", OPT(cooldown)},
+    {"scale-up-delay", 0, NULL, BF_OPT_DOUBLE, "0", 0, 86400, "SECONDS",
+     "scale up only to the lowest desired count of this window (HPA scaleUp "
+     "stabilisation)",
+     OPT(scale_up_delay)},
+    {"activation-lag", 0, NULL, BF_OPT_INT, "0", 0, 1e15, "N",
+     "capacity rule with --min 0: lag that wakes a fleet at zero", OPT(activation_lag)},
+    {"latency-slo", 0, NULL, BF_OPT_DOUBLE, "60", 0.001, 86400, "SECONDS",
+     "queueing latency that counts as full latency pressure in the score",
+     OPT(latency_slo)},
+    {"weights", 0, NULL, BF_OPT_STRING, "0.40,0.25,0.20,0.15", 1, 0, "Q,L,F,C",
+     "weights of queue depth, latency, forecast and cost in the score", OPT(weights)},
+    {"up-threshold", 0, NULL, BF_OPT_DOUBLE, "0", -10, 10, "S",
+     "score at or above which the capacity rule may scale up", OPT(up_threshold)},
+    {"down-threshold", 0, NULL, BF_OPT_DOUBLE, "-0.1", -10, 10, "S",
+     "score at or below which the capacity rule may scale down", OPT(down_threshold)},
 };
 
 static const bf_cli_t cli = {
@@ -128,6 +181,61 @@ static int worker_command(const autoscaler_config_t *cfg, int argc, char **argv,
     if (strcmp(cfg->actuator, "local") == 0 && !*cmd)
         return usage_error("the local actuator needs a worker command: --worker-cmd "
                            "\"PATH ARGS...\" or -- PATH ARGS...");
+    return 0;
+}
+
+/* The rule, season and score settings into @p sc. Returns 0, or 2 after
+ * printing why. */
+static int scaler_settings(const autoscaler_config_t *cfg, bf_scaler_conf_t *sc)
+{
+    char msg[256];
+    bf_decide_policy_t *p = &sc->policy;
+    if (strcmp(cfg->rule, "capacity") == 0) {
+        bf_decide_policy_capacity(p);
+        p->scale_down_at_once = false; /* one worker per decision, like --rule lag */
+    } else if (strcmp(cfg->rule, "lag") != 0) {
+        snprintf(msg, sizeof(msg), "--rule: '%s' is neither capacity nor lag", cfg->rule);
+        return usage_error(msg);
+    }
+    p->drain_target_s = cfg->drain_target;
+    p->target_utilization = cfg->target_utilization;
+    p->activation_lag = cfg->activation_lag;
+    p->latency_slo_s = cfg->latency_slo;
+    p->up_threshold = cfg->up_threshold;
+    p->down_threshold = cfg->down_threshold;
+    p->cooldown_s = cfg->cooldown;
+    p->up_window_s = cfg->scale_up_delay;
+    bf_decide_weights_t *w = &p->weights;
+    char tail;
+    if (sscanf(cfg->weights, "%lf,%lf,%lf,%lf%c", &w->queue, &w->latency, &w->forecast,
+               &w->cost, &tail) != 4 ||
+        w->queue < 0 || w->latency < 0 || w->forecast < 0 || w->cost < 0) {
+        snprintf(msg, sizeof(msg),
+                 "--weights: '%s' is not four non-negative numbers Q,L,F,C",
+                 cfg->weights);
+        return usage_error(msg);
+    }
+    double period = strcmp(cfg->season, "daily") == 0    ? 86400
+                    : strcmp(cfg->season, "weekly") == 0 ? 7 * 86400
+                                                         : 0;
+    if (period == 0 && strcmp(cfg->season, "none") != 0) {
+        snprintf(msg, sizeof(msg), "--season: '%s' is not daily, weekly or none",
+                 cfg->season);
+        return usage_error(msg);
+    }
+    double steps = period / cfg->forecast_step;
+    if (period > 0 && (steps < 2 || steps > BF_FORECAST_MAX_SEASON)) {
+        snprintf(msg, sizeof(msg),
+                 "--season %s is %.0f steps of --forecast-step %gs, not in 2..%d",
+                 cfg->season, steps, cfg->forecast_step, BF_FORECAST_MAX_SEASON);
+        return usage_error(msg);
+    }
+    sc->season = (size_t)llround(steps);
+    if (cfg->horizon < cfg->forecast_step) {
+        snprintf(msg, sizeof(msg), "--horizon %gs is shorter than --forecast-step %gs",
+                 cfg->horizon, cfg->forecast_step);
+        return usage_error(msg);
+    }
     return 0;
 }
 
@@ -199,14 +307,23 @@ int main(int argc, char **argv)
 
     bf_control_conf_t conf = {
         .interval_s = cfg.interval,
-        .policy =
+        .scaler =
             {
-                .min_workers = cfg.min,
-                .max_workers = cfg.max,
-                .lag_per_worker = cfg.lag_per_worker,
-                .scale_down_delay_s = cfg.scale_down_delay,
+                .policy =
+                    {
+                        .min_workers = cfg.min,
+                        .max_workers = cfg.max,
+                        .lag_per_worker = cfg.lag_per_worker,
+                        .scale_down_delay_s = cfg.scale_down_delay,
+                    },
+                .step_s = cfg.forecast_step,
+                .horizon_s = cfg.horizon,
+                .worker_rate = cfg.worker_rate,
+                .measure_rate = true,
             },
     };
+    if ((rc = scaler_settings(&cfg, &conf.scaler)) != 0)
+        goto out;
     bf_log(BF_LOG_INFO, "autoscaler", "started", BF_LSTR("version", bf_version()),
            BF_LSTR("brokers", cfg.brokers), BF_LSTR("group", cfg.group),
            BF_LSTR("topic", cfg.topic), BF_LSTR("actuator", cfg.actuator),
@@ -214,8 +331,11 @@ int main(int argc, char **argv)
            BF_LINT("min", cfg.min), BF_LINT("max", cfg.max),
            BF_LINT("lag_per_worker", cfg.lag_per_worker),
            BF_LDBL("interval_s", cfg.interval),
-           BF_LDBL("scale_down_delay_s", cfg.scale_down_delay));
-    rc = bf_control_run(&conf, lag, act, stdout) == BF_OK ? 0 : 1;
+           BF_LDBL("scale_down_delay_s", cfg.scale_down_delay), BF_LSTR("rule", cfg.rule),
+           BF_LDBL("worker_rate", cfg.worker_rate), BF_LSTR("season", cfg.season),
+           BF_LDBL("horizon_s", cfg.horizon));
+    bf_err_t run = bf_control_run(&conf, lag, act, stdout);
+    rc = run == BF_OK ? 0 : run == BF_ERR_CONFIG ? 2 : 1;
 
 out:
     bf_lag_reader_destroy(lag);
