@@ -285,6 +285,26 @@ int main(int argc, char **argv)
                              &worker_argv_owned)) != 0)
         goto out;
 
+    bf_control_conf_t conf = {
+        .interval_s = cfg.interval,
+        .scaler =
+            {
+                .policy =
+                    {
+                        .min_workers = cfg.min,
+                        .max_workers = cfg.max,
+                        .lag_per_worker = cfg.lag_per_worker,
+                        .scale_down_delay_s = cfg.scale_down_delay,
+                    },
+                .step_s = cfg.forecast_step,
+                .horizon_s = cfg.horizon,
+                .worker_rate = cfg.worker_rate,
+                .measure_rate = true,
+            },
+    };
+    if ((rc = scaler_settings(&cfg, &conf.scaler)) != 0)
+        goto out;
+
     /* Before the first thread (rd_kafka_new) so every thread inherits it. */
     bf_control_block_signals();
 
@@ -305,25 +325,6 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    bf_control_conf_t conf = {
-        .interval_s = cfg.interval,
-        .scaler =
-            {
-                .policy =
-                    {
-                        .min_workers = cfg.min,
-                        .max_workers = cfg.max,
-                        .lag_per_worker = cfg.lag_per_worker,
-                        .scale_down_delay_s = cfg.scale_down_delay,
-                    },
-                .step_s = cfg.forecast_step,
-                .horizon_s = cfg.horizon,
-                .worker_rate = cfg.worker_rate,
-                .measure_rate = true,
-            },
-    };
-    if ((rc = scaler_settings(&cfg, &conf.scaler)) != 0)
-        goto out;
     bf_log(BF_LOG_INFO, "autoscaler", "started", BF_LSTR("version", bf_version()),
            BF_LSTR("brokers", cfg.brokers), BF_LSTR("group", cfg.group),
            BF_LSTR("topic", cfg.topic), BF_LSTR("actuator", cfg.actuator),
