@@ -30,6 +30,7 @@ typedef struct control_s {
     FILE *out;
     int64_t target; /* workers the fleet should run; --min until a decision */
     bf_scaler_t *scaler;
+    bf_budget_t budget;
     bool have_sums; /* high_sum/committed_sum hold a previous reading */
     int32_t prev_partitions;
     int64_t high_sum, committed_sum;
@@ -112,6 +113,27 @@ static void log_snapshot(const bf_lag_snapshot_t *snap)
     }
 }
 
+/* Book the workers that ran since the last reading, and log an alert for
+ * each period whose spend (or projection) passed the alert share. */
+static void account_budget(control_t *c, int64_t workers, bf_budget_status_t *st)
+{
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    double now = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
+    bf_budget_account(&c->budget, now, workers, 0);
+    bf_budget_status(&c->budget, now, workers, st);
+    for (int p = 0; p < BF_BUDGET_PERIODS; p++) {
+        const bf_budget_period_status_t *s = &st->period[p];
+        if (s->alert)
+            bf_log(BF_LOG_WARN, "autoscaler", "budget_alert",
+                   BF_LSTR("period", bf_budget_period_name((bf_budget_period_t)p)),
+                   BF_LDBL("budget_usd", s->limit), BF_LDBL("spent_usd", s->spent),
+                   BF_LDBL("projected_usd", s->projected),
+                   BF_LDBL("alert_at", c->budget.conf.alert_at),
+                   BF_LSTR("recommendation", st->recommendation));
+    }
+}
+
 /* @p tick is when this tick started: the next reading is due one interval
  * after it, on the tick cadence, however long this reading takes. */
 static void observe_and_decide(control_t *c, double tick)
@@ -152,11 +174,17 @@ static void observe_and_decide(control_t *c, double tick)
     c->high_sum = high;
     c->committed_sum = committed;
 
+    int64_t current = bf_actuator_current(c->act);
+    bf_budget_status_t budget;
+    account_budget(c, current, &budget);
     bf_scaler_obs_t obs = {
         .now = now,
         .total_lag = snap.total_lag,
         .partitions = snap.partition_count,
-        .current_workers = bf_actuator_current(c->act),
+        .current_workers = current,
+        .budget_use = budget.use,
+        .budget_limited = budget.limited,
+        .budget_workers = budget.allowed_workers,
         .arrivals = arrivals,
         .processed = processed,
         .latency_s = -1,
@@ -186,6 +214,7 @@ bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
         .target = conf->scaler.policy.min_workers,
         .next_read = bf_autoscaler_now(),
     };
+    bf_budget_init(&c.budget, &conf->budget);
     if (!(c.scaler = bf_scaler_new(&conf->scaler, errstr, sizeof(errstr)))) {
         bf_log(BF_LOG_FATAL, "autoscaler", "bad_configuration", BF_LSTR("error", errstr));
         return BF_ERR_CONFIG;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "autoscaler/actuator.h"
+#include "autoscaler/budget.h"
 #include "autoscaler/decide.h"
 #include "autoscaler/lag.h"
 #include "autoscaler/scaler.h"
@@ -30,6 +31,7 @@
 typedef struct bf_control_conf_s {
     double interval_s;       /* seconds between ticks, > 0 */
     bf_scaler_conf_t scaler; /* forecast and decision (scaler.h) */
+    bf_budget_conf_t budget; /* cost budgets (budget.h) */
 } bf_control_conf_t;
 
 /**

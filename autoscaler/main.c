@@ -59,6 +59,11 @@ typedef struct autoscaler_config_s {
     char *weights;
     double up_threshold;
     double down_threshold;
+    double worker_price;
+    double budget_hourly;
+    double budget_daily;
+    double budget_monthly;
+    double budget_alert;
 } autoscaler_config_t;
 
 #define OPT(field) offsetof(autoscaler_config_t, field)
@@ -136,6 +141,16 @@ static const bf_opt_t options[] = {
      "score at or above which the capacity rule may scale up", OPT(up_threshold)},
     {"down-threshold", 0, NULL, BF_OPT_DOUBLE, "-0.1", -10, 10, "S",
      "score at or below which the capacity rule may scale down", OPT(down_threshold)},
+    {"worker-price", 0, NULL, BF_OPT_DOUBLE, "0", 0, 1e6, "USD",
+     "price of one worker-hour, for the budgets", OPT(worker_price)},
+    {"budget-hourly", 0, NULL, BF_OPT_DOUBLE, "0", 0, 1e12, "USD",
+     "spend allowed per UTC hour (0 = none); never scale up past it", OPT(budget_hourly)},
+    {"budget-daily", 0, NULL, BF_OPT_DOUBLE, "0", 0, 1e12, "USD",
+     "spend allowed per UTC day (0 = none)", OPT(budget_daily)},
+    {"budget-monthly", 0, NULL, BF_OPT_DOUBLE, "0", 0, 1e12, "USD",
+     "spend allowed per UTC month (0 = none)", OPT(budget_monthly)},
+    {"budget-alert", 0, NULL, BF_OPT_DOUBLE, "0.8", 0.01, 1, "F",
+     "share of a budget, spent or projected, that logs an alert", OPT(budget_alert)},
 };
 
 static const bf_cli_t cli = {
@@ -304,6 +319,16 @@ int main(int argc, char **argv)
     };
     if ((rc = scaler_settings(&cfg, &conf.scaler)) != 0)
         goto out;
+    conf.budget = (bf_budget_conf_t){
+        .worker_price = cfg.worker_price,
+        .limit = {cfg.budget_hourly, cfg.budget_daily, cfg.budget_monthly},
+        .alert_at = cfg.budget_alert,
+    };
+    if ((cfg.budget_hourly > 0 || cfg.budget_daily > 0 || cfg.budget_monthly > 0) &&
+        cfg.worker_price <= 0) {
+        rc = usage_error("a budget needs --worker-price USD per worker-hour");
+        goto out;
+    }
 
     /* Before the first thread (rd_kafka_new) so every thread inherits it. */
     bf_control_block_signals();

@@ -200,6 +200,7 @@ static void test_bad_flags_are_one_line_and_non_zero(void **state)
         {"--actuator none --rule sideways", 2, "--rule"},
         {"--actuator none --weights 1,2", 2, "--weights"},
         {"--actuator none --season monthly", 2, "--season"},
+        {"--actuator none --budget-daily 5", 2, "--worker-price"},
         {"--actuator none --forecast-step 1", 2, "--season"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
