@@ -64,6 +64,13 @@ typedef struct autoscaler_config_s {
     double budget_daily;
     double budget_monthly;
     double budget_alert;
+    char *k8s_api_url;
+    char *k8s_namespace;
+    char *k8s_deployment;
+    char *k8s_ca_file;
+    char *k8s_token;
+    char *scale_command;
+    double command_timeout;
 } autoscaler_config_t;
 
 #define OPT(field) offsetof(autoscaler_config_t, field)
@@ -89,8 +96,8 @@ static const bf_opt_t options[] = {
      "decision)",
      OPT(scale_down_delay)},
     {"actuator", 'a', NULL, BF_OPT_STRING, "local", 1, 0, "KIND",
-     "how decisions are applied: local (worker processes on this machine) or none "
-     "(decide and print only)",
+     "how decisions are applied: local (worker processes on this machine), kubernetes "
+     "(a Deployment's scale), command (--scale-command) or none (decide and print only)",
      OPT(actuator)},
     {"worker-cmd", 0, NULL, BF_OPT_STRING, NULL, 1, 0, "\"PATH ARGS...\"",
      "worker command for the local actuator, split on spaces (no shell, no quoting); "
@@ -151,6 +158,28 @@ static const bf_opt_t options[] = {
      "spend allowed per UTC month (0 = none)", OPT(budget_monthly)},
     {"budget-alert", 0, NULL, BF_OPT_DOUBLE, "0.8", 0.01, 1, "F",
      "share of a budget, spent or projected, that logs an alert", OPT(budget_alert)},
+    {"k8s-api-url", 0, NULL, BF_OPT_STRING, NULL, 1, 0, "URL",
+     "kubernetes actuator: API server (default: in-cluster, from "
+     "KUBERNETES_SERVICE_HOST/PORT)",
+     OPT(k8s_api_url)},
+    {"k8s-namespace", 0, NULL, BF_OPT_STRING, NULL, 1, 0, "NS",
+     "kubernetes actuator: namespace of the Deployment (default: the service account's)",
+     OPT(k8s_namespace)},
+    {"k8s-deployment", 0, NULL, BF_OPT_STRING, "bountyfleet-worker", 1, 0, "NAME",
+     "kubernetes actuator: the workers' Deployment", OPT(k8s_deployment)},
+    {"k8s-ca-file", 0, NULL, BF_OPT_STRING, NULL, 1, 0, "PATH",
+     "kubernetes actuator: CA bundle of the API server (in-cluster: the service "
+     "account's ca.crt)",
+     OPT(k8s_ca_file)},
+    {"k8s-token", 0, "BOUNTYFLEET_K8S_TOKEN", BF_OPT_SECRET, NULL, 1, 0, "TOKEN",
+     "kubernetes actuator: bearer token (environment or _FILE only; in-cluster: the "
+     "service account's token)",
+     OPT(k8s_token)},
+    {"scale-command", 0, NULL, BF_OPT_STRING, NULL, 1, 0, "\"PATH ARGS {replicas}\"",
+     "command actuator: run with {replicas} replaced, split on spaces, no shell",
+     OPT(scale_command)},
+    {"command-timeout", 0, NULL, BF_OPT_DOUBLE, "60", 0.1, 3600, "SECONDS",
+     "command actuator: kill the command after this", OPT(command_timeout)},
 };
 
 static const bf_cli_t cli = {
@@ -337,6 +366,13 @@ int main(int argc, char **argv)
         .kind = cfg.actuator,
         .worker_argv = (const char *const *)worker_argv,
         .stop_timeout_s = cfg.stop_timeout,
+        .k8s_api_url = cfg.k8s_api_url,
+        .k8s_namespace = cfg.k8s_namespace,
+        .k8s_deployment = cfg.k8s_deployment,
+        .k8s_token = cfg.k8s_token,
+        .k8s_ca_file = cfg.k8s_ca_file,
+        .command = cfg.scale_command,
+        .command_timeout_s = cfg.command_timeout,
     };
     if (!(act = bf_actuator_new(&aconf, errstr, sizeof(errstr)))) {
         rc = usage_error(errstr);
