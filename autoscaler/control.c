@@ -65,6 +65,8 @@ static void apply_target(control_t *c)
     char errstr[512];
     bf_err_t err = bf_actuator_apply(c->act, c->target, errstr, sizeof(errstr));
     if (err)
+        bf_telemetry_actuator_error(c->conf->telemetry);
+    if (err)
         bf_log(BF_LOG_ERROR, "autoscaler", "actuator_failed",
                BF_LSTR("actuator", bf_actuator_kind(c->act)), BF_LSTR("error", errstr),
                BF_LINT("target_workers", c->target), BF_LSTR("code", bf_err_name(err)));
@@ -143,9 +145,11 @@ static void observe_and_decide(control_t *c, double tick)
     bf_err_t err = bf_lag_read(c->lag, &snap, errstr, sizeof(errstr));
     double now = bf_autoscaler_now(); /* the reading may have taken a while */
     if (err) {
+        bf_telemetry_set_ready(c->conf->telemetry, false, "lag unavailable");
         reading_failed(c, err, errstr, now);
         return;
     }
+    bf_telemetry_set_ready(c->conf->telemetry, true, NULL);
     if (c->failures)
         bf_log(BF_LOG_INFO, "autoscaler", "lag_available",
                BF_LINT("after_failures", c->failures));
@@ -189,9 +193,10 @@ static void observe_and_decide(control_t *c, double tick)
         .processed = processed,
         .latency_s = -1,
     };
-    bf_lag_snapshot_free(&snap);
     bf_scaler_decision_t sd;
     bf_scaler_observe(c->scaler, &obs, &sd);
+    bf_telemetry_observe(c->conf->telemetry, &snap, &sd, &budget, current);
+    bf_lag_snapshot_free(&snap);
     const bf_decision_t d = sd.decision;
     if (bf_decision_line_due(&c->line, &d, now))
         print_decision(c, &d);

@@ -26,12 +26,14 @@
 #include "autoscaler/decide.h"
 #include "autoscaler/lag.h"
 #include "autoscaler/scaler.h"
+#include "autoscaler/telemetry.h"
 #include "libbf/err.h"
 
 typedef struct bf_control_conf_s {
-    double interval_s;       /* seconds between ticks, > 0 */
-    bf_scaler_conf_t scaler; /* forecast and decision (scaler.h) */
-    bf_budget_conf_t budget; /* cost budgets (budget.h) */
+    double interval_s;         /* seconds between ticks, > 0 */
+    bf_scaler_conf_t scaler;   /* forecast and decision (scaler.h) */
+    bf_budget_conf_t budget;   /* cost budgets (budget.h) */
+    bf_telemetry_t *telemetry; /* borrowed; NULL = no endpoint */
 } bf_control_conf_t;
 
 /**

@@ -25,6 +25,7 @@
 #include "autoscaler/forecast.h"
 #include "autoscaler/forecast_eval.h"
 #include "autoscaler/lag.h"
+#include "autoscaler/telemetry.h"
 #include "libbf/config.h"
 #include "libbf/kafka.h"
 #include "libbf/log.h"
@@ -71,6 +72,7 @@ typedef struct autoscaler_config_s {
     char *k8s_token;
     char *scale_command;
     double command_timeout;
+    char *metrics_addr;
 } autoscaler_config_t;
 
 #define OPT(field) offsetof(autoscaler_config_t, field)
@@ -180,6 +182,10 @@ static const bf_opt_t options[] = {
      OPT(scale_command)},
     {"command-timeout", 0, NULL, BF_OPT_DOUBLE, "60", 0.1, 3600, "SECONDS",
      "command actuator: kill the command after this", OPT(command_timeout)},
+    {"metrics-addr", 0, "METRICS_ADDR", BF_OPT_STRING, "127.0.0.1:9465", 1, 0,
+     "HOST:PORT",
+     "HTTP endpoint: /metrics, /healthz, /readyz and /api/v1/desired (KEDA metrics-api)",
+     OPT(metrics_addr)},
 };
 
 static const bf_cli_t cli = {
@@ -292,6 +298,7 @@ int main(int argc, char **argv)
     char **worker_argv = NULL, **worker_argv_owned = NULL;
     bf_actuator_t *act = NULL;
     bf_lag_reader_t *lag = NULL;
+    bf_telemetry_t *telemetry = NULL;
     int rc = 2;
 
     /* Subcommands that work offline on a recorded trace. */
@@ -386,6 +393,12 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    if (!(telemetry =
+              bf_telemetry_new(cfg.metrics_addr, cfg.actuator, errstr, sizeof(errstr)))) {
+        rc = usage_error(errstr);
+        goto out;
+    }
+    conf.telemetry = telemetry;
     bf_log(BF_LOG_INFO, "autoscaler", "started", BF_LSTR("version", bf_version()),
            BF_LSTR("brokers", cfg.brokers), BF_LSTR("group", cfg.group),
            BF_LSTR("topic", cfg.topic), BF_LSTR("actuator", cfg.actuator),
@@ -400,6 +413,7 @@ int main(int argc, char **argv)
     rc = run == BF_OK ? 0 : run == BF_ERR_CONFIG ? 2 : 1;
 
 out:
+    bf_telemetry_destroy(telemetry);
     bf_lag_reader_destroy(lag);
     bf_actuator_destroy(act);
     bf_actuator_local_argv_free(worker_argv_owned);
