@@ -196,6 +196,7 @@ static void observe_and_decide(control_t *c, double tick)
     bf_scaler_decision_t sd;
     bf_scaler_observe(c->scaler, &obs, &sd);
     bf_telemetry_observe(c->conf->telemetry, &snap, &sd, &budget, current);
+    bf_publisher_send(c->conf->publisher, &sd);
     bf_lag_snapshot_free(&snap);
     const bf_decision_t d = sd.decision;
     if (bf_decision_line_due(&c->line, &d, now))

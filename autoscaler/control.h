@@ -25,6 +25,7 @@
 #include "autoscaler/budget.h"
 #include "autoscaler/decide.h"
 #include "autoscaler/lag.h"
+#include "autoscaler/publish.h"
 #include "autoscaler/scaler.h"
 #include "autoscaler/telemetry.h"
 #include "libbf/err.h"
@@ -34,6 +35,7 @@ typedef struct bf_control_conf_s {
     bf_scaler_conf_t scaler;   /* forecast and decision (scaler.h) */
     bf_budget_conf_t budget;   /* cost budgets (budget.h) */
     bf_telemetry_t *telemetry; /* borrowed; NULL = no endpoint */
+    bf_publisher_t *publisher; /* borrowed; NULL = decisions not published */
 } bf_control_conf_t;
 
 /**

@@ -73,6 +73,8 @@ typedef struct autoscaler_config_s {
     char *scale_command;
     double command_timeout;
     char *metrics_addr;
+    char *topic_scaling;
+    char *output_framing;
 } autoscaler_config_t;
 
 #define OPT(field) offsetof(autoscaler_config_t, field)
@@ -186,6 +188,12 @@ static const bf_opt_t options[] = {
      "HOST:PORT",
      "HTTP endpoint: /metrics, /healthz, /readyz and /api/v1/desired (KEDA metrics-api)",
      OPT(metrics_addr)},
+    {"topic-scaling", 0, "BOUNTYFLEET_TOPIC_SCALING", BF_OPT_STRING, BF_TOPIC_SCALING, 1,
+     0, "TOPIC", "topic every decision is published to (schemas/scaling_decision.avsc)",
+     OPT(topic_scaling)},
+    {"output-framing", 0, "BOUNTYFLEET_OUTPUT_FRAMING", BF_OPT_STRING, "single-object", 1,
+     0, "FRAMING", "framing of the decision records: single-object or json",
+     OPT(output_framing)},
 };
 
 static const bf_cli_t cli = {
@@ -299,6 +307,7 @@ int main(int argc, char **argv)
     bf_actuator_t *act = NULL;
     bf_lag_reader_t *lag = NULL;
     bf_telemetry_t *telemetry = NULL;
+    bf_publisher_t *publisher = NULL;
     int rc = 2;
 
     /* Subcommands that work offline on a recorded trace. */
@@ -399,6 +408,21 @@ int main(int argc, char **argv)
         goto out;
     }
     conf.telemetry = telemetry;
+    bf_framing_t framing;
+    if (bf_framing_parse(cfg.output_framing, &framing) != 0 ||
+        framing == BF_FRAMING_CONFLUENT) {
+        snprintf(errstr, sizeof(errstr),
+                 "--output-framing: '%s' is neither single-object nor json",
+                 cfg.output_framing);
+        rc = usage_error(errstr);
+        goto out;
+    }
+    if (!(publisher = bf_publisher_new(cfg.brokers, &props, cfg.topic_scaling, framing,
+                                       cfg.actuator, errstr, sizeof(errstr)))) {
+        rc = usage_error(errstr);
+        goto out;
+    }
+    conf.publisher = publisher;
     bf_log(BF_LOG_INFO, "autoscaler", "started", BF_LSTR("version", bf_version()),
            BF_LSTR("brokers", cfg.brokers), BF_LSTR("group", cfg.group),
            BF_LSTR("topic", cfg.topic), BF_LSTR("actuator", cfg.actuator),
@@ -413,6 +437,7 @@ int main(int argc, char **argv)
     rc = run == BF_OK ? 0 : run == BF_ERR_CONFIG ? 2 : 1;
 
 out:
+    bf_publisher_destroy(publisher, cfg.kafka_timeout);
     bf_telemetry_destroy(telemetry);
     bf_lag_reader_destroy(lag);
     bf_actuator_destroy(act);

@@ -106,7 +106,8 @@ void bf_scaler_observe(bf_scaler_t *s, const bf_scaler_obs_t *o,
     }
     out->worker_rate = s->measured_rate > 0 ? s->measured_rate : s->conf.worker_rate;
     bf_forecast_predict(s->forecast, s->horizon_steps, &out->forecast);
-    out->forecast_peak = bf_forecast_count(s->forecast) >= 2
+    out->forecast_ready = bf_forecast_count(s->forecast) >= 2;
+    out->forecast_peak = out->forecast_ready
                              ? bf_forecast_peak(s->forecast, s->horizon_steps)
                              : out->arrival_rate;
 

@@ -62,6 +62,7 @@ typedef struct bf_scaler_decision_s {
     double worker_rate;           /* per-worker throughput used */
     double forecast_peak;         /* arrivals/s handed to the decision */
     bf_forecast_point_t forecast; /* at the horizon */
+    bool forecast_ready;          /* the forecast has two steps of history */
 } bf_scaler_decision_t;
 
 typedef struct bf_scaler_s bf_scaler_t;

@@ -20,6 +20,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include <librdkafka/rdkafka.h>
+
+#include "libbf/codec.h"
 #include "support/stack.h"
 
 #define PARTITIONS 4
@@ -121,6 +124,47 @@ static void publish_burst(const bf_stack_t *s)
     }
 }
 
+/* One decision record from bountyfleet.scaling, decoded with the schema. */
+static void expect_decision_record(const bf_stack_t *s)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", s->brokers, errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "group.id", "test-autoscale-reader", errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, "bountyfleet.scaling",
+                                      RD_KAFKA_PARTITION_UA);
+    assert_int_equal(rd_kafka_subscribe(rk, topics), 0);
+    rd_kafka_topic_partition_list_destroy(topics);
+    bf_codec_t *codec = bf_codec_new(errstr, sizeof(errstr));
+    assert_non_null(codec);
+    json_t *rec = NULL;
+    double deadline = bf_test_now() + 60 * bf_test_timeout_mult();
+    while (!rec && bf_test_now() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
+        if (!m)
+            continue;
+        if (!m->err)
+            assert_int_equal(bf_codec_decode(codec, BF_RECORD_SCALING_DECISION,
+                                             m->payload, m->len, &rec, NULL, errstr,
+                                             sizeof(errstr)),
+                             BF_OK);
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    bf_codec_destroy(codec);
+    if (!rec)
+        fail_msg("no decision record on bountyfleet.scaling");
+    assert_string_equal(json_string_value(json_object_get(rec, "actuator")), "local");
+    assert_non_null(json_string_value(json_object_get(rec, "reasoning")));
+    json_decref(rec);
+}
+
 static void test_burst_scales_up_and_quiet_scales_down(void **state)
 {
     fixture_t *f = *state;
@@ -196,6 +240,7 @@ static void test_burst_scales_up_and_quiet_scales_down(void **state)
         bf_proc_dump_log(&f->autoscaler, 60);
         fail_msg("the quiet did not scale the fleet back to one worker");
     }
+    expect_decision_record(s);
 }
 
 int main(void)

@@ -16,6 +16,9 @@
 #include <jansson.h>
 
 #include "autoscaler/lag_status.h"
+#include "autoscaler/publish.h"
+#include "libbf/buf.h"
+#include "libbf/codec.h"
 #include "autoscaler/telemetry.h"
 #include "support/stack.h"
 
@@ -126,11 +129,58 @@ static void test_endpoint_serves_metrics_and_desired(void **unused)
     bf_telemetry_destroy(t);
 }
 
+static void test_decision_record_fits_the_schema(void **unused)
+{
+    (void)unused;
+    char errstr[256];
+    bf_codec_t *codec = bf_codec_new(errstr, sizeof(errstr));
+    assert_non_null(codec);
+    bf_scaler_decision_t d = {
+        .decision = {.action = BF_SCALE_DOWN,
+                     .current_workers = 4,
+                     .target_workers = 2,
+                     .total_lag = 7},
+        .arrival_rate = 1.5,
+        .processing_rate = 2.5,
+        .forecast = {.value = 1.25, .confidence = 0.5},
+        .forecast_ready = true,
+    };
+    snprintf(d.decision.reasoning, sizeof(d.decision.reasoning), "quiet");
+    for (int ready = 0; ready < 2; ready++) {
+        d.forecast_ready = ready;
+        json_t *rec = bf_publisher_record(&d, "kubernetes", 1767323045678.0);
+        bf_buf_t buf;
+        bf_buf_init(&buf, 1 << 16);
+        assert_int_equal(bf_codec_encode(codec, BF_RECORD_SCALING_DECISION, rec,
+                                         BF_FRAMING_SINGLE_OBJECT, &buf, errstr,
+                                         sizeof(errstr)),
+                         BF_OK);
+        json_t *back = NULL;
+        assert_int_equal(bf_codec_decode(codec, BF_RECORD_SCALING_DECISION, buf.data,
+                                         buf.len, &back, NULL, errstr, sizeof(errstr)),
+                         BF_OK);
+        assert_string_equal(json_string_value(json_object_get(back, "action")),
+                            "SCALE_DOWN");
+        assert_int_equal(json_integer_value(json_object_get(back, "target_workers")), 2);
+        assert_int_equal(json_integer_value(json_object_get(back, "decided_at")),
+                         1767323045678LL);
+        assert_string_equal(json_string_value(json_object_get(back, "actuator")),
+                            "kubernetes");
+        json_t *f = json_object_get(back, "forecast_rate");
+        assert_true(ready ? json_real_value(f) == 1.25 : json_is_null(f));
+        json_decref(back);
+        json_decref(rec);
+        bf_buf_free(&buf);
+    }
+    bf_codec_destroy(codec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_partition_status_ok_warn_stall),
         cmocka_unit_test(test_endpoint_serves_metrics_and_desired),
+        cmocka_unit_test(test_decision_record_fits_the_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
