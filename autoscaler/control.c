@@ -31,7 +31,9 @@ typedef struct control_s {
     int64_t target; /* workers the fleet should run; --min until a decision */
     bf_scaler_t *scaler;
     bf_budget_t budget;
-    bool have_sums; /* high_sum/committed_sum hold a previous reading */
+    size_t saved_steps; /* forecast steps in the last saved state */
+    bool save_failing;  /* the last save failed (logged once per run) */
+    bool have_sums;     /* high_sum/committed_sum hold a previous reading */
     int32_t prev_partitions;
     int64_t high_sum, committed_sum;
     bf_decision_line_state_t line;
@@ -136,6 +138,43 @@ static void account_budget(control_t *c, int64_t workers, bf_budget_status_t *st
     }
 }
 
+/* Restore the forecast from the state store, if there is one. */
+static void restore_state(control_t *c)
+{
+    char errstr[512], *text = NULL;
+    if (!c->conf->state)
+        return;
+    bf_err_t err = bf_state_load(c->conf->state, &text, errstr, sizeof(errstr));
+    if (!err && text && bf_scaler_load(c->scaler, text, errstr, sizeof(errstr)) != 0)
+        err = BF_ERR_PARSE;
+    free(text);
+    if (err)
+        bf_log(BF_LOG_WARN, "autoscaler", "state_not_restored", BF_LSTR("error", errstr),
+               BF_LSTR("code", bf_err_name(err)));
+    else
+        bf_log(BF_LOG_INFO, "autoscaler", "state_restored",
+               BF_LINT("forecast_steps",
+                       (int64_t)bf_forecast_count(bf_scaler_forecast(c->scaler))));
+    c->saved_steps = bf_forecast_count(bf_scaler_forecast(c->scaler));
+}
+
+/* Save the state after each new forecast step. */
+static void save_state(control_t *c)
+{
+    size_t steps = bf_forecast_count(bf_scaler_forecast(c->scaler));
+    if (!c->conf->state || steps == c->saved_steps)
+        return;
+    char errstr[512], *text = bf_scaler_save(c->scaler);
+    bf_err_t err = bf_state_save(c->conf->state, text, errstr, sizeof(errstr));
+    free(text);
+    if (err && !c->save_failing)
+        bf_log(BF_LOG_WARN, "autoscaler", "state_not_saved", BF_LSTR("error", errstr),
+               BF_LSTR("code", bf_err_name(err)));
+    c->save_failing = err != BF_OK;
+    if (!err)
+        c->saved_steps = steps;
+}
+
 /* @p tick is when this tick started: the next reading is due one interval
  * after it, on the tick cadence, however long this reading takes. */
 static void observe_and_decide(control_t *c, double tick)
@@ -197,6 +236,7 @@ static void observe_and_decide(control_t *c, double tick)
     bf_scaler_observe(c->scaler, &obs, &sd);
     bf_telemetry_observe(c->conf->telemetry, &snap, &sd, &budget, current);
     bf_publisher_send(c->conf->publisher, &sd);
+    save_state(c);
     bf_lag_snapshot_free(&snap);
     const bf_decision_t d = sd.decision;
     if (bf_decision_line_due(&c->line, &d, now))
@@ -225,6 +265,7 @@ bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
         bf_log(BF_LOG_FATAL, "autoscaler", "bad_configuration", BF_LSTR("error", errstr));
         return BF_ERR_CONFIG;
     }
+    restore_state(&c);
     sigset_t set = control_signals();
     double next_tick = bf_autoscaler_now();
     bf_err_t ret = BF_OK;

@@ -27,6 +27,7 @@
 #include "autoscaler/lag.h"
 #include "autoscaler/publish.h"
 #include "autoscaler/scaler.h"
+#include "autoscaler/state.h"
 #include "autoscaler/telemetry.h"
 #include "libbf/err.h"
 
@@ -36,6 +37,7 @@ typedef struct bf_control_conf_s {
     bf_budget_conf_t budget;   /* cost budgets (budget.h) */
     bf_telemetry_t *telemetry; /* borrowed; NULL = no endpoint */
     bf_publisher_t *publisher; /* borrowed; NULL = decisions not published */
+    bf_state_t *state;         /* borrowed; NULL = the forecast starts afresh */
 } bf_control_conf_t;
 
 /**

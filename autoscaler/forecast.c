@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "libbf/mem.h"
 
@@ -374,4 +375,114 @@ void bf_forecast_fit(bf_forecast_conf_t *conf, const double *series, size_t n, s
                 }
             }
     *conf = best;
+}
+
+/* --- state ---------------------------------------------------------------- */
+
+#define STATE_VERSION 1
+
+static json_t *doubles(const double *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_real(v[i]));
+    return a;
+}
+
+/* Copy a JSON array of exactly @p n numbers into @p v; false otherwise. */
+static bool read_doubles(const json_t *a, double *v, size_t n)
+{
+    if (!json_is_array(a) || json_array_size(a) != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(a, i);
+        if (!json_is_number(x) || !isfinite(json_number_value(x)))
+            return false;
+        v[i] = json_number_value(x);
+    }
+    return true;
+}
+
+json_t *bf_forecast_save(const bf_forecast_t *f)
+{
+    json_t *o = json_pack(
+        "{s:i, s:s, s:I, s:I, s:f, s:f, s:f, s:I, s:f, s:f, s:b, s:I, s:I}", "version",
+        STATE_VERSION, "model", bf_forecast_model_name(f->conf.model), "season",
+        (json_int_t)f->conf.season, "window", (json_int_t)f->conf.window, "alpha",
+        f->conf.alpha, "beta", f->conf.beta, "gamma", f->conf.gamma, "count",
+        (json_int_t)f->count, "level", f->level, "trend", f->trend, "seasonal",
+        f->seasonal, "n_err", (json_int_t)f->n_err, "err_next", (json_int_t)f->err_next);
+    if (!o)
+        abort();
+    json_object_set_new(o, "ring", doubles(f->ring, f->cap));
+    json_object_set_new(o, "season_index",
+                        f->season ? doubles(f->season, f->conf.season) : json_array());
+    json_object_set_new(o, "sq_err", doubles(f->sq_err, BF_FORECAST_ERRORS));
+    json_object_set_new(o, "smape_term", doubles(f->smape_term, BF_FORECAST_ERRORS));
+    return o;
+}
+
+int bf_forecast_load(bf_forecast_t *f, const json_t *st, char *errstr, size_t errstr_size)
+{
+    const char *model = json_string_value(json_object_get(st, "model"));
+    json_int_t version = json_integer_value(json_object_get(st, "version"));
+    json_int_t season = json_integer_value(json_object_get(st, "season"));
+    json_int_t window = json_integer_value(json_object_get(st, "window"));
+    if (version != STATE_VERSION || !model ||
+        strcmp(model, bf_forecast_model_name(f->conf.model)) != 0 ||
+        season != (json_int_t)f->conf.season || window != (json_int_t)f->conf.window) {
+        snprintf(errstr, errstr_size,
+                 "saved forecast state is for another configuration (model %s, season "
+                 "%lld, window %lld)",
+                 model ? model : "?", (long long)season, (long long)window);
+        return -1;
+    }
+    json_t *count = json_object_get(st, "count");
+    json_t *n_err = json_object_get(st, "n_err");
+    json_t *err_next = json_object_get(st, "err_next");
+    json_t *level = json_object_get(st, "level"), *trend = json_object_get(st, "trend");
+    bf_forecast_t tmp = *f;
+    double *ring = bf_malloc(f->cap * sizeof(double));
+    double *idx = f->season ? bf_malloc(f->conf.season * sizeof(double)) : NULL;
+    bool ok =
+        json_is_integer(count) && json_integer_value(count) >= 0 &&
+        json_is_integer(n_err) && json_integer_value(n_err) >= 0 &&
+        json_integer_value(n_err) <= BF_FORECAST_ERRORS && json_is_integer(err_next) &&
+        json_integer_value(err_next) >= 0 &&
+        json_integer_value(err_next) < BF_FORECAST_ERRORS && json_is_number(level) &&
+        json_is_number(trend) && json_is_boolean(json_object_get(st, "seasonal")) &&
+        read_doubles(json_object_get(st, "ring"), ring, f->cap) &&
+        (!idx ||
+         read_doubles(json_object_get(st, "season_index"), idx, f->conf.season)) &&
+        read_doubles(json_object_get(st, "sq_err"), tmp.sq_err, BF_FORECAST_ERRORS) &&
+        read_doubles(json_object_get(st, "smape_term"), tmp.smape_term,
+                     BF_FORECAST_ERRORS);
+    double a = json_number_value(json_object_get(st, "alpha"));
+    double b = json_number_value(json_object_get(st, "beta"));
+    double g = json_number_value(json_object_get(st, "gamma"));
+    ok = ok && unit_interval(a) && unit_interval(b) && unit_interval(g);
+    bool seasonal = json_is_true(json_object_get(st, "seasonal"));
+    if (!ok || (seasonal && !idx)) {
+        snprintf(errstr, errstr_size, "saved forecast state is malformed");
+        free(ring);
+        free(idx);
+        return -1;
+    }
+    memcpy(f->ring, ring, f->cap * sizeof(double));
+    if (idx)
+        memcpy(f->season, idx, f->conf.season * sizeof(double));
+    memcpy(f->sq_err, tmp.sq_err, sizeof(f->sq_err));
+    memcpy(f->smape_term, tmp.smape_term, sizeof(f->smape_term));
+    f->count = (size_t)json_integer_value(count);
+    f->n_err = (size_t)json_integer_value(n_err);
+    f->err_next = (size_t)json_integer_value(err_next);
+    f->level = json_number_value(level);
+    f->trend = json_number_value(trend);
+    f->seasonal = seasonal;
+    f->conf.alpha = a;
+    f->conf.beta = b;
+    f->conf.gamma = g;
+    free(ring);
+    free(idx);
+    return 0;
 }

@@ -41,6 +41,7 @@
 #define BF_AUTOSCALER_FORECAST_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include <stddef.h>
 
 /* Longest season in steps: a week of 5-minute steps (2016) fits, a week of
@@ -133,6 +134,23 @@ void bf_forecast_fit(bf_forecast_conf_t *conf, const double *series, size_t n, s
  *        else 0; 0 also when the season would exceed BF_FORECAST_MAX_SEASON.
  */
 size_t bf_forecast_season_for(double step_s, double history_s);
+
+/**
+ * @brief The whole state (history, level, trend, seasonal indices, recent
+ *        errors) as a JSON object (new reference), so that a restart does
+ *        not forget a week of seasonality.
+ */
+json_t *bf_forecast_save(const bf_forecast_t *f);
+
+/**
+ * @brief Restore a state saved by bf_forecast_save() into @p f, which must
+ *        have the same model, season and window.
+ * @param state borrowed
+ * @returns 0, or -1 with errstr filled (another configuration, a malformed
+ *          or inconsistent state); @p f is left unchanged on failure.
+ */
+int bf_forecast_load(bf_forecast_t *f, const json_t *state, char *errstr,
+                     size_t errstr_size);
 
 /** @brief "holt-winters", "seasonal-naive" or "moving-average". */
 const char *bf_forecast_model_name(bf_forecast_model_t model);

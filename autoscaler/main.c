@@ -29,6 +29,7 @@
 #include "libbf/config.h"
 #include "libbf/kafka.h"
 #include "libbf/log.h"
+#include "libbf/mem.h"
 
 #define PROGRAM "bountyfleet-autoscaler"
 
@@ -75,6 +76,8 @@ typedef struct autoscaler_config_s {
     char *metrics_addr;
     char *topic_scaling;
     char *output_framing;
+    char *state_url;
+    char *state_key;
 } autoscaler_config_t;
 
 #define OPT(field) offsetof(autoscaler_config_t, field)
@@ -194,6 +197,13 @@ static const bf_opt_t options[] = {
     {"output-framing", 0, "BOUNTYFLEET_OUTPUT_FRAMING", BF_OPT_STRING, "single-object", 1,
      0, "FRAMING", "framing of the decision records: single-object or json",
      OPT(output_framing)},
+    {"state-redis-url", 0, "REDIS_URL", BF_OPT_STRING, NULL, 1, 0, "redis://...",
+     "keep the forecast's state in this Redis, so a restart keeps its seasonality "
+     "(unset: start afresh)",
+     OPT(state_url)},
+    {"state-key", 0, NULL, BF_OPT_STRING, NULL, 1, 0, "KEY",
+     "Redis key of the state (default bountyfleet:autoscaler:state:GROUP)",
+     OPT(state_key)},
 };
 
 static const bf_cli_t cli = {
@@ -308,6 +318,7 @@ int main(int argc, char **argv)
     bf_lag_reader_t *lag = NULL;
     bf_telemetry_t *telemetry = NULL;
     bf_publisher_t *publisher = NULL;
+    bf_state_t *state = NULL;
     int rc = 2;
 
     /* Subcommands that work offline on a recorded trace. */
@@ -423,6 +434,19 @@ int main(int argc, char **argv)
         goto out;
     }
     conf.publisher = publisher;
+    if (cfg.state_url) {
+        char *key = cfg.state_key
+                        ? bf_strdup(cfg.state_key)
+                        : bf_asprintf("bountyfleet:autoscaler:state:%s", cfg.group);
+        state =
+            bf_state_new(cfg.state_url, key, cfg.kafka_timeout, errstr, sizeof(errstr));
+        free(key);
+        if (!state) {
+            rc = usage_error(errstr);
+            goto out;
+        }
+        conf.state = state;
+    }
     bf_log(BF_LOG_INFO, "autoscaler", "started", BF_LSTR("version", bf_version()),
            BF_LSTR("brokers", cfg.brokers), BF_LSTR("group", cfg.group),
            BF_LSTR("topic", cfg.topic), BF_LSTR("actuator", cfg.actuator),
@@ -437,6 +461,7 @@ int main(int argc, char **argv)
     rc = run == BF_OK ? 0 : run == BF_ERR_CONFIG ? 2 : 1;
 
 out:
+    bf_state_destroy(state);
     bf_publisher_destroy(publisher, cfg.kafka_timeout);
     bf_telemetry_destroy(telemetry);
     bf_lag_reader_destroy(lag);

@@ -3,6 +3,7 @@
  */
 #include "autoscaler/scaler.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,4 +146,44 @@ void bf_scaler_observe(bf_scaler_t *s, const bf_scaler_obs_t *o,
     s->prev_now = o->now;
     s->prev_lag = o->total_lag;
     s->prev_workers = o->current_workers;
+}
+
+char *bf_scaler_save(const bf_scaler_t *s)
+{
+    json_t *o = json_pack("{s:i, s:f, s:f, s:o}", "version", 1, "step_s", s->conf.step_s,
+                          "worker_rate", s->measured_rate, "forecast",
+                          bf_forecast_save(s->forecast));
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text)
+        abort();
+    return text;
+}
+
+int bf_scaler_load(bf_scaler_t *s, const char *text, char *errstr, size_t errstr_size)
+{
+    json_error_t jerr;
+    json_t *o = json_loads(text, 0, &jerr);
+    if (!o) {
+        snprintf(errstr, errstr_size, "saved state is not JSON: %s", jerr.text);
+        return -1;
+    }
+    int rc = -1;
+    json_t *step = json_object_get(o, "step_s"),
+           *rate = json_object_get(o, "worker_rate");
+    if (json_integer_value(json_object_get(o, "version")) != 1 || !json_is_number(step) ||
+        fabs(json_number_value(step) - s->conf.step_s) > 1e-9 || !json_is_number(rate) ||
+        !(json_number_value(rate) >= 0)) {
+        snprintf(errstr, errstr_size,
+                 "saved state is for another forecast step or is malformed");
+        goto out;
+    }
+    if (bf_forecast_load(s->forecast, json_object_get(o, "forecast"), errstr,
+                         errstr_size) != 0)
+        goto out;
+    s->measured_rate = json_number_value(rate);
+    rc = 0;
+out:
+    json_decref(o);
+    return rc;
 }

@@ -86,6 +86,19 @@ void bf_scaler_destroy(bf_scaler_t *s);
 void bf_scaler_observe(bf_scaler_t *s, const bf_scaler_obs_t *obs,
                        bf_scaler_decision_t *out);
 
+/**
+ * @brief The state worth keeping across a restart (the forecast and the
+ *        measured throughput) as JSON text; malloc'd.
+ */
+char *bf_scaler_save(const bf_scaler_t *s);
+
+/**
+ * @brief Restore a state from bf_scaler_save(), before the first
+ *        observation. @returns 0, or -1 with errstr filled (and the scaler
+ *        unchanged) when the text is not a state of this configuration.
+ */
+int bf_scaler_load(bf_scaler_t *s, const char *text, char *errstr, size_t errstr_size);
+
 /** @brief The forecast (borrowed, valid for the scaler's life). */
 const bf_forecast_t *bf_scaler_forecast(const bf_scaler_t *s);
 

@@ -241,6 +241,29 @@ static void test_burst_scales_up_and_quiet_scales_down(void **state)
         fail_msg("the quiet did not scale the fleet back to one worker");
     }
     expect_decision_record(s);
+
+    /* A restart picks the forecast up from Redis (REDIS_URL) instead of
+     * starting from nothing. */
+    assert_true(WIFEXITED(bf_proc_stop(&f->autoscaler, SIGTERM, 90)));
+    assert_int_equal(
+        bf_proc_start(&f->autoscaler, "autoscaler2", s->tmpdir, argv, env, false, 5), 0);
+    double deadline = bf_test_now() + 30 * bf_test_timeout_mult();
+    bool restored = false;
+    while (!restored && bf_test_now() < deadline) {
+        FILE *log = fopen(f->autoscaler.log_path, "r");
+        char line[2048];
+        while (log && !restored && fgets(line, sizeof(line), log))
+            restored = strstr(line, "\"state_restored\"") &&
+                       !strstr(line, "\"forecast_steps\":0");
+        if (log)
+            fclose(log);
+        if (!restored)
+            sleep_ms(200);
+    }
+    if (!restored) {
+        bf_proc_dump_log(&f->autoscaler, 30);
+        fail_msg("the restarted autoscaler did not restore its forecast");
+    }
 }
 
 int main(void)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <math.h>
 
 #include "autoscaler/forecast.h"
@@ -179,6 +180,55 @@ static void test_season_follows_history(void **unused)
     assert_int_equal(bf_forecast_season_for(1, 30 * 86400.0), 0); /* too long */
 }
 
+static void test_state_survives_a_restart(void **unused)
+{
+    (void)unused;
+    bf_forecast_t *a = new_model(BF_FORECAST_HOLT_WINTERS, 24);
+    for (size_t t = 0; t < 24 * 5 + 7; t++)
+        bf_forecast_observe(a, seasonal_value(t) + (double)(t % 5));
+    json_t *saved = bf_forecast_save(a);
+    char *text = json_dumps(saved, JSON_COMPACT);
+    json_decref(saved);
+    assert_non_null(text);
+
+    /* a new process: parse the text into a fresh forecaster */
+    bf_forecast_t *b = new_model(BF_FORECAST_HOLT_WINTERS, 24);
+    json_t *parsed = json_loads(text, 0, NULL);
+    char errstr[256];
+    assert_int_equal(bf_forecast_load(b, parsed, errstr, sizeof(errstr)), 0);
+    assert_int_equal(bf_forecast_count(b), bf_forecast_count(a));
+    for (size_t h = 1; h <= 30; h++) {
+        bf_forecast_point_t pa, pb;
+        bf_forecast_predict(a, h, &pa);
+        bf_forecast_predict(b, h, &pb);
+        assert_true(fabs(pa.value - pb.value) < 1e-6);
+        assert_true(fabs(pa.upper - pb.upper) < 1e-6);
+        assert_true(pb.seasonal);
+    }
+    bf_forecast_observe(a, 130);
+    bf_forecast_observe(b, 130);
+    bf_forecast_point_t pa, pb;
+    bf_forecast_predict(a, 3, &pa);
+    bf_forecast_predict(b, 3, &pb);
+    assert_true(fabs(pa.value - pb.value) < 1e-6);
+
+    /* another season, or a damaged state, is refused and changes nothing */
+    bf_forecast_t *other = new_model(BF_FORECAST_HOLT_WINTERS, 12);
+    assert_int_equal(bf_forecast_load(other, parsed, errstr, sizeof(errstr)), -1);
+    assert_non_null(strstr(errstr, "another configuration"));
+    assert_int_equal(bf_forecast_count(other), 0);
+    json_array_clear(json_object_get(parsed, "ring"));
+    assert_int_equal(bf_forecast_load(b, parsed, errstr, sizeof(errstr)), -1);
+    assert_non_null(strstr(errstr, "malformed"));
+    assert_int_equal(bf_forecast_count(b), bf_forecast_count(a));
+
+    json_decref(parsed);
+    free(text);
+    bf_forecast_destroy(a);
+    bf_forecast_destroy(b);
+    bf_forecast_destroy(other);
+}
+
 static char *write_temp(const char *text)
 {
     char *path = strdup("/tmp/test_trace_XXXXXX");
@@ -253,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_is_zero_and_bad_conf_refused),
         cmocka_unit_test(test_fit_prefers_a_better_constant),
         cmocka_unit_test(test_season_follows_history),
+        cmocka_unit_test(test_state_survives_a_restart),
         cmocka_unit_test(test_trace_sums_into_steps_and_fills_gaps),
         cmocka_unit_test(test_trace_bad_rows_are_named),
     };
