@@ -19,6 +19,7 @@
 #include "autoscaler/clock.h"
 #include "autoscaler/decision_line.h"
 #include "libbf/log.h"
+#include "libbf/mem.h"
 
 /* Longest wait between two lag readings while Kafka is unreachable. */
 #define KAFKA_BACKOFF_MAX_S 30.0
@@ -31,9 +32,10 @@ typedef struct control_s {
     int64_t target; /* workers the fleet should run; --min until a decision */
     bf_scaler_t *scaler;
     bf_budget_t budget;
-    size_t saved_steps; /* forecast steps in the last saved state */
-    bool save_failing;  /* the last save failed (logged once per run) */
-    bool have_sums;     /* high_sum/committed_sum hold a previous reading */
+    bf_heartbeats_t *heartbeats; /* owned */
+    size_t saved_steps;          /* forecast steps in the last saved state */
+    bool save_failing;           /* the last save failed (logged once per run) */
+    bool have_sums;              /* high_sum/committed_sum hold a previous reading */
     int32_t prev_partitions;
     int64_t high_sum, committed_sum;
     bf_decision_line_state_t line;
@@ -119,12 +121,10 @@ static void log_snapshot(const bf_lag_snapshot_t *snap)
 
 /* Book the workers that ran since the last reading, and log an alert for
  * each period whose spend (or projection) passed the alert share. */
-static void account_budget(control_t *c, int64_t workers, bf_budget_status_t *st)
+static void account_budget(control_t *c, int64_t workers, double now,
+                           bf_budget_status_t *st)
 {
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    double now = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
-    bf_budget_account(&c->budget, now, workers, 0);
+    bf_budget_account(&c->budget, now, workers, bf_heartbeats_take_spend(c->heartbeats));
     bf_budget_status(&c->budget, now, workers, st);
     for (int p = 0; p < BF_BUDGET_PERIODS; p++) {
         const bf_budget_period_status_t *s = &st->period[p];
@@ -218,8 +218,15 @@ static void observe_and_decide(control_t *c, double tick)
     c->committed_sum = committed;
 
     int64_t current = bf_actuator_current(c->act);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    double wall_now = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
+    bf_heartbeats_summary_t hb;
+    bf_heartbeat_reader_poll(c->conf->heartbeats, c->heartbeats, wall_now);
+    bf_heartbeats_summary(c->heartbeats, wall_now, &hb);
+    bf_telemetry_heartbeating(c->conf->telemetry, hb.heartbeating);
     bf_budget_status_t budget;
-    account_budget(c, current, &budget);
+    account_budget(c, current, wall_now, &budget);
     bf_scaler_obs_t obs = {
         .now = now,
         .total_lag = snap.total_lag,
@@ -261,6 +268,7 @@ bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
         .next_read = bf_autoscaler_now(),
     };
     bf_budget_init(&c.budget, &conf->budget);
+    c.heartbeats = bf_calloc(1, sizeof(*c.heartbeats));
     if (!(c.scaler = bf_scaler_new(&conf->scaler, errstr, sizeof(errstr)))) {
         bf_log(BF_LOG_FATAL, "autoscaler", "bad_configuration", BF_LSTR("error", errstr));
         return BF_ERR_CONFIG;
@@ -305,6 +313,7 @@ bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
     }
     bf_actuator_shutdown(act);
     bf_scaler_destroy(c.scaler);
+    free(c.heartbeats);
     bf_log(BF_LOG_INFO, "autoscaler", "stopped");
     return ret;
 }

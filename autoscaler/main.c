@@ -78,6 +78,7 @@ typedef struct autoscaler_config_s {
     char *output_framing;
     char *state_url;
     char *state_key;
+    char *topic_heartbeats;
 } autoscaler_config_t;
 
 #define OPT(field) offsetof(autoscaler_config_t, field)
@@ -204,6 +205,10 @@ static const bf_opt_t options[] = {
     {"state-key", 0, NULL, BF_OPT_STRING, NULL, 1, 0, "KEY",
      "Redis key of the state (default bountyfleet:autoscaler:state:GROUP)",
      OPT(state_key)},
+    {"topic-heartbeats", 0, "BOUNTYFLEET_TOPIC_HEARTBEATS", BF_OPT_STRING,
+     BF_TOPIC_HEARTBEATS, 1, 0, "TOPIC",
+     "the workers' heartbeats (live workers, p95 latency, AI spend for the budgets)",
+     OPT(topic_heartbeats)},
 };
 
 static const bf_cli_t cli = {
@@ -319,6 +324,7 @@ int main(int argc, char **argv)
     bf_telemetry_t *telemetry = NULL;
     bf_publisher_t *publisher = NULL;
     bf_state_t *state = NULL;
+    bf_heartbeat_reader_t *heartbeats = NULL;
     int rc = 2;
 
     /* Subcommands that work offline on a recorded trace. */
@@ -434,6 +440,12 @@ int main(int argc, char **argv)
         goto out;
     }
     conf.publisher = publisher;
+    if (!(heartbeats = bf_heartbeat_reader_new(cfg.brokers, &props, cfg.topic_heartbeats,
+                                               errstr, sizeof(errstr)))) {
+        rc = usage_error(errstr);
+        goto out;
+    }
+    conf.heartbeats = heartbeats;
     if (cfg.state_url) {
         char *key = cfg.state_key
                         ? bf_strdup(cfg.state_key)
@@ -461,6 +473,7 @@ int main(int argc, char **argv)
     rc = run == BF_OK ? 0 : run == BF_ERR_CONFIG ? 2 : 1;
 
 out:
+    bf_heartbeat_reader_destroy(heartbeats);
     bf_state_destroy(state);
     bf_publisher_destroy(publisher, cfg.kafka_timeout);
     bf_telemetry_destroy(telemetry);

@@ -23,7 +23,7 @@ struct bf_telemetry_s {
     bf_httpd_t *httpd;
     bf_metric_t *lag, *status, *forecast, *decisions, *budget, *spend, *projected;
     bf_series_t *lag_total, *arrival, *processing, *confidence, *desired, *current;
-    bf_series_t *actuator_errors;
+    bf_series_t *actuator_errors, *heartbeating;
     bf_lag_status_t lag_status;
     pthread_mutex_t lock; /* guards the published decision */
     bool decided;
@@ -94,6 +94,8 @@ bf_telemetry_t *bf_telemetry_new(const char *addr, const char *actuator, char *e
         bf_metrics_gauge(m, M "workers_desired", "Target workers.", NULL));
     t->current = bf_metric_series(bf_metrics_gauge(
         m, M "workers_current", "Workers running (actuator's view).", NULL));
+    t->heartbeating = bf_metric_series(bf_metrics_gauge(
+        m, M "workers_heartbeating", "Workers with a recent heartbeat.", NULL));
     t->decisions =
         bf_metrics_counter(m, M "decisions_total", "Decisions made.", "action");
     t->budget = bf_metrics_gauge(m, M "budget_usd", "The budget.", "period");
@@ -122,6 +124,12 @@ void bf_telemetry_set_ready(bf_telemetry_t *t, bool ready, const char *reason)
 {
     if (t)
         bf_httpd_set_ready(t->httpd, ready, reason);
+}
+
+void bf_telemetry_heartbeating(bf_telemetry_t *t, int64_t workers)
+{
+    if (t)
+        bf_series_set(t->heartbeating, (double)workers);
 }
 
 void bf_telemetry_actuator_error(bf_telemetry_t *t)

@@ -47,6 +47,9 @@ void bf_telemetry_observe(bf_telemetry_t *t, const bf_lag_snapshot_t *snap,
                           const bf_scaler_decision_t *d, const bf_budget_status_t *budget,
                           int64_t current_workers);
 
+/** @brief Workers with a recent heartbeat. */
+void bf_telemetry_heartbeating(bf_telemetry_t *t, int64_t workers);
+
 /** @brief Count a failed scale call. */
 void bf_telemetry_actuator_error(bf_telemetry_t *t);
 

@@ -22,6 +22,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "libbf/buf.h"
 #include "libbf/codec.h"
 #include "support/stack.h"
 
@@ -165,6 +166,59 @@ static void expect_decision_record(const bf_stack_t *s)
     json_decref(rec);
 }
 
+/* A worker's heartbeat, published until /metrics counts it (the reader
+ * starts at the log end once its group has an assignment). */
+static void expect_heartbeat_counted(const bf_stack_t *s, int metrics_port)
+{
+    char errstr[512], url[128];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", s->brokers, errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    bf_codec_t *codec = bf_codec_new(errstr, sizeof(errstr));
+    assert_non_null(codec);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", metrics_port);
+    double deadline = bf_test_now() + 60 * bf_test_timeout_mult();
+    bool counted = false;
+    while (!counted && bf_test_now() < deadline) {
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        json_t *hb = json_pack(
+            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:i, s:i, s:f, s:f, "
+            "s:I, s:i, s:b}",
+            "worker_id", "hb-test", "sent_at", (json_int_t)wall.tv_sec * 1000,
+            "started_at", (json_int_t)1000, "reports_consumed", (json_int_t)1,
+            "reports_validated", (json_int_t)1, "reports_duplicate", (json_int_t)0,
+            "reports_dlq", (json_int_t)0, "reports_per_second", 1.0,
+            "latency_p50_seconds", 0.1, "latency_p95_seconds", 0.2, "latency_p99_seconds",
+            0.3, "in_flight_reports", 0, "in_flight_ai_calls", 0, "ai_cost_usd", 0.01,
+            "cpu_seconds", 0.1, "rss_bytes", (json_int_t)1000000, "assigned_partitions",
+            1, "paused", 0);
+        bf_buf_t buf;
+        bf_buf_init(&buf, 1 << 16);
+        assert_int_equal(bf_codec_encode(codec, BF_RECORD_HEARTBEAT, hb,
+                                         BF_FRAMING_SINGLE_OBJECT, &buf, errstr,
+                                         sizeof(errstr)),
+                         BF_OK);
+        json_decref(hb);
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("bountyfleet.heartbeats"),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE(buf.data, buf.len), RD_KAFKA_V_END);
+        bf_buf_free(&buf);
+        rd_kafka_flush(rk, 5000);
+        sleep_ms(1000);
+        long status = 0;
+        char *metrics = bf_test_http_get(url, &status);
+        counted =
+            metrics && strstr(metrics, "bountyfleet_autoscaler_workers_heartbeating 1");
+        free(metrics);
+    }
+    rd_kafka_destroy(rk);
+    bf_codec_destroy(codec);
+    if (!counted)
+        fail_msg("a published heartbeat was not counted");
+}
+
 static void test_burst_scales_up_and_quiet_scales_down(void **state)
 {
     fixture_t *f = *state;
@@ -241,6 +295,7 @@ static void test_burst_scales_up_and_quiet_scales_down(void **state)
         fail_msg("the quiet did not scale the fleet back to one worker");
     }
     expect_decision_record(s);
+    expect_heartbeat_counted(s, f->metrics_port);
 
     /* A restart picks the forecast up from Redis (REDIS_URL) instead of
      * starting from nothing. */
