@@ -450,30 +450,12 @@ static int usage_error(const char *msg)
 int bf_backtest_main(int argc, char **argv)
 {
     backtest_config_t cfg = {0};
-    int first_arg = argc, rc = 2;
     char errstr[512];
     bf_trace_t tr = {0};
     sim_t sim = {0};
-    switch (
-        bf_cli_parse(&cli, &cfg, argc, argv, NULL, &first_arg, errstr, sizeof(errstr))) {
-    case BF_CLI_RUN:
-        break;
-    case BF_CLI_EXIT:
-        rc = 0;
+    int rc = bf_trace_cli_parse(&cli, &cfg, argc, argv, &cfg.trace);
+    if (rc >= 0)
         goto out;
-    case BF_CLI_ERROR:
-        rc = usage_error(errstr);
-        goto out;
-    }
-    if (first_arg < argc) {
-        snprintf(errstr, sizeof(errstr), "unexpected argument '%s'", argv[first_arg]);
-        rc = usage_error(errstr);
-        goto out;
-    }
-    if (!cfg.trace) {
-        rc = usage_error("--trace FILE.csv is required");
-        goto out;
-    }
     if (strcmp(cfg.format, "json") != 0 && strcmp(cfg.format, "table") != 0) {
         snprintf(errstr, sizeof(errstr), "--format: '%s' is neither table nor json",
                  cfg.format);

@@ -145,28 +145,11 @@ out:
 int bf_forecast_eval_main(int argc, char **argv)
 {
     eval_config_t cfg = {0};
-    int first_arg = argc, rc = 2;
     char errstr[512];
     bf_trace_t tr = {0};
-    switch (
-        bf_cli_parse(&cli, &cfg, argc, argv, NULL, &first_arg, errstr, sizeof(errstr))) {
-    case BF_CLI_RUN:
-        break;
-    case BF_CLI_EXIT:
-        rc = 0;
+    int rc = bf_trace_cli_parse(&cli, &cfg, argc, argv, &cfg.trace);
+    if (rc >= 0)
         goto out;
-    case BF_CLI_ERROR:
-        fprintf(stderr, "%s: %s\n", PROGRAM, errstr);
-        goto out;
-    }
-    if (first_arg < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", PROGRAM, argv[first_arg]);
-        goto out;
-    }
-    if (!cfg.trace) {
-        fprintf(stderr, "%s: --trace FILE.csv is required\n", PROGRAM);
-        goto out;
-    }
     if (bf_trace_read(cfg.trace, cfg.min_step, &tr, errstr, sizeof(errstr)) != BF_OK) {
         fprintf(stderr, "%s: %s\n", PROGRAM, errstr);
         rc = 1;

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 
+#include "libbf/config.h"
 #include "libbf/err.h"
 
 /* Bounds that keep a mistaken file from eating the machine. */
@@ -41,6 +42,18 @@ bf_err_t bf_trace_read(const char *path, double min_step_s, bf_trace_t *out, cha
 
 /** @brief Free the series and reset @p t. NULL-safe. */
 void bf_trace_free(bf_trace_t *t);
+
+/**
+ * @brief The command line shared by the offline subcommands (backtest,
+ *        forecast-eval): parse @p argv into @p cfg with bf_cli_parse(),
+ *        refuse positional arguments and require --trace. Prints a one-line
+ *        message on stderr.
+ * @param trace_path where the parsed --trace lands (inside @p cfg)
+ * @returns -1 to go on; otherwise the exit status (0 after --help, 2 for
+ *          a usage error).
+ */
+int bf_trace_cli_parse(const bf_cli_t *cli, void *cfg, int argc, char **argv,
+                       char *const *trace_path);
 
 /** @brief The highest arrival rate (arrivals/s) of one step. */
 double bf_trace_peak_rate(const bf_trace_t *t);
