@@ -106,8 +106,9 @@ void bf_budget_status(bf_budget_t *b, double now, int64_t workers,
         double use = s->spent / s->limit;
         if (use > out->use)
             out->use = use;
-        if (!b->alerted[p] && (s->spent >= b->conf.alert_at * s->limit ||
-                               s->projected >= b->conf.alert_at * s->limit)) {
+        s->over_alert = s->spent >= b->conf.alert_at * s->limit ||
+                        s->projected >= b->conf.alert_at * s->limit;
+        if (!b->alerted[p] && s->over_alert) {
             b->alerted[p] = true;
             s->alert = true;
         }

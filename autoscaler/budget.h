@@ -52,6 +52,7 @@ typedef struct bf_budget_period_status_s {
     double hours_left;
     int64_t allowed_workers; /* meaningful when limit > 0 */
     bool alert;              /* crossed the alert share just now (once a period) */
+    bool over_alert;         /* spent or projected at or above the alert share */
 } bf_budget_period_status_t;
 
 typedef struct bf_budget_status_s {

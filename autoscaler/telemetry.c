@@ -22,6 +22,7 @@ struct bf_telemetry_s {
     bf_metrics_t *metrics;
     bf_httpd_t *httpd;
     bf_metric_t *lag, *status, *forecast, *decisions, *budget, *spend, *projected;
+    bf_metric_t *budget_alert;
     bf_series_t *lag_total, *arrival, *processing, *confidence, *desired, *current;
     bf_series_t *actuator_errors, *heartbeating;
     bf_lag_status_t lag_status;
@@ -96,6 +97,9 @@ bf_telemetry_t *bf_telemetry_new(const char *addr, const char *actuator, char *e
         m, M "workers_current", "Workers running (actuator's view).", NULL));
     t->heartbeating = bf_metric_series(bf_metrics_gauge(
         m, M "workers_heartbeating", "Workers with a recent heartbeat.", NULL));
+    t->budget_alert =
+        bf_metrics_gauge(m, M "budget_alert",
+                         "1 while spend or projection passes the alert share.", "period");
     t->decisions =
         bf_metrics_counter(m, M "decisions_total", "Decisions made.", "action");
     t->budget = bf_metrics_gauge(m, M "budget_usd", "The budget.", "period");
@@ -176,6 +180,8 @@ void bf_telemetry_observe(bf_telemetry_t *t, const bf_lag_snapshot_t *snap,
         bf_series_set(bf_metric_series(t->budget, name), budget->period[p].limit);
         bf_series_set(bf_metric_series(t->spend, name), budget->period[p].spent);
         bf_series_set(bf_metric_series(t->projected, name), budget->period[p].projected);
+        bf_series_set(bf_metric_series(t->budget_alert, name),
+                      budget->period[p].over_alert ? 1 : 0);
     }
     pthread_mutex_lock(&t->lock);
     t->decided = true;

@@ -50,6 +50,7 @@ static void test_tightest_budget_caps_and_projects(void **unused)
     assert_int_equal(s.allowed_workers, 0); /* 10 / 14 h < 1 worker */
     assert_true(fabs(s.period[BF_BUDGET_DAY].projected - 28) < 1e-9);
     assert_true(s.period[BF_BUDGET_DAY].alert); /* projected past 80 % */
+    assert_true(s.period[BF_BUDGET_DAY].over_alert);
     bf_budget_status(&b, T0, 2, &s);
     assert_false(s.period[BF_BUDGET_DAY].alert); /* once a period */
     assert_non_null(strstr(s.recommendation, "day's budget"));

@@ -89,8 +89,8 @@ static void test_endpoint_serves_metrics_and_desired(void **unused)
         .forecast = {.value = 6, .lower = 5, .upper = 7, .confidence = 0.75},
     };
     bf_budget_status_t budget = {0};
-    budget.period[BF_BUDGET_DAY] =
-        (bf_budget_period_status_t){.limit = 10, .spent = 2.5, .projected = 9};
+    budget.period[BF_BUDGET_DAY] = (bf_budget_period_status_t){
+        .limit = 10, .spent = 2.5, .projected = 9, .over_alert = true};
     bf_telemetry_observe(t, &snap, &d, &budget, 1);
     bf_telemetry_actuator_error(t);
 
@@ -120,6 +120,8 @@ static void test_endpoint_serves_metrics_and_desired(void **unused)
         "bountyfleet_autoscaler_budget_usd{period=\"day\"} 10",
         "bountyfleet_autoscaler_spend_usd{period=\"day\"} 2.5",
         "bountyfleet_autoscaler_projected_spend_usd{period=\"day\"} 9",
+        "bountyfleet_autoscaler_budget_alert{period=\"day\"} 1",
+        "bountyfleet_autoscaler_workers_heartbeating",
         "bountyfleet_autoscaler_actuator_errors_total{actuator=\"none\"} 1",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
