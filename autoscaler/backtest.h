@@ -24,7 +24,12 @@
  * Policies:
  *   bountyfleet  the live loop's scaler with the capacity rule (Holt-Winters
  *                forecast, multi-metric score, HPA windows), fed the
- *                simulated lag, arrivals and processed counts every step
+ *                simulated lag, arrivals and processed counts every tick;
+ *                the forecast uses the live defaults (alpha 0.3, beta 0.02,
+ *                gamma 0.1, nothing fitted to the trace), a forecast step
+ *                of one trace step and the season chosen by the trace's
+ *                length (bf_forecast_season_for), the decision the defaults
+ *                of bf_decide_policy_capacity() with latency SLO = --slo
  *   fixed-peak   ceil(peak arrival rate / worker rate) workers all along
  *                (capped by partitions and --max, at least --min)
  *   keda         the same scaler with the lag rule, desired =
