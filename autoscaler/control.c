@@ -21,6 +21,9 @@
 #include "libbf/log.h"
 #include "libbf/mem.h"
 
+/* Seconds between two recommendation log lines. */
+#define RECOMMEND_EVERY_S 3600.0
+
 /* Longest wait between two lag readings while Kafka is unreachable. */
 #define KAFKA_BACKOFF_MAX_S 30.0
 
@@ -35,6 +38,7 @@ typedef struct control_s {
     bf_heartbeats_t *heartbeats; /* owned */
     size_t saved_steps;          /* forecast steps in the last saved state */
     bool save_failing;           /* the last save failed (logged once per run) */
+    double recommended_at;       /* wall time of the last recommendation line */
     bool have_sums;              /* high_sum/committed_sum hold a previous reading */
     int32_t prev_partitions;
     int64_t high_sum, committed_sum;
@@ -175,6 +179,34 @@ static void save_state(control_t *c)
         c->saved_steps = steps;
 }
 
+/* Once an hour, what the forecast and the budget suggest to an operator
+ * sizing --min/--max or a budget. */
+static void recommend(control_t *c, const bf_scaler_decision_t *d,
+                      const bf_budget_status_t *budget, double wall_now)
+{
+    if (wall_now - c->recommended_at < RECOMMEND_EVERY_S)
+        return;
+    int64_t offpeak, peak;
+    bf_scaler_season_needs(c->scaler, d->worker_rate, &offpeak, &peak);
+    if (offpeak < 0 && !budget->limited)
+        return;
+    c->recommended_at = wall_now;
+    char text[400];
+    size_t n = 0;
+    text[0] = '\0';
+    if (offpeak >= 0)
+        n = (size_t)snprintf(
+            text, sizeof(text),
+            "%lld workers suffice off-peak, %lld at the forecast peak of "
+            "the coming season",
+            (long long)offpeak, (long long)peak);
+    if (budget->limited && n < sizeof(text))
+        snprintf(text + n, sizeof(text) - n, "%s%s", n ? "; " : "",
+                 budget->recommendation);
+    bf_log(BF_LOG_INFO, "autoscaler", "recommendation", BF_LSTR("text", text),
+           BF_LINT("offpeak_workers", offpeak), BF_LINT("peak_workers", peak));
+}
+
 /* @p tick is when this tick started: the next reading is due one interval
  * after it, on the tick cadence, however long this reading takes. */
 static void observe_and_decide(control_t *c, double tick)
@@ -243,6 +275,7 @@ static void observe_and_decide(control_t *c, double tick)
     bf_scaler_observe(c->scaler, &obs, &sd);
     bf_telemetry_observe(c->conf->telemetry, &snap, &sd, &budget, current);
     bf_publisher_send(c->conf->publisher, &sd);
+    recommend(c, &sd, &budget, wall_now);
     save_state(c);
     bf_lag_snapshot_free(&snap);
     const bf_decision_t d = sd.decision;

@@ -317,19 +317,28 @@ void bf_forecast_predict(const bf_forecast_t *f, size_t h, bf_forecast_point_t *
     out->trend = classify(f, out->value);
 }
 
-double bf_forecast_peak(const bf_forecast_t *f, size_t h)
+void bf_forecast_range(const bf_forecast_t *f, size_t h, double *lo, double *hi)
 {
     if (h < 1)
         h = 1;
-    if (h > BF_FORECAST_MAX_HORIZON)
-        h = BF_FORECAST_MAX_HORIZON;
-    double peak = 0;
+    if (h > BF_FORECAST_MAX_SEASON)
+        h = BF_FORECAST_MAX_SEASON;
+    *lo = INFINITY;
+    *hi = 0;
     for (size_t i = 1; i <= h; i++) {
         double v = point(f, i);
-        if (v > peak)
-            peak = v;
+        *lo = fmin(*lo, v);
+        *hi = fmax(*hi, v);
     }
-    return peak;
+}
+
+double bf_forecast_peak(const bf_forecast_t *f, size_t h)
+{
+    if (h > BF_FORECAST_MAX_HORIZON)
+        h = BF_FORECAST_MAX_HORIZON;
+    double lo, hi;
+    bf_forecast_range(f, h, &lo, &hi);
+    return hi;
 }
 
 /* Mean absolute h-step error of @p conf over @p series, scored after the

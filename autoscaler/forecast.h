@@ -113,6 +113,9 @@ void bf_forecast_predict(const bf_forecast_t *f, size_t h, bf_forecast_point_t *
 /** @brief The highest point forecast over steps 1..h (what capacity must absorb). */
 double bf_forecast_peak(const bf_forecast_t *f, size_t h);
 
+/** @brief The lowest and highest point forecasts over steps 1..h. */
+void bf_forecast_range(const bf_forecast_t *f, size_t h, double *lo, double *hi);
+
 /** @brief Values observed so far. */
 size_t bf_forecast_count(const bf_forecast_t *f);
 

@@ -187,3 +187,19 @@ out:
     json_decref(o);
     return rc;
 }
+
+void bf_scaler_season_needs(const bf_scaler_t *s, double worker_rate, int64_t *offpeak,
+                            int64_t *peak)
+{
+    *offpeak = *peak = -1;
+    bf_forecast_point_t now;
+    bf_forecast_predict(s->forecast, 1, &now);
+    if (!now.seasonal || s->conf.season == 0 || !(worker_rate > 0))
+        return;
+    const bf_decide_policy_t *p = &s->conf.policy;
+    double per = worker_rate * (p->target_utilization > 0 ? p->target_utilization : 1);
+    double lo, hi;
+    bf_forecast_range(s->forecast, s->conf.season, &lo, &hi);
+    *offpeak = (int64_t)ceil(lo / per - 1e-9);
+    *peak = (int64_t)ceil(hi / per - 1e-9);
+}

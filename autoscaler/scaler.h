@@ -99,6 +99,16 @@ char *bf_scaler_save(const bf_scaler_t *s);
  */
 int bf_scaler_load(bf_scaler_t *s, const char *text, char *errstr, size_t errstr_size);
 
+/**
+ * @brief Over the coming season (Holt-Winters with its seasonal part in
+ *        use): the workers the quietest and the busiest forecast step need
+ *        at @p worker_rate reports/s per worker and the planned
+ *        utilisation. Both -1 without a season. O(season): call it rarely
+ *        (the live loop does, once an hour).
+ */
+void bf_scaler_season_needs(const bf_scaler_t *s, double worker_rate, int64_t *offpeak,
+                            int64_t *peak);
+
 /** @brief The forecast (borrowed, valid for the scaler's life). */
 const bf_forecast_t *bf_scaler_forecast(const bf_scaler_t *s);
 
