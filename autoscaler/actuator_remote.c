@@ -40,6 +40,7 @@ typedef struct k8s_s {
     char *token_file; /* the service account's token */
     char *ca_file;    /* NULL: the system's CAs */
     int64_t current;  /* last replicas read; -1 unknown */
+    bool unreadable;  /* the last GET failed (logged once) */
 } k8s_t;
 
 static char *read_small_file(const char *path, size_t max)
@@ -233,11 +234,14 @@ int64_t bf_actuator_k8s_current(void *self)
     int64_t spec, replicas;
     bf_err_t err = k8s_request(k, "GET", NULL, &spec, &replicas, errstr, sizeof(errstr));
     if (err) {
-        bf_log(BF_LOG_WARN, "autoscaler", "k8s_scale_unreadable",
-               BF_LSTR("error", errstr),
-               BF_LINT("assuming", k->current > 0 ? k->current : 0));
+        if (!k->unreadable) /* once per run of failures, not every tick */
+            bf_log(BF_LOG_WARN, "autoscaler", "k8s_scale_unreadable",
+                   BF_LSTR("error", errstr),
+                   BF_LINT("assuming", k->current > 0 ? k->current : 0));
+        k->unreadable = true;
         return k->current > 0 ? k->current : 0;
     }
+    k->unreadable = false;
     k->current = replicas;
     return replicas;
 }

@@ -24,15 +24,20 @@ struct bf_publisher_s {
     char *topic;
     char *actuator;
     bf_framing_t framing;
-    bool dropping; /* the last produce failed (logged once per run) */
+    bool dropping;    /* the last produce failed (logged once per run) */
+    bool undelivered; /* the last delivery failed (logged once per run) */
 };
 
+/* Delivery reports, served by rd_kafka_poll() in bf_publisher_send(): one
+ * warning per run of failures (a missing topic would fail every record). */
 static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    (void)rk, (void)opaque;
-    if (m->err)
+    (void)rk;
+    bf_publisher_t *p = opaque;
+    if (m->err && !p->undelivered)
         bf_log(BF_LOG_WARN, "autoscaler", "decision_not_delivered",
-               BF_LSTR("error", rd_kafka_err2str(m->err)));
+               BF_LSTR("topic", p->topic), BF_LSTR("error", rd_kafka_err2str(m->err)));
+    p->undelivered = m->err != RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 bf_publisher_t *bf_publisher_new(const char *brokers, const bf_kprops_t *props,
@@ -47,14 +52,16 @@ bf_publisher_t *bf_publisher_new(const char *brokers, const bf_kprops_t *props,
         bf_codec_destroy(codec);
         return NULL;
     }
+    bf_publisher_t *p = bf_calloc(1, sizeof(*p));
     rd_kafka_conf_set_dr_msg_cb(conf, delivered);
+    rd_kafka_conf_set_opaque(conf, p);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
     if (!rk) {
         rd_kafka_conf_destroy(conf);
         bf_codec_destroy(codec);
+        free(p);
         return NULL;
     }
-    bf_publisher_t *p = bf_calloc(1, sizeof(*p));
     p->rk = rk;
     p->codec = codec;
     p->topic = bf_strdup(topic);
