@@ -93,7 +93,8 @@ static const bf_opt_t options[] = {
     {"interval", 'i', NULL, BF_OPT_DOUBLE, "5", 0.05, 3600, "SECONDS",
      "time between two decisions", OPT(interval)},
     {"lag-per-worker", 0, NULL, BF_OPT_INT, "100", 1, 1e15, "N",
-     "messages of lag one worker is expected to absorb: desired = ceil(lag / N)",
+     "--rule lag: messages of lag one worker is expected to absorb, desired = ceil(lag / "
+     "N)",
      OPT(lag_per_worker)},
     {"min", 0, NULL, BF_OPT_INT, "1", 0, BF_DECIDE_MAX_WORKERS, "N",
      "fewest workers, also with no lag (wins over the partition cap)", OPT(min)},
@@ -215,7 +216,10 @@ static const bf_cli_t cli = {
     .program = PROGRAM,
     .summary = "Read the worker group's Kafka lag, decide how many workers should run, "
                "start or stop them, and print each decision as a JSON line on stdout.",
-    .usage = "[OPTIONS] [-- WORKER-PATH [WORKER-ARGS...]]",
+    .usage = "[OPTIONS] [-- WORKER-PATH [WORKER-ARGS...]]\n"
+             "       bountyfleet-autoscaler backtest --trace FILE.csv [OPTIONS]  (see "
+             "backtest --help)\n"
+             "       bountyfleet-autoscaler forecast-eval --trace FILE.csv [OPTIONS]",
     .opts = options,
     .n_opts = sizeof(options) / sizeof(options[0]),
     .kafka_props = true,
