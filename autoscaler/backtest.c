@@ -41,6 +41,8 @@ typedef struct backtest_config_s {
     double horizon;
     double min_step;
     double tick;
+    double cooldown;
+    double scale_up_delay;
 } backtest_config_t;
 
 #define OPT(field) offsetof(backtest_config_t, field)
@@ -76,6 +78,10 @@ static const bf_opt_t options[] = {
      "forecast horizon of the bountyfleet policy", OPT(horizon)},
     {"min-step", 0, NULL, BF_OPT_DOUBLE, "60", 1, 86400, "SECONDS",
      "shortest simulation and forecast step; finer traces are summed", OPT(min_step)},
+    {"cooldown", 0, NULL, BF_OPT_DOUBLE, "0", 0, 86400, "SECONDS",
+     "bountyfleet policy: least time between two scaling actions", OPT(cooldown)},
+    {"scale-up-delay", 0, NULL, BF_OPT_DOUBLE, "0", 0, 86400, "SECONDS",
+     "bountyfleet policy: scale-up stabilisation window", OPT(scale_up_delay)},
     {"tick", 0, NULL, BF_OPT_DOUBLE, "60", 1, 86400, "SECONDS",
      "decision interval of the simulation; a longer step is split into ticks with its "
      "arrivals spread evenly",
@@ -206,6 +212,8 @@ static int sim_init(sim_t *sim, const backtest_config_t *c, const bf_trace_t *tr
     };
     bf_decide_policy_capacity(&sc.policy);
     sc.policy.latency_slo_s = c->slo;
+    sc.policy.cooldown_s = c->cooldown;
+    sc.policy.up_window_s = c->scale_up_delay;
     bf_scaler_conf_t keda = sc;
     keda.policy = (bf_decide_policy_t){
         .min_workers = c->min,
