@@ -25,8 +25,9 @@
  *   bountyfleet  the live loop's scaler with the capacity rule (Holt-Winters
  *                forecast, multi-metric score, HPA windows), fed the
  *                simulated lag, arrivals and processed counts every tick;
- *                the forecast uses the live defaults (alpha 0.3, beta 0.02,
- *                gamma 0.1, nothing fitted to the trace), a forecast step
+ *                the forecast starts from the live defaults (alpha 0.3,
+ *                beta 0.02, gamma 0.1) and, like the live loop, refits
+ *                them once a season on its own history; a forecast step
  *                of one trace step and the season chosen by the trace's
  *                length (bf_forecast_season_for), the decision the defaults
  *                of bf_decide_policy_capacity() with latency SLO = --slo

@@ -42,7 +42,7 @@ struct bf_forecast_s {
     bf_forecast_conf_t conf;
     size_t count; /* values observed */
     double *ring; /* last `cap` values; value k steps back at (count-k) % cap */
-    size_t cap;   /* >= 2 * season, >= window */
+    size_t cap;   /* >= 3 * season, >= window */
     double level; /* Holt(-Winters) state */
     double trend;
     double *season; /* conf.season indices, used once `seasonal` */
@@ -126,7 +126,8 @@ bf_forecast_t *bf_forecast_new(const bf_forecast_conf_t *conf, char *errstr,
     }
     bf_forecast_t *f = bf_calloc(1, sizeof(*f));
     f->conf = c;
-    f->cap = 2 * c.season;
+    /* two seasons start the seasonal part, a third lets a refit score */
+    f->cap = 3 * c.season;
     if (f->cap < c.window)
         f->cap = c.window;
     if (f->cap < TREND_RECENT)
@@ -384,6 +385,23 @@ void bf_forecast_fit(bf_forecast_conf_t *conf, const double *series, size_t n, s
                 }
             }
     *conf = best;
+}
+
+bool bf_forecast_refit(bf_forecast_t *f, size_t h)
+{
+    size_t n = 3 * f->conf.season; /* two to start the season, one to score */
+    if (f->conf.model != BF_FORECAST_HOLT_WINTERS || f->conf.season == 0 || f->count < n)
+        return false;
+    double *history = bf_malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) /* oldest first */
+        history[i] = past(f, n - i);
+    bf_forecast_conf_t c = f->conf;
+    bf_forecast_fit(&c, history, n, h);
+    free(history);
+    f->conf.alpha = c.alpha;
+    f->conf.beta = c.beta;
+    f->conf.gamma = c.gamma;
+    return true;
 }
 
 /* --- state ---------------------------------------------------------------- */

@@ -35,7 +35,9 @@
  * Defaults of the Holt-Winters constants (alpha 0.3, beta 0.02, gamma 0.1,
  * damping phi 0.98) are textbook middle values, not fitted to a trace;
  * bf_forecast_fit() picks alpha, beta and gamma by a small grid search on a
- * history the caller gives (forecast-eval uses the first 30 % of a trace).
+ * history the caller gives (forecast-eval uses the first 30 % of a trace);
+ * bf_forecast_refit() does it on the model's own last three seasons (the
+ * scaler, once a season).
  */
 #ifndef BF_AUTOSCALER_FORECAST_H
 #define BF_AUTOSCALER_FORECAST_H
@@ -130,6 +132,15 @@ const bf_forecast_conf_t *bf_forecast_conf(const bf_forecast_t *f);
  *        Leaves @p conf unchanged when the series is too short to score.
  */
 void bf_forecast_fit(bf_forecast_conf_t *conf, const double *series, size_t n, size_t h);
+
+/**
+ * @brief Re-choose alpha, beta and gamma of a seasonal Holt-Winters @p f by
+ *        bf_forecast_fit() over the three seasons of history it holds (two
+ *        start a trial model's season, the third scores it), keeping its
+ *        state. Does nothing (returns false) for other models, without a
+ *        season, or before three seasons have been seen.
+ */
+bool bf_forecast_refit(bf_forecast_t *f, size_t h);
 
 /**
  * @brief The season for a history of @p history_s seconds in steps of

@@ -70,6 +70,10 @@ static void feed_forecast(bf_scaler_t *s, double now, double arrivals)
     /* 1e-6 s of tolerance, so steps of exactly step_s close on time */
     while (now - s->bucket_start >= step - 1e-6) {
         bf_forecast_observe(s->forecast, s->bucket_arrivals / step);
+        /* Once a season, fit the smoothing constants to this traffic. */
+        size_t n = bf_forecast_count(s->forecast);
+        if (s->conf.season && n % s->conf.season == 0)
+            bf_forecast_refit(s->forecast, s->horizon_steps);
         s->bucket_arrivals = 0;
         s->bucket_start += step;
     }

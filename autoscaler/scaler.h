@@ -10,6 +10,10 @@
  * What it adds to the two:
  *   - arrivals are summed into forecast steps of step_s seconds (e.g. one
  *     minute) and each closed step's rate (arrivals/s) feeds the forecast;
+ *   - once per season (from the second on) the forecast's smoothing
+ *     constants are fitted again to the last two seasons
+ *     (bf_forecast_refit), so they follow this traffic rather than
+ *     textbook defaults;
  *   - the arrival forecast handed to the decision is the highest point
  *     forecast over the horizon (capacity must be there before the peak,
  *     and a worker needs its start-up time), or, while the forecast has
