@@ -171,6 +171,25 @@ static void test_fit_prefers_a_better_constant(void **unused)
     assert_true(c.alpha >= 0.4);
 }
 
+static void test_refit_uses_three_seasons_of_own_history(void **unused)
+{
+    (void)unused;
+    bf_forecast_t *f = new_model(BF_FORECAST_HOLT_WINTERS, 24);
+    /* a daily shape on a level that jumps every day: only a quick level
+     * (high alpha) follows it */
+    for (size_t t = 0; t < 24 * 2; t++)
+        bf_forecast_observe(f, seasonal_value(t) + (double)((t / 24) % 2) * 500);
+    assert_false(bf_forecast_refit(f, 1)); /* two seasons: nothing to score */
+    for (size_t t = 24 * 2; t < 24 * 4; t++)
+        bf_forecast_observe(f, seasonal_value(t) + (double)((t / 24) % 2) * 500);
+    assert_true(bf_forecast_refit(f, 1));
+    assert_true(bf_forecast_conf(f)->alpha > 0.3);
+    bf_forecast_t *ma = new_model(BF_FORECAST_MOVING_AVERAGE, 24);
+    assert_false(bf_forecast_refit(ma, 1));
+    bf_forecast_destroy(f);
+    bf_forecast_destroy(ma);
+}
+
 static void test_season_follows_history(void **unused)
 {
     (void)unused;
@@ -302,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_baselines),
         cmocka_unit_test(test_bad_input_is_zero_and_bad_conf_refused),
         cmocka_unit_test(test_fit_prefers_a_better_constant),
+        cmocka_unit_test(test_refit_uses_three_seasons_of_own_history),
         cmocka_unit_test(test_season_follows_history),
         cmocka_unit_test(test_state_survives_a_restart),
         cmocka_unit_test(test_trace_sums_into_steps_and_fills_gaps),
