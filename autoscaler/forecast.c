@@ -161,6 +161,8 @@ const bf_forecast_conf_t *bf_forecast_conf(const bf_forecast_t *f)
  * keeps 1 <= back <= min(count, cap). */
 static double past(const bf_forecast_t *f, size_t back)
 {
+    /* cap >= TREND_RECENT > 0, set once in bf_forecast_new() */
+    // NOLINTNEXTLINE(clang-analyzer-core.DivideZero)
     return f->ring[(f->count - back) % f->cap];
 }
 

@@ -92,7 +92,7 @@ static int evaluate(const eval_config_t *cfg, const bf_trace_t *tr)
         }
     double scale = 0;
     size_t scale_n = 0;
-    for (size_t t = m; t < fit_n; t++, scale_n++)
+    for (size_t t = m; t < fit_n && t < n; t++, scale_n++)
         scale += fabs(rate[t] - rate[t - m]);
     scale = scale_n ? scale / (double)scale_n : 0;
 
