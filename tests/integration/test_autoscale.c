@@ -299,7 +299,11 @@ static void test_burst_scales_up_and_quiet_scales_down(void **state)
 
     /* A restart picks the forecast up from Redis (REDIS_URL) instead of
      * starting from nothing. */
-    assert_true(WIFEXITED(bf_proc_stop(&f->autoscaler, SIGTERM, 90)));
+    int stopped = bf_proc_stop(&f->autoscaler, SIGTERM, 90);
+    if (!WIFEXITED(stopped) || WEXITSTATUS(stopped) != 0) {
+        bf_proc_dump_log(&f->autoscaler, 30);
+        fail_msg("the autoscaler did not stop cleanly (status %d)", stopped);
+    }
     assert_int_equal(
         bf_proc_start(&f->autoscaler, "autoscaler2", s->tmpdir, argv, env, false, 5), 0);
     double deadline = bf_test_now() + 30 * bf_test_timeout_mult();
