@@ -167,8 +167,10 @@ typedef struct bf_decision_s {
     int64_t target_workers;  /* what to run now (== current for HOLD) */
     int64_t total_lag;
     int32_t partitions;
-    double below_for_s;           /* how long desired has been below current (0 if not) */
-    double score;                 /* capacity rule: the multi-metric score, else 0 */
+    double below_for_s;   /* how long desired has been below current (0 if not) */
+    double score;         /* capacity rule: the multi-metric score, else 0 */
+    double forecast_rate; /* arrivals/s the decision planned for (scaler.h), else 0 */
+    double confidence;    /* the forecast's confidence, 0..1 (scaler.h), else 0 */
     bf_decide_weights_t pressure; /* the score's components before weighting */
     char reasoning[640];          /* one human-readable sentence */
 } bf_decision_t;

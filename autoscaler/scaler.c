@@ -136,6 +136,8 @@ void bf_scaler_observe(bf_scaler_t *s, const bf_scaler_obs_t *o,
         .budget_workers = o->budget_workers,
     };
     bf_decide(&s->conf.policy, &s->decide, &in, &out->decision);
+    out->decision.forecast_rate = out->forecast_peak;
+    out->decision.confidence = out->forecast.confidence;
     if (s->conf.policy.rule == BF_DECIDE_RULE_CAPACITY) {
         char *why = out->decision.reasoning;
         size_t len = strlen(why), size = sizeof(out->decision.reasoning);

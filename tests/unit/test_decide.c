@@ -301,7 +301,10 @@ static void test_decision_line_has_the_contract_fields(void **unused)
                        .desired_workers = 4,
                        .target_workers = 4,
                        .total_lag = 950,
-                       .partitions = 4};
+                       .partitions = 4,
+                       .score = 0.4512,
+                       .forecast_rate = 12.5,
+                       .confidence = 0.8333};
     snprintf(d.reasoning, sizeof(d.reasoning), "lag \"950\" needs 4");
     struct timespec wall = {.tv_sec = 1767323045, .tv_nsec = 678000000};
     char *line = bf_decision_line_format(&d, &wall);
@@ -309,7 +312,9 @@ static void test_decision_line_has_the_contract_fields(void **unused)
     assert_string_equal(line,
                         "{\"ts\":\"2026-01-02T03:04:05.678Z\",\"action\":\"SCALE_UP\","
                         "\"current_workers\":1,\"target_workers\":4,\"total_lag\":950,"
-                        "\"partitions\":4,\"reasoning\":\"lag \\\"950\\\" needs 4\"}");
+                        "\"partitions\":4,\"desired_workers\":4,\"score\":0.45,"
+                        "\"forecast_rate\":12.5,\"confidence\":0.83,"
+                        "\"reasoning\":\"lag \\\"950\\\" needs 4\"}");
     json_error_t jerr;
     json_t *o = json_loads(line, 0, &jerr);
     assert_non_null(o);
