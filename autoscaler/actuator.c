@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "autoscaler/actuator_local.h"
+#include "autoscaler/actuator_remote.h"
 #include "libbf/mem.h"
 
 typedef struct actuator_ops_s {
@@ -85,6 +86,11 @@ static void local_destroy(void *self)
 static const actuator_ops_t kinds[] = {
     {"local", local_create, local_current, local_apply, local_shutdown, local_destroy},
     {"none", none_create, none_current, none_apply, none_shutdown, free},
+    /* A remote fleet outlives the autoscaler: shutting down leaves it be. */
+    {"kubernetes", bf_actuator_k8s_create, bf_actuator_k8s_current, bf_actuator_k8s_apply,
+     none_shutdown, bf_actuator_k8s_destroy},
+    {"command", bf_actuator_command_create, bf_actuator_command_current,
+     bf_actuator_command_apply, none_shutdown, bf_actuator_command_destroy},
 };
 
 bf_actuator_t *bf_actuator_new(const bf_actuator_conf_t *conf, char *errstr,
@@ -101,7 +107,8 @@ bf_actuator_t *bf_actuator_new(const bf_actuator_conf_t *conf, char *errstr,
         a->self = self;
         return a;
     }
-    snprintf(errstr, errstr_size, "--actuator: unknown kind '%s' (local, none)",
+    snprintf(errstr, errstr_size,
+             "--actuator: unknown kind '%s' (local, kubernetes, command, none)",
              conf->kind);
     return NULL;
 }

@@ -9,8 +9,10 @@
  * loop.
  *
  * Kinds today:
- *   local  worker processes on this machine (actuator_local.h)
- *   none   decide and print only; "current" is the last target applied
+ *   local       worker processes on this machine (actuator_local.h)
+ *   kubernetes  a Deployment's replicas (actuator_remote.h)
+ *   command     an operator's command with {replicas} (actuator_remote.h)
+ *   none        decide and print only; "current" is the last target applied
  */
 #ifndef BF_AUTOSCALER_ACTUATOR_H
 #define BF_AUTOSCALER_ACTUATOR_H
@@ -22,9 +24,16 @@
 
 /** Settings of all kinds; each kind reads the fields it needs. */
 typedef struct bf_actuator_conf_s {
-    const char *kind;               /* "local" or "none" */
+    const char *kind;               /* "local", "kubernetes", "command" or "none" */
     const char *const *worker_argv; /* local: NULL-terminated command (copied) */
     double stop_timeout_s;          /* local: SIGTERM to SIGKILL */
+    const char *k8s_api_url;        /* kubernetes: API server, NULL = in-cluster */
+    const char *k8s_namespace;      /* kubernetes: NULL = the service account's */
+    const char *k8s_deployment;     /* kubernetes: Deployment name */
+    const char *k8s_token;          /* kubernetes: bearer token, NULL = SA file */
+    const char *k8s_ca_file;        /* kubernetes: CA bundle, NULL = SA's or system */
+    const char *command;            /* command: template with {replicas} */
+    double command_timeout_s;       /* command: kill after this */
 } bf_actuator_conf_t;
 
 typedef struct bf_actuator_s bf_actuator_t;

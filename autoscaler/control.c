@@ -19,6 +19,10 @@
 #include "autoscaler/clock.h"
 #include "autoscaler/decision_line.h"
 #include "libbf/log.h"
+#include "libbf/mem.h"
+
+/* Seconds between two recommendation log lines. */
+#define RECOMMEND_EVERY_S 3600.0
 
 /* Longest wait between two lag readings while Kafka is unreachable. */
 #define KAFKA_BACKOFF_MAX_S 30.0
@@ -29,7 +33,15 @@ typedef struct control_s {
     bf_actuator_t *act;
     FILE *out;
     int64_t target; /* workers the fleet should run; --min until a decision */
-    bf_decide_state_t decide;
+    bf_scaler_t *scaler;
+    bf_budget_t budget;
+    bf_heartbeats_t *heartbeats; /* owned */
+    size_t saved_steps;          /* forecast steps in the last saved state */
+    bool save_failing;           /* the last save failed (logged once per run) */
+    double recommended_at;       /* wall time of the last recommendation line */
+    bool have_sums;              /* high_sum/committed_sum hold a previous reading */
+    int32_t prev_partitions;
+    int64_t high_sum, committed_sum;
     bf_decision_line_state_t line;
     double next_read;  /* monotonic time of the next lag reading */
     double backoff_s;  /* current retry delay while readings fail */
@@ -60,6 +72,8 @@ static void apply_target(control_t *c)
 {
     char errstr[512];
     bf_err_t err = bf_actuator_apply(c->act, c->target, errstr, sizeof(errstr));
+    if (err)
+        bf_telemetry_actuator_error(c->conf->telemetry);
     if (err)
         bf_log(BF_LOG_ERROR, "autoscaler", "actuator_failed",
                BF_LSTR("actuator", bf_actuator_kind(c->act)), BF_LSTR("error", errstr),
@@ -109,6 +123,90 @@ static void log_snapshot(const bf_lag_snapshot_t *snap)
     }
 }
 
+/* Book the workers that ran since the last reading, and log an alert for
+ * each period whose spend (or projection) passed the alert share. */
+static void account_budget(control_t *c, int64_t workers, double now,
+                           bf_budget_status_t *st)
+{
+    bf_budget_account(&c->budget, now, workers, bf_heartbeats_take_spend(c->heartbeats));
+    bf_budget_status(&c->budget, now, workers, st);
+    for (int p = 0; p < BF_BUDGET_PERIODS; p++) {
+        const bf_budget_period_status_t *s = &st->period[p];
+        if (s->alert)
+            bf_log(BF_LOG_WARN, "autoscaler", "budget_alert",
+                   BF_LSTR("period", bf_budget_period_name((bf_budget_period_t)p)),
+                   BF_LDBL("budget_usd", s->limit), BF_LDBL("spent_usd", s->spent),
+                   BF_LDBL("projected_usd", s->projected),
+                   BF_LDBL("alert_at", c->budget.conf.alert_at),
+                   BF_LSTR("recommendation", st->recommendation));
+    }
+}
+
+/* Restore the forecast from the state store, if there is one. */
+static void restore_state(control_t *c)
+{
+    char errstr[512], *text = NULL;
+    if (!c->conf->state)
+        return;
+    bf_err_t err = bf_state_load(c->conf->state, &text, errstr, sizeof(errstr));
+    if (!err && text && bf_scaler_load(c->scaler, text, errstr, sizeof(errstr)) != 0)
+        err = BF_ERR_PARSE;
+    free(text);
+    if (err)
+        bf_log(BF_LOG_WARN, "autoscaler", "state_not_restored", BF_LSTR("error", errstr),
+               BF_LSTR("code", bf_err_name(err)));
+    else
+        bf_log(BF_LOG_INFO, "autoscaler", "state_restored",
+               BF_LINT("forecast_steps",
+                       (int64_t)bf_forecast_count(bf_scaler_forecast(c->scaler))));
+    c->saved_steps = bf_forecast_count(bf_scaler_forecast(c->scaler));
+}
+
+/* Save the state after each new forecast step. */
+static void save_state(control_t *c)
+{
+    size_t steps = bf_forecast_count(bf_scaler_forecast(c->scaler));
+    if (!c->conf->state || steps == c->saved_steps)
+        return;
+    char errstr[512], *text = bf_scaler_save(c->scaler);
+    bf_err_t err = bf_state_save(c->conf->state, text, errstr, sizeof(errstr));
+    free(text);
+    if (err && !c->save_failing)
+        bf_log(BF_LOG_WARN, "autoscaler", "state_not_saved", BF_LSTR("error", errstr),
+               BF_LSTR("code", bf_err_name(err)));
+    c->save_failing = err != BF_OK;
+    if (!err)
+        c->saved_steps = steps;
+}
+
+/* Once an hour, what the forecast and the budget suggest to an operator
+ * sizing --min/--max or a budget. */
+static void recommend(control_t *c, const bf_scaler_decision_t *d,
+                      const bf_budget_status_t *budget, double wall_now)
+{
+    if (wall_now - c->recommended_at < RECOMMEND_EVERY_S)
+        return;
+    int64_t offpeak, peak;
+    bf_scaler_season_needs(c->scaler, d->worker_rate, &offpeak, &peak);
+    if (offpeak < 0 && !budget->limited)
+        return;
+    c->recommended_at = wall_now;
+    char text[400];
+    size_t n = 0;
+    text[0] = '\0';
+    if (offpeak >= 0)
+        n = (size_t)snprintf(
+            text, sizeof(text),
+            "%lld workers suffice off-peak, %lld at the forecast peak of "
+            "the coming season",
+            (long long)offpeak, (long long)peak);
+    if (budget->limited && n < sizeof(text))
+        snprintf(text + n, sizeof(text) - n, "%s%s", n ? "; " : "",
+                 budget->recommendation);
+    bf_log(BF_LOG_INFO, "autoscaler", "recommendation", BF_LSTR("text", text),
+           BF_LINT("offpeak_workers", offpeak), BF_LINT("peak_workers", peak));
+}
+
 /* @p tick is when this tick started: the next reading is due one interval
  * after it, on the tick cadence, however long this reading takes. */
 static void observe_and_decide(control_t *c, double tick)
@@ -118,9 +216,11 @@ static void observe_and_decide(control_t *c, double tick)
     bf_err_t err = bf_lag_read(c->lag, &snap, errstr, sizeof(errstr));
     double now = bf_autoscaler_now(); /* the reading may have taken a while */
     if (err) {
+        bf_telemetry_set_ready(c->conf->telemetry, false, "lag unavailable");
         reading_failed(c, err, errstr, now);
         return;
     }
+    bf_telemetry_set_ready(c->conf->telemetry, true, NULL);
     if (c->failures)
         bf_log(BF_LOG_INFO, "autoscaler", "lag_available",
                BF_LINT("after_failures", c->failures));
@@ -128,15 +228,57 @@ static void observe_and_decide(control_t *c, double tick)
     c->next_read = tick + c->conf->interval_s;
     log_snapshot(&snap);
 
-    bf_decide_input_t in = {
+    /* Arrivals and processed reports since the last reading: the growth of
+     * the summed log-end and committed offsets. A change in the partition
+     * count (or an offset that went back: a topic recreated) makes the
+     * difference meaningless, so that reading counts nothing. */
+    int64_t high = 0, committed = 0;
+    for (int32_t i = 0; i < snap.partition_count; i++) {
+        const bf_lag_partition_t *p = &snap.partitions[i];
+        high += p->high;
+        committed += p->committed >= 0 ? p->committed : p->low;
+    }
+    double arrivals = 0, processed = 0;
+    if (c->have_sums && c->prev_partitions == snap.partition_count &&
+        high >= c->high_sum && committed >= c->committed_sum) {
+        arrivals = (double)(high - c->high_sum);
+        processed = (double)(committed - c->committed_sum);
+    }
+    c->have_sums = true;
+    c->prev_partitions = snap.partition_count;
+    c->high_sum = high;
+    c->committed_sum = committed;
+
+    int64_t current = bf_actuator_current(c->act);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    double wall_now = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
+    bf_heartbeats_summary_t hb;
+    bf_heartbeat_reader_poll(c->conf->heartbeats, c->heartbeats, wall_now);
+    bf_heartbeats_summary(c->heartbeats, wall_now, &hb);
+    bf_telemetry_heartbeating(c->conf->telemetry, hb.heartbeating);
+    bf_budget_status_t budget;
+    account_budget(c, current, wall_now, &budget);
+    bf_scaler_obs_t obs = {
         .now = now,
         .total_lag = snap.total_lag,
         .partitions = snap.partition_count,
-        .current_workers = bf_actuator_current(c->act),
+        .current_workers = current,
+        .budget_use = budget.use,
+        .budget_limited = budget.limited,
+        .budget_workers = budget.allowed_workers,
+        .arrivals = arrivals,
+        .processed = processed,
+        .latency_s = -1,
     };
+    bf_scaler_decision_t sd;
+    bf_scaler_observe(c->scaler, &obs, &sd);
+    bf_telemetry_observe(c->conf->telemetry, &snap, &sd, &budget, current);
+    bf_publisher_send(c->conf->publisher, &sd);
+    recommend(c, &sd, &budget, wall_now);
+    save_state(c);
     bf_lag_snapshot_free(&snap);
-    bf_decision_t d;
-    bf_decide(&c->conf->policy, &c->decide, &in, &d);
+    const bf_decision_t d = sd.decision;
     if (bf_decision_line_due(&c->line, &d, now))
         print_decision(c, &d);
     /* Even a HOLD sets the target: it is the count that runs now, so a start
@@ -149,15 +291,22 @@ static void observe_and_decide(control_t *c, double tick)
 bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
                         bf_actuator_t *act, FILE *out)
 {
+    char errstr[256];
     control_t c = {
         .conf = conf,
         .lag = lag,
         .act = act,
         .out = out,
-        .target = conf->policy.min_workers,
+        .target = conf->scaler.policy.min_workers,
         .next_read = bf_autoscaler_now(),
     };
-    bf_decide_state_init(&c.decide);
+    bf_budget_init(&c.budget, &conf->budget);
+    c.heartbeats = bf_calloc(1, sizeof(*c.heartbeats));
+    if (!(c.scaler = bf_scaler_new(&conf->scaler, errstr, sizeof(errstr)))) {
+        bf_log(BF_LOG_FATAL, "autoscaler", "bad_configuration", BF_LSTR("error", errstr));
+        return BF_ERR_CONFIG;
+    }
+    restore_state(&c);
     sigset_t set = control_signals();
     double next_tick = bf_autoscaler_now();
     bf_err_t ret = BF_OK;
@@ -196,6 +345,8 @@ bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
         }
     }
     bf_actuator_shutdown(act);
+    bf_scaler_destroy(c.scaler);
+    free(c.heartbeats);
     bf_log(BF_LOG_INFO, "autoscaler", "stopped");
     return ret;
 }

@@ -8,8 +8,11 @@
  *   2. read the lag (lag.h); on failure log a warning, keep the fleet as
  *      it is and retry with exponential backoff: never scale on missing
  *      data;
- *   3. decide (decide.h) with the workers actually running, print the
- *      decision when it is news (decision_line.h), apply its target.
+ *   3. hand the reading to the scaler (scaler.h: the same forecast and
+ *      decision the backtest replays): the lag, the growth of the log-end
+ *      offsets (arrivals) and of the committed offsets (processed) since the
+ *      last reading, and the workers actually running; print the decision
+ *      when it is news (decision_line.h), apply its target.
  * Between ticks the loop sleeps in sigtimedwait(): SIGCHLD wakes it to reap
  * at once, SIGTERM or SIGINT ends it with a graceful stop of the workers.
  */
@@ -19,13 +22,24 @@
 #include <stdio.h>
 
 #include "autoscaler/actuator.h"
+#include "autoscaler/budget.h"
+#include "autoscaler/heartbeats.h"
 #include "autoscaler/decide.h"
 #include "autoscaler/lag.h"
+#include "autoscaler/publish.h"
+#include "autoscaler/scaler.h"
+#include "autoscaler/state.h"
+#include "autoscaler/telemetry.h"
 #include "libbf/err.h"
 
 typedef struct bf_control_conf_s {
-    double interval_s; /* seconds between ticks, > 0 */
-    bf_decide_policy_t policy;
+    double interval_s;                 /* seconds between ticks, > 0 */
+    bf_scaler_conf_t scaler;           /* forecast and decision (scaler.h) */
+    bf_budget_conf_t budget;           /* cost budgets (budget.h) */
+    bf_telemetry_t *telemetry;         /* borrowed; NULL = no endpoint */
+    bf_publisher_t *publisher;         /* borrowed; NULL = decisions not published */
+    bf_state_t *state;                 /* borrowed; NULL = the forecast starts afresh */
+    bf_heartbeat_reader_t *heartbeats; /* borrowed; NULL = no heartbeats read */
 } bf_control_conf_t;
 
 /**
@@ -46,7 +60,8 @@ void bf_control_block_signals(void);
  * @param act    borrowed for the run; shut down before returning
  * @param out    where decision lines go (stdout), borrowed
  * @returns BF_OK after a graceful stop; BF_ERR_IO if waiting for signals
- *          failed (a fatal runtime error).
+ *          failed (a fatal runtime error); BF_ERR_CONFIG if the scaler
+ *          refused its configuration (logged).
  */
 bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
                         bf_actuator_t *act, FILE *out);

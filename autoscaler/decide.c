@@ -13,6 +13,7 @@
  */
 #include "autoscaler/decide.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -33,8 +34,10 @@ void bf_decide_state_init(bf_decide_state_t *state)
 {
     state->started = false;
     state->started_at = 0;
-    state->head = 0;
-    state->count = 0;
+    state->acted = false;
+    state->last_action_at = 0;
+    state->high.head = state->high.count = 0;
+    state->low.head = state->low.count = 0;
 }
 
 /* snprintf that appends at *len and never runs past the end; does nothing
@@ -57,22 +60,85 @@ static void appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
         *len = *len + (size_t)n < size ? *len + (size_t)n : size - 1;
 }
 
-/* The rule's count, and when @p why is not NULL the sentence that explains
- * it, so the explanation can never disagree with the arithmetic. */
-static int64_t desired_count(const bf_decide_policy_t *p, int64_t total_lag,
-                             int32_t partitions, char *why, size_t size, size_t *len)
+void bf_decide_policy_capacity(bf_decide_policy_t *p)
+{
+    p->rule = BF_DECIDE_RULE_CAPACITY;
+    p->drain_target_s = 60;
+    p->target_utilization = 0.8;
+    p->activation_lag = 0;
+    p->latency_slo_s = 60;
+    p->weights = (bf_decide_weights_t){
+        .queue = 0.40, .latency = 0.25, .forecast = 0.20, .cost = 0.15};
+    p->up_threshold = 0.0;
+    p->down_threshold = -0.1;
+    p->scale_down_at_once = true;
+}
+
+static double clamp(double x, double lo, double hi)
+{
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
+/* Planned reports/s of one worker. */
+static double planned_rate(const bf_decide_policy_t *p, const bf_decide_input_t *in)
+{
+    double util = p->target_utilization > 0 ? p->target_utilization : 1;
+    return (in->worker_rate > 0 ? in->worker_rate : 1) * util;
+}
+
+/* The lag rule's raw count. */
+static int64_t lag_rule(const bf_decide_policy_t *p, int64_t lag, int32_t partitions,
+                        char *why, size_t size, size_t *len)
 {
     int64_t per = p->lag_per_worker > 0 ? p->lag_per_worker : 1;
-    int64_t lag = total_lag > 0 ? total_lag : 0;
     /* ceil without the overflow of (lag + per - 1) / per */
     int64_t raw = lag / per + (lag % per != 0);
-    int64_t desired = raw;
     appendf(why, size, len, "lag %lld over %d partitions needs ceil(%lld/%lld)=%lld",
             (long long)lag, (int)partitions, (long long)lag, (long long)per,
             (long long)raw);
-    if (partitions > 0 && desired > partitions) {
-        desired = partitions;
-        appendf(why, size, len, ", capped at %d partitions", (int)partitions);
+    return raw;
+}
+
+/* The capacity rule's raw count (see decide.h). */
+static int64_t capacity_rule(const bf_decide_policy_t *p, const bf_decide_input_t *in,
+                             int64_t lag, char *why, size_t size, size_t *len)
+{
+    double drain = p->drain_target_s > 0 ? p->drain_target_s : 1;
+    double per = planned_rate(p, in);
+    double forecast = in->arrival_forecast > 0 ? in->arrival_forecast : 0;
+    double need = ((double)lag / drain + forecast) / per;
+    if (lag <= p->activation_lag && forecast / per < 0.5) {
+        appendf(why, size, len,
+                "lag %lld at most the activation threshold %lld and forecast %.3g/s "
+                "needs under half a worker: 0",
+                (long long)lag, (long long)p->activation_lag, forecast);
+        return 0;
+    }
+    /* ceil with a tolerance, so 3.0000000001 workers of rounding noise is 3 */
+    double raw = ceil(need - 1e-9);
+    if (raw > BF_DECIDE_MAX_WORKERS)
+        raw = BF_DECIDE_MAX_WORKERS;
+    appendf(why, size, len,
+            "lag %lld drained in %gs plus forecast %.3g/s needs %.2f workers of %.3g/s "
+            "(%.0f%% of %.3g/s) -> %.0f",
+            (long long)lag, drain, forecast, need, per,
+            100 * (p->target_utilization > 0 ? p->target_utilization : 1),
+            in->worker_rate, raw);
+    return (int64_t)raw;
+}
+
+/* The rule's count, and when @p why is not NULL the sentence that explains
+ * it, so the explanation can never disagree with the arithmetic. */
+static int64_t desired_count(const bf_decide_policy_t *p, const bf_decide_input_t *in,
+                             char *why, size_t size, size_t *len)
+{
+    int64_t lag = in->total_lag > 0 ? in->total_lag : 0;
+    int64_t desired = p->rule == BF_DECIDE_RULE_CAPACITY
+                          ? capacity_rule(p, in, lag, why, size, len)
+                          : lag_rule(p, lag, in->partitions, why, size, len);
+    if (in->partitions > 0 && desired > in->partitions) {
+        desired = in->partitions;
+        appendf(why, size, len, ", capped at %d partitions", (int)in->partitions);
     }
     if (desired < p->min_workers) {
         desired = p->min_workers;
@@ -84,6 +150,20 @@ static int64_t desired_count(const bf_decide_policy_t *p, int64_t total_lag,
         desired = ceiling;
         appendf(why, size, len, ", capped at --max %lld", (long long)desired);
     }
+    /* The budget blocks growth: never above what it allows when that would
+     * add workers, but it does not force a running fleet down. */
+    if (in->budget_limited && desired > in->budget_workers &&
+        desired > in->current_workers) {
+        int64_t allowed = in->budget_workers > in->current_workers ? in->budget_workers
+                                                                   : in->current_workers;
+        if (allowed < p->min_workers)
+            allowed = p->min_workers;
+        if (allowed < desired) {
+            desired = allowed;
+            appendf(why, size, len, ", held at %lld by the budget (it allows %lld)",
+                    (long long)desired, (long long)in->budget_workers);
+        }
+    }
     appendf(why, size, len, " -> desired %lld", (long long)desired);
     return desired;
 }
@@ -91,44 +171,78 @@ static int64_t desired_count(const bf_decide_policy_t *p, int64_t total_lag,
 int64_t bf_decide_desired(const bf_decide_policy_t *policy, int64_t total_lag,
                           int32_t partitions)
 {
-    return desired_count(policy, total_lag, partitions, NULL, 0, NULL);
+    bf_decide_policy_t p = *policy;
+    p.rule = BF_DECIDE_RULE_LAG;
+    bf_decide_input_t in = {.total_lag = total_lag, .partitions = partitions};
+    return desired_count(&p, &in, NULL, 0, NULL);
 }
 
-/* The ring buffer of the window's monotonic queue (see decide.h). */
-static bf_decide_sample_t *sample_at(bf_decide_state_t *s, size_t i)
+/* The multi-metric score of the capacity rule (see decide.h). */
+static double score_of(const bf_decide_policy_t *p, const bf_decide_input_t *in,
+                       bf_decide_weights_t *pressure)
 {
-    return &s->samples[(s->head + i) % (BF_DECIDE_MAX_WORKERS + 1)];
+    double capacity = (double)in->current_workers * planned_rate(p, in);
+    double drain = p->drain_target_s > 0 ? p->drain_target_s : 1;
+    double lag = in->total_lag > 0 ? (double)in->total_lag : 0;
+    double now_demand = lag / drain + (in->arrival_rate > 0 ? in->arrival_rate : 0);
+    double forecast = in->arrival_forecast > 0 ? in->arrival_forecast : 0;
+    if (capacity > 0) {
+        pressure->queue = clamp(now_demand / capacity - 1, -1, 1);
+        pressure->forecast = clamp(forecast / capacity - 1, -1, 1);
+    } else {
+        pressure->queue = now_demand > 0 ? 1 : 0;
+        pressure->forecast = forecast > 0 ? 1 : 0;
+    }
+    pressure->latency = in->latency_s >= 0 && p->latency_slo_s > 0
+                            ? clamp(in->latency_s / p->latency_slo_s, 0, 1)
+                            : 0;
+    pressure->cost = -clamp(in->budget_use, 0, 1);
+    return p->weights.queue * pressure->queue + p->weights.latency * pressure->latency +
+           p->weights.forecast * pressure->forecast + p->weights.cost * pressure->cost;
 }
 
-static void window_push(bf_decide_state_t *s, double now, int64_t desired)
+/* The ring buffer of a window's monotonic queue (see decide.h). */
+static bf_decide_sample_t *sample_at(bf_decide_window_t *w, size_t i)
 {
-    /* An older sample that is not higher than the new one can never be the
-     * window's maximum again. This keeps desired strictly decreasing from
-     * the front, hence at most BF_DECIDE_MAX_WORKERS + 1 entries. */
-    while (s->count > 0 && sample_at(s, s->count - 1)->desired <= desired)
-        s->count--;
-    *sample_at(s, s->count) = (bf_decide_sample_t){.at = now, .desired = desired};
-    s->count++;
+    return &w->samples[(w->head + i) % (BF_DECIDE_MAX_WORKERS + 1)];
 }
 
-static void window_expire(bf_decide_state_t *s, double now, double window)
+/* @p keep_max: a queue for the window maximum, else for the minimum. */
+static void window_push(bf_decide_window_t *w, double now, int64_t desired, bool keep_max)
+{
+    /* An older sample that is not higher (lower, for the minimum) than the
+     * new one can never be the window's extreme again. This keeps desired
+     * strictly monotonic from the front, hence at most
+     * BF_DECIDE_MAX_WORKERS + 1 entries. */
+    while (w->count > 0) {
+        int64_t last = sample_at(w, w->count - 1)->desired;
+        if (keep_max ? last > desired : last < desired)
+            break;
+        w->count--;
+    }
+    *sample_at(w, w->count) = (bf_decide_sample_t){.at = now, .desired = desired};
+    w->count++;
+}
+
+static void window_expire(bf_decide_window_t *w, double now, double window)
 {
     /* A sample exactly one window old still counts: a recommendation made
-     * at t keeps the fleet up until t + window has passed. */
-    while (s->count > 0 && sample_at(s, 0)->at < now - window) {
-        s->head = (s->head + 1) % (BF_DECIDE_MAX_WORKERS + 1);
-        s->count--;
+     * at t keeps the fleet up until t + window has passed. The newest
+     * sample (time now) always stays. */
+    while (w->count > 1 && sample_at(w, 0)->at < now - window) {
+        w->head = (w->head + 1) % (BF_DECIDE_MAX_WORKERS + 1);
+        w->count--;
     }
 }
 
-/* Time of the newest recommendation of at least @p level in the window, or
- * a negative value if there is none. Entries >= level are a prefix of the
- * queue because desired decreases from the front. */
-static double window_last_at_least(bf_decide_state_t *s, int64_t level)
+/* Time of the newest recommendation of at least @p level in the maximum
+ * window, or a negative value if there is none. Entries >= level are a
+ * prefix of the queue because desired decreases from the front. */
+static double window_last_at_least(bf_decide_window_t *w, int64_t level)
 {
     double at = -1;
-    for (size_t i = 0; i < s->count && sample_at(s, i)->desired >= level; i++)
-        at = sample_at(s, i)->at;
+    for (size_t i = 0; i < w->count && sample_at(w, i)->desired >= level; i++)
+        at = sample_at(w, i)->at;
     return at;
 }
 
@@ -136,6 +250,8 @@ void bf_decide(const bf_decide_policy_t *policy, bf_decide_state_t *state,
                const bf_decide_input_t *in, bf_decision_t *out)
 {
     double window = policy->scale_down_delay_s > 0 ? policy->scale_down_delay_s : 0;
+    double up_window = policy->up_window_s > 0 ? policy->up_window_s : 0;
+    bool capacity = policy->rule == BF_DECIDE_RULE_CAPACITY;
 
     if (!state->started) {
         state->started = true;
@@ -150,18 +266,56 @@ void bf_decide(const bf_decide_policy_t *policy, bf_decide_state_t *state,
     };
     char *why = out->reasoning;
     size_t size = sizeof(out->reasoning), len = 0;
-    int64_t desired =
-        desired_count(policy, in->total_lag, in->partitions, why, size, &len);
+    int64_t desired = desired_count(policy, in, why, size, &len);
     out->desired_workers = desired;
+    if (capacity) {
+        out->score = score_of(policy, in, &out->pressure);
+        appendf(why, size, &len,
+                "; score %+.2f (queue %+.2f, latency %+.2f, forecast %+.2f, cost %+.2f)",
+                out->score, out->pressure.queue, out->pressure.latency,
+                out->pressure.forecast, out->pressure.cost);
+    }
 
-    window_push(state, in->now, desired);
-    window_expire(state, in->now, window);
+    window_push(&state->high, in->now, desired, true);
+    window_expire(&state->high, in->now, window);
+    window_push(&state->low, in->now, desired, false);
+    window_expire(&state->low, in->now, up_window);
 
+    bool below_min = in->current_workers < policy->min_workers;
+    if (!below_min && state->acted && policy->cooldown_s > 0 &&
+        in->now - state->last_action_at < policy->cooldown_s) {
+        appendf(why, size, &len, "; in the %gs cooldown after the last action, holding",
+                policy->cooldown_s);
+        return;
+    }
+
+    /* Scale up to the lowest recommendation of the up window. */
+    int64_t up_to = sample_at(&state->low, 0)->desired;
     if (desired > in->current_workers) {
+        if (below_min && up_to < policy->min_workers)
+            up_to = policy->min_workers;
+        if (up_to <= in->current_workers) {
+            appendf(why, size, &len,
+                    "; the %gs up window still holds %lld, holding at %lld", up_window,
+                    (long long)up_to, (long long)in->current_workers);
+            return;
+        }
+        if (capacity && !below_min && out->score < policy->up_threshold) {
+            appendf(why, size, &len, "; score below the up threshold %+.2f, holding",
+                    policy->up_threshold);
+            return;
+        }
         out->action = BF_SCALE_UP;
-        out->target_workers = desired;
-        appendf(why, size, &len, "; scaling up from %lld to %lld at once",
-                (long long)in->current_workers, (long long)desired);
+        out->target_workers = up_to;
+        state->acted = true;
+        state->last_action_at = in->now;
+        if (up_window > 0)
+            appendf(why, size, &len,
+                    "; scaling up from %lld to %lld, the lowest of the %gs up window",
+                    (long long)in->current_workers, (long long)up_to, up_window);
+        else
+            appendf(why, size, &len, "; scaling up from %lld to %lld at once",
+                    (long long)in->current_workers, (long long)up_to);
         return;
     }
     if (desired == in->current_workers) {
@@ -174,7 +328,7 @@ void bf_decide(const bf_decide_policy_t *policy, bf_decide_state_t *state,
      * recommendation >= current is still in the window, since then; if not,
      * since the window's start, or since we started observing when that is
      * more recent (after a restart we know nothing older). */
-    double last_high = window_last_at_least(state, in->current_workers);
+    double last_high = window_last_at_least(&state->high, in->current_workers);
     double observed = in->now - state->started_at;
     double below = last_high >= 0 ? in->now - last_high : observed;
     if (last_high < 0 && below > window)
@@ -182,12 +336,20 @@ void bf_decide(const bf_decide_policy_t *policy, bf_decide_state_t *state,
     out->below_for_s = below;
 
     if (last_high < 0 && observed >= window) {
+        if (capacity && out->score > policy->down_threshold) {
+            appendf(why, size, &len, "; score above the down threshold %+.2f, holding",
+                    policy->down_threshold);
+            return;
+        }
+        int64_t to = policy->scale_down_at_once ? sample_at(&state->high, 0)->desired
+                                                : in->current_workers - 1;
         out->action = BF_SCALE_DOWN;
-        out->target_workers = in->current_workers - 1;
+        out->target_workers = to;
+        state->acted = true;
+        state->last_action_at = in->now;
         appendf(why, size, &len,
-                "; below the %lld running for the whole %gs window, scaling down one "
-                "step to %lld",
-                (long long)in->current_workers, window, (long long)out->target_workers);
+                "; below the %lld running for the whole %gs window, scaling down to %lld",
+                (long long)in->current_workers, window, (long long)to);
         return;
     }
     appendf(why, size, &len,

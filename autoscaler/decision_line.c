@@ -6,6 +6,7 @@
 #include "autoscaler/decision_line.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,6 +38,12 @@ bool bf_decision_line_due(bf_decision_line_state_t *state, const bf_decision_t *
     return true;
 }
 
+/* Two decimals are what a person reads; the line stays short. */
+static double round2(double x)
+{
+    return isfinite(x) ? round(x * 100) / 100 : 0;
+}
+
 char *bf_decision_line_format(const bf_decision_t *d, const struct timespec *wall)
 {
     struct tm tm;
@@ -47,13 +54,17 @@ char *bf_decision_line_format(const bf_decision_t *d, const struct timespec *wal
     snprintf(when + n, sizeof(when) - n, ".%03ldZ", (long)(wall->tv_nsec / 1000000L));
 
     /* json_pack's "s" copies; "I" is json_int_t (long long). */
-    json_t *o =
-        json_pack("{s:s, s:s, s:I, s:I, s:I, s:i, s:s}", "ts", when, "action",
-                  bf_scale_action_name(d->action), "current_workers",
-                  (json_int_t)d->current_workers, "target_workers",
-                  (json_int_t)d->target_workers, "total_lag", (json_int_t)d->total_lag,
-                  "partitions", (int)d->partitions, "reasoning", d->reasoning);
-    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:i, s:I, s:f, s:f, s:f, s:s}", "ts",
+                          when, "action", bf_scale_action_name(d->action),
+                          "current_workers", (json_int_t)d->current_workers,
+                          "target_workers", (json_int_t)d->target_workers, "total_lag",
+                          (json_int_t)d->total_lag, "partitions", (int)d->partitions,
+                          "desired_workers", (json_int_t)d->desired_workers, "score",
+                          round2(d->score), "forecast_rate", round2(d->forecast_rate),
+                          "confidence", round2(d->confidence), "reasoning", d->reasoning);
+    char *text =
+        o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
+          : NULL;
     json_decref(o);
     /* Only fails when jansson cannot allocate (the reasoning is ASCII we
      * wrote ourselves); our out-of-memory policy is to abort (mem.h). */

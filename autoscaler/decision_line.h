@@ -10,7 +10,10 @@
  *
  * The line (keys in this order):
  *   {"ts":"2026-01-02T03:04:05.678Z","action":"SCALE_UP","current_workers":1,
- *    "target_workers":4,"total_lag":950,"partitions":4,"reasoning":"..."}
+ *    "target_workers":4,"total_lag":950,"partitions":4,"desired_workers":4,
+ *    "score":0.45,"forecast_rate":12.5,"confidence":0.83,"reasoning":"..."}
+ * (desired_workers: the rule's count before the windows; score, the
+ * forecast the count planned for and its confidence: see decide.h.)
  */
 #ifndef BF_AUTOSCALER_DECISION_LINE_H
 #define BF_AUTOSCALER_DECISION_LINE_H

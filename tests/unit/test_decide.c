@@ -217,7 +217,8 @@ static void test_window_memory_stays_bounded(void **unused)
     bf_decide_policy_t p = {.min_workers = 0,
                             .max_workers = BF_DECIDE_MAX_WORKERS,
                             .lag_per_worker = 1,
-                            .scale_down_delay_s = 3600};
+                            .scale_down_delay_s = 3600,
+                            .up_window_s = 3600};
     bf_decide_state_t *s = malloc(sizeof(*s));
     assert_non_null(s);
     bf_decide_state_init(s);
@@ -225,7 +226,8 @@ static void test_window_memory_stays_bounded(void **unused)
         /* decreasing runs, the worst case for the queue's length */
         int64_t lag = BF_DECIDE_MAX_WORKERS - (i % (BF_DECIDE_MAX_WORKERS + 1));
         bf_decision_t d = decide_at(&p, s, i * 0.01, lag, 4096, 5);
-        assert_true(s->count <= BF_DECIDE_MAX_WORKERS + 1);
+        assert_true(s->high.count <= BF_DECIDE_MAX_WORKERS + 1);
+        assert_true(s->low.count <= BF_DECIDE_MAX_WORKERS + 1);
         assert_true(d.target_workers >= 5);
     }
     free(s);
@@ -299,7 +301,10 @@ static void test_decision_line_has_the_contract_fields(void **unused)
                        .desired_workers = 4,
                        .target_workers = 4,
                        .total_lag = 950,
-                       .partitions = 4};
+                       .partitions = 4,
+                       .score = 0.4512,
+                       .forecast_rate = 12.5,
+                       .confidence = 0.8333};
     snprintf(d.reasoning, sizeof(d.reasoning), "lag \"950\" needs 4");
     struct timespec wall = {.tv_sec = 1767323045, .tv_nsec = 678000000};
     char *line = bf_decision_line_format(&d, &wall);
@@ -307,7 +312,9 @@ static void test_decision_line_has_the_contract_fields(void **unused)
     assert_string_equal(line,
                         "{\"ts\":\"2026-01-02T03:04:05.678Z\",\"action\":\"SCALE_UP\","
                         "\"current_workers\":1,\"target_workers\":4,\"total_lag\":950,"
-                        "\"partitions\":4,\"reasoning\":\"lag \\\"950\\\" needs 4\"}");
+                        "\"partitions\":4,\"desired_workers\":4,\"score\":0.45,"
+                        "\"forecast_rate\":12.5,\"confidence\":0.83,"
+                        "\"reasoning\":\"lag \\\"950\\\" needs 4\"}");
     json_error_t jerr;
     json_t *o = json_loads(line, 0, &jerr);
     assert_non_null(o);

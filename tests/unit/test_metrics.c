@@ -75,15 +75,14 @@ static void test_histogram_buckets_are_cumulative_with_sum_and_count(void **unus
     char *text = bf_metrics_render(m, NULL);
     const char *p = "bountyfleet_ai_request_duration_seconds";
     char want[1024];
-    snprintf(
-        want, sizeof(want),
-        "%s_bucket{provider=\"openai\",kind=\"quality\",le=\"0.1\"} 1\n"
-        "%s_bucket{provider=\"openai\",kind=\"quality\",le=\"1\"} 3\n"
-        "%s_bucket{provider=\"openai\",kind=\"quality\",le=\"10\"} 3\n"
-        "%s_bucket{provider=\"openai\",kind=\"quality\",le=\"+Inf\"} 4\n"
-        "%s_sum{provider=\"openai\",kind=\"quality\"} 101.05\n"
-        "%s_count{provider=\"openai\",kind=\"quality\"} 4\n",
-        p, p, p, p, p, p);
+    snprintf(want, sizeof(want),
+             "%s_bucket{provider=\"openai\",kind=\"quality\",le=\"0.1\"} 1\n"
+             "%s_bucket{provider=\"openai\",kind=\"quality\",le=\"1\"} 3\n"
+             "%s_bucket{provider=\"openai\",kind=\"quality\",le=\"10\"} 3\n"
+             "%s_bucket{provider=\"openai\",kind=\"quality\",le=\"+Inf\"} 4\n"
+             "%s_sum{provider=\"openai\",kind=\"quality\"} 101.05\n"
+             "%s_count{provider=\"openai\",kind=\"quality\"} 4\n",
+             p, p, p, p, p, p);
     assert_contains(text, want);
     free(text);
     bf_metrics_destroy(m);

@@ -1,0 +1,211 @@
+/*
+ * scaler.c - observations to decisions through the forecast (see scaler.h).
+ */
+#include "autoscaler/scaler.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libbf/mem.h"
+
+/* Weight of a new throughput measurement in the moving average. */
+#define RATE_EWMA 0.3
+
+struct bf_scaler_s {
+    bf_scaler_conf_t conf;
+    bf_forecast_t *forecast;
+    bf_decide_state_t decide;
+    size_t horizon_steps;
+    bool started;
+    double bucket_start, bucket_arrivals;
+    double prev_now;
+    int64_t prev_lag, prev_workers;
+    double measured_rate; /* 0 until measured */
+};
+
+bf_scaler_t *bf_scaler_new(const bf_scaler_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    if (!(conf->step_s > 0) || !(conf->worker_rate > 0)) {
+        snprintf(errstr, errstr_size, "forecast step and worker rate must be above 0");
+        return NULL;
+    }
+    bf_forecast_conf_t fc = {.model = BF_FORECAST_HOLT_WINTERS, .season = conf->season};
+    bf_forecast_t *f = bf_forecast_new(&fc, errstr, errstr_size);
+    if (!f)
+        return NULL;
+    bf_scaler_t *s = bf_calloc(1, sizeof(*s));
+    s->conf = *conf;
+    s->forecast = f;
+    double h = ceil(conf->horizon_s / conf->step_s - 1e-9);
+    s->horizon_steps = h < 1                         ? 1
+                       : h > BF_FORECAST_MAX_HORIZON ? BF_FORECAST_MAX_HORIZON
+                                                     : (size_t)h;
+    bf_decide_state_init(&s->decide);
+    return s;
+}
+
+void bf_scaler_destroy(bf_scaler_t *s)
+{
+    if (!s)
+        return;
+    bf_forecast_destroy(s->forecast);
+    free(s);
+}
+
+const bf_forecast_t *bf_scaler_forecast(const bf_scaler_t *s)
+{
+    return s->forecast;
+}
+
+/* Sum the arrivals into forecast steps; every step that has ended feeds the
+ * forecast its rate (steps that passed without an observation feed 0: the
+ * arrivals of a long gap land in the step it ends in). */
+static void feed_forecast(bf_scaler_t *s, double now, double arrivals)
+{
+    double step = s->conf.step_s;
+    s->bucket_arrivals += arrivals > 0 ? arrivals : 0;
+    /* 1e-6 s of tolerance, so steps of exactly step_s close on time */
+    while (now - s->bucket_start >= step - 1e-6) {
+        bf_forecast_observe(s->forecast, s->bucket_arrivals / step);
+        /* Once a season, fit the smoothing constants to this traffic. */
+        size_t n = bf_forecast_count(s->forecast);
+        if (s->conf.season && n % s->conf.season == 0)
+            bf_forecast_refit(s->forecast, s->horizon_steps);
+        s->bucket_arrivals = 0;
+        s->bucket_start += step;
+    }
+}
+
+static void measure_rate(bf_scaler_t *s, const bf_scaler_obs_t *o, double dt)
+{
+    if (!s->conf.measure_rate || dt <= 0 || o->current_workers <= 0 ||
+        o->current_workers != s->prev_workers || s->prev_lag <= 0 || o->total_lag <= 0)
+        return;
+    double sample = o->processed / dt / (double)o->current_workers;
+    if (!(sample > 0))
+        return;
+    s->measured_rate = s->measured_rate > 0
+                           ? RATE_EWMA * sample + (1 - RATE_EWMA) * s->measured_rate
+                           : sample;
+}
+
+void bf_scaler_observe(bf_scaler_t *s, const bf_scaler_obs_t *o,
+                       bf_scaler_decision_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    double dt = 0;
+    if (!s->started) {
+        s->started = true;
+        s->bucket_start = o->now;
+    } else {
+        dt = o->now - s->prev_now;
+        feed_forecast(s, o->now, o->arrivals);
+        measure_rate(s, o, dt);
+    }
+    if (dt > 0) {
+        out->arrival_rate = o->arrivals / dt;
+        out->processing_rate = o->processed / dt;
+    }
+    out->worker_rate = s->measured_rate > 0 ? s->measured_rate : s->conf.worker_rate;
+    bf_forecast_predict(s->forecast, s->horizon_steps, &out->forecast);
+    out->forecast_ready = bf_forecast_count(s->forecast) >= 2;
+    out->forecast_peak = out->forecast_ready
+                             ? bf_forecast_peak(s->forecast, s->horizon_steps)
+                             : out->arrival_rate;
+
+    double latency = o->latency_s;
+    if (latency < 0)
+        latency =
+            o->current_workers > 0
+                ? (double)o->total_lag / ((double)o->current_workers * out->worker_rate)
+                : (o->total_lag > 0 ? INFINITY : 0);
+    bf_decide_input_t in = {
+        .now = o->now,
+        .total_lag = o->total_lag,
+        .partitions = o->partitions,
+        .current_workers = o->current_workers,
+        .arrival_rate = out->arrival_rate,
+        .arrival_forecast = out->forecast_peak,
+        .worker_rate = out->worker_rate,
+        .latency_s = latency,
+        .budget_use = o->budget_use,
+        .budget_limited = o->budget_limited,
+        .budget_workers = o->budget_workers,
+    };
+    bf_decide(&s->conf.policy, &s->decide, &in, &out->decision);
+    out->decision.forecast_rate = out->forecast_peak;
+    out->decision.confidence = out->forecast.confidence;
+    if (s->conf.policy.rule == BF_DECIDE_RULE_CAPACITY) {
+        char *why = out->decision.reasoning;
+        size_t len = strlen(why), size = sizeof(out->decision.reasoning);
+        if (len + 1 < size)
+            snprintf(why + len, size - len,
+                     "; forecast %.3g/s at %.0fs [%.3g, %.3g], confidence %.2f, %s%s",
+                     out->forecast.value, s->conf.horizon_s, out->forecast.lower,
+                     out->forecast.upper, out->forecast.confidence,
+                     bf_trend_name(out->forecast.trend),
+                     s->measured_rate > 0 ? ", measured throughput" : "");
+    }
+    s->prev_now = o->now;
+    s->prev_lag = o->total_lag;
+    s->prev_workers = o->current_workers;
+}
+
+char *bf_scaler_save(const bf_scaler_t *s)
+{
+    json_t *o = json_pack("{s:i, s:f, s:f, s:o}", "version", 1, "step_s", s->conf.step_s,
+                          "worker_rate", s->measured_rate, "forecast",
+                          bf_forecast_save(s->forecast));
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text)
+        abort();
+    return text;
+}
+
+int bf_scaler_load(bf_scaler_t *s, const char *text, char *errstr, size_t errstr_size)
+{
+    json_error_t jerr;
+    json_t *o = json_loads(text, 0, &jerr);
+    if (!o) {
+        snprintf(errstr, errstr_size, "saved state is not JSON: %s", jerr.text);
+        return -1;
+    }
+    int rc = -1;
+    json_t *step = json_object_get(o, "step_s"),
+           *rate = json_object_get(o, "worker_rate");
+    if (json_integer_value(json_object_get(o, "version")) != 1 || !json_is_number(step) ||
+        fabs(json_number_value(step) - s->conf.step_s) > 1e-9 || !json_is_number(rate) ||
+        !(json_number_value(rate) >= 0)) {
+        snprintf(errstr, errstr_size,
+                 "saved state is for another forecast step or is malformed");
+        goto out;
+    }
+    if (bf_forecast_load(s->forecast, json_object_get(o, "forecast"), errstr,
+                         errstr_size) != 0)
+        goto out;
+    s->measured_rate = json_number_value(rate);
+    rc = 0;
+out:
+    json_decref(o);
+    return rc;
+}
+
+void bf_scaler_season_needs(const bf_scaler_t *s, double worker_rate, int64_t *offpeak,
+                            int64_t *peak)
+{
+    *offpeak = *peak = -1;
+    bf_forecast_point_t now;
+    bf_forecast_predict(s->forecast, 1, &now);
+    if (!now.seasonal || s->conf.season == 0 || !(worker_rate > 0))
+        return;
+    const bf_decide_policy_t *p = &s->conf.policy;
+    double per = worker_rate * (p->target_utilization > 0 ? p->target_utilization : 1);
+    double lo, hi;
+    bf_forecast_range(s->forecast, s->conf.season, &lo, &hi);
+    *offpeak = (int64_t)ceil(lo / per - 1e-9);
+    *peak = (int64_t)ceil(hi / per - 1e-9);
+}

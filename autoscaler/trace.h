@@ -1,0 +1,61 @@
+/*
+ * trace.h - a recorded arrival trace (CSV `timestamp,value`, value =
+ * arrivals in the interval), read into a regular series of steps.
+ *
+ * The format of ../shared/data/traces: a header line, then one row per
+ * interval; the timestamp is `YYYY-MM-DD HH:MM:SS` (UTC, a `T` also
+ * accepted) or seconds since the epoch. The recording interval is the
+ * smallest gap between two rows. Rows are summed into steps of
+ * max(interval, min_step_s), and steps without a row (a gap in the
+ * recording, an outage) hold 0 arrivals: the time axis stays true, so a
+ * daily season stays 24 hours long.
+ */
+#ifndef BF_AUTOSCALER_TRACE_H
+#define BF_AUTOSCALER_TRACE_H
+
+#include <stddef.h>
+
+#include "libbf/config.h"
+#include "libbf/err.h"
+
+/* Bounds that keep a mistaken file from eating the machine. */
+#define BF_TRACE_MAX_ROWS  10000000
+#define BF_TRACE_MAX_STEPS 10000000
+
+typedef struct bf_trace_s {
+    double *arrivals;  /* owned; arrivals per step */
+    size_t steps;      /* number of steps */
+    double step_s;     /* seconds per step */
+    double interval_s; /* the recording's own interval */
+    double start;      /* epoch seconds of the first step */
+    size_t rows;       /* data rows read */
+} bf_trace_t;
+
+/**
+ * @brief Read @p path into @p out with steps of at least @p min_step_s.
+ * @returns BF_OK; BF_ERR_IO (cannot open), BF_ERR_PARSE (a bad row: errstr
+ *          names the line), BF_ERR_TOO_LARGE, or BF_ERR_INVALID_ARG (fewer
+ *          than two rows, timestamps not increasing).
+ */
+bf_err_t bf_trace_read(const char *path, double min_step_s, bf_trace_t *out, char *errstr,
+                       size_t errstr_size);
+
+/** @brief Free the series and reset @p t. NULL-safe. */
+void bf_trace_free(bf_trace_t *t);
+
+/**
+ * @brief The command line shared by the offline subcommands (backtest,
+ *        forecast-eval): parse @p argv into @p cfg with bf_cli_parse(),
+ *        refuse positional arguments and require --trace. Prints a one-line
+ *        message on stderr.
+ * @param trace_path where the parsed --trace lands (inside @p cfg)
+ * @returns -1 to go on; otherwise the exit status (0 after --help, 2 for
+ *          a usage error).
+ */
+int bf_trace_cli_parse(const bf_cli_t *cli, void *cfg, int argc, char **argv,
+                       char *const *trace_path);
+
+/** @brief The highest arrival rate (arrivals/s) of one step. */
+double bf_trace_peak_rate(const bf_trace_t *t);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * test_heartbeats.c - the heartbeat aggregator (autoscaler/heartbeats.c):
+ * live workers, p95 latency and AI spend from cumulative counters.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <math.h>
+
+#include "autoscaler/heartbeats.h"
+
+static void beat(bf_heartbeats_t *h, const char *id, long long started, double cost,
+                 double p95, double now)
+{
+    json_t *rec = json_pack("{s:s, s:I, s:f, s:f, s:f}", "worker_id", id, "started_at",
+                            (json_int_t)started, "ai_cost_usd", cost,
+                            "latency_p95_seconds", p95, "reports_per_second", 2.0);
+    bf_heartbeats_add(h, rec, now);
+    json_decref(rec);
+}
+
+static void test_live_workers_latency_and_spend(void **unused)
+{
+    (void)unused;
+    bf_heartbeats_t *h = calloc(1, sizeof(*h));
+    assert_non_null(h);
+    beat(h, "w1", 1000, 0.50, 0.8, 100);
+    beat(h, "w2", 1000, 0.25, 2.5, 100);
+    assert_true(fabs(bf_heartbeats_take_spend(h) - 0.75) < 1e-9);
+    beat(h, "w1", 1000, 0.70, 0.9, 110); /* grew by 0.20 */
+    beat(h, "w2", 2000, 0.05, 1.0, 110); /* restarted: all of it is new */
+    assert_true(fabs(bf_heartbeats_take_spend(h) - 0.25) < 1e-9);
+    assert_true(bf_heartbeats_take_spend(h) == 0);
+
+    bf_heartbeats_summary_t s;
+    bf_heartbeats_summary(h, 115, &s);
+    assert_int_equal(s.heartbeating, 2);
+    assert_true(s.latency_p95_s == 1.0);
+    assert_true(s.reports_per_second == 4.0);
+    beat(h, "w1", 1000, 0.70, 0.9, 150);
+    bf_heartbeats_summary(h, 150, &s); /* w2 silent for 40 s */
+    assert_int_equal(s.heartbeating, 1);
+    bf_heartbeats_summary(h, 1000, &s);
+    assert_int_equal(s.heartbeating, 0);
+    assert_true(s.latency_p95_s < 0);
+
+    json_t *bad = json_pack("{s:i}", "ai_cost_usd", 5); /* no worker id */
+    bf_heartbeats_add(h, bad, 1000);
+    json_decref(bad);
+    assert_true(bf_heartbeats_take_spend(h) == 0);
+    free(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_live_workers_latency_and_spend),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

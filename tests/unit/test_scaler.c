@@ -1,0 +1,120 @@
+/*
+ * test_scaler.c - observations through the forecast into the decision
+ * (autoscaler/scaler.c): arrivals summed into forecast steps, throughput
+ * measured while busy, the off-peak advice, and the state round trip.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <math.h>
+
+#include "autoscaler/scaler.h"
+
+static bf_scaler_t *new_scaler(size_t season)
+{
+    bf_scaler_conf_t c = {.policy = {.min_workers = 1, .max_workers = 64},
+                          .step_s = 60,
+                          .season = season,
+                          .horizon_s = 300,
+                          .worker_rate = 2,
+                          .measure_rate = true};
+    bf_decide_policy_capacity(&c.policy);
+    char errstr[256];
+    bf_scaler_t *s = bf_scaler_new(&c, errstr, sizeof(errstr));
+    if (!s)
+        fail_msg("%s", errstr);
+    return s;
+}
+
+/* 10 reports/s by day (steps 0..11 of 24), 2/s by night. */
+static double rate_at(size_t step)
+{
+    return step % 24 < 12 ? 10 : 2;
+}
+
+static void observe(bf_scaler_t *s, double now, int64_t lag, int64_t workers,
+                    double arrivals, double processed, bf_scaler_decision_t *d)
+{
+    bf_scaler_obs_t o = {.now = now,
+                         .total_lag = lag,
+                         .partitions = 64,
+                         .current_workers = workers,
+                         .arrivals = arrivals,
+                         .processed = processed,
+                         .latency_s = -1};
+    bf_scaler_observe(s, &o, d);
+}
+
+static void test_forecast_steps_and_capacity(void **unused)
+{
+    (void)unused;
+    bf_scaler_t *s = new_scaler(24);
+    bf_scaler_decision_t d;
+    observe(s, 0, 0, 4, 0, 0, &d);
+    /* ticks of 15 s: four make one forecast step */
+    double now = 0;
+    for (size_t step = 0; step < 24 * 4; step++)
+        for (int k = 0; k < 4; k++) {
+            now += 15;
+            observe(s, now, 0, 4, rate_at(step) * 15, rate_at(step) * 15, &d);
+        }
+    assert_int_equal(bf_forecast_count(bf_scaler_forecast(s)), 24 * 4);
+    assert_true(d.forecast_ready);
+    assert_true(d.forecast.seasonal);
+    /* the next step is day again: 10/s over 1.6/s per worker = 7 workers */
+    assert_true(fabs(d.forecast_peak - 10) < 0.5);
+    assert_int_equal(d.decision.desired_workers, 7);
+    int64_t off, peak;
+    bf_scaler_season_needs(s, 2, &off, &peak);
+    assert_int_equal(off, 2); /* 2/s over 1.6/s */
+    assert_int_equal(peak, 7);
+
+    /* the state carries over to a new scaler */
+    char *text = bf_scaler_save(s);
+    bf_scaler_t *t = new_scaler(24);
+    char errstr[256];
+    assert_int_equal(bf_scaler_load(t, text, errstr, sizeof(errstr)), 0);
+    bf_scaler_season_needs(t, 2, &off, &peak);
+    assert_int_equal(peak, 7);
+    bf_scaler_t *other = new_scaler(12);
+    assert_int_equal(bf_scaler_load(other, text, errstr, sizeof(errstr)), -1);
+    assert_int_equal(bf_scaler_load(other, "{not json", errstr, sizeof(errstr)), -1);
+    free(text);
+    bf_scaler_destroy(s);
+    bf_scaler_destroy(t);
+    bf_scaler_destroy(other);
+}
+
+static void test_throughput_is_measured_while_busy(void **unused)
+{
+    (void)unused;
+    bf_scaler_t *s = new_scaler(0);
+    bf_scaler_decision_t d;
+    observe(s, 0, 1000, 2, 0, 0, &d);
+    assert_true(d.worker_rate == 2); /* configured until measured */
+    /* busy all along: 2 workers commit 60 reports in 10 s = 3/s each */
+    observe(s, 10, 900, 2, 0, 60, &d);
+    assert_true(fabs(d.worker_rate - 3) < 1e-9);
+    /* the fleet changed during the interval: no sample */
+    observe(s, 20, 800, 3, 0, 600, &d);
+    assert_true(fabs(d.worker_rate - 3) < 1e-9);
+    /* idle (no lag): no sample either */
+    observe(s, 30, 0, 3, 0, 10, &d);
+    observe(s, 40, 0, 3, 0, 0, &d);
+    assert_true(fabs(d.worker_rate - 3) < 1e-9);
+    bf_scaler_destroy(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forecast_steps_and_capacity),
+        cmocka_unit_test(test_throughput_is_measured_while_busy),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
