@@ -32,7 +32,7 @@ struct bf_telemetry_s {
     int64_t last_current;
 };
 
-static void desired_handler(void *opaque, const bf_http_request_t *req, int *status,
+static void desired_handler(void *opaque, const bf_httpd_request_t *req, int *status,
                             const char **content_type, char **body)
 {
     bf_telemetry_t *t = opaque;

@@ -104,7 +104,7 @@ static bf_mhd_result on_request(void *cls, struct MHD_Connection *c, const char 
             route = h->routes[i];
     pthread_mutex_unlock(&h->lock);
     if (route.fn) {
-        bf_http_request_t req = {
+        bf_httpd_request_t req = {
             .method = method,
             .path = url,
             .authorization =

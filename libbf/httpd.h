@@ -30,12 +30,12 @@ typedef struct bf_http_request_s {
     const char *authorization; /* the Authorization header, or NULL */
     const char *body;          /* NUL-terminated; "" when none */
     size_t body_len;
-} bf_http_request_t;
+} bf_httpd_request_t;
 
 /* Fill *status, *content_type (static string) and *body (malloc'd, the
  * server frees it). Runs on the HTTP thread. */
-typedef void (*bf_http_handler_t)(void *opaque, const bf_http_request_t *req, int *status,
-                                  const char **content_type, char **body);
+typedef void (*bf_http_handler_t)(void *opaque, const bf_httpd_request_t *req,
+                                  int *status, const char **content_type, char **body);
 
 /* Parse "host:port", ":port" (every interface) or "[v6]:port"; port 0
  * picks a free one. */

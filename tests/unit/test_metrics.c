@@ -204,7 +204,7 @@ static void reply_free(reply_t *r)
     free(r->type);
 }
 
-static void echo_route(void *opaque, const bf_http_request_t *req, int *status,
+static void echo_route(void *opaque, const bf_httpd_request_t *req, int *status,
                        const char **type, char **body)
 {
     int *calls = opaque;
