@@ -11,6 +11,7 @@
 
 #include "libbf/config.h"
 #include "libbf/err.h"
+#include "libbf/metrics.h"
 
 /** Settings (see the table in main.c for flags, env and defaults). */
 typedef struct bf_worker_config_s {
@@ -29,7 +30,11 @@ typedef struct bf_worker_config_s {
     char *output_framing;
     char *log_level;
     char *key_prefix;
+    char *metrics_addr;    /* "host:port"; "off" or "" serves nothing */
+    char *redis_mode;      /* "fail-closed" or "fail-open" */
+    char *topic_heartbeats;
     int64_t max_in_flight;
+    int64_t low_water; /* resume below this many in flight; 0 = half the cap */
     int64_t max_connections;
     int64_t ai_retries;
     int64_t dedup_ttl_s;
@@ -37,6 +42,7 @@ typedef struct bf_worker_config_s {
     double redis_timeout_s;
     double lease_s;
     double drain_timeout_s;
+    double heartbeat_interval_s;
     double min_quality;
     double min_plausibility;
     bool dry_run;
@@ -60,6 +66,19 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
  * @returns BF_OK after a clean stop.
  */
 bf_err_t bf_worker_run(bf_worker_t *w);
+
+/**
+ * @brief The worker's metrics registry (borrowed, valid for the worker's
+ *        lifetime), so other layers (the AI providers) register their
+ *        series on the one /metrics endpoint.
+ */
+bf_metrics_t *bf_worker_metrics(bf_worker_t *w);
+
+/**
+ * @brief Port the metrics endpoint listens on (useful with port 0), or 0
+ *        when METRICS_ADDR is off.
+ */
+int bf_worker_metrics_port(const bf_worker_t *w);
 
 /** @brief Free everything. NULL-safe. */
 void bf_worker_destroy(bf_worker_t *w);
