@@ -87,6 +87,10 @@ static const bf_opt_t options[] = {
      "prefix of every Redis key", O(key_prefix)},
     {"log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_STRING, "info", NORANGE,
      "fatal|error|warn|info|debug", "log threshold", O(log_level)},
+    {"once", 0, NULL, BF_OPT_STRING, NULL, NORANGE, "FILE",
+     "validate the JSON report in FILE, print the result as JSON and exit (no Kafka, "
+     "no Redis)",
+     O(once_file)},
     {"dry-run", 'n', NULL, BF_OPT_BOOL, "false", NORANGE, NULL,
      "consume and analyse, publish and commit nothing", O(dry_run)},
 };
@@ -139,7 +143,10 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    rc = bf_worker_run(w) == BF_OK ? 0 : 1;
+    if (cfg.once_file)
+        rc = bf_worker_run_once(w) == BF_OK ? 0 : 1;
+    else
+        rc = bf_worker_run(w) == BF_OK ? 0 : 1;
 out:
     bf_worker_destroy(w);
     bf_cli_free(&cli, &cfg);

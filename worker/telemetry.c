@@ -18,9 +18,8 @@
 
 /* Event-loop lag: a healthy loop is late by well under a millisecond; the
  * interesting range is 100 us (busy) to seconds (something blocks). */
-static const double lag_buckets[] = {0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                     0.025,  0.05,   0.1,   0.25,   0.5,   1,
-                                     2.5,    5};
+static const double lag_buckets[] = {0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                     0.05,   0.1,    0.25,  0.5,    1,     2.5,  5};
 
 void bf_telemetry_init(bf_telemetry_t *t, const char *program)
 {
@@ -32,9 +31,9 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
                                                     "version,program"),
                                    bf_version(), program),
                   1);
-    t->consumed = bf_metric_series(bf_metrics_counter(m, "bountyfleet_reports_consumed_total",
-                                                      "Records read from the reports topic.",
-                                                      NULL));
+    t->consumed = bf_metric_series(
+        bf_metrics_counter(m, "bountyfleet_reports_consumed_total",
+                           "Records read from the reports topic.", NULL));
     t->validated = bf_metrics_counter(m, "bountyfleet_reports_validated_total",
                                       "Results published, by status.", "status");
     t->dlq = bf_metrics_counter(m, "bountyfleet_reports_dlq_total",
@@ -46,9 +45,9 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
                              "Consume to result delivered, seconds.", NULL, NULL, 0));
     t->ai_in_flight = bf_metric_series(bf_metrics_gauge(
         m, "bountyfleet_ai_calls_in_flight", "AI HTTP calls in flight.", NULL));
-    t->ai_requests = bf_metrics_counter(m, "bountyfleet_ai_requests_total",
-                                        "AI HTTP calls by outcome.",
-                                        "provider,kind,outcome");
+    t->ai_requests =
+        bf_metrics_counter(m, "bountyfleet_ai_requests_total",
+                           "AI HTTP calls by outcome.", "provider,kind,outcome");
     t->ai_duration =
         bf_metrics_histogram(m, "bountyfleet_ai_request_duration_seconds",
                              "AI call latency, seconds.", "provider,kind", NULL, 0);
@@ -71,9 +70,9 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
     t->paused = bf_metric_series(bf_metrics_gauge(
         m, "bountyfleet_consumer_paused",
         "1 when fetching is paused (cap, Redis or providers down).", NULL));
-    t->consumer_lag =
-        bf_metrics_gauge(m, "bountyfleet_consumer_lag",
-                         "Log end minus this worker's position, per partition.", "partition");
+    t->consumer_lag = bf_metrics_gauge(
+        m, "bountyfleet_consumer_lag",
+        "Log end minus this worker's position, per partition.", "partition");
     t->heartbeats = bf_metric_series(bf_metrics_counter(
         m, "bountyfleet_heartbeats_sent_total", "Heartbeat records produced.", NULL));
 }

@@ -115,10 +115,10 @@ typedef struct job_s {
     int32_t partition;
     uint32_t epoch;
     int64_t offset;
-    double started;          /* consumed at (now_s) */
-    const char *status;      /* result status once known (static string) */
-    const char *dlq_reason;  /* bf.error of a dead letter */
-    bool dedup_unchecked;    /* fail-open: validated without asking Redis */
+    double started;         /* consumed at (now_s) */
+    const char *status;     /* result status once known (static string) */
+    const char *dlq_reason; /* bf.error of a dead letter */
+    bool dedup_unchecked;   /* fail-open: validated without asking Redis */
     bf_report_t *report;
     json_t *report_json;
     char fingerprint[BF_FINGERPRINT_LEN];
@@ -164,7 +164,8 @@ static void job_free(job_t *j)
         j->w->jobs = j->next;
     if (j->next)
         j->next->prev = j->prev;
-    rd_kafka_message_destroy(j->msg);
+    if (j->msg)
+        rd_kafka_message_destroy(j->msg);
     bf_report_destroy(j->report);
     json_decref(j->report_json);
     for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
@@ -178,6 +179,8 @@ static void job_free(job_t *j)
 
 static void set_paused(bf_worker_t *w, bool pause)
 {
+    if (!w->consumer)
+        return;
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(w->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
@@ -303,14 +306,38 @@ static bool shrink_dead_letter(job_t *j, rd_kafka_resp_err_t err)
     snprintf(num, sizeof(num), "%zu", j->out_len);
     rd_kafka_header_add(j->out_headers, "bf.truncated.from", -1, num, -1);
     j->out_len = DLQ_KEEP_BYTES;
-    bf_log(BF_LOG_WARN, "worker", "dead_letter_truncated", BF_LINT("partition", j->partition),
-           BF_LINT("offset", j->offset), BF_LSTR("original_bytes", num));
+    bf_log(BF_LOG_WARN, "worker", "dead_letter_truncated",
+           BF_LINT("partition", j->partition), BF_LINT("offset", j->offset),
+           BF_LSTR("original_bytes", num));
     return true;
+}
+
+/* --once: the result goes to stdout as JSON instead of Kafka. */
+static void print_result(job_t *j)
+{
+    bf_worker_t *w = j->w;
+    json_t *obj = NULL;
+    char errstr[256];
+    if (!j->is_dlq && bf_codec_decode(w->codec, BF_RECORD_VALIDATION, j->out, j->out_len,
+                                      &obj, NULL, errstr, sizeof(errstr)) == BF_OK) {
+        char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s\n", text);
+        fflush(stdout);
+        free(text);
+        w->acked++;
+    }
+    json_decref(obj);
+    uv_stop(&w->loop);
 }
 
 static void publish(job_t *j)
 {
     bf_worker_t *w = j->w;
+    if (w->cfg->once_file) {
+        print_result(j);
+        job_done(j);
+        return;
+    }
     if (w->cfg->dry_run) {
         job_done(j);
         return;
@@ -571,8 +598,9 @@ static void finish_analyses(job_t *j)
             bf_series_add(bf_metric_series(w->tel.ai_cost, "openai", v->model), cost);
             bf_series_add(bf_metric_series(w->tel.ai_tokens, "openai", v->model, "input"),
                           (double)v->tokens_in);
-            bf_series_add(bf_metric_series(w->tel.ai_tokens, "openai", v->model, "output"),
-                          (double)v->tokens_out);
+            bf_series_add(
+                bf_metric_series(w->tel.ai_tokens, "openai", v->model, "output"),
+                (double)v->tokens_out);
             bf_series_add(
                 bf_metric_series(w->tel.ai_tokens, "openai", v->model, "cached_input"),
                 (double)v->tokens_cached);
@@ -594,7 +622,7 @@ static void finish_analyses(job_t *j)
         return;
     }
     w->validated++;
-    if (w->cfg->dry_run) {
+    if (w->cfg->dry_run || w->cfg->once_file) {
         publish(j);
         return;
     }
@@ -1102,8 +1130,8 @@ static void send_heartbeat(bf_worker_t *w)
     double now = now_s();
     double interval = now - w->last_heartbeat;
     uint64_t finished = w->acked + w->dlq;
-    double rate = interval > 0 ? (double)(finished - w->finished_at_last_heartbeat) / interval
-                               : 0;
+    double rate =
+        interval > 0 ? (double)(finished - w->finished_at_last_heartbeat) / interval : 0;
     w->last_heartbeat = now;
     w->finished_at_last_heartbeat = finished;
     static const double q[] = {0.5, 0.95, 0.99};
@@ -1131,7 +1159,8 @@ static void send_heartbeat(bf_worker_t *w)
                                    errstr, sizeof(errstr));
     json_decref(hb);
     if (err) {
-        bf_log(BF_LOG_ERROR, "worker", "heartbeat_encode_failed", BF_LSTR("error", errstr));
+        bf_log(BF_LOG_ERROR, "worker", "heartbeat_encode_failed",
+               BF_LSTR("error", errstr));
         bf_buf_free(&b);
         return;
     }
@@ -1174,23 +1203,32 @@ static void begin_stop(bf_worker_t *w, const char *why)
 
 static void on_signal(uv_signal_t *s, int signum)
 {
+    bf_worker_t *w = s->data;
+    if (w->cfg->once_file) {
+        uv_stop(&w->loop);
+        return;
+    }
     begin_stop(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* Close a worker handle if it was ever initialised (the worker struct is
+ * zeroed, so an unused handle has no loop) and is not closing already. */
+static void close_handle(void *handle)
+{
+    uv_handle_t *h = handle;
+    if (h->loop && !uv_is_closing(h))
+        uv_close(h, NULL);
 }
 
 static void close_all(bf_worker_t *w)
 {
-    uv_timer_stop(&w->tick);
-    uv_close((uv_handle_t *)&w->tick, NULL);
-    uv_timer_stop(&w->stats_timer);
-    uv_close((uv_handle_t *)&w->stats_timer, NULL);
-    uv_timer_stop(&w->heartbeat_timer);
-    uv_close((uv_handle_t *)&w->heartbeat_timer, NULL);
-    uv_poll_stop(&w->cons_poll);
-    uv_close((uv_handle_t *)&w->cons_poll, NULL);
-    uv_poll_stop(&w->prod_poll);
-    uv_close((uv_handle_t *)&w->prod_poll, NULL);
-    uv_close((uv_handle_t *)&w->sigterm, NULL);
-    uv_close((uv_handle_t *)&w->sigint, NULL);
+    close_handle(&w->tick);
+    close_handle(&w->stats_timer);
+    close_handle(&w->heartbeat_timer);
+    close_handle(&w->cons_poll);
+    close_handle(&w->prod_poll);
+    close_handle(&w->sigterm);
+    close_handle(&w->sigint);
     bf_redis_destroy(w->redis);
     w->redis = NULL;
     bf_http_destroy(w->http);
@@ -1227,8 +1265,8 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     w->cfg = cfg;
     bf_telemetry_init(&w->tel, "bountyfleet-worker");
     w->started_ms = bf_time_now_ms();
-    w->low_water = cfg->low_water > 0 ? (size_t)cfg->low_water
-                                      : (size_t)cfg->max_in_flight / 2;
+    w->low_water =
+        cfg->low_water > 0 ? (size_t)cfg->low_water : (size_t)cfg->max_in_flight / 2;
     if (w->low_water >= (size_t)cfg->max_in_flight)
         w->low_water = (size_t)cfg->max_in_flight - 1;
     w->cons_pipe[0] = w->cons_pipe[1] = w->prod_pipe[0] = w->prod_pipe[1] = -1;
@@ -1243,10 +1281,12 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         w->fail_open = true;
     } else if (strcmp(cfg->redis_mode, "fail-closed") != 0) {
         snprintf(errstr, errstr_size,
-                 "--redis-mode: '%s' is neither fail-closed nor fail-open", cfg->redis_mode);
+                 "--redis-mode: '%s' is neither fail-closed nor fail-open",
+                 cfg->redis_mode);
         goto fail;
     }
-    if (cfg->metrics_addr && *cfg->metrics_addr && strcmp(cfg->metrics_addr, "off") != 0) {
+    if (cfg->metrics_addr && *cfg->metrics_addr &&
+        strcmp(cfg->metrics_addr, "off") != 0) {
         char herr[256];
         if (bf_telemetry_serve(&w->tel, cfg->metrics_addr, herr, sizeof(herr)) != BF_OK) {
             snprintf(errstr, errstr_size, "METRICS_ADDR: %s", herr);
@@ -1281,6 +1321,18 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         w->completions_url =
             bf_asprintf("%.*s/chat/completions", (int)n, cfg->ai_base_url);
         w->auth_header = bf_asprintf("Authorization: Bearer %s", cfg->ai_api_key);
+    }
+
+    if (cfg->once_file) {
+        uv_loop_init(&w->loop);
+        w->loop_ready = true;
+        uv_signal_init(&w->loop, &w->sigterm);
+        w->sigterm.data = w;
+        uv_signal_init(&w->loop, &w->sigint);
+        w->sigint.data = w;
+        if (!(w->http = bf_http_new(&w->loop, cfg->max_connections, errstr, errstr_size)))
+            goto fail;
+        return w;
     }
 
     /* Consumer. The operator's -X/-F properties go in first; our defaults
@@ -1478,6 +1530,44 @@ void bf_worker_destroy(bf_worker_t *w)
     free(w->completions_url);
     bf_telemetry_free(&w->tel);
     free(w);
+}
+
+bf_err_t bf_worker_run_once(bf_worker_t *w)
+{
+    json_error_t jerr;
+    char errstr[256] = "";
+    json_t *obj = json_load_file(w->cfg->once_file, JSON_REJECT_DUPLICATES, &jerr);
+    bf_report_t *report = NULL;
+    bf_err_t err = BF_OK;
+    if (!obj) {
+        snprintf(errstr, sizeof(errstr), "%s:%d: %s", w->cfg->once_file, jerr.line,
+                 jerr.text);
+        err = BF_ERR_PARSE;
+    } else {
+        err = bf_report_from_json(obj, &report, errstr, sizeof(errstr));
+    }
+    json_decref(obj);
+    if (err) {
+        fprintf(stderr, "bountyfleet-worker: %s: %s\n", bf_err_name(err), errstr);
+        return err;
+    }
+    job_t *j = bf_calloc(1, sizeof(*j));
+    j->w = w;
+    j->report = report;
+    j->started = now_s();
+    for (int i = 0; i < N_TIMERS; i++) {
+        uv_timer_init(&w->loop, &j->timers[i]);
+        j->timers[i].data = j;
+    }
+    j->open_timers = N_TIMERS;
+    w->jobs = j;
+    w->in_flight = 1;
+    j->report_json = bf_report_to_json(j->report);
+    uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&w->sigint, on_signal, SIGINT);
+    start_analyses(j);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    return w->acked ? BF_OK : BF_ERR_STATE;
 }
 
 bf_metrics_t *bf_worker_metrics(bf_worker_t *w)

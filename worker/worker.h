@@ -30,9 +30,10 @@ typedef struct bf_worker_config_s {
     char *output_framing;
     char *log_level;
     char *key_prefix;
-    char *metrics_addr;    /* "host:port"; "off" or "" serves nothing */
-    char *redis_mode;      /* "fail-closed" or "fail-open" */
+    char *metrics_addr; /* "host:port"; "off" or "" serves nothing */
+    char *redis_mode;   /* "fail-closed" or "fail-open" */
     char *topic_heartbeats;
+    char *once_file; /* --once: validate this report file, print, exit */
     int64_t max_in_flight;
     int64_t low_water; /* resume below this many in flight; 0 = half the cap */
     int64_t max_connections;
@@ -66,6 +67,14 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
  * @returns BF_OK after a clean stop.
  */
 bf_err_t bf_worker_run(bf_worker_t *w);
+
+/**
+ * @brief --once: validate the report in cfg->once_file (JSON or any of the
+ *        codec's framings) with the AI provider, without Kafka or Redis,
+ *        and print the result record as JSON on stdout.
+ * @returns BF_OK when a result was printed.
+ */
+bf_err_t bf_worker_run_once(bf_worker_t *w);
 
 /**
  * @brief The worker's metrics registry (borrowed, valid for the worker's

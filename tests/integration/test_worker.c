@@ -86,9 +86,11 @@ static void start_worker(fixture_t *f, int i, const char *const *extra,
     snprintf(env_redis, sizeof(env_redis), "REDIS_URL=%s", f->s.redis_url);
     snprintf(env_ai, sizeof(env_ai), "OPENAI_BASE_URL=%s", f->s.ai_base_url);
     snprintf(id, sizeof(id), "BOUNTYFLEET_WORKER_ID=tw-%d", i);
-    snprintf(maddr, sizeof(maddr), "METRICS_ADDR=%s", metrics_addr ? metrics_addr : "off");
-    const char *env[] = {env_brokers,          env_redis, env_ai, "OPENAI_API_KEY=test-key",
-                         "OPENAI_MODEL=sim-1", id,        maddr,  NULL};
+    snprintf(maddr, sizeof(maddr), "METRICS_ADDR=%s",
+             metrics_addr ? metrics_addr : "off");
+    const char *env[] = {
+        env_brokers,          env_redis, env_ai, "OPENAI_API_KEY=test-key",
+        "OPENAI_MODEL=sim-1", id,        maddr,  NULL};
     char bin[512];
     const char *argv[32] = {bf_test_bin("bountyfleet-worker", bin, sizeof(bin)), "-X",
                             "session.timeout.ms=6000"};
@@ -98,8 +100,8 @@ static void start_worker(fixture_t *f, int i, const char *const *extra,
     argv[n] = NULL;
     char name[32];
     snprintf(name, sizeof(name), "worker%d", i);
-    assert_int_equal(bf_proc_start(&f->workers[i], name, f->s.tmpdir, argv, env, false, 5),
-                     0);
+    assert_int_equal(
+        bf_proc_start(&f->workers[i], name, f->s.tmpdir, argv, env, false, 5), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -127,8 +129,8 @@ static void write_reports(const char *path, const char *prefix, int n, int group
     assert_non_null(out);
     for (int i = 0; i < n; i++) {
         int content = group > 1 ? i / group : i;
-        json_t *obj =
-            json_deep_copy(json_array_get(samples, (size_t)content % json_array_size(samples)));
+        json_t *obj = json_deep_copy(
+            json_array_get(samples, (size_t)content % json_array_size(samples)));
         char buf[600];
         snprintf(buf, sizeof(buf), "%s-%d", prefix, i);
         json_object_set_new(obj, "report_id", json_string(buf));
@@ -186,7 +188,8 @@ static void reader_open(reader_t *r, fixture_t *f, const char *topic, int partit
     assert_non_null(r->rk);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
     for (int p = 0; p < partitions; p++)
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
     assert_int_equal(rd_kafka_assign(r->rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_topic_partition_list_destroy(l);
 }
@@ -274,6 +277,21 @@ static json_t *aisim_stats(fixture_t *f)
     return stats;
 }
 
+static bool log_contains(const bf_proc_t *p, const char *needle)
+{
+    FILE *in = fopen(p->log_path, "r");
+    if (!in)
+        return false;
+    bool found = false;
+    char *line = NULL;
+    size_t cap = 0;
+    while (!found && getline(&line, &cap, in) > 0)
+        found = strstr(line, needle) != NULL;
+    free(line);
+    fclose(in);
+    return found;
+}
+
 static void fail_with_logs(fixture_t *f, const char *what)
 {
     bf_stack_dump_logs(&f->s);
@@ -305,7 +323,8 @@ static json_t *documented_worker_metrics(void)
             continue;
         char *end = strchr(line + 3, '`');
         if (end)
-            json_array_append_new(names, json_stringn(line + 3, (size_t)(end - line - 3)));
+            json_array_append_new(names,
+                                  json_stringn(line + 3, (size_t)(end - line - 3)));
     }
     free(line);
     fclose(in);
@@ -398,7 +417,8 @@ static void test_metrics_pass_promtool_readyz_and_heartbeats_decode(void **state
     assert_true(metric_value(text, "bountyfleet_redis_up") == 1);
     assert_true(metric_value(text, "bountyfleet_consumer_paused") == 0);
     assert_true(metric_value(text, "bountyfleet_consumer_lag{partition=\"0\"}") == 0);
-    assert_true(metric_value(text, "bountyfleet_redis_request_duration_seconds_count") >= 40);
+    assert_true(metric_value(text, "bountyfleet_redis_request_duration_seconds_count") >=
+                40);
     assert_true(metric_value(text, "bountyfleet_event_loop_lag_seconds_count") > 0);
     assert_true(metric_value(text, "bountyfleet_report_duration_seconds_count") >= 40);
     assert_non_null(strstr(text, "bountyfleet_ai_requests_total{provider=\"openai\""));
@@ -444,17 +464,16 @@ typedef struct poison_s {
 /* A valid report encoded as single-object Avro, with @p title. */
 static char *encode_report(fixture_t *f, const char *id, const char *title, size_t *len)
 {
-    json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "report_id",
-                            id, "submitted_at", "2024-01-01T00:00:00Z", "program", "p",
-                            "reporter", "r", "title", title, "asset", "example.com",
-                            "description", "A description long enough to be a report.",
-                            "steps_to_reproduce", "1. open the page", "impact",
-                            "data leak");
+    json_t *obj = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "report_id", id, "submitted_at",
+        "2024-01-01T00:00:00Z", "program", "p", "reporter", "r", "title", title, "asset",
+        "example.com", "description", "A description long enough to be a report.",
+        "steps_to_reproduce", "1. open the page", "impact", "data leak");
     bf_buf_t b;
     bf_buf_init(&b, 1024 * 1024);
     char errstr[256];
-    bf_err_t err = bf_codec_encode(f->codec, BF_RECORD_REPORT, obj, BF_FRAMING_SINGLE_OBJECT,
-                                   &b, errstr, sizeof(errstr));
+    bf_err_t err = bf_codec_encode(f->codec, BF_RECORD_REPORT, obj,
+                                   BF_FRAMING_SINGLE_OBJECT, &b, errstr, sizeof(errstr));
     json_decref(obj);
     if (err)
         fail_msg("encode: %s", errstr);
@@ -519,7 +538,8 @@ static void test_each_poison_class_lands_in_dlq_and_worker_stays_up(void **state
         p[n++] = (poison_t){"missing-field", "missing_field", b, len};
     }
     const char *bad_json = "{\"report_id\": 5, \"title\": [1]}";
-    p[n++] = (poison_t){"schema-invalid-json", "schema", bf_strdup(bad_json), strlen(bad_json)};
+    p[n++] = (poison_t){"schema-invalid-json", "schema", bf_strdup(bad_json),
+                        strlen(bad_json)};
     size_t big = 1100 * 1024;
     char *huge = bf_malloc(big);
     memset(huge, 'a', big);
@@ -606,7 +626,8 @@ static void test_two_workers_racing_on_exact_duplicates_elect_one_original(void 
     /* Let both join before the records arrive, so they race. */
     sleep_s(3);
     produce_reports(f, "race", RACE_GROUPS * RACE_COPIES, RACE_COPIES);
-    if (results_wait(&res, f, RACE_GROUPS * RACE_COPIES, 180) != RACE_GROUPS * RACE_COPIES)
+    if (results_wait(&res, f, RACE_GROUPS * RACE_COPIES, 180) !=
+        RACE_GROUPS * RACE_COPIES)
         fail_with_logs(f, "not every report has a result");
     for (int g = 0; g < RACE_GROUPS; g++) {
         const char *original = NULL;
@@ -614,7 +635,8 @@ static void test_two_workers_racing_on_exact_duplicates_elect_one_original(void 
             char id[64];
             snprintf(id, sizeof(id), "race-%d", g * RACE_COPIES + c);
             json_t *r = json_object_get(res.by_id, id);
-            if (strcmp(json_string_value(json_object_get(r, "status")), "DUPLICATE") != 0) {
+            if (strcmp(json_string_value(json_object_get(r, "status")), "DUPLICATE") !=
+                0) {
                 if (original)
                     fail_msg("group %d has two originals: %s and %s", g, original, id);
                 original = json_string_value(json_object_get(r, "report_id"));
@@ -647,10 +669,11 @@ static void restart_redis(fixture_t *f)
     char portstr[16], dir[300];
     snprintf(portstr, sizeof(portstr), "%d", port);
     snprintf(dir, sizeof(dir), "%s/redis", f->s.tmpdir);
-    const char *argv[] = {"/usr/bin/redis-server", "--port", portstr, "--bind", "127.0.0.1",
-                          "--save", "", "--appendonly", "no", "--dir", dir, NULL};
-    assert_int_equal(bf_proc_start(&f->s.redis, "redis", f->s.tmpdir, argv, NULL, false, 5),
-                     0);
+    const char *argv[] = {
+        "/usr/bin/redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "",
+        "--appendonly",          "no",     "--dir", dir,      NULL};
+    assert_int_equal(
+        bf_proc_start(&f->s.redis, "redis", f->s.tmpdir, argv, NULL, false, 5), 0);
 }
 
 #define REDIS_RUN 1500
@@ -675,6 +698,9 @@ static void test_redis_restart_mid_run_loses_nothing_fail_closed(void **state)
     fprintf(stderr, "results when Redis stopped: %zu of %d\n", before, REDIS_RUN);
     assert_all_results(&res, "rr", REDIS_RUN);
     assert_false(bf_proc_exited(&f->workers[0], NULL));
+    /* It paused rather than validating without deduplication. */
+    assert_true(log_contains(&f->workers[0], "\"redis_unavailable_pausing\""));
+    assert_false(log_contains(&f->workers[0], "dedup_unchecked"));
     results_close(&res);
 }
 
@@ -697,6 +723,8 @@ static void assert_analysed_at_most_once(fixture_t *f, int max_extra)
             fprintf(stderr, "%s analysed with %lld calls\n", id,
                     (long long)json_integer_value(n));
     }
+    fprintf(stderr, "%zu reports analysed, %d of them more than once\n",
+            json_object_size(by_report), over);
     json_decref(stats);
     if (over > max_extra)
         fail_msg("%d reports analysed more than once (allowed %d)", over, max_extra);
@@ -765,8 +793,123 @@ static void test_sigkill_at_random_moments_loses_nothing(void **state)
     results_close(&res);
 }
 
+/* ------------------------------------------------------------------ */
+/* --once                                                              */
+/* ------------------------------------------------------------------ */
+
+static void test_once_prints_the_result_of_one_report_file(void **state)
+{
+    fixture_t *f = *state = fixture_new(1, "1");
+    assert_non_null(f);
+    char file[400], cmd[2048], bin[512];
+    snprintf(file, sizeof(file), "%s/one.jsonl", f->s.tmpdir);
+    write_reports(file, "once", 1, 1);
+    /* Redis and Kafka addresses point nowhere: --once needs neither. */
+    snprintf(cmd, sizeof(cmd),
+             "OPENAI_BASE_URL='%s' OPENAI_API_KEY=k OPENAI_MODEL=sim-1 "
+             "KAFKA_BROKERS=127.0.0.1:1 REDIS_URL=redis://127.0.0.1:1 METRICS_ADDR=off "
+             "'%s' --once '%s' 2>>'%s/once.log'",
+             f->s.ai_base_url, bf_test_bin("bountyfleet-worker", bin, sizeof(bin)), file,
+             f->s.tmpdir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    json_error_t jerr;
+    json_t *res = json_loadf(p, 0, &jerr);
+    int rc = pclose(p);
+    assert_int_equal(WEXITSTATUS(rc), 0);
+    assert_non_null(res);
+    assert_string_equal(json_string_value(json_object_get(res, "report_id")), "once-0");
+    assert_int_equal(json_array_size(json_object_get(res, "analyses")), 3);
+    json_decref(res);
+
+    /* A file that is not a report: a clear error and a non-zero exit. */
+    snprintf(
+        cmd, sizeof(cmd),
+        "OPENAI_BASE_URL='%s' OPENAI_API_KEY=k METRICS_ADDR=off '%s' --once /dev/null "
+        "2>&1",
+        f->s.ai_base_url, bf_test_bin("bountyfleet-worker", bin, sizeof(bin)));
+    p = popen(cmd, "r");
+    char line[512] = "";
+    assert_non_null(fgets(line, sizeof(line), p));
+    rc = pclose(p);
+    assert_int_not_equal(WEXITSTATUS(rc), 0);
+    assert_non_null(strstr(line, "parse"));
+}
+
+/* ------------------------------------------------------------------ */
+/* Benchmark mode (tests/bench/worker.sh): not a test                  */
+/* ------------------------------------------------------------------ */
+
+static double proc_rss_bytes(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *in = fopen(path, "r");
+    double kb = 0;
+    while (in && fgets(line, sizeof(line), in))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtod(line + 6, NULL);
+    if (in)
+        fclose(in);
+    return kb * 1024;
+}
+
+/* One worker, @p n unique reports already waiting, AI latency
+ * @p latency_ms: prints one JSON line with the throughput between the
+ * first and the last result, and the peak in-flight count and RSS. */
+static int bench(int n, const char *latency_ms, const char *max_in_flight)
+{
+    fixture_t *f = fixture_new(12, latency_ms);
+    if (!f)
+        return 1;
+    produce_reports(f, "bench", n, 1);
+    int port = bf_test_free_port();
+    char addr[64], url[128];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    snprintf(url, sizeof(url), "http://%s/metrics", addr);
+    const char *extra[] = {"--max-in-flight", max_in_flight, "--log-level", "warn", NULL};
+    start_worker(f, 0, extra, addr);
+    results_t res;
+    results_open(&res, f);
+    double first = 0, last = 0, peak_rss = 0, peak_in_flight = 0, next_sample = 0;
+    size_t got = 0;
+    double deadline = bf_test_now() + 900;
+    while (got < (size_t)n && bf_test_now() < deadline) {
+        got = results_wait(&res, f, got + 1, 0.2);
+        if (got && !first)
+            first = bf_test_now();
+        if (bf_test_now() >= next_sample) {
+            next_sample = bf_test_now() + 0.5;
+            long status = 0;
+            char *text = bf_test_http_get(url, &status);
+            double inflight =
+                text ? metric_value(text, "bountyfleet_reports_in_flight") : 0;
+            free(text);
+            double rss = proc_rss_bytes(f->workers[0].pid);
+            if (inflight > peak_in_flight)
+                peak_in_flight = inflight;
+            if (rss > peak_rss)
+                peak_rss = rss;
+        }
+    }
+    last = bf_test_now();
+    printf("{\"bench\":\"worker\",\"reports\":%d,\"results\":%zu,\"ai_latency_ms\":%s,"
+           "\"max_in_flight\":%s,\"seconds\":%.2f,\"reports_per_second\":%.1f,"
+           "\"peak_in_flight\":%.0f,\"peak_rss_bytes\":%.0f}\n",
+           n, got, latency_ms, max_in_flight, last - first,
+           got > 1 ? (double)(got - 1) / (last - first) : 0.0, peak_in_flight, peak_rss);
+    fflush(stdout);
+    results_close(&res);
+    void *state = f;
+    teardown(&state);
+    return got == (size_t)n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "bench") == 0)
+        return bench(argc > 2 ? atoi(argv[2]) : 5000, argc > 3 ? argv[3] : "0",
+                     argc > 4 ? argv[4] : "64");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_metrics_pass_promtool_readyz_and_heartbeats_decode,
                                   teardown),
@@ -778,6 +921,8 @@ int main(int argc, char **argv)
                                   teardown),
         cmocka_unit_test_teardown(
             test_sigterm_during_load_drains_exits_zero_and_loses_nothing, teardown),
+        cmocka_unit_test_teardown(test_once_prints_the_result_of_one_report_file,
+                                  teardown),
     };
     const struct CMUnitTest chaos[] = {
         cmocka_unit_test_teardown(test_sigkill_at_random_moments_loses_nothing, teardown),
