@@ -72,7 +72,9 @@ struct bf_worker_s {
     bf_telemetry_t tel;
     bool fail_open;     /* --redis-mode fail-open */
     bool redis_blocked; /* fail-closed and Redis unreachable: paused */
-    bool cap_hit;       /* in flight reached the cap; paused until low water */
+    bool cap_hit;       /* in flight reached the cap: held, then paused */
+    double hold_since;  /* when cap_hit was set */
+    uv_timer_t kick;    /* serves the consumer when a hold ends */
     bool kafka_down;    /* librdkafka said all brokers are down */
     size_t low_water;
     size_t ai_in_flight;
@@ -177,6 +179,8 @@ static void job_free(job_t *j)
         uv_close((uv_handle_t *)&j->timers[i], on_job_timer_closed);
 }
 
+static void serve_consumer(bf_worker_t *w);
+
 static void set_paused(bf_worker_t *w, bool pause)
 {
     if (!w->consumer)
@@ -193,24 +197,46 @@ static void set_paused(bf_worker_t *w, bool pause)
         return;
     }
     w->paused = pause;
-    bf_series_set(w->tel.paused, pause ? 1 : 0);
     bf_log(BF_LOG_DEBUG, "worker", pause ? "paused" : "resumed",
            BF_LINT("in_flight", w->in_flight), BF_LBOOL("stopping", w->stopping),
            BF_LBOOL("redis_blocked", w->redis_blocked), BF_LBOOL("cap_hit", w->cap_hit));
 }
 
-/* Flow control. Fetching is paused while any reason holds: stopping, Redis
- * unreachable in fail-closed mode, or the in-flight cap, which has
- * hysteresis (pause at max_in_flight, resume at low_water) so a full window
- * does not flip the partitions on every report. We keep polling while
- * paused, so max.poll.interval.ms never runs out because of our backlog. */
+/* Flow control.
+ *
+ * At the in-flight cap we first only *hold*: stop taking messages from
+ * librdkafka's local queue, which stays bounded by
+ * queued.max.messages.kbytes, and take them again at low water. Pausing
+ * the partitions at once would be simpler, but librdkafka drops what it
+ * has prefetched on a pause and fetches it again on resume, and at a cap
+ * of 64 that round trip cut throughput five-fold (BENCHMARKS.md). A hold
+ * delays the rebalance events queued behind the messages, so it lasts at
+ * most HOLD_S; after that (reports are slow, e.g. providers at seconds of
+ * latency) the partitions are paused and we go back to polling, so
+ * max.poll.interval.ms never runs out because of our own backlog.
+ *
+ * Stopping and Redis unreachable in fail-closed mode pause at once. The
+ * cap has hysteresis (full at max_in_flight, clear at low_water). */
+#define HOLD_S 2.0
+
+static void on_kick(uv_timer_t *t)
+{
+    serve_consumer(t->data);
+}
+
 static void update_pause(bf_worker_t *w)
 {
+    bool was = w->cap_hit;
     if (w->in_flight >= (size_t)w->cfg->max_in_flight)
         w->cap_hit = true;
     else if (w->in_flight <= w->low_water)
         w->cap_hit = false;
-    bool want = w->stopping || w->redis_blocked || w->cap_hit;
+    if (w->cap_hit && !was)
+        w->hold_since = now_s();
+    if (!w->cap_hit && was && w->kick.loop)
+        uv_timer_start(&w->kick, on_kick, 0, 0); /* take held messages now */
+    bool want = w->stopping || w->redis_blocked ||
+                (w->cap_hit && now_s() - w->hold_since >= HOLD_S);
     if (want != w->paused)
         set_paused(w, want);
 }
@@ -961,6 +987,8 @@ static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
 static void serve_consumer(bf_worker_t *w)
 {
     for (int i = 0; i < CONSUME_BATCH; i++) {
+        if (w->cap_hit && !w->paused)
+            return; /* holding (see update_pause) */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 0);
         if (!m)
             return;
@@ -1105,6 +1133,7 @@ static void on_stats(uv_timer_t *t)
     bool redis_up = bf_redis_connected(w->redis);
     bf_series_set(w->tel.redis_up, redis_up ? 1 : 0);
     bf_series_set(w->tel.partitions, w->assigned);
+    bf_series_set(w->tel.paused, w->paused || w->cap_hit ? 1 : 0); /* a hold too */
     update_consumer_lag(w);
     /* fail-closed: Redis is connected again; let the waiting claims find
      * out whether it answers (the next failure pauses us again). */
@@ -1151,7 +1180,7 @@ static void send_heartbeat(bf_worker_t *w)
         lat[1], "latency_p99_seconds", lat[2], "in_flight_reports", (int)w->in_flight,
         "in_flight_ai_calls", (int)w->ai_in_flight, "ai_cost_usd", w->cost_usd,
         "cpu_seconds", cpu, "rss_bytes", (json_int_t)rss, "assigned_partitions",
-        w->assigned, "paused", w->paused);
+        w->assigned, "paused", w->paused || w->cap_hit);
     bf_buf_t b;
     bf_buf_init(&b, 64 * 1024);
     char errstr[256];
@@ -1224,6 +1253,7 @@ static void close_all(bf_worker_t *w)
 {
     close_handle(&w->tick);
     close_handle(&w->stats_timer);
+    close_handle(&w->kick);
     close_handle(&w->heartbeat_timer);
     close_handle(&w->cons_poll);
     close_handle(&w->prod_poll);
@@ -1246,6 +1276,7 @@ static void on_tick(uv_timer_t *t)
         bf_series_observe(w->tel.loop_lag, late > 0 ? late : 0);
     }
     w->last_tick = now;
+    update_pause(w); /* a hold that lasted HOLD_S becomes a pause */
     serve_consumer(w);
     rd_kafka_poll(w->producer, 0);
     if (!w->stopping)
@@ -1256,6 +1287,17 @@ static void on_tick(uv_timer_t *t)
                    BF_LINT("abandoned", w->in_flight));
         uv_stop(&w->loop);
     }
+}
+
+/* The loop and the signal handles every mode needs. */
+static void init_loop(bf_worker_t *w)
+{
+    uv_loop_init(&w->loop);
+    w->loop_ready = true;
+    uv_signal_init(&w->loop, &w->sigterm);
+    w->sigterm.data = w;
+    uv_signal_init(&w->loop, &w->sigint);
+    w->sigint.data = w;
 }
 
 bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *props,
@@ -1323,13 +1365,8 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         w->auth_header = bf_asprintf("Authorization: Bearer %s", cfg->ai_api_key);
     }
 
-    if (cfg->once_file) {
-        uv_loop_init(&w->loop);
-        w->loop_ready = true;
-        uv_signal_init(&w->loop, &w->sigterm);
-        w->sigterm.data = w;
-        uv_signal_init(&w->loop, &w->sigint);
-        w->sigint.data = w;
+    if (cfg->once_file) { /* the loop, signals and HTTP; no Kafka, no Redis */
+        init_loop(w);
         if (!(w->http = bf_http_new(&w->loop, cfg->max_connections, errstr, errstr_size)))
             goto fail;
         return w;
@@ -1395,8 +1432,7 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     }
 
     /* The loop, and the pipes through which librdkafka wakes it. */
-    uv_loop_init(&w->loop);
-    w->loop_ready = true;
+    init_loop(w);
     if (pipe2(w->cons_pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
         pipe2(w->prod_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
@@ -1414,12 +1450,10 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     w->tick.data = w;
     uv_timer_init(&w->loop, &w->stats_timer);
     w->stats_timer.data = w;
+    uv_timer_init(&w->loop, &w->kick);
+    w->kick.data = w;
     uv_timer_init(&w->loop, &w->heartbeat_timer);
     w->heartbeat_timer.data = w;
-    uv_signal_init(&w->loop, &w->sigterm);
-    w->sigterm.data = w;
-    uv_signal_init(&w->loop, &w->sigint);
-    w->sigint.data = w;
 
     if (!(w->http = bf_http_new(&w->loop, cfg->max_connections, errstr, errstr_size)))
         goto fail;

@@ -676,6 +676,18 @@ static void restart_redis(fixture_t *f)
         bf_proc_start(&f->s.redis, "redis", f->s.tmpdir, argv, NULL, false, 5), 0);
 }
 
+/* Start worker 0 with @p extra flags, publish @p n reports "<prefix>-<i>"
+ * and wait until a quarter of them have a result: the run is under way. */
+static void start_run(fixture_t *f, results_t *res, const char *const *extra,
+                      const char *prefix, int n)
+{
+    start_worker(f, 0, extra, NULL);
+    results_open(res, f);
+    produce_reports(f, prefix, n, 1);
+    if (results_wait(res, f, (size_t)n / 4, 120) < (size_t)n / 4)
+        fail_with_logs(f, "no progress");
+}
+
 #define REDIS_RUN 1500
 
 static void test_redis_restart_mid_run_loses_nothing_fail_closed(void **state)
@@ -683,12 +695,8 @@ static void test_redis_restart_mid_run_loses_nothing_fail_closed(void **state)
     fixture_t *f = *state = fixture_new(4, "20");
     assert_non_null(f);
     const char *extra[] = {"--redis-timeout", "0.5", NULL};
-    start_worker(f, 0, extra, NULL);
     results_t res;
-    results_open(&res, f);
-    produce_reports(f, "rr", REDIS_RUN, 1);
-    if (results_wait(&res, f, REDIS_RUN / 5, 120) < REDIS_RUN / 5)
-        fail_with_logs(f, "no progress before the Redis restart");
+    start_run(f, &res, extra, "rr", REDIS_RUN);
     int st = bf_proc_stop(&f->s.redis, SIGTERM, 10);
     assert_true(WIFEXITED(st) || WIFSIGNALED(st));
     size_t before = results_wait(&res, f, REDIS_RUN, 2);
@@ -735,12 +743,8 @@ static void test_sigterm_during_load_drains_exits_zero_and_loses_nothing(void **
     fixture_t *f = *state = fixture_new(4, "20");
     assert_non_null(f);
     const char *extra[] = {"--drain-timeout", "30", NULL};
-    start_worker(f, 0, extra, NULL);
     results_t res;
-    results_open(&res, f);
-    produce_reports(f, "gs", STOP_RUN, 1);
-    if (results_wait(&res, f, STOP_RUN / 4, 120) < STOP_RUN / 4)
-        fail_with_logs(f, "no progress before the stop");
+    start_run(f, &res, extra, "gs", STOP_RUN);
     int st = bf_proc_stop(&f->workers[0], SIGTERM, 60);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         fail_with_logs(f, "worker did not exit 0 on SIGTERM");
