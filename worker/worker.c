@@ -908,8 +908,10 @@ static void claim(job_t *j)
     char ttl[32], lease[32];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)w->cfg->dedup_ttl_s);
     snprintf(lease, sizeof(lease), "%lld", (long long)(w->cfg->lease_s * 1000));
-    const char *argv[] = {"EVAL", bf_dedup_claim_script, "4", k_fp, k_res, k_lease, k_pub,
-                          id,     w->cfg->worker_id,     ttl, lease};
+    const char *script = w->cfg->dry_run ? bf_dedup_peek_script : bf_dedup_claim_script;
+    const char *argv[] = {
+        "EVAL", script, "4", k_fp, k_res, k_lease, k_pub, id, w->cfg->worker_id,
+        ttl,    lease};
     bf_err_t err = redis_call(w, on_claim, j, 11, argv, NULL);
     free(k_fp);
     free(k_res);
