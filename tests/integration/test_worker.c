@@ -798,6 +798,73 @@ static void test_sigkill_at_random_moments_loses_nothing(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* --dry-run                                                           */
+/* ------------------------------------------------------------------ */
+
+/* How many partitions of the reports topic have a committed offset for
+ * the workers' group. */
+static int partitions_committed(fixture_t *f)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", f->s.brokers, errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "group.id", "bountyfleet-workers", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(f->partitions);
+    for (int p = 0; p < f->partitions; p++)
+        rd_kafka_topic_partition_list_add(l, "bountyfleet.reports", p);
+    assert_int_equal(rd_kafka_committed(rk, l, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    int n = 0;
+    for (int p = 0; p < f->partitions; p++)
+        n += l->elems[p].offset >= 0;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+static void test_dry_run_analyses_but_publishes_and_commits_nothing(void **state)
+{
+    fixture_t *f = *state = fixture_new(2, "1");
+    assert_non_null(f);
+    int port = bf_test_free_port();
+    char addr[64], url[128];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    snprintf(url, sizeof(url), "http://%s/metrics", addr);
+    const char *extra[] = {"--dry-run", NULL};
+    start_worker(f, 0, extra, addr);
+    produce_reports(f, "dry", 20, 1);
+    double deadline = bf_test_now() + 60 * bf_test_timeout_mult();
+    double analysed = 0;
+    while (analysed < 60 && bf_test_now() < deadline) {
+        sleep_s(0.3);
+        long status = 0;
+        char *text = bf_test_http_get(url, &status);
+        analysed = 0;
+        const char *kinds[] = {"quality", "plausibility", "severity"};
+        for (int k = 0; text && k < 3; k++) {
+            char series[160];
+            snprintf(series, sizeof(series),
+                     "bountyfleet_ai_requests_total{provider=\"openai\",kind=\"%s\","
+                     "outcome=\"ok\"}",
+                     kinds[k]);
+            double v = metric_value(text, series);
+            analysed += v > 0 ? v : 0;
+        }
+        free(text);
+    }
+    if (analysed < 60)
+        fail_with_logs(f, "the dry run did not analyse every report");
+    int st = bf_proc_stop(&f->workers[0], SIGTERM, 30);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    results_t res;
+    results_open(&res, f);
+    assert_int_equal(results_wait(&res, f, 1, 2), 0);
+    results_close(&res);
+    assert_int_equal(partitions_committed(f), 0);
+}
+
+/* ------------------------------------------------------------------ */
 /* --once                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -926,6 +993,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(
             test_sigterm_during_load_drains_exits_zero_and_loses_nothing, teardown),
         cmocka_unit_test_teardown(test_once_prints_the_result_of_one_report_file,
+                                  teardown),
+        cmocka_unit_test_teardown(test_dry_run_analyses_but_publishes_and_commits_nothing,
                                   teardown),
     };
     const struct CMUnitTest chaos[] = {
