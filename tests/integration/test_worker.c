@@ -938,7 +938,17 @@ static int bench(int n, const char *latency_ms, const char *max_in_flight)
     char addr[64], url[128];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
     snprintf(url, sizeof(url), "http://%s/metrics", addr);
-    const char *extra[] = {"--max-in-flight", max_in_flight, "--log-level", "warn", NULL};
+    /* Three analyses per report run at once: give each its connection, so
+     * the cap measured is the report cap, not the HTTP one. */
+    char conns[32];
+    snprintf(conns, sizeof(conns), "%d", 3 * atoi(max_in_flight));
+    const char *extra[] = {"--max-in-flight",
+                           max_in_flight,
+                           "--max-connections",
+                           conns,
+                           "--log-level",
+                           "warn",
+                           NULL};
     start_worker(f, 0, extra, addr);
     results_t res;
     results_open(&res, f);
