@@ -72,6 +72,7 @@ struct bf_worker_s {
     bf_telemetry_t tel;
     bool fail_open;     /* --redis-mode fail-open */
     bool redis_blocked; /* fail-closed and Redis unreachable: paused */
+    bool ai_blocked;    /* every AI provider unavailable: paused */
     bool cap_hit;       /* in flight reached the cap: held, then paused */
     double hold_since;  /* when cap_hit was set */
     uv_timer_t kick;    /* serves the consumer when a hold ends */
@@ -199,7 +200,8 @@ static void set_paused(bf_worker_t *w, bool pause)
     w->paused = pause;
     bf_log(BF_LOG_DEBUG, "worker", pause ? "paused" : "resumed",
            BF_LINT("in_flight", w->in_flight), BF_LBOOL("stopping", w->stopping),
-           BF_LBOOL("redis_blocked", w->redis_blocked), BF_LBOOL("cap_hit", w->cap_hit));
+           BF_LBOOL("redis_blocked", w->redis_blocked),
+           BF_LBOOL("ai_blocked", w->ai_blocked), BF_LBOOL("cap_hit", w->cap_hit));
 }
 
 /* Flow control.
@@ -215,7 +217,8 @@ static void set_paused(bf_worker_t *w, bool pause)
  * latency) the partitions are paused and we go back to polling, so
  * max.poll.interval.ms never runs out because of our own backlog.
  *
- * Stopping and Redis unreachable in fail-closed mode pause at once. The
+ * Stopping, Redis unreachable in fail-closed mode and every AI provider
+ * unavailable (bf_worker_set_ai_unavailable) pause at once. The
  * cap has hysteresis (full at max_in_flight, clear at low_water). */
 #define HOLD_S 2.0
 
@@ -235,7 +238,7 @@ static void update_pause(bf_worker_t *w)
         w->hold_since = now_s();
     if (!w->cap_hit && was && w->kick.loop)
         uv_timer_start(&w->kick, on_kick, 0, 0); /* take held messages now */
-    bool want = w->stopping || w->redis_blocked ||
+    bool want = w->stopping || w->redis_blocked || w->ai_blocked ||
                 (w->cap_hit && now_s() - w->hold_since >= HOLD_S);
     if (want != w->paused)
         set_paused(w, want);
@@ -1604,6 +1607,16 @@ bf_err_t bf_worker_run_once(bf_worker_t *w)
     start_analyses(j);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     return w->acked ? BF_OK : BF_ERR_STATE;
+}
+
+void bf_worker_set_ai_unavailable(bf_worker_t *w, bool unavailable)
+{
+    if (w->ai_blocked == unavailable)
+        return;
+    w->ai_blocked = unavailable;
+    bf_log(BF_LOG_WARN, "worker", unavailable ? "ai_unavailable_pausing" : "ai_back",
+           BF_LINT("in_flight", w->in_flight));
+    update_pause(w);
 }
 
 bf_metrics_t *bf_worker_metrics(bf_worker_t *w)
