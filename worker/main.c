@@ -37,8 +37,10 @@ static const bf_opt_t options[] = {
      O(topic_heartbeats)},
     {"heartbeat-interval", 0, NULL, BF_OPT_DOUBLE, "5", 0.1, 3600, "SECONDS",
      "how often a heartbeat is published", O(heartbeat_interval_s)},
-    {"metrics-addr", 0, "METRICS_ADDR", BF_OPT_STRING, "127.0.0.1:9464", NORANGE,
-     "HOST:PORT|off", "/metrics, /healthz and /readyz; port 0 picks one, off serves none",
+    {"metrics-addr", 0, "METRICS_ADDR", BF_OPT_STRING, BF_WORKER_METRICS_ADDR_DEFAULT,
+     NORANGE, "HOST:PORT|off",
+     "/metrics, /healthz and /readyz; port 0 picks one, off serves none (the default "
+     "falls back to a free port when taken)",
      O(metrics_addr)},
     {"redis-mode", 0, "BOUNTYFLEET_REDIS_MODE", BF_OPT_STRING, "fail-closed", NORANGE,
      "fail-closed|fail-open",

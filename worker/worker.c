@@ -1335,7 +1335,16 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     if (cfg->metrics_addr && *cfg->metrics_addr &&
         strcmp(cfg->metrics_addr, "off") != 0) {
         char herr[256];
-        if (bf_telemetry_serve(&w->tel, cfg->metrics_addr, herr, sizeof(herr)) != BF_OK) {
+        bf_err_t herrc =
+            bf_telemetry_serve(&w->tel, cfg->metrics_addr, herr, sizeof(herr));
+        if (herrc != BF_OK &&
+            strcmp(cfg->metrics_addr, BF_WORKER_METRICS_ADDR_DEFAULT) == 0) {
+            bf_log(BF_LOG_WARN, "worker", "metrics_default_addr_unavailable",
+                   BF_LSTR("addr", cfg->metrics_addr), BF_LSTR("error", herr),
+                   BF_LSTR("fallback", "127.0.0.1:0"));
+            herrc = bf_telemetry_serve(&w->tel, "127.0.0.1:0", herr, sizeof(herr));
+        }
+        if (herrc != BF_OK) {
             snprintf(errstr, errstr_size, "METRICS_ADDR: %s", herr);
             goto fail;
         }

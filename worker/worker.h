@@ -13,6 +13,11 @@
 #include "libbf/err.h"
 #include "libbf/metrics.h"
 
+/** Default METRICS_ADDR. When it is taken (several workers on one
+ *  machine, e.g. under the local actuator) the worker serves on a free
+ *  port instead and logs it; an address set explicitly must bind. */
+#define BF_WORKER_METRICS_ADDR_DEFAULT "127.0.0.1:9464"
+
 /** Settings (see the table in main.c for flags, env and defaults). */
 typedef struct bf_worker_config_s {
     char *brokers;

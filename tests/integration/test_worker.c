@@ -27,6 +27,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "libbf/buf.h"
@@ -905,6 +908,27 @@ static void test_once_prints_the_result_of_one_report_file(void **state)
     rc = pclose(p);
     assert_int_not_equal(WEXITSTATUS(rc), 0);
     assert_non_null(strstr(line, "parse"));
+
+    /* An explicit METRICS_ADDR that is taken: a one-line error, exit 1. */
+    int busy = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(bind(busy, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(busy, 1), 0);
+    assert_int_equal(getsockname(busy, (struct sockaddr *)&sa, &sl), 0);
+    snprintf(
+        cmd, sizeof(cmd),
+        "OPENAI_BASE_URL='%s' OPENAI_API_KEY=k METRICS_ADDR=127.0.0.1:%d '%s' --once "
+        "'%s' 2>&1",
+        f->s.ai_base_url, ntohs(sa.sin_port),
+        bf_test_bin("bountyfleet-worker", bin, sizeof(bin)), file);
+    p = popen(cmd, "r");
+    assert_non_null(fgets(line, sizeof(line), p));
+    rc = pclose(p);
+    close(busy);
+    assert_int_equal(WEXITSTATUS(rc), 1);
+    assert_non_null(strstr(line, "METRICS_ADDR"));
 }
 
 /* ------------------------------------------------------------------ */
