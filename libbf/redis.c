@@ -280,8 +280,15 @@ static void on_cmd_timeout(uv_timer_t *t)
     if (r->ac && r->state == ST_UP) {
         bf_log(BF_LOG_WARN, "redis", "command_timeout", BF_LSTR("host", r->url.host),
                BF_LINT("port", r->url.port), BF_LDBL("timeout_s", r->timeout_s));
-        r->state = ST_DOWN;
-        redisAsyncDisconnect(r->ac);
+        /* Not redisAsyncDisconnect: that waits for every pending reply, which
+         * a stuck server never sends, and the client would never reconnect.
+         * Free the context instead (pending callbacks get NULL replies) and
+         * schedule the reconnect ourselves, as on a connect timeout. */
+        redisAsyncContext *ac = r->ac;
+        r->ac = NULL;
+        ac->data = NULL; /* on_disconnect must not schedule twice */
+        redisAsyncFree(ac);
+        schedule_reconnect(r);
     }
 }
 

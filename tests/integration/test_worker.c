@@ -715,6 +715,26 @@ static void test_redis_restart_mid_run_loses_nothing_fail_closed(void **state)
     results_close(&res);
 }
 
+/* A Redis that stops answering (SIGSTOP: connections stay open, nothing
+ * replies) and comes back: commands time out, the client drops the
+ * connection and reconnects, and nothing is lost. */
+static void test_redis_stall_times_out_reconnects_and_loses_nothing(void **state)
+{
+    fixture_t *f = *state = fixture_new(4, "20");
+    assert_non_null(f);
+    const char *extra[] = {"--redis-timeout", "0.3", NULL};
+    results_t res;
+    start_run(f, &res, extra, "rs", REDIS_RUN);
+    assert_int_equal(kill(f->s.redis.pid, SIGSTOP), 0);
+    sleep_s(3);
+    assert_int_equal(kill(f->s.redis.pid, SIGCONT), 0);
+    if (results_wait(&res, f, REDIS_RUN, 180) != REDIS_RUN)
+        fail_with_logs(f, "reports lost across the Redis stall");
+    assert_all_results(&res, "rs", REDIS_RUN);
+    assert_true(log_contains(&f->workers[0], "\"command_timeout\""));
+    results_close(&res);
+}
+
 /* ------------------------------------------------------------------ */
 /* Graceful stop                                                       */
 /* ------------------------------------------------------------------ */
@@ -1023,6 +1043,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(
             test_two_workers_racing_on_exact_duplicates_elect_one_original, teardown),
         cmocka_unit_test_teardown(test_redis_restart_mid_run_loses_nothing_fail_closed,
+                                  teardown),
+        cmocka_unit_test_teardown(test_redis_stall_times_out_reconnects_and_loses_nothing,
                                   teardown),
         cmocka_unit_test_teardown(
             test_sigterm_during_load_drains_exits_zero_and_loses_nothing, teardown),
