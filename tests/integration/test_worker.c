@@ -715,6 +715,35 @@ static void test_redis_restart_mid_run_loses_nothing_fail_closed(void **state)
     results_close(&res);
 }
 
+/* fail-open: with Redis gone the worker validates anyway and says so. */
+static void test_fail_open_validates_without_redis_and_says_dedup_unchecked(void **state)
+{
+    fixture_t *f = *state = fixture_new(2, "1");
+    assert_non_null(f);
+    bf_proc_stop(&f->s.redis, SIGTERM, 10);
+    const char *extra[] = {"--redis-mode", "fail-open", "--redis-timeout", "0.3", NULL};
+    start_worker(f, 0, extra, NULL);
+    results_t res;
+    results_open(&res, f);
+    produce_reports(f, "fo", 20, 1);
+    if (results_wait(&res, f, 20, 120) != 20)
+        fail_with_logs(f, "fail-open did not validate without Redis");
+    const char *id;
+    json_t *r;
+    json_object_foreach(res.by_id, id, r)
+    {
+        bool marked = false;
+        size_t i;
+        json_t *reason;
+        json_array_foreach(json_object_get(r, "reasons"), i, reason) marked |=
+            strcmp(json_string_value(reason), "dedup_unchecked") == 0;
+        if (!marked)
+            fail_msg("%s lacks dedup_unchecked in its reasons", id);
+        assert_int_equal(json_array_size(json_object_get(r, "analyses")), 3);
+    }
+    results_close(&res);
+}
+
 /* A Redis that stops answering (SIGSTOP: connections stay open, nothing
  * replies) and comes back: commands time out, the client drops the
  * connection and reconnects, and nothing is lost. */
@@ -1046,6 +1075,8 @@ int main(int argc, char **argv)
                                   teardown),
         cmocka_unit_test_teardown(test_redis_stall_times_out_reconnects_and_loses_nothing,
                                   teardown),
+        cmocka_unit_test_teardown(
+            test_fail_open_validates_without_redis_and_says_dedup_unchecked, teardown),
         cmocka_unit_test_teardown(
             test_sigterm_during_load_drains_exits_zero_and_loses_nothing, teardown),
         cmocka_unit_test_teardown(test_once_prints_the_result_of_one_report_file,
