@@ -112,6 +112,13 @@ bf_err_t bf_redis_url_parse(const char *url, bf_redis_url_t *out, char *errstr,
     return BF_OK;
 }
 
+/* The reconnect timer is a member of bf_redis_t, not its first one: the
+ * client is its data pointer, never the timer itself cast. */
+static void on_reconnect_timer(uv_timer_t *t)
+{
+    connect_now(t->data);
+}
+
 static void schedule_reconnect(bf_redis_t *r)
 {
     if (r->destroying)
@@ -119,7 +126,7 @@ static void schedule_reconnect(bf_redis_t *r)
     r->state = ST_DOWN;
     uint64_t ms = (uint64_t)(r->backoff_s * 1000);
     r->backoff_s = r->backoff_s * 2 > 5.0 ? 5.0 : r->backoff_s * 2;
-    uv_timer_start(&r->reconnect_timer, (uv_timer_cb)connect_now, ms, 0);
+    uv_timer_start(&r->reconnect_timer, on_reconnect_timer, ms, 0);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -273,8 +280,15 @@ static void on_cmd_timeout(uv_timer_t *t)
     if (r->ac && r->state == ST_UP) {
         bf_log(BF_LOG_WARN, "redis", "command_timeout", BF_LSTR("host", r->url.host),
                BF_LINT("port", r->url.port), BF_LDBL("timeout_s", r->timeout_s));
-        r->state = ST_DOWN;
-        redisAsyncDisconnect(r->ac);
+        /* Not redisAsyncDisconnect: that waits for every pending reply, which
+         * a stuck server never sends, and the client would never reconnect.
+         * Free the context instead (pending callbacks get NULL replies) and
+         * schedule the reconnect ourselves, as on a connect timeout. */
+        redisAsyncContext *ac = r->ac;
+        r->ac = NULL;
+        ac->data = NULL; /* on_disconnect must not schedule twice */
+        redisAsyncFree(ac);
+        schedule_reconnect(r);
     }
 }
 

@@ -26,6 +26,17 @@ const char bf_dedup_claim_script[] =
     "redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[4])\n"
     "return {'claimed', ARGV[1], pub}\n";
 
+/* --dry-run: the same answers from the same keys, writing nothing, so a
+ * dry run leaves no claim or lease behind for the real workers to trip on.
+ * A report nobody owns comes back "claimed" (analyse it). */
+const char bf_dedup_peek_script[] =
+    "local pub = redis.call('EXISTS', KEYS[4])\n"
+    "local cached = redis.call('GET', KEYS[2])\n"
+    "if cached then return {'cached', cached, pub} end\n"
+    "local owner = redis.call('GET', KEYS[1])\n"
+    "if owner and owner ~= ARGV[1] then return {'duplicate', owner, pub} end\n"
+    "return {'claimed', ARGV[1], pub}\n";
+
 typedef struct norm_s {
     EVP_MD_CTX *md;
     int pending_space; /* a space is owed before the next visible char */

@@ -42,4 +42,8 @@ void bf_dedup_fingerprint(const bf_report_t *r, char out[BF_FINGERPRINT_LEN]);
 /** The Lua script (EVAL) implementing the steps above. */
 extern const char bf_dedup_claim_script[];
 
+/** Steps 1, 2 and 4 without writing anything (for --dry-run); same KEYS,
+ *  ARGV and reply. */
+extern const char bf_dedup_peek_script[];
+
 #endif

@@ -32,6 +32,20 @@ static const bf_opt_t options[] = {
      O(topic_validations)},
     {"dlq-topic", 0, "BOUNTYFLEET_TOPIC_DLQ", BF_OPT_STRING, BF_TOPIC_DLQ, NORANGE,
      "TOPIC", "dead-letter topic for malformed reports", O(topic_dlq)},
+    {"heartbeat-topic", 0, "BOUNTYFLEET_TOPIC_HEARTBEATS", BF_OPT_STRING,
+     BF_TOPIC_HEARTBEATS, NORANGE, "TOPIC", "topic for this worker's heartbeats",
+     O(topic_heartbeats)},
+    {"heartbeat-interval", 0, NULL, BF_OPT_DOUBLE, "5", 0.1, 3600, "SECONDS",
+     "how often a heartbeat is published", O(heartbeat_interval_s)},
+    {"metrics-addr", 0, "METRICS_ADDR", BF_OPT_STRING, BF_WORKER_METRICS_ADDR_DEFAULT,
+     NORANGE, "HOST:PORT|off",
+     "/metrics, /healthz and /readyz; port 0 picks one, off serves none (the default "
+     "falls back to a free port when taken)",
+     O(metrics_addr)},
+    {"redis-mode", 0, "BOUNTYFLEET_REDIS_MODE", BF_OPT_STRING, "fail-closed", NORANGE,
+     "fail-closed|fail-open",
+     "when Redis is unreachable: pause consumption, or validate without deduplication",
+     O(redis_mode)},
     {"worker-id", 0, "BOUNTYFLEET_WORKER_ID", BF_OPT_STRING, NULL, NORANGE, "ID",
      "this worker's id in results and logs (default: host-pid)", O(worker_id)},
     {"ai-base-url", 0, "OPENAI_BASE_URL", BF_OPT_STRING, "https://api.openai.com/v1",
@@ -50,6 +64,9 @@ static const bf_opt_t options[] = {
      O(output_framing)},
     {"max-in-flight", 0, "BOUNTYFLEET_MAX_IN_FLIGHT", BF_OPT_INT, "64", 1, 100000, "N",
      "reports in flight before consumption pauses", O(max_in_flight)},
+    {"low-water", 0, "BOUNTYFLEET_LOW_WATER", BF_OPT_INT, "0", 0, 100000, "N",
+     "after a pause at the cap, resume at this many in flight (0: half the cap)",
+     O(low_water)},
     {"max-connections", 0, NULL, BF_OPT_INT, "64", 1, 100000, "N",
      "open HTTP connections to providers at most", O(max_connections)},
     {"ai-timeout", 0, NULL, BF_OPT_DOUBLE, "60", 0.1, 3600, "SECONDS",
@@ -77,6 +94,10 @@ static const bf_opt_t options[] = {
      "prefix of every Redis key", O(key_prefix)},
     {"log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_STRING, "info", NORANGE,
      "fatal|error|warn|info|debug", "log threshold", O(log_level)},
+    {"once", 0, NULL, BF_OPT_STRING, NULL, NORANGE, "FILE",
+     "validate the JSON report in FILE, print the result as JSON and exit (no Kafka, "
+     "no Redis)",
+     O(once_file)},
     {"dry-run", 'n', NULL, BF_OPT_BOOL, "false", NORANGE, NULL,
      "consume and analyse, publish and commit nothing", O(dry_run)},
 };
@@ -129,7 +150,10 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    rc = bf_worker_run(w) == BF_OK ? 0 : 1;
+    if (cfg.once_file)
+        rc = bf_worker_run_once(w) == BF_OK ? 0 : 1;
+    else
+        rc = bf_worker_run(w) == BF_OK ? 0 : 1;
 out:
     bf_worker_destroy(w);
     bf_cli_free(&cli, &cfg);

@@ -47,20 +47,45 @@
 #include "worker/dedup.h"
 #include "worker/neardup.h"
 #include "worker/offsets.h"
+#include "worker/telemetry.h"
 
 #define MAX_PARTITIONS 4096
 #define CONSUME_BATCH  256
 
 typedef struct partition_s {
     bool assigned;
+    /* Bumped at every assign and revoke, so a job still running from an
+     * earlier assignment never marks offsets in the current tracker. */
+    uint32_t epoch;
     bf_offsets_t offsets;
 } partition_t;
+
+/* The tick that serves Kafka and measures the loop's lag. */
+#define TICK_MS 100
 
 struct bf_worker_s {
     const bf_worker_config_t *cfg;
     uv_loop_t loop;
     uv_signal_t sigterm, sigint;
     uv_timer_t tick;
+    uv_timer_t stats_timer;     /* 1 s: gauges, consumer lag, readiness */
+    uv_timer_t heartbeat_timer; /* heartbeat_interval_s */
+    double last_tick;
+    bf_telemetry_t tel;
+    bool fail_open;     /* --redis-mode fail-open */
+    bool redis_blocked; /* fail-closed and Redis unreachable: paused */
+    bool ai_blocked;    /* every AI provider unavailable: paused */
+    bool cap_hit;       /* in flight reached the cap: held, then paused */
+    double hold_since;  /* when cap_hit was set */
+    uv_timer_t kick;    /* serves the consumer when a hold ends */
+    bool kafka_down;    /* librdkafka said all brokers are down */
+    size_t low_water;
+    size_t ai_in_flight;
+    int assigned;
+    int64_t started_ms;
+    double last_heartbeat;
+    uint64_t finished_at_last_heartbeat;
+    double cost_usd;
     uv_poll_t cons_poll, prod_poll;
     int cons_pipe[2], prod_pipe[2];
     rd_kafka_t *consumer, *producer;
@@ -85,7 +110,7 @@ struct bf_worker_s {
     struct job_s *jobs;
     double stop_deadline;
     /* counters for the final log line */
-    uint64_t consumed, validated, duplicates, dlq, cached;
+    uint64_t consumed, validated, duplicates, dlq, cached, acked;
 };
 
 enum { T_CLAIM = 0, T_AI0 = 1, T_PUBLISH = 4, N_TIMERS = 5 };
@@ -95,7 +120,12 @@ typedef struct job_s {
     bf_worker_t *w;
     rd_kafka_message_t *msg; /* the consumed message (owned) */
     int32_t partition;
+    uint32_t epoch;
     int64_t offset;
+    double started;         /* consumed at (now_s) */
+    const char *status;     /* result status once known (static string) */
+    const char *dlq_reason; /* bf.error of a dead letter */
+    bool dedup_unchecked;   /* fail-open: validated without asking Redis */
     bf_report_t *report;
     json_t *report_json;
     char fingerprint[BF_FINGERPRINT_LEN];
@@ -142,7 +172,8 @@ static void job_free(job_t *j)
         j->w->jobs = j->next;
     if (j->next)
         j->next->prev = j->prev;
-    rd_kafka_message_destroy(j->msg);
+    if (j->msg)
+        rd_kafka_message_destroy(j->msg);
     bf_report_destroy(j->report);
     json_decref(j->report_json);
     for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
@@ -154,9 +185,11 @@ static void job_free(job_t *j)
         uv_close((uv_handle_t *)&j->timers[i], on_job_timer_closed);
 }
 
+static void serve_consumer(bf_worker_t *w);
+
 static void set_paused(bf_worker_t *w, bool pause)
 {
-    if (w->paused == pause)
+    if (!w->consumer)
         return;
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(w->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -171,7 +204,49 @@ static void set_paused(bf_worker_t *w, bool pause)
     }
     w->paused = pause;
     bf_log(BF_LOG_DEBUG, "worker", pause ? "paused" : "resumed",
-           BF_LINT("in_flight", w->in_flight));
+           BF_LINT("in_flight", w->in_flight), BF_LBOOL("stopping", w->stopping),
+           BF_LBOOL("redis_blocked", w->redis_blocked),
+           BF_LBOOL("ai_blocked", w->ai_blocked), BF_LBOOL("cap_hit", w->cap_hit));
+}
+
+/* Flow control.
+ *
+ * At the in-flight cap we first only *hold*: stop taking messages from
+ * librdkafka's local queue, which stays bounded by
+ * queued.max.messages.kbytes, and take them again at low water. Pausing
+ * the partitions at once would be simpler, but librdkafka drops what it
+ * has prefetched on a pause and fetches it again on resume, and at a cap
+ * of 64 that round trip cut throughput five-fold (BENCHMARKS.md). A hold
+ * delays the rebalance events queued behind the messages, so it lasts at
+ * most HOLD_S; after that (reports are slow, e.g. providers at seconds of
+ * latency) the partitions are paused and we go back to polling, so
+ * max.poll.interval.ms never runs out because of our own backlog.
+ *
+ * Stopping, Redis unreachable in fail-closed mode and every AI provider
+ * unavailable (bf_worker_set_ai_unavailable) pause at once. The
+ * cap has hysteresis (full at max_in_flight, clear at low_water). */
+#define HOLD_S 2.0
+
+static void on_kick(uv_timer_t *t)
+{
+    serve_consumer(t->data);
+}
+
+static void update_pause(bf_worker_t *w)
+{
+    bool was = w->cap_hit;
+    if (w->in_flight >= (size_t)w->cfg->max_in_flight)
+        w->cap_hit = true;
+    else if (w->in_flight <= w->low_water)
+        w->cap_hit = false;
+    if (w->cap_hit && !was)
+        w->hold_since = now_s();
+    if (!w->cap_hit && was && w->kick.loop)
+        uv_timer_start(&w->kick, on_kick, 0, 0); /* take held messages now */
+    bool want = w->stopping || w->redis_blocked || w->ai_blocked ||
+                (w->cap_hit && now_s() - w->hold_since >= HOLD_S);
+    if (want != w->paused)
+        set_paused(w, want);
 }
 
 /* The report is finished (result or dead letter acknowledged, or nothing
@@ -180,7 +255,8 @@ static void job_done(job_t *j)
 {
     bf_worker_t *w = j->w;
     partition_t *p = &w->partitions[j->partition];
-    if (bf_offsets_mark_done(&p->offsets, j->offset) && p->assigned && !w->cfg->dry_run) {
+    if (p->epoch == j->epoch && bf_offsets_mark_done(&p->offsets, j->offset) &&
+        p->assigned && !w->cfg->dry_run) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, w->cfg->topic_reports, j->partition)
             ->offset = bf_offsets_commit_point(&p->offsets);
@@ -192,9 +268,39 @@ static void job_done(job_t *j)
         rd_kafka_topic_partition_list_destroy(l);
     }
     w->in_flight--;
-    if (w->paused && !w->stopping && w->in_flight <= (size_t)w->cfg->max_in_flight / 2)
-        set_paused(w, false);
+    bf_series_set(w->tel.in_flight, (double)w->in_flight);
+    bf_telemetry_report_done(&w->tel, now_s() - j->started);
+    update_pause(w);
     job_free(j);
+}
+
+/* Every Redis round trip goes through here, so its latency is measured
+ * in one place (bountyfleet_redis_request_duration_seconds). */
+typedef struct redis_call_s {
+    bf_worker_t *w;
+    bf_redis_cb *cb;
+    void *opaque;
+    double started;
+} redis_call_t;
+
+static void on_redis_reply(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
+{
+    redis_call_t *c = opaque;
+    if (!c->w->shutdown)
+        bf_series_observe(c->w->tel.redis_duration, now_s() - c->started);
+    c->cb(r, err, reply, c->opaque);
+    free(c);
+}
+
+static bf_err_t redis_call(bf_worker_t *w, bf_redis_cb *cb, void *opaque, int argc,
+                           const char **argv, const size_t *lens)
+{
+    redis_call_t *c = bf_malloc(sizeof(*c));
+    *c = (redis_call_t){.w = w, .cb = cb, .opaque = opaque, .started = now_s()};
+    bf_err_t err = bf_redis_command_argv(w->redis, on_redis_reply, c, argc, argv, lens);
+    if (err)
+        free(c);
+    return err;
 }
 
 /* Full-jitter exponential backoff (AWS architecture blog, "Exponential
@@ -218,9 +324,54 @@ static void on_publish_retry(uv_timer_t *t)
     publish(t->data);
 }
 
+/* A dead letter too large for the producer or the broker (an oversize
+ * report is the usual reason it is a dead letter at all) would be retried
+ * forever and stall its partition. Keep its first DLQ_KEEP_BYTES and say
+ * so in a header, once; the source partition/offset headers still point at
+ * the whole original. */
+#define DLQ_KEEP_BYTES (64 * 1024)
+
+static bool shrink_dead_letter(job_t *j, rd_kafka_resp_err_t err)
+{
+    if (!j->is_dlq || j->out_len <= DLQ_KEEP_BYTES ||
+        err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        return false;
+    char num[32];
+    snprintf(num, sizeof(num), "%zu", j->out_len);
+    rd_kafka_header_add(j->out_headers, "bf.truncated.from", -1, num, -1);
+    j->out_len = DLQ_KEEP_BYTES;
+    bf_log(BF_LOG_WARN, "worker", "dead_letter_truncated",
+           BF_LINT("partition", j->partition), BF_LINT("offset", j->offset),
+           BF_LSTR("original_bytes", num));
+    return true;
+}
+
+/* --once: the result goes to stdout as JSON instead of Kafka. */
+static void print_result(job_t *j)
+{
+    bf_worker_t *w = j->w;
+    json_t *obj = NULL;
+    char errstr[256];
+    if (!j->is_dlq && bf_codec_decode(w->codec, BF_RECORD_VALIDATION, j->out, j->out_len,
+                                      &obj, NULL, errstr, sizeof(errstr)) == BF_OK) {
+        char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s\n", text);
+        fflush(stdout);
+        free(text);
+        w->acked++;
+    }
+    json_decref(obj);
+    uv_stop(&w->loop);
+}
+
 static void publish(job_t *j)
 {
     bf_worker_t *w = j->w;
+    if (w->cfg->once_file) {
+        print_result(j);
+        job_done(j);
+        return;
+    }
     if (w->cfg->dry_run) {
         job_done(j);
         return;
@@ -240,6 +391,10 @@ static void publish(job_t *j)
     if (err) {
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
+        if (shrink_dead_letter(j, err)) {
+            publish(j);
+            return;
+        }
         /* Queue full or similar: try again shortly; the job keeps its
          * offset in flight, so nothing is lost. */
         bf_log(BF_LOG_WARN, "worker", "produce_failed",
@@ -264,9 +419,22 @@ static void on_pub_marked(bf_redis_t *r, bf_err_t err, redisReply *reply, void *
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    (void)opaque;
+    bf_worker_t *w = opaque;
     job_t *j = m->_private;
-    bf_worker_t *w = j->w;
+    if (!j) { /* a heartbeat */
+        if (m->err) {
+            bf_log(BF_LOG_WARN, "worker", "heartbeat_failed",
+                   BF_LSTR("error", rd_kafka_err2str(m->err)));
+        } else {
+            w->kafka_down = false;
+            bf_series_add(w->tel.heartbeats, 1);
+        }
+        return;
+    }
+    if (m->err && shrink_dead_letter(j, m->err)) {
+        publish(j);
+        return;
+    }
     if (m->err) {
         bf_log(BF_LOG_WARN, "worker", "delivery_failed",
                BF_LSTR("topic", j->publish_topic),
@@ -275,9 +443,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                        backoff_ms(j->publish_attempts++, 0.5, 10.0) + 10, 0);
         return;
     }
+    w->kafka_down = false;
     if (j->is_dlq) {
         w->dlq++;
+        bf_series_add(bf_metric_series(w->tel.dlq, j->dlq_reason), 1);
     } else if (j->report) {
+        w->acked++;
+        if (j->status)
+            bf_series_add(bf_metric_series(w->tel.validated, j->status), 1);
         /* Remember that the result is out, so a redelivery does not
          * publish it again. Best effort: losing this costs at most one
          * repeated result record, never an AI call. */
@@ -285,7 +458,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         char ttl[32];
         snprintf(ttl, sizeof(ttl), "%lld", (long long)w->cfg->dedup_ttl_s);
         const char *argv[] = {"SET", key, "1", "EX", ttl};
-        bf_redis_command_argv(w->redis, on_pub_marked, NULL, 5, argv, NULL);
+        redis_call(w, on_pub_marked, NULL, 5, argv, NULL);
         free(key);
     }
     job_done(j);
@@ -319,6 +492,7 @@ static void dead_letter(job_t *j, bf_err_t err, const char *reason)
     rd_kafka_header_add(h, "bf.worker", -1, w->cfg->worker_id, -1);
     j->out_headers = h;
     j->is_dlq = true;
+    j->dlq_reason = bf_err_name(err);
     j->publish_topic = w->cfg->topic_dlq;
     j->out = bf_malloc(j->msg->len ? j->msg->len : 1);
     if (j->msg->len)
@@ -331,9 +505,22 @@ static void dead_letter(job_t *j, bf_err_t err, const char *reason)
 /* Results                                                             */
 /* ------------------------------------------------------------------ */
 
+/* The status as one of the schema's symbols, as a static string (for the
+ * metric label), or NULL when it is none of them. */
+static const char *status_symbol(const char *status)
+{
+    static const char *const symbols[] = {"VALID", "INVALID", "DUPLICATE",
+                                          "NEEDS_REVIEW"};
+    for (size_t i = 0; status && i < sizeof(symbols) / sizeof(symbols[0]); i++)
+        if (strcmp(status, symbols[i]) == 0)
+            return symbols[i];
+    return NULL;
+}
+
 static json_t *result_base(job_t *j, const char *status)
 {
     bf_worker_t *w = j->w;
+    j->status = status_symbol(status);
     return json_pack(
         "{s:s, s:s, s:n, s:n, s:f, s:f, s:n, s:f, s:[], s:[], s:f, s:s, s:I, s:s}",
         "report_id", j->report->report_id, "status", status, "duplicate_of",
@@ -425,6 +612,8 @@ static void finish_analyses(job_t *j)
                         &reasons);
     json_t *res = result_base(j, status);
     json_object_set_new(res, "confidence", json_real(confidence));
+    if (j->dedup_unchecked)
+        json_array_append_new(reasons, json_string("dedup_unchecked"));
     json_object_set_new(res, "reasons", reasons);
     if (j->ok[BF_ANALYSIS_QUALITY])
         json_object_set_new(res, "quality",
@@ -444,6 +633,17 @@ static void finish_analyses(job_t *j)
                                        v->tokens_cached, &cost) != BF_OK)
             bf_log(BF_LOG_WARN, "worker", "unpriced_model", BF_LSTR("model", v->model));
         total += cost;
+        if (j->ok[k]) {
+            bf_series_add(bf_metric_series(w->tel.ai_cost, "openai", v->model), cost);
+            bf_series_add(bf_metric_series(w->tel.ai_tokens, "openai", v->model, "input"),
+                          (double)v->tokens_in);
+            bf_series_add(
+                bf_metric_series(w->tel.ai_tokens, "openai", v->model, "output"),
+                (double)v->tokens_out);
+            bf_series_add(
+                bf_metric_series(w->tel.ai_tokens, "openai", v->model, "cached_input"),
+                (double)v->tokens_cached);
+        }
         json_array_append_new(
             analyses,
             json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:f, s:f, s:o}", "kind",
@@ -455,12 +655,13 @@ static void finish_analyses(job_t *j)
                       j->ok[k] ? json_null() : json_string(j->ai_error[k])));
     }
     json_object_set_new(res, "total_cost_usd", json_real(total));
+    w->cost_usd += total;
     if (encode_result(j, res) != BF_OK) {
         dead_letter(j, BF_ERR_SCHEMA, "result could not be encoded");
         return;
     }
     w->validated++;
-    if (w->cfg->dry_run) {
+    if (w->cfg->dry_run || w->cfg->once_file) {
         publish(j);
         return;
     }
@@ -474,7 +675,7 @@ static void finish_analyses(job_t *j)
     const char *argv[] = {"EVAL", script, "2", rkey, lkey, j->out, ttl};
     size_t lens[] = {4,          sizeof(script) - 1, 1, strlen(rkey), strlen(lkey),
                      j->out_len, strlen(ttl)};
-    if (bf_redis_command_argv(w->redis, on_result_stored, j, 7, argv, lens) != BF_OK) {
+    if (redis_call(w, on_result_stored, j, 7, argv, lens) != BF_OK) {
         bf_log(BF_LOG_WARN, "worker", "result_store_failed",
                BF_LSTR("report_id", j->report->report_id),
                BF_LSTR("error", "not connected"));
@@ -504,6 +705,11 @@ static bool retryable(const bf_http_response_t *resp)
     return s == 408 || s == 409 || s == 429 || s >= 500;
 }
 
+static void ai_outcome(bf_worker_t *w, const char *kind, const char *outcome)
+{
+    bf_series_add(bf_metric_series(w->tel.ai_requests, "openai", kind, outcome), 1);
+}
+
 typedef struct ai_call_s {
     job_t *job;
     int kind;
@@ -518,7 +724,12 @@ static void on_ai_done(const bf_http_response_t *resp, void *opaque)
     bf_worker_t *w = j->w;
     if (w->shutdown)
         return;
-    j->ai_seconds[k] += now_s() - j->ai_started[k];
+    double took = now_s() - j->ai_started[k];
+    j->ai_seconds[k] += took;
+    w->ai_in_flight--;
+    bf_series_set(w->tel.ai_in_flight, (double)w->ai_in_flight);
+    const char *kind = bf_analysis_kind_name((bf_analysis_kind_t)k);
+    bf_series_observe(bf_metric_series(w->tel.ai_duration, "openai", kind), took);
     bool retry = false;
     if (resp->err == BF_OK && resp->status == 200) {
         char errstr[160];
@@ -527,11 +738,17 @@ static void on_ai_done(const bf_http_response_t *resp, void *opaque)
                                      &j->verdicts[k], errstr, sizeof(errstr));
         if (err == BF_OK) {
             j->ok[k] = 1;
+            ai_outcome(w, kind, "ok");
         } else {
+            ai_outcome(w, kind, "bad_answer");
             snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "%s", errstr);
             retry = true; /* a malformed answer is a failed attempt */
         }
     } else {
+        ai_outcome(w, kind,
+                   resp->err == BF_ERR_TIMEOUT ? "timeout"
+                   : resp->status == 429       ? "rate_limited"
+                                               : "error");
         if (resp->err != BF_OK)
             snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "%s: %s",
                      bf_err_str(resp->err), resp->error ? resp->error : "");
@@ -576,7 +793,10 @@ static void start_analysis(job_t *j, int k)
     j->ai_started[k] = now_s();
     bf_err_t err = bf_http_start(w->http, &req, on_ai_done, call);
     free(body);
-    if (err) {
+    if (err == BF_OK) {
+        w->ai_in_flight++;
+        bf_series_set(w->tel.ai_in_flight, (double)w->ai_in_flight);
+    } else {
         free(call);
         snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "could not start request: %s",
                  bf_err_str(err));
@@ -609,6 +829,29 @@ static void retry_claim(job_t *j, double cap_s)
                    backoff_ms(j->claim_attempts++, 0.2, cap_s) + 50, 0);
 }
 
+/* Redis could not answer the claim for this report (down, slow past
+ * --redis-timeout, or an error reply). fail-closed: the report waits, its
+ * offset uncommitted, and fetching pauses until Redis is back. fail-open:
+ * validate it anyway and say so in its reasons. */
+static void claim_unavailable(job_t *j, const char *why)
+{
+    bf_worker_t *w = j->w;
+    if (w->fail_open) {
+        j->dedup_unchecked = true;
+        bf_log(BF_LOG_DEBUG, "worker", "dedup_skipped",
+               BF_LSTR("report_id", j->report->report_id), BF_LSTR("error", why));
+        start_analyses(j);
+        return;
+    }
+    if (!w->redis_blocked) {
+        bf_log(BF_LOG_WARN, "worker", "redis_unavailable_pausing", BF_LSTR("error", why),
+               BF_LINT("in_flight", w->in_flight));
+        w->redis_blocked = true;
+        update_pause(w);
+    }
+    retry_claim(j, 5.0);
+}
+
 /* Near duplicates, once the exact claim is ours: a hit is answered like an
  * exact duplicate, with the estimated similarity and no AI spend; a Redis
  * failure retries the whole claim (the same worker re-claims its lease). */
@@ -622,7 +865,7 @@ static void on_near_duplicate(bf_err_t err, const bf_neardup_answer_t *answer,
         bf_log(BF_LOG_WARN, "worker", "near_dup_check_failed",
                BF_LSTR("report_id", j->report->report_id),
                BF_LSTR("error", bf_err_str(err)));
-        retry_claim(j, 5.0);
+        claim_unavailable(j, bf_err_str(err));
     } else if (answer->duplicate) {
         publish_duplicate(j, answer->original, answer->similarity, j->near_dup_published);
     } else {
@@ -634,13 +877,15 @@ static void check_near_duplicate(job_t *j, bool published)
 {
     bf_worker_t *w = j->w;
     j->near_dup_published = published;
-    if (w->neardup.threshold <= 0) {
+    /* A dry run leaves nothing in Redis, and the check registers the
+     * report's signature: skip it. */
+    if (w->neardup.threshold <= 0 || w->cfg->dry_run) {
         start_analyses(j);
         return;
     }
     if (bf_neardup_check(w->redis, &w->neardup, w->cfg->key_prefix, w->cfg->dedup_ttl_s,
                          j->report, on_near_duplicate, j) != BF_OK)
-        retry_claim(j, 5.0);
+        claim_unavailable(j, "not connected");
 }
 
 static void on_claim(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
@@ -652,15 +897,17 @@ static void on_claim(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaqu
         return;
     if (err || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
         reply->element[0]->type != REDIS_REPLY_STRING) {
-        /* fail-closed: the report waits (its offset stays uncommitted)
-         * until Redis answers again. */
-        bf_log(BF_LOG_WARN, "worker", "claim_failed",
-               BF_LSTR("report_id", j->report->report_id),
-               BF_LSTR("error", reply && reply->type == REDIS_REPLY_ERROR
-                                    ? reply->str
-                                    : bf_err_str(err)));
-        retry_claim(j, 5.0);
+        const char *why =
+            reply && reply->type == REDIS_REPLY_ERROR ? reply->str : bf_err_str(err);
+        bf_log(BF_LOG_DEBUG, "worker", "claim_failed",
+               BF_LSTR("report_id", j->report->report_id), BF_LSTR("error", why));
+        claim_unavailable(j, why);
         return;
+    }
+    if (w->redis_blocked) {
+        w->redis_blocked = false;
+        bf_log(BF_LOG_INFO, "worker", "redis_back");
+        update_pause(w);
     }
     const char *state = reply->element[0]->str;
     redisReply *value = reply->element[1];
@@ -668,6 +915,12 @@ static void on_claim(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaqu
         reply->element[2]->type == REDIS_REPLY_INTEGER && reply->element[2]->integer;
     if (strcmp(state, "cached") == 0 && value->type == REDIS_REPLY_STRING) {
         w->cached++;
+        json_t *obj = NULL;
+        char errstr[128];
+        if (bf_codec_decode(w->codec, BF_RECORD_VALIDATION, value->str, value->len, &obj,
+                            NULL, errstr, sizeof(errstr)) == BF_OK)
+            j->status = status_symbol(json_string_value(json_object_get(obj, "status")));
+        json_decref(obj);
         if (published) {
             job_done(j);
             return;
@@ -704,19 +957,17 @@ static void claim(job_t *j)
     char ttl[32], lease[32];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)w->cfg->dedup_ttl_s);
     snprintf(lease, sizeof(lease), "%lld", (long long)(w->cfg->lease_s * 1000));
-    const char *argv[] = {"EVAL", bf_dedup_claim_script, "4", k_fp, k_res, k_lease, k_pub,
-                          id,     w->cfg->worker_id,     ttl, lease};
-    bf_err_t err = bf_redis_command_argv(w->redis, on_claim, j, 11, argv, NULL);
+    const char *script = w->cfg->dry_run ? bf_dedup_peek_script : bf_dedup_claim_script;
+    const char *argv[] = {
+        "EVAL", script, "4", k_fp, k_res, k_lease, k_pub, id, w->cfg->worker_id,
+        ttl,    lease};
+    bf_err_t err = redis_call(w, on_claim, j, 11, argv, NULL);
     free(k_fp);
     free(k_res);
     free(k_lease);
     free(k_pub);
-    if (err) {
-        if (j->claim_attempts % 20 == 0)
-            bf_log(BF_LOG_WARN, "worker", "redis_unavailable",
-                   BF_LSTR("report_id", j->report->report_id));
-        retry_claim(j, 5.0);
-    }
+    if (err)
+        claim_unavailable(j, "not connected");
 }
 
 /* ------------------------------------------------------------------ */
@@ -739,11 +990,15 @@ static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
         return;
     }
     w->consumed++;
+    w->kafka_down = false;
+    bf_series_add(w->tel.consumed, 1);
     job_t *j = bf_calloc(1, sizeof(*j));
     j->w = w;
     j->msg = m;
     j->partition = m->partition;
+    j->epoch = w->partitions[m->partition].epoch;
     j->offset = m->offset;
+    j->started = now_s();
     for (int i = 0; i < N_TIMERS; i++) {
         uv_timer_init(&w->loop, &j->timers[i]);
         j->timers[i].data = j;
@@ -755,8 +1010,8 @@ static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
     w->jobs = j;
     bf_offsets_add(&w->partitions[m->partition].offsets, m->offset);
     w->in_flight++;
-    if (w->in_flight >= (size_t)w->cfg->max_in_flight)
-        set_paused(w, true);
+    bf_series_set(w->tel.in_flight, (double)w->in_flight);
+    update_pause(w);
 
     char errstr[256] = "";
     if (m->len > BF_REPORT_MAX_ENCODED) {
@@ -783,6 +1038,8 @@ static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
 static void serve_consumer(bf_worker_t *w)
 {
     for (int i = 0; i < CONSUME_BATCH; i++) {
+        if (w->cap_hit && !w->paused)
+            return; /* holding (see update_pause) */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 0);
         if (!m)
             return;
@@ -822,16 +1079,40 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bf_worker_t *w = opaque;
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    /* On revoke, commit what is done now, while the partitions are still
+     * ours. Reports of a revoked partition still in flight run to their
+     * end (bounded by the AI and Redis timeouts): their results are
+     * published and cached in Redis, and their lease makes the new owner
+     * wait for that result instead of paying for the analyses again. Their
+     * offsets are no longer ours to store (the epoch changes), so the new
+     * owner re-reads them and answers from the cache. */
+    rd_kafka_topic_partition_list_t *done = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
         int32_t p = parts->elems[i].partition;
         if (p < 0 || p >= MAX_PARTITIONS)
             continue;
-        w->partitions[p].assigned = assign;
-        if (assign)
-            bf_offsets_free(&w->partitions[p].offsets); /* fresh start */
+        partition_t *part = &w->partitions[p];
+        int64_t point = bf_offsets_commit_point(&part->offsets);
+        if (!assign && part->assigned && point >= 0 && !w->cfg->dry_run)
+            rd_kafka_topic_partition_list_add(done, parts->elems[i].topic, p)->offset =
+                point;
+        if (assign != part->assigned)
+            w->assigned += assign ? 1 : -1;
+        part->assigned = assign;
+        part->epoch++;
+        bf_offsets_free(&part->offsets); /* fresh start either way */
         bf_log(BF_LOG_INFO, "worker", assign ? "partition_assigned" : "partition_revoked",
                BF_LSTR("topic", parts->elems[i].topic), BF_LINT("partition", p));
     }
+    if (done->cnt) {
+        rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, done, 1 /* async */);
+        if (cerr)
+            bf_log(BF_LOG_WARN, "worker", "revoke_commit_failed",
+                   BF_LSTR("error", rd_kafka_err2str(cerr)));
+    }
+    rd_kafka_topic_partition_list_destroy(done);
+    bf_series_set(w->tel.partitions, w->assigned);
+    bf_metric_reset(w->tel.consumer_lag);
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
     if (cooperative)
@@ -852,6 +1133,137 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 /* ------------------------------------------------------------------ */
+/* Telemetry: gauges, readiness, heartbeats                            */
+/* ------------------------------------------------------------------ */
+
+/* librdkafka's error callback. @locality loop thread (served from the
+ * queues we poll). Only "all brokers down" changes what we report; the
+ * rest is logged by librdkafka's own log callback. */
+static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    bf_worker_t *w = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        w->kafka_down = true;
+        bf_log(BF_LOG_WARN, "worker", "kafka_unreachable", BF_LSTR("reason", reason));
+    }
+}
+
+/* Consumer lag as this worker sees it: the partition's high watermark
+ * (cached from the last fetch response, no round trip) minus our fetch
+ * position, or minus the commit point when nothing was fetched yet. */
+static void update_consumer_lag(bf_worker_t *w)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(w->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    rd_kafka_position(w->consumer, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(w->consumer, tp->topic, tp->partition, &lo,
+                                           &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi < 0)
+            continue;
+        int64_t pos = tp->offset;
+        if (pos < 0 && tp->partition < MAX_PARTITIONS)
+            pos = bf_offsets_commit_point(&w->partitions[tp->partition].offsets);
+        if (pos < 0)
+            pos = lo >= 0 ? lo : 0;
+        char label[16];
+        snprintf(label, sizeof(label), "%d", (int)tp->partition);
+        bf_series_set(bf_metric_series(w->tel.consumer_lag, label),
+                      (double)(hi > pos ? hi - pos : 0));
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void on_stats(uv_timer_t *t)
+{
+    bf_worker_t *w = t->data;
+    bool redis_up = bf_redis_connected(w->redis);
+    bf_series_set(w->tel.redis_up, redis_up ? 1 : 0);
+    bf_series_set(w->tel.partitions, w->assigned);
+    bf_series_set(w->tel.paused, w->paused || w->cap_hit ? 1 : 0); /* a hold too */
+    update_consumer_lag(w);
+    /* fail-closed: Redis is connected again; let the waiting claims find
+     * out whether it answers (the next failure pauses us again). */
+    if (w->redis_blocked && redis_up) {
+        w->redis_blocked = false;
+        update_pause(w);
+    }
+    const char *why = NULL;
+    if (w->stopping)
+        why = "stopping";
+    else if (w->assigned == 0)
+        why = "no partitions assigned";
+    else if (!redis_up)
+        why = "redis unreachable";
+    else if (w->kafka_down)
+        why = "kafka unreachable";
+    bf_telemetry_set_ready(&w->tel, why == NULL, why ? why : "ready");
+}
+
+/* One heartbeat record (schemas/heartbeat.avsc), keyed by worker id. */
+static void send_heartbeat(bf_worker_t *w)
+{
+    double now = now_s();
+    double interval = now - w->last_heartbeat;
+    uint64_t finished = w->acked + w->dlq;
+    double rate =
+        interval > 0 ? (double)(finished - w->finished_at_last_heartbeat) / interval : 0;
+    w->last_heartbeat = now;
+    w->finished_at_last_heartbeat = finished;
+    static const double q[] = {0.5, 0.95, 0.99};
+    double lat[3];
+    bf_telemetry_quantiles(&w->tel, q, 3, lat);
+    double cpu;
+    int64_t rss;
+    bf_telemetry_process(&cpu, &rss);
+    json_t *hb = json_pack(
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:i, s:i, s:f, s:f, "
+        "s:I, s:i, s:b}",
+        "worker_id", w->cfg->worker_id, "sent_at", (json_int_t)bf_time_now_ms(),
+        "started_at", (json_int_t)w->started_ms, "reports_consumed",
+        (json_int_t)w->consumed, "reports_validated", (json_int_t)w->acked,
+        "reports_duplicate", (json_int_t)w->duplicates, "reports_dlq", (json_int_t)w->dlq,
+        "reports_per_second", rate, "latency_p50_seconds", lat[0], "latency_p95_seconds",
+        lat[1], "latency_p99_seconds", lat[2], "in_flight_reports", (int)w->in_flight,
+        "in_flight_ai_calls", (int)w->ai_in_flight, "ai_cost_usd", w->cost_usd,
+        "cpu_seconds", cpu, "rss_bytes", (json_int_t)rss, "assigned_partitions",
+        w->assigned, "paused", w->paused || w->cap_hit);
+    bf_buf_t b;
+    bf_buf_init(&b, 64 * 1024);
+    char errstr[256];
+    bf_err_t err = bf_codec_encode(w->codec, BF_RECORD_HEARTBEAT, hb, w->framing, &b,
+                                   errstr, sizeof(errstr));
+    json_decref(hb);
+    if (err) {
+        bf_log(BF_LOG_ERROR, "worker", "heartbeat_encode_failed",
+               BF_LSTR("error", errstr));
+        bf_buf_free(&b);
+        return;
+    }
+    size_t len;
+    char *bytes = bf_buf_steal(&b, &len);
+    rd_kafka_resp_err_t kerr = rd_kafka_producev(
+        w->producer, RD_KAFKA_V_TOPIC(w->cfg->topic_heartbeats),
+        RD_KAFKA_V_KEY(w->cfg->worker_id, strlen(w->cfg->worker_id)),
+        RD_KAFKA_V_VALUE(bytes, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+        RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+    if (kerr) {
+        free(bytes);
+        bf_log(BF_LOG_WARN, "worker", "heartbeat_failed",
+               BF_LSTR("error", rd_kafka_err2str(kerr)));
+    }
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    send_heartbeat(t->data);
+}
+
+/* ------------------------------------------------------------------ */
 /* Lifecycle                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -865,25 +1277,39 @@ static void begin_stop(bf_worker_t *w, const char *why)
            BF_LINT("in_flight", w->in_flight),
            BF_LDBL("drain_timeout_s", w->cfg->drain_timeout_s));
     /* Stop fetching: nothing new starts, what is in flight finishes. */
-    w->paused = false;
-    set_paused(w, true);
+    update_pause(w);
+    bf_telemetry_set_ready(&w->tel, false, "stopping");
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
+    bf_worker_t *w = s->data;
+    if (w->cfg->once_file) {
+        uv_stop(&w->loop);
+        return;
+    }
     begin_stop(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* Close a worker handle if it was ever initialised (the worker struct is
+ * zeroed, so an unused handle has no loop) and is not closing already. */
+static void close_handle(void *handle)
+{
+    uv_handle_t *h = handle;
+    if (h->loop && !uv_is_closing(h))
+        uv_close(h, NULL);
 }
 
 static void close_all(bf_worker_t *w)
 {
-    uv_timer_stop(&w->tick);
-    uv_close((uv_handle_t *)&w->tick, NULL);
-    uv_poll_stop(&w->cons_poll);
-    uv_close((uv_handle_t *)&w->cons_poll, NULL);
-    uv_poll_stop(&w->prod_poll);
-    uv_close((uv_handle_t *)&w->prod_poll, NULL);
-    uv_close((uv_handle_t *)&w->sigterm, NULL);
-    uv_close((uv_handle_t *)&w->sigint, NULL);
+    close_handle(&w->tick);
+    close_handle(&w->stats_timer);
+    close_handle(&w->kick);
+    close_handle(&w->heartbeat_timer);
+    close_handle(&w->cons_poll);
+    close_handle(&w->prod_poll);
+    close_handle(&w->sigterm);
+    close_handle(&w->sigint);
     bf_redis_destroy(w->redis);
     w->redis = NULL;
     bf_http_destroy(w->http);
@@ -893,6 +1319,15 @@ static void close_all(bf_worker_t *w)
 static void on_tick(uv_timer_t *t)
 {
     bf_worker_t *w = t->data;
+    /* Loop lag: how much later than its period this repeating timer
+     * fires. Anything that blocks the loop shows up here. */
+    double now = now_s();
+    if (w->last_tick > 0) {
+        double late = now - w->last_tick - TICK_MS / 1000.0;
+        bf_series_observe(w->tel.loop_lag, late > 0 ? late : 0);
+    }
+    w->last_tick = now;
+    update_pause(w); /* a hold that lasted HOLD_S becomes a pause */
     serve_consumer(w);
     rd_kafka_poll(w->producer, 0);
     if (!w->stopping)
@@ -905,11 +1340,28 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
+/* The loop and the signal handles every mode needs. */
+static void init_loop(bf_worker_t *w)
+{
+    uv_loop_init(&w->loop);
+    w->loop_ready = true;
+    uv_signal_init(&w->loop, &w->sigterm);
+    w->sigterm.data = w;
+    uv_signal_init(&w->loop, &w->sigint);
+    w->sigint.data = w;
+}
+
 bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *props,
                            char *errstr, size_t errstr_size)
 {
     bf_worker_t *w = bf_calloc(1, sizeof(*w));
     w->cfg = cfg;
+    bf_telemetry_init(&w->tel, "bountyfleet-worker");
+    w->started_ms = bf_time_now_ms();
+    w->low_water =
+        cfg->low_water > 0 ? (size_t)cfg->low_water : (size_t)cfg->max_in_flight / 2;
+    if (w->low_water >= (size_t)cfg->max_in_flight)
+        w->low_water = (size_t)cfg->max_in_flight - 1;
     w->cons_pipe[0] = w->cons_pipe[1] = w->prod_pipe[0] = w->prod_pipe[1] = -1;
     w->partitions = bf_calloc(MAX_PARTITIONS, sizeof(*w->partitions));
     for (int i = 0; i < MAX_PARTITIONS; i++)
@@ -923,6 +1375,31 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     bf_neardup_params_init(&w->neardup, near_dup_threshold);
     srand((unsigned)(uv_hrtime() ^ (uint64_t)getpid()));
 
+    if (strcmp(cfg->redis_mode, "fail-open") == 0) {
+        w->fail_open = true;
+    } else if (strcmp(cfg->redis_mode, "fail-closed") != 0) {
+        snprintf(errstr, errstr_size,
+                 "--redis-mode: '%s' is neither fail-closed nor fail-open",
+                 cfg->redis_mode);
+        goto fail;
+    }
+    if (cfg->metrics_addr && *cfg->metrics_addr &&
+        strcmp(cfg->metrics_addr, "off") != 0) {
+        char herr[256];
+        bf_err_t herrc =
+            bf_telemetry_serve(&w->tel, cfg->metrics_addr, herr, sizeof(herr));
+        if (herrc != BF_OK &&
+            strcmp(cfg->metrics_addr, BF_WORKER_METRICS_ADDR_DEFAULT) == 0) {
+            bf_log(BF_LOG_WARN, "worker", "metrics_default_addr_unavailable",
+                   BF_LSTR("addr", cfg->metrics_addr), BF_LSTR("error", herr),
+                   BF_LSTR("fallback", "127.0.0.1:0"));
+            herrc = bf_telemetry_serve(&w->tel, "127.0.0.1:0", herr, sizeof(herr));
+        }
+        if (herrc != BF_OK) {
+            snprintf(errstr, errstr_size, "METRICS_ADDR: %s", herr);
+            goto fail;
+        }
+    }
     if (bf_framing_parse(cfg->output_framing, &w->framing) != 0) {
         snprintf(errstr, errstr_size, "--output-framing: unknown framing '%s'",
                  cfg->output_framing);
@@ -967,6 +1444,13 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         w->auth_header = bf_asprintf("Authorization: Bearer %s", cfg->ai_api_key);
     }
 
+    if (cfg->once_file) { /* the loop, signals and HTTP; no Kafka, no Redis */
+        init_loop(w);
+        if (!(w->http = bf_http_new(&w->loop, cfg->max_connections, errstr, errstr_size)))
+            goto fail;
+        return w;
+    }
+
     /* Consumer. The operator's -X/-F properties go in first; our defaults
      * fill only what they left unset; the few settings correctness rests
      * on (group, manual offset store) are ours. */
@@ -988,6 +1472,7 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         goto fail;
     }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
     rd_kafka_conf_set_opaque(conf, w);
     char rderr[512];
     w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
@@ -1004,12 +1489,21 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     if (bf_kafka_conf_default(conf, props, "enable.idempotence", "true", errstr,
                               errstr_size) ||
         bf_kafka_conf_default(conf, props, "linger.ms", "5", errstr, errstr_size) ||
+        /* Room for a dead letter of the largest report the reports topic
+         * may hold (the worker accepts up to BF_REPORT_MAX_ENCODED);
+         * compression keeps it small on the wire. */
+        bf_kafka_conf_default(conf, props, "message.max.bytes", "8388608", errstr,
+                              errstr_size) ||
+        bf_kafka_conf_default(conf, props, "compression.codec", "lz4", errstr,
+                              errstr_size) ||
         bf_kafka_conf_default(conf, props, "client.id", cfg->worker_id, errstr,
                               errstr_size)) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+    rd_kafka_conf_set_opaque(conf, w);
     w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
     if (!w->producer) {
         snprintf(errstr, errstr_size, "kafka producer: %s", rderr);
@@ -1017,8 +1511,7 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     }
 
     /* The loop, and the pipes through which librdkafka wakes it. */
-    uv_loop_init(&w->loop);
-    w->loop_ready = true;
+    init_loop(w);
     if (pipe2(w->cons_pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
         pipe2(w->prod_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
@@ -1034,10 +1527,12 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     w->prod_poll.data = w;
     uv_timer_init(&w->loop, &w->tick);
     w->tick.data = w;
-    uv_signal_init(&w->loop, &w->sigterm);
-    w->sigterm.data = w;
-    uv_signal_init(&w->loop, &w->sigint);
-    w->sigint.data = w;
+    uv_timer_init(&w->loop, &w->stats_timer);
+    w->stats_timer.data = w;
+    uv_timer_init(&w->loop, &w->kick);
+    w->kick.data = w;
+    uv_timer_init(&w->loop, &w->heartbeat_timer);
+    w->heartbeat_timer.data = w;
 
     if (!(w->http = bf_http_new(&w->loop, cfg->max_connections, errstr, errstr_size)))
         goto fail;
@@ -1064,10 +1559,18 @@ bf_err_t bf_worker_run(bf_worker_t *w)
 {
     uv_poll_start(&w->cons_poll, UV_READABLE, on_cons_readable);
     uv_poll_start(&w->prod_poll, UV_READABLE, on_prod_readable);
-    uv_timer_start(&w->tick, on_tick, 100, 100);
+    uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
+    uv_timer_start(&w->stats_timer, on_stats, 200, 1000);
+    w->last_heartbeat = now_s();
+    if (!w->cfg->dry_run) {
+        uint64_t hb_ms = (uint64_t)(w->cfg->heartbeat_interval_s * 1000);
+        uv_timer_start(&w->heartbeat_timer, on_heartbeat, hb_ms, hb_ms);
+    }
     uv_signal_start(&w->sigterm, on_signal, SIGTERM);
     uv_signal_start(&w->sigint, on_signal, SIGINT);
     bf_log(BF_LOG_INFO, "worker", "started", BF_LSTR("worker_id", w->cfg->worker_id),
+           BF_LINT("metrics_port", bf_telemetry_port(&w->tel)),
+           BF_LSTR("redis_mode", w->fail_open ? "fail-open" : "fail-closed"),
            BF_LSTR("group", w->cfg->group), BF_LSTR("topic", w->cfg->topic_reports),
            BF_LSTR("prompt_version", w->prompts.version),
            BF_LINT("max_in_flight", w->cfg->max_in_flight),
@@ -1077,6 +1580,8 @@ bf_err_t bf_worker_run(bf_worker_t *w)
     /* Drained (or timed out). Leave the group: rd_kafka_consumer_close
      * commits the stored offsets and revokes our partitions. Then make
      * sure every result still queued in the producer is delivered. */
+    if (!w->cfg->dry_run)
+        send_heartbeat(w); /* the last one: the autoscaler sees us leave */
     rd_kafka_resp_err_t err = rd_kafka_consumer_close(w->consumer);
     if (err)
         bf_log(BF_LOG_WARN, "worker", "consumer_close_failed",
@@ -1104,6 +1609,7 @@ void bf_worker_destroy(bf_worker_t *w)
     if (!w)
         return;
     w->shutdown = true;
+    bf_telemetry_stop(&w->tel); /* its thread reads state freed below */
     if (w->loop_ready) {
         close_all(w);
         while (w->jobs)
@@ -1136,5 +1642,64 @@ void bf_worker_destroy(bf_worker_t *w)
     bf_prices_free(&w->prices);
     free(w->auth_header);
     free(w->completions_url);
+    bf_telemetry_free(&w->tel);
     free(w);
+}
+
+bf_err_t bf_worker_run_once(bf_worker_t *w)
+{
+    json_error_t jerr;
+    char errstr[256] = "";
+    json_t *obj = json_load_file(w->cfg->once_file, JSON_REJECT_DUPLICATES, &jerr);
+    bf_report_t *report = NULL;
+    bf_err_t err = BF_OK;
+    if (!obj) {
+        snprintf(errstr, sizeof(errstr), "%s:%d: %s", w->cfg->once_file, jerr.line,
+                 jerr.text);
+        err = BF_ERR_PARSE;
+    } else {
+        err = bf_report_from_json(obj, &report, errstr, sizeof(errstr));
+    }
+    json_decref(obj);
+    if (err) {
+        fprintf(stderr, "bountyfleet-worker: %s: %s\n", bf_err_name(err), errstr);
+        return err;
+    }
+    job_t *j = bf_calloc(1, sizeof(*j));
+    j->w = w;
+    j->report = report;
+    j->started = now_s();
+    for (int i = 0; i < N_TIMERS; i++) {
+        uv_timer_init(&w->loop, &j->timers[i]);
+        j->timers[i].data = j;
+    }
+    j->open_timers = N_TIMERS;
+    w->jobs = j;
+    w->in_flight = 1;
+    j->report_json = bf_report_to_json(j->report);
+    uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&w->sigint, on_signal, SIGINT);
+    start_analyses(j);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    return w->acked ? BF_OK : BF_ERR_STATE;
+}
+
+void bf_worker_set_ai_unavailable(bf_worker_t *w, bool unavailable)
+{
+    if (w->ai_blocked == unavailable)
+        return;
+    w->ai_blocked = unavailable;
+    bf_log(BF_LOG_WARN, "worker", unavailable ? "ai_unavailable_pausing" : "ai_back",
+           BF_LINT("in_flight", w->in_flight));
+    update_pause(w);
+}
+
+bf_metrics_t *bf_worker_metrics(bf_worker_t *w)
+{
+    return w->tel.registry;
+}
+
+int bf_worker_metrics_port(const bf_worker_t *w)
+{
+    return bf_telemetry_port(&w->tel);
 }

@@ -11,6 +11,12 @@
 
 #include "libbf/config.h"
 #include "libbf/err.h"
+#include "libbf/metrics.h"
+
+/** Default METRICS_ADDR. When it is taken (several workers on one
+ *  machine, e.g. under the local actuator) the worker serves on a free
+ *  port instead and logs it; an address set explicitly must bind. */
+#define BF_WORKER_METRICS_ADDR_DEFAULT "127.0.0.1:9464"
 
 /** Settings (see the table in main.c for flags, env and defaults). */
 typedef struct bf_worker_config_s {
@@ -30,7 +36,12 @@ typedef struct bf_worker_config_s {
     char *log_level;
     char *key_prefix;
     char *near_dup_threshold; /* "off" or a similarity in [0, 1]; 0 = off */
+    char *metrics_addr;       /* "host:port"; "off" or "" serves nothing */
+    char *redis_mode;         /* "fail-closed" or "fail-open" */
+    char *topic_heartbeats;
+    char *once_file; /* --once: validate this report file, print, exit */
     int64_t max_in_flight;
+    int64_t low_water; /* resume below this many in flight; 0 = half the cap */
     int64_t max_connections;
     int64_t ai_retries;
     int64_t dedup_ttl_s;
@@ -38,6 +49,7 @@ typedef struct bf_worker_config_s {
     double redis_timeout_s;
     double lease_s;
     double drain_timeout_s;
+    double heartbeat_interval_s;
     double min_quality;
     double min_plausibility;
     bool dry_run;
@@ -61,6 +73,37 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
  * @returns BF_OK after a clean stop.
  */
 bf_err_t bf_worker_run(bf_worker_t *w);
+
+/**
+ * @brief --once: validate the report in cfg->once_file (JSON or any of the
+ *        codec's framings) with the AI provider, without Kafka or Redis,
+ *        and print the result record as JSON on stdout.
+ * @returns BF_OK when a result was printed.
+ */
+bf_err_t bf_worker_run_once(bf_worker_t *w);
+
+/**
+ * @brief Pause (or stop pausing) consumption because every AI provider is
+ *        unavailable (circuit open), so reports wait in Kafka instead of
+ *        being burnt into NEEDS_REVIEW. Combined with the worker's own
+ *        reasons (in-flight cap, Redis in fail-closed mode, stopping):
+ *        fetching resumes only when none holds.
+ * @locality the loop thread.
+ */
+void bf_worker_set_ai_unavailable(bf_worker_t *w, bool unavailable);
+
+/**
+ * @brief The worker's metrics registry (borrowed, valid for the worker's
+ *        lifetime), so other layers (the AI providers) register their
+ *        series on the one /metrics endpoint.
+ */
+bf_metrics_t *bf_worker_metrics(bf_worker_t *w);
+
+/**
+ * @brief Port the metrics endpoint listens on (useful with port 0), or 0
+ *        when METRICS_ADDR is off.
+ */
+int bf_worker_metrics_port(const bf_worker_t *w);
 
 /** @brief Free everything. NULL-safe. */
 void bf_worker_destroy(bf_worker_t *w);

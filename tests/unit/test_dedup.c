@@ -329,18 +329,15 @@ static keys_t keys_for(const char *fingerprint, const char *report_id)
     return k;
 }
 
-/* Run the script as the worker does for report @p report_id with the
+/* Run @p script as the worker does for report @p report_id with the
  * fixture's content. */
-static claim_t claim_with_lease(const redis_fixture_t *f, const char *report_id,
-                                const char *worker_id, const char *lease_ms)
+static claim_t run_script(const redis_fixture_t *f, const char *script,
+                          const char *report_id, const char *worker_id,
+                          const char *lease_ms)
 {
     keys_t k = keys_for(f->fp, report_id);
-    const char *argv[] = {"EVAL",    bf_dedup_claim_script,
-                          "4",       k.fp,
-                          k.result,  k.lease,
-                          k.pub,     report_id,
-                          worker_id, DEDUP_TTL_S,
-                          lease_ms};
+    const char *argv[] = {"EVAL", script,    "4",       k.fp,        k.result, k.lease,
+                          k.pub,  report_id, worker_id, DEDUP_TTL_S, lease_ms};
     redisReply *r = redisCommandArgv(f->c, 11, argv, NULL);
     assert_non_null(r);
     if (r->type == REDIS_REPLY_ERROR)
@@ -356,6 +353,12 @@ static claim_t claim_with_lease(const redis_fixture_t *f, const char *report_id,
     out.published = r->element[2]->integer;
     freeReplyObject(r);
     return out;
+}
+
+static claim_t claim_with_lease(const redis_fixture_t *f, const char *report_id,
+                                const char *worker_id, const char *lease_ms)
+{
+    return run_script(f, bf_dedup_claim_script, report_id, worker_id, lease_ms);
 }
 
 /* @p worker_id claims @p report_id and must get {state, value, published}. */
@@ -387,6 +390,20 @@ static void test_first_report_claims_its_content(void **state)
     freeReplyObject(holder);
     long long pttl = integer_reply(f->c, "PTTL %s", k.lease);
     assert_true(pttl > 0 && pttl <= atoll(LEASE_MS));
+}
+
+static void test_dry_run_peek_answers_like_a_claim_and_writes_nothing(void **state)
+{
+    redis_fixture_t *f = empty_redis(state);
+    claim_t got = run_script(f, bf_dedup_peek_script, "r-1", "w-dry", LEASE_MS);
+    assert_string_equal(got.state, "claimed");
+    redisReply *n = redisCommand(f->c, "DBSIZE");
+    assert_int_equal(n->integer, 0); /* no fingerprint, no lease */
+    freeReplyObject(n);
+    expect_claim(f, "r-1", "w-1", "claimed", "r-1", 0);
+    got = run_script(f, bf_dedup_peek_script, "r-2", "w-dry", LEASE_MS);
+    assert_string_equal(got.state, "duplicate");
+    assert_string_equal(got.value, "r-1");
 }
 
 static void test_same_content_other_id_is_duplicate_of_owner(void **state)
@@ -467,6 +484,7 @@ int main(void)
     };
     const struct CMUnitTest claim_tests[] = {
         cmocka_unit_test(test_first_report_claims_its_content),
+        cmocka_unit_test(test_dry_run_peek_answers_like_a_claim_and_writes_nothing),
         cmocka_unit_test(test_same_content_other_id_is_duplicate_of_owner),
         cmocka_unit_test(test_redelivery_without_result_is_claimed_again_by_same_worker),
         cmocka_unit_test(test_other_worker_is_busy_while_lease_held),

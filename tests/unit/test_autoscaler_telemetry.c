@@ -1,5 +1,5 @@
 /*
- * test_telemetry.c - the partition status (autoscaler/lag_status.c) walked
+ * test_autoscaler_telemetry.c - the partition status (autoscaler/lag_status.c) walked
  * through readings, and the endpoint (autoscaler/telemetry.c) answering
  * /metrics and the KEDA /api/v1/desired over real HTTP on loopback.
  */
