@@ -177,9 +177,8 @@ const char *bf_http_response_header(const bf_http_response_t *resp, const char *
     struct curl_header *h = NULL;
     /* The last response's headers (request -1), first instance of the name;
      * curl matches names case-insensitively. */
-    if (!resp->handle ||
-        curl_easy_header((CURL *)resp->handle, name, 0, CURLH_HEADER, -1, &h) !=
-            CURLHE_OK)
+    if (!resp->handle || curl_easy_header((CURL *)resp->handle, name, 0, CURLH_HEADER, -1,
+                                          &h) != CURLHE_OK)
         return NULL;
     return h->value;
 }

@@ -308,7 +308,8 @@ static void honour_headers(provider_t *p, const bf_http_response_t *resp, double
         if (reset > 0 && now + reset > b->blocked_until)
             b->blocked_until = now + reset;
     }
-    const char *rem = bf_http_response_header(resp, "anthropic-ratelimit-requests-remaining");
+    const char *rem =
+        bf_http_response_header(resp, "anthropic-ratelimit-requests-remaining");
     if (rem && strcmp(rem, "0") == 0 && resp->retry_after_s > 0 &&
         now + resp->retry_after_s > p->rpm.blocked_until)
         p->rpm.blocked_until = now + resp->retry_after_s;
@@ -371,8 +372,9 @@ static void on_http_done(const bf_http_response_t *resp, void *opaque)
                 snprintf(c->verdict.model, sizeof(c->verdict.model), "%s", p->cfg.model);
             count_request(ai, p, c, "ok", now - c->sent);
             /* Settle the token estimate with the billed usage. */
-            bf_bucket_adjust(&p->tpm, (double)c->estimate - (double)(c->verdict.tokens_in +
-                                                                     c->verdict.tokens_out));
+            bf_bucket_adjust(&p->tpm,
+                             (double)c->estimate -
+                                 (double)(c->verdict.tokens_in + c->verdict.tokens_out));
             bf_bucket_recovered(&p->rpm);
             bf_bucket_recovered(&p->tpm);
             bf_breaker_record(&p->breaker, true, now);
@@ -503,9 +505,8 @@ bf_ai_t *bf_ai_new(uv_loop_t *loop, bf_http_t *http, const bf_ai_config_t *cfg,
                                           "Tokens billed.", "provider,model,type");
         ai->m_cost = bf_metrics_counter(m, "bountyfleet_ai_cost_usd_total", "AI spend.",
                                         "provider,model");
-        ai->in_flight = bf_metric_series(
-            bf_metrics_gauge(m, "bountyfleet_ai_calls_in_flight", "AI HTTP calls in flight.",
-                             NULL));
+        ai->in_flight = bf_metric_series(bf_metrics_gauge(
+            m, "bountyfleet_ai_calls_in_flight", "AI HTTP calls in flight.", NULL));
     }
     bf_metric_t *circuit =
         cfg->metrics ? bf_metrics_gauge(cfg->metrics, "bountyfleet_ai_circuit_state",

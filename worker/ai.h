@@ -59,15 +59,16 @@ typedef struct bf_ai_config_s {
 
 /** A settled analysis; borrowed, valid during the callback. */
 typedef struct bf_ai_result_s {
-    bf_err_t err;           /* BF_OK: verdict is filled */
-    bf_verdict_t *verdict;  /* on success: the caller may move it out (memcpy, then zero it) */
-    const char *provider;   /* the provider that answered or was tried last */
-    const char *model;      /* the model that answered, or the configured one */
-    double cost_usd;        /* of the answer */
-    double seconds;         /* from bf_ai_analyse() to now */
-    int attempts;           /* HTTP calls made, all providers */
-    const char *error;      /* on failure: why, per provider tried */
-    const char *fallback;   /* on success after a fallback: why earlier ones failed */
+    bf_err_t err; /* BF_OK: verdict is filled */
+    bf_verdict_t
+        *verdict; /* on success: the caller may move it out (memcpy, then zero it) */
+    const char *provider; /* the provider that answered or was tried last */
+    const char *model;    /* the model that answered, or the configured one */
+    double cost_usd;      /* of the answer */
+    double seconds;       /* from bf_ai_analyse() to now */
+    int attempts;         /* HTTP calls made, all providers */
+    const char *error;    /* on failure: why, per provider tried */
+    const char *fallback; /* on success after a fallback: why earlier ones failed */
 } bf_ai_result_t;
 
 typedef void(bf_ai_done_cb)(const bf_ai_result_t *r, void *opaque);

@@ -17,8 +17,8 @@ bf_err_t bf_worker_ai_config(const bf_worker_config_t *cfg, const bf_prompts_t *
     out->metrics = metrics;
     out->retries = (int)cfg->ai_retries;
     out->timeout_s = cfg->ai_timeout_s;
-    const char *list = cfg->ai_providers && *cfg->ai_providers ? cfg->ai_providers
-                                                               : "openai";
+    const char *list =
+        cfg->ai_providers && *cfg->ai_providers ? cfg->ai_providers : "openai";
     const char *p = list;
     while (*p) {
         size_t n = strcspn(p, ",");
@@ -43,19 +43,25 @@ bf_err_t bf_worker_ai_config(const bf_worker_config_t *cfg, const bf_prompts_t *
         pc->provider = prov;
         switch (prov) {
         case BF_AI_ANTHROPIC:
-            *pc = (bf_ai_provider_config_t){prov, cfg->anthropic_base_url,
-                                            cfg->anthropic_api_key, cfg->anthropic_model,
-                                            cfg->anthropic_rpm, cfg->anthropic_tpm};
+            *pc = (bf_ai_provider_config_t){prov,
+                                            cfg->anthropic_base_url,
+                                            cfg->anthropic_api_key,
+                                            cfg->anthropic_model,
+                                            cfg->anthropic_rpm,
+                                            cfg->anthropic_tpm};
             break;
         case BF_AI_GEMINI:
-            *pc = (bf_ai_provider_config_t){prov, cfg->gemini_base_url,
-                                            cfg->gemini_api_key, cfg->gemini_model,
-                                            cfg->gemini_rpm, cfg->gemini_tpm};
+            *pc = (bf_ai_provider_config_t){prov,
+                                            cfg->gemini_base_url,
+                                            cfg->gemini_api_key,
+                                            cfg->gemini_model,
+                                            cfg->gemini_rpm,
+                                            cfg->gemini_tpm};
             break;
         default:
-            *pc = (bf_ai_provider_config_t){prov, cfg->ai_base_url, cfg->ai_api_key,
-                                            cfg->ai_model, cfg->openai_rpm,
-                                            cfg->openai_tpm};
+            *pc = (bf_ai_provider_config_t){
+                prov,          cfg->ai_base_url, cfg->ai_api_key,
+                cfg->ai_model, cfg->openai_rpm,  cfg->openai_tpm};
             break;
         }
         p += strcspn(p, ",");

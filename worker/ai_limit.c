@@ -40,7 +40,9 @@ double bf_bucket_wait(bf_bucket_t *b, double n, double now)
     /* A take larger than the capacity waits for a full bucket, then goes
      * into debt, rather than never fitting. */
     double need = n < b->capacity ? n : b->capacity;
-    if (b->level < need) {
+    /* The epsilon absorbs rounding in refill(): a caller that sleeps
+     * exactly the returned wait must then find the tokens there. */
+    if (b->level + 1e-9 < need) {
         double w = (need - b->level) / b->rate;
         if (w > wait)
             wait = w;
@@ -152,8 +154,8 @@ void bf_breaker_record(bf_breaker_t *b, bool ok, double now)
     b->window_failures += ok ? 0 : 1;
     b->window_pos = (b->window_pos + 1) % BF_BREAKER_WINDOW;
     b->consecutive = ok ? 0 : b->consecutive + 1;
-    bool too_many = b->cfg.consecutive_failures > 0 &&
-                    b->consecutive >= b->cfg.consecutive_failures;
+    bool too_many =
+        b->cfg.consecutive_failures > 0 && b->consecutive >= b->cfg.consecutive_failures;
     bool rate = b->cfg.failure_rate > 0 && b->window_len >= b->cfg.min_calls &&
                 (double)b->window_failures >= b->cfg.failure_rate * b->window_len;
     if (too_many || rate) {

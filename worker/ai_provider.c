@@ -172,12 +172,12 @@ static void build_gemini(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts
     char *title = schema_name(kind);
     json_object_set_new(gschema, "title", json_string(title));
     free(title);
-    json_t *body = json_pack(
-        "{s:{s:[{s:s}]}, s:[{s:s, s:[{s:s}]}], s:{s:f, s:i, s:s, s:o}}",
-        "systemInstruction", "parts", "text", system, "contents", "role", "user",
-        "parts", "text", user, "generationConfig", "temperature", 0.0, "maxOutputTokens",
-        BF_AI_MAX_OUTPUT_TOKENS, "responseMimeType", "application/json",
-        "responseSchema", gschema);
+    json_t *body =
+        json_pack("{s:{s:[{s:s}]}, s:[{s:s, s:[{s:s}]}], s:{s:f, s:i, s:s, s:o}}",
+                  "systemInstruction", "parts", "text", system, "contents", "role",
+                  "user", "parts", "text", user, "generationConfig", "temperature", 0.0,
+                  "maxOutputTokens", BF_AI_MAX_OUTPUT_TOKENS, "responseMimeType",
+                  "application/json", "responseSchema", gschema);
     json_decref(schema);
     out->body = dump(body, &out->body_len);
     free(system);
@@ -261,8 +261,8 @@ static bf_err_t parse_anthropic(bf_analysis_kind_t kind, const json_t *resp,
     json_t *usage = json_object_get(resp, "usage");
     out->tokens_cached = count(usage, "cache_read_input_tokens");
     out->tokens_cache_write = count(usage, "cache_creation_input_tokens");
-    out->tokens_in = count(usage, "input_tokens") + out->tokens_cached +
-                     out->tokens_cache_write;
+    out->tokens_in =
+        count(usage, "input_tokens") + out->tokens_cached + out->tokens_cache_write;
     out->tokens_out = count(usage, "output_tokens");
     return BF_OK;
 }
@@ -282,8 +282,9 @@ static bf_err_t parse_gemini(bf_analysis_kind_t kind, const json_t *resp,
                  reason ? ", finishReason " : "", reason ? reason : "");
         return BF_ERR_BAD_ANSWER;
     }
-    bf_err_t err = bf_analysis_check_answer_text(
-        kind, json_string_value(text), json_string_length(text), out, errstr, errstr_size);
+    bf_err_t err =
+        bf_analysis_check_answer_text(kind, json_string_value(text),
+                                      json_string_length(text), out, errstr, errstr_size);
     if (err)
         return err;
     json_t *usage = json_object_get(resp, "usageMetadata");
@@ -307,8 +308,9 @@ bf_err_t bf_ai_response_parse(bf_ai_provider_t p, bf_analysis_kind_t kind,
         json_decref(resp);
         return BF_ERR_BAD_ANSWER;
     }
-    bf_err_t err = p == BF_AI_ANTHROPIC ? parse_anthropic(kind, resp, out, errstr, errstr_size)
-                                        : parse_gemini(kind, resp, out, errstr, errstr_size);
+    bf_err_t err = p == BF_AI_ANTHROPIC
+                       ? parse_anthropic(kind, resp, out, errstr, errstr_size)
+                       : parse_gemini(kind, resp, out, errstr, errstr_size);
     if (err == BF_OK && (out->tokens_in < 0 || out->tokens_out < 0 ||
                          out->tokens_cached < 0 || out->tokens_cache_write < 0)) {
         snprintf(errstr, errstr_size, "usage: negative token counts");

@@ -124,7 +124,8 @@ char *bf_analysis_user_text(const json_t *report)
      * document between the tags, with "/" escaped (JSON_ESCAPE_SLASH) so
      * that no text in it can spell "</report>" and close the delimiter
      * early, and non-ASCII escaped so nothing can hide in odd encodings. */
-    char *report_text = json_dumps(report, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH);
+    char *report_text =
+        json_dumps(report, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH);
     char *user = bf_asprintf("<report>\n%s\n</report>", report_text ? report_text : "{}");
     free(report_text);
     return user;
@@ -360,8 +361,8 @@ bf_err_t bf_prices_cost(const bf_prices_t *p, const char *model, long tokens_in,
 
 bf_err_t bf_prices_cost_verdict(const bf_prices_t *p, const bf_verdict_t *v, double *usd)
 {
-    bf_err_t err = bf_prices_cost(p, v->model, v->tokens_in, v->tokens_out,
-                                  v->tokens_cached, usd);
+    bf_err_t err =
+        bf_prices_cost(p, v->model, v->tokens_in, v->tokens_out, v->tokens_cached, usd);
     /* Anthropic bills a prompt-cache write at 1.25 times the input price
      * (5-minute cache; "Prompt caching" pricing): the writes are already in
      * tokens_in at 1x, so the extra quarter is added here. */

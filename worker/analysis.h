@@ -68,13 +68,13 @@ char *bf_analysis_user_text(const json_t *report);
 typedef struct bf_verdict_s {
     double score;
     double confidence;
-    char severity[16]; /* "" unless kind == SEVERITY */
-    json_t *reasons;   /* array of strings (owned) */
+    char severity[16];       /* "" unless kind == SEVERITY */
+    json_t *reasons;         /* array of strings (owned) */
     long tokens_in;          /* all input tokens, cached ones included */
     long tokens_out;         /* output tokens */
     long tokens_cached;      /* input tokens read from the provider's prompt cache */
     long tokens_cache_write; /* input tokens written to it (Anthropic bills them 1.25x) */
-    char model[128]; /* the model that answered */
+    char model[128];         /* the model that answered */
 } bf_verdict_t;
 
 /**

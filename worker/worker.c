@@ -439,10 +439,9 @@ static void finish_analyses(job_t *j)
             json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:f, s:f, s:o}", "kind",
                       bf_analysis_kind_symbol((bf_analysis_kind_t)k), "provider",
                       j->ai_provider[k] ? j->ai_provider[k] : "", "model", j->ai_model[k],
-                      "score",
-                      j->ok[k] ? v->score : 0.0, "tokens_in", (json_int_t)v->tokens_in,
-                      "tokens_out", (json_int_t)v->tokens_out, "cost_usd", cost,
-                      "latency_seconds", j->ai_seconds[k], "error",
+                      "score", j->ok[k] ? v->score : 0.0, "tokens_in",
+                      (json_int_t)v->tokens_in, "tokens_out", (json_int_t)v->tokens_out,
+                      "cost_usd", cost, "latency_seconds", j->ai_seconds[k], "error",
                       j->ok[k] ? json_null() : json_string(j->ai_error[k])));
     }
     json_object_set_new(res, "total_cost_usd", json_real(total));

@@ -18,10 +18,10 @@ typedef struct bf_aisim_limits_s bf_aisim_limits_t;
 
 /** The state after a check, for the response headers. */
 typedef struct bf_aisim_limit_s {
-    bool limited;            /* false: no limits configured */
-    bool allowed;            /* false: answer 429 */
-    double retry_after_s;    /* when refused: until both would fit */
-    int64_t limit_requests;  /* per minute */
+    bool limited;           /* false: no limits configured */
+    bool allowed;           /* false: answer 429 */
+    double retry_after_s;   /* when refused: until both would fit */
+    int64_t limit_requests; /* per minute */
     int64_t remaining_requests;
     double reset_requests_s; /* until the request bucket is full again */
     int64_t limit_tokens;

@@ -95,8 +95,8 @@ static const bf_opt_t options[] = {
     {"capture", 0, "AISIM_CAPTURE", BF_OPT_INT, "64", 0, 100000, "N",
      "requests kept for GET /debug/requests (headers with keys redacted, bodies)",
      O(capture)},
-    {"cache-min-tokens", 0, "AISIM_CACHE_MIN_TOKENS", BF_OPT_INT, "1024", 0, 1000000,
-     "N", "shortest system prompt (tokens) the simulated Anthropic prompt cache keeps",
+    {"cache-min-tokens", 0, "AISIM_CACHE_MIN_TOKENS", BF_OPT_INT, "1024", 0, 1000000, "N",
+     "shortest system prompt (tokens) the simulated Anthropic prompt cache keeps",
      O(cache_min_tokens)},
     {"model", 'm', "AISIM_MODEL", BF_OPT_STRING, "sim-1", 1, 0, "NAME",
      "model listed by /v1/models (completions echo the requested model)", O(model)},
@@ -123,12 +123,13 @@ static const bf_opt_t options[] = {
 
 static const bf_cli_t cli = {
     .program = PROGRAM,
-    .summary = "AI provider simulator (OpenAI, Anthropic, Gemini) for one machine. Prints "
-               "its OpenAI base URL (http://HOST:PORT/v1) as the first stdout line; the "
-               "Anthropic and Gemini base URL is the same without /v1. Runs until "
-               "SIGTERM/SIGINT. Endpoints: POST /v1/chat/completions, POST /v1/messages, "
-               "POST /v1beta/models/MODEL:generateContent, GET /v1/models, GET /stats, "
-               "POST /stats/reset, GET /debug/requests, GET /healthz.",
+    .summary =
+        "AI provider simulator (OpenAI, Anthropic, Gemini) for one machine. Prints "
+        "its OpenAI base URL (http://HOST:PORT/v1) as the first stdout line; the "
+        "Anthropic and Gemini base URL is the same without /v1. Runs until "
+        "SIGTERM/SIGINT. Endpoints: POST /v1/chat/completions, POST /v1/messages, "
+        "POST /v1beta/models/MODEL:generateContent, GET /v1/models, GET /stats, "
+        "POST /stats/reset, GET /debug/requests, GET /healthz.",
     .usage = "[OPTIONS]",
     .opts = options,
     .n_opts = sizeof(options) / sizeof(options[0]),

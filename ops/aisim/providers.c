@@ -84,8 +84,7 @@ static bf_err_t anth_system(const json_t *sys, bf_aisim_request_t *out,
         if (cc) {
             const char *cct = json_string_value(json_object_get(cc, "type"));
             if (!cct || strcmp(cct, "ephemeral") != 0)
-                return anth_bad(err,
-                                "system.0.cache_control.type: Input should be '%s'",
+                return anth_bad(err, "system.0.cache_control.type: Input should be '%s'",
                                 "ephemeral");
             out->cache_system = true;
         }
@@ -105,8 +104,9 @@ bf_err_t bf_aisim_anthropic_parse(const char *body, size_t len, bf_aisim_request
     bf_buf_t text;
     bf_buf_init(&text, MAX_TEXT);
     if (!json_is_object(req)) {
-        e = anth_bad(err, "%s", "There was an error parsing the body of your request: "
-                                "not valid JSON");
+        e = anth_bad(err, "%s",
+                     "There was an error parsing the body of your request: "
+                     "not valid JSON");
         goto out;
     }
     json_t *model = json_object_get(req, "model");
@@ -286,8 +286,9 @@ static bf_err_t gem_parts(const json_t *content, const char *where, bf_buf_t *te
 {
     json_t *parts = json_object_get(content, "parts");
     if (!json_is_array(parts) || json_array_size(parts) == 0)
-        return gem_bad(err, "* GenerateContentRequest.%s.parts: contents.parts must not "
-                            "be empty.",
+        return gem_bad(err,
+                       "* GenerateContentRequest.%s.parts: contents.parts must not "
+                       "be empty.",
                        where);
     size_t i;
     json_t *p;
@@ -305,8 +306,14 @@ bf_err_t bf_aisim_gemini_parse(const char *model, const char *body, size_t len,
                                bf_aisim_request_t *out, bf_aisim_error_t *err)
 {
     static const char *const known[] = {
-        "contents",      "systemInstruction", "generationConfig", "safetySettings",
-        "tools",         "toolConfig",        "cachedContent",    "system_instruction",
+        "contents",
+        "systemInstruction",
+        "generationConfig",
+        "safetySettings",
+        "tools",
+        "toolConfig",
+        "cachedContent",
+        "system_instruction",
         "generation_config",
     };
     memset(out, 0, sizeof(*out));
@@ -405,13 +412,13 @@ out:
 char *bf_aisim_gemini_answer(const char *id, const bf_aisim_request_t *r,
                              const char *content, const bf_aisim_usage_t *u)
 {
-    json_t *root = json_pack(
-        "{s:[{s:{s:[{s:s}], s:s}, s:s, s:i}], s:{s:I, s:I, s:I}, s:s, s:s}",
-        "candidates", "content", "parts", "text", content, "role", "model",
-        "finishReason", "STOP", "index", 0, "usageMetadata", "promptTokenCount",
-        (json_int_t)u->input, "candidatesTokenCount", (json_int_t)u->output,
-        "totalTokenCount", (json_int_t)(u->input + u->output), "modelVersion",
-        r->chat.model, "responseId", id);
+    json_t *root =
+        json_pack("{s:[{s:{s:[{s:s}], s:s}, s:s, s:i}], s:{s:I, s:I, s:I}, s:s, s:s}",
+                  "candidates", "content", "parts", "text", content, "role", "model",
+                  "finishReason", "STOP", "index", 0, "usageMetadata", "promptTokenCount",
+                  (json_int_t)u->input, "candidatesTokenCount", (json_int_t)u->output,
+                  "totalTokenCount", (json_int_t)(u->input + u->output), "modelVersion",
+                  r->chat.model, "responseId", id);
     char *out = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (!out)

@@ -32,12 +32,12 @@ const char *bf_aisim_provider_name(bf_aisim_provider_t p);
 
 /** What the simulator needs from a valid Anthropic or Gemini request. */
 typedef struct bf_aisim_request_s {
-    bf_aisim_chat_t chat;     /* model, kind, user text, prompt bytes */
-    size_t system_bytes;      /* bytes of the system prompt */
-    uint64_t system_hash;     /* FNV-1a of it, for the prompt cache */
-    bool cache_system;        /* Anthropic: system block has cache_control */
-    bool use_tool;            /* Anthropic: answer as a tool_use block */
-    char tool_name[96];       /* that tool's name */
+    bf_aisim_chat_t chat; /* model, kind, user text, prompt bytes */
+    size_t system_bytes;  /* bytes of the system prompt */
+    uint64_t system_hash; /* FNV-1a of it, for the prompt cache */
+    bool cache_system;    /* Anthropic: system block has cache_control */
+    bool use_tool;        /* Anthropic: answer as a tool_use block */
+    char tool_name[96];   /* that tool's name */
 } bf_aisim_request_t;
 
 /**
@@ -59,7 +59,7 @@ void bf_aisim_request_clear(bf_aisim_request_t *r);
 
 /** Token usage of one answer, as the provider reports it. */
 typedef struct bf_aisim_usage_s {
-    int64_t input;       /* uncached input (Anthropic) or all input */
+    int64_t input; /* uncached input (Anthropic) or all input */
     int64_t output;
     int64_t cache_read;  /* input tokens read from the prompt cache */
     int64_t cache_write; /* input tokens written to it (Anthropic) */

@@ -55,7 +55,7 @@ struct bf_aisim_server_s {
     bf_aisim_stats_t *stats;
     bf_aisim_limits_t *limits;
     bf_aisim_capture_t *capture;
-    pthread_mutex_t cache_lock; /* guards seen_systems */
+    pthread_mutex_t cache_lock;                /* guards seen_systems */
     uint64_t seen_systems[PROMPT_CACHE_SLOTS]; /* hashes of cached system prompts */
     atomic_uint_fast64_t seq;      /* requests seen: indexes the random draws */
     atomic_int_fast64_t in_flight; /* requests between first call and completion */
@@ -87,7 +87,7 @@ typedef struct request_s {
     json_t *captured;       /* this request for /debug/requests (owned) */
     bf_aisim_limit_t limit; /* rate-limit state for the headers */
     bool hold_forever;      /* an injected timeout */
-    char line[160]; /* "POST /v1/..." for 404 messages */
+    char line[160];         /* "POST /v1/..." for 404 messages */
     uint64_t seq;
     uint64_t started_ns;
     bf_buf_t body;
@@ -553,18 +553,16 @@ static void add_limit_headers(request_t *rq, struct MHD_Response *resp)
     if (l->limit_requests) {
         oa ? format_reset(v, sizeof(v), l->reset_requests_s)
            : format_time(v, sizeof(v), l->reset_requests_s);
-        MHD_add_response_header(resp,
-                                oa ? "x-ratelimit-reset-requests"
-                                   : "anthropic-ratelimit-requests-reset",
-                                v);
+        MHD_add_response_header(
+            resp,
+            oa ? "x-ratelimit-reset-requests" : "anthropic-ratelimit-requests-reset", v);
     }
     if (l->limit_tokens) {
         oa ? format_reset(v, sizeof(v), l->reset_tokens_s)
            : format_time(v, sizeof(v), l->reset_tokens_s);
-        MHD_add_response_header(resp,
-                                oa ? "x-ratelimit-reset-tokens"
-                                   : "anthropic-ratelimit-tokens-reset",
-                                v);
+        MHD_add_response_header(
+            resp, oa ? "x-ratelimit-reset-tokens" : "anthropic-ratelimit-tokens-reset",
+            v);
     }
 }
 
@@ -738,8 +736,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!rq->prepared) {
         rq->prepared = true;
         if (rq->captured) {
-            json_t *body = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len,
-                                      0, NULL);
+            json_t *body =
+                json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, 0, NULL);
             if (!body)
                 body = json_stringn_nocheck(rq->body.data ? rq->body.data : "",
                                             rq->body.len);

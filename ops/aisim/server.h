@@ -40,13 +40,13 @@ typedef struct bf_aisim_server_config_s {
     size_t max_reports;    /* distinct report ids counted in /stats */
     unsigned threads;      /* libmicrohttpd threads; 1 = one polling thread */
     unsigned connection_limit;
-    unsigned idle_timeout_s; /* close idle connections after this long; 0 = never */
-    double rpm, tpm;         /* per provider limits; 0 = unlimited */
-    double burst_s;          /* bucket capacity in seconds of the rate */
-    double timeout_rate;     /* fraction held until the client gives up */
-    double malformed_rate;   /* fraction answered 200 with a truncated body */
-    unsigned fault_providers; /* bit per provider the injected faults hit */
-    size_t capture;          /* requests kept for /debug/requests */
+    unsigned idle_timeout_s;   /* close idle connections after this long; 0 = never */
+    double rpm, tpm;           /* per provider limits; 0 = unlimited */
+    double burst_s;            /* bucket capacity in seconds of the rate */
+    double timeout_rate;       /* fraction held until the client gives up */
+    double malformed_rate;     /* fraction answered 200 with a truncated body */
+    unsigned fault_providers;  /* bit per provider the injected faults hit */
+    size_t capture;            /* requests kept for /debug/requests */
     unsigned cache_min_tokens; /* shortest system prompt the prompt cache keeps */
 } bf_aisim_server_config_t;
 

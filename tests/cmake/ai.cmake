@@ -1,0 +1,7 @@
+# AI layer tests (worker/ai*.c, ops/aisim providers).
+bf_unit_test(ai_limit)
+target_link_libraries(test_ai_limit PRIVATE bfworker)
+bf_unit_test(ai_provider)
+target_link_libraries(test_ai_provider PRIVATE bfworker)
+bf_integration_test(ai)
+target_link_libraries(test_ai PRIVATE bfworker)
