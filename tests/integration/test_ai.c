@@ -143,6 +143,8 @@ static const char *model_of(bf_ai_provider_t p)
 }
 
 /* A chain of @p n providers, all on the simulator. */
+static bf_metrics_t *metrics_for_next_run; /* passed to the next run_open() */
+
 static void run_open(run_t *r, const sim_t *s, const bf_ai_provider_t *chain, size_t n,
                      double rpm, int retries, const bf_breaker_config_t *breaker)
 {
@@ -160,6 +162,7 @@ static void run_open(run_t *r, const sim_t *s, const bf_ai_provider_t *chain, si
         .timeout_s = 10,
         .backoff_base_s = 0.02,
         .backoff_cap_s = 0.5,
+        .metrics = metrics_for_next_run,
     };
     if (breaker)
         cfg.breaker = *breaker;
@@ -327,10 +330,13 @@ static void test_tokens_and_cost_match_what_the_simulator_billed(void **unused)
     const char *args[] = {"--cache-min-tokens", "0", NULL};
     sim_start(&s, args);
     const bf_ai_provider_t all[] = {BF_AI_OPENAI, BF_AI_ANTHROPIC, BF_AI_GEMINI};
+    bf_metrics_t *m = bf_metrics_new();
     for (size_t p = 0; p < 3; p++) {
         const char *name = bf_ai_provider_name(all[p]);
         run_t r;
+        metrics_for_next_run = m;
         run_open(&r, &s, &all[p], 1, 0, 0, NULL);
+        metrics_for_next_run = NULL;
         run_analyses(&r, 6);
         assert_int_equal(r.ok, 6);
         long long prompt = sim_count(&s, name, "prompt_tokens");
@@ -354,6 +360,24 @@ static void test_tokens_and_cost_match_what_the_simulator_billed(void **unused)
         }
         run_close(&r);
     }
+    /* The same numbers in the metrics of ops/METRICS.md. */
+    char *text = bf_metrics_render(m, NULL);
+    static const char *const lines[] = {
+        "bountyfleet_ai_requests_total{provider=\"anthropic\",kind=\"quality\","
+        "outcome=\"ok\"} 2",
+        "bountyfleet_ai_request_duration_seconds_count{provider=\"gemini\","
+        "kind=\"severity\"} 2",
+        "bountyfleet_ai_calls_in_flight 0",
+        "bountyfleet_ai_circuit_state{provider=\"openai\"} 0",
+        "bountyfleet_ai_tokens_total{provider=\"anthropic\",model=\"claude-3-5-haiku\","
+        "type=\"cached_input\"}",
+        "bountyfleet_ai_cost_usd_total{provider=\"gemini\",model=\"gemini-2.0-flash\"}",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        if (!strstr(text, lines[i]))
+            fail_msg("metrics lack '%s' in:\n%s", lines[i], text);
+    free(text);
+    bf_metrics_destroy(m);
     sim_stop(&s);
 }
 
