@@ -22,6 +22,7 @@
 #include "worker/ai.h"
 
 #include <math.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,7 @@ struct bf_ai_s {
     bf_series_t *in_flight;
 };
 
-typedef enum call_state_e { QUEUED, BACKOFF, IN_FLIGHT } call_state_t;
+typedef enum call_state_e { LOOKUP, QUEUED, BACKOFF, IN_FLIGHT } call_state_t;
 
 struct call_s {
     call_t *next_all, *prev_all;
@@ -82,6 +83,8 @@ struct call_s {
     char reasons[512]; /* why earlier providers were left */
     char last_error[256];
     bf_verdict_t verdict;
+    char content_hash[65]; /* sha256 of the report, hex; "" without a cache */
+    bool cached;
 };
 
 static double now_s(void)
@@ -155,6 +158,7 @@ static void finish(call_t *c, bf_err_t err, double cost)
         .cost_usd = cost,
         .seconds = now_s() - c->started,
         .attempts = c->attempts,
+        .cached = c->cached,
         .error = err == BF_OK ? NULL : c->reasons,
         .fallback = err == BF_OK && c->reasons[0] ? c->reasons : NULL,
     };
@@ -349,6 +353,132 @@ static double account(bf_ai_t *ai, provider_t *p, const bf_verdict_t *v)
     return cost;
 }
 
+/* ---- response cache ------------------------------------------------------ */
+
+static char *cache_key(const call_t *c, size_t pi)
+{
+    const bf_ai_t *ai = c->ai;
+    const bf_ai_provider_config_t *pc = &ai->providers[pi].cfg;
+    const char *version = ai->cfg.prompts->version ? ai->cfg.prompts->version : "";
+    return bf_asprintf("%sai:%s:%s:%s:%s:%s",
+                       ai->cfg.cache_prefix ? ai->cfg.cache_prefix : "",
+                       bf_ai_provider_name(pc->provider), pc->model, version,
+                       bf_analysis_kind_name(c->kind), c->content_hash);
+}
+
+static void on_cache_stored(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
+{
+    (void)r;
+    (void)reply;
+    (void)opaque;
+    if (err)
+        bf_log(BF_LOG_DEBUG, "ai", "cache_store_failed",
+               BF_LSTR("error", bf_err_str(err)));
+}
+
+/* Store an answer: the checked verdict, not the provider's raw body. */
+static void cache_store(call_t *c)
+{
+    bf_ai_t *ai = c->ai;
+    if (!ai->cfg.cache || !c->content_hash[0])
+        return;
+    const bf_verdict_t *v = &c->verdict;
+    json_t *j = json_pack("{s:f, s:f, s:s, s:O, s:s}", "score", v->score, "confidence",
+                          v->confidence, "severity", v->severity, "reasons", v->reasons,
+                          "model", v->model);
+    char *value = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    char *key = cache_key(c, c->pi);
+    char ttl[32];
+    snprintf(ttl, sizeof(ttl), "%lld",
+             (long long)(ai->cfg.cache_ttl_s > 0 ? ai->cfg.cache_ttl_s : 30 * 86400));
+    const char *argv[] = {"SET", key, value, "EX", ttl};
+    size_t lens[] = {3, strlen(key), strlen(value), 2, strlen(ttl)};
+    if (bf_redis_command_argv(ai->cfg.cache, on_cache_stored, NULL, 5, argv, lens))
+        bf_log(BF_LOG_DEBUG, "ai", "cache_store_failed",
+               BF_LSTR("error", "not connected"));
+    free(key);
+    free(value);
+}
+
+/* A stored answer, checked again like a fresh one: a corrupt entry is a
+ * miss, never a half-trusted verdict. */
+static bool cache_hit(call_t *c, const char *text, size_t len)
+{
+    char errstr[200];
+    json_t *j = json_loadb(text, len, 0, NULL);
+    bool ok = false;
+    if (j) {
+        json_t *answer = json_deep_copy(j);
+        const char *sev = json_string_value(json_object_get(j, "severity"));
+        json_object_del(answer, "model");
+        if (c->kind != BF_ANALYSIS_SEVERITY || !sev || !*sev)
+            json_object_del(answer, "severity");
+        ok = bf_analysis_check_answer(c->kind, answer, &c->verdict, errstr,
+                                      sizeof(errstr)) == BF_OK;
+        const char *model = json_string_value(json_object_get(j, "model"));
+        snprintf(c->verdict.model, sizeof(c->verdict.model), "%s", model ? model : "");
+        json_decref(answer);
+        json_decref(j);
+    }
+    if (!ok)
+        bf_verdict_clear(&c->verdict);
+    return ok;
+}
+
+static void on_cache_lookup(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
+{
+    (void)r;
+    call_t *c = opaque;
+    if (!c->cb) { /* abandoned by bf_ai_destroy() */
+        json_decref(c->report);
+        free(c);
+        return;
+    }
+    bf_ai_t *ai = c->ai;
+    if (!err && reply && reply->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < reply->elements && i < ai->cfg.n_providers; i++) {
+            redisReply *e = reply->element[i];
+            if (e->type == REDIS_REPLY_STRING && cache_hit(c, e->str, e->len)) {
+                c->pi = i;
+                c->cached = true;
+                finish(c, BF_OK, 0);
+                return;
+            }
+        }
+    }
+    enqueue(&ai->providers[0], c);
+}
+
+/* Look the answer up under every provider of the chain in one MGET. */
+static bool cache_lookup(call_t *c)
+{
+    bf_ai_t *ai = c->ai;
+    char *text = json_dumps(c->report, JSON_COMPACT | JSON_SORT_KEYS);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_Digest(text ? text : "", text ? strlen(text) : 0, md, &mdlen, EVP_sha256(), NULL);
+    free(text);
+    for (unsigned int i = 0; i < mdlen && i < 32; i++)
+        snprintf(c->content_hash + 2 * i, 3, "%02x", md[i]);
+    const char *argv[1 + BF_AI__COUNT];
+    size_t lens[1 + BF_AI__COUNT];
+    char *keys[BF_AI__COUNT];
+    argv[0] = "MGET";
+    lens[0] = 4;
+    for (size_t i = 0; i < ai->cfg.n_providers; i++) {
+        keys[i] = cache_key(c, i);
+        argv[1 + i] = keys[i];
+        lens[1 + i] = strlen(keys[i]);
+    }
+    c->state = LOOKUP;
+    bf_err_t err = bf_redis_command_argv(ai->cfg.cache, on_cache_lookup, c,
+                                         (int)(1 + ai->cfg.n_providers), argv, lens);
+    for (size_t i = 0; i < ai->cfg.n_providers; i++)
+        free(keys[i]);
+    return err == BF_OK;
+}
+
 static void on_http_done(const bf_http_response_t *resp, void *opaque)
 {
     call_t *c = opaque;
@@ -380,6 +510,7 @@ static void on_http_done(const bf_http_response_t *resp, void *opaque)
             bf_breaker_record(&p->breaker, true, now);
             set_circuit_gauge(p);
             double cost = account(ai, p, &c->verdict);
+            cache_store(c);
             kick(p);
             finish(c, BF_OK, cost);
             return;
@@ -554,6 +685,16 @@ void bf_ai_destroy(bf_ai_t *ai)
     ai->closing = true;
     while (ai->calls) {
         call_t *c = ai->calls;
+        if (c->state == LOOKUP) {
+            /* Redis still owes its callback: answer now, free it then. */
+            ai->calls = c->next_all;
+            snprintf(c->reasons, sizeof(c->reasons), "shutting down");
+            bf_ai_result_t r = {
+                .err = BF_ERR_STATE, .error = c->reasons, .provider = "", .model = ""};
+            c->cb(&r, c->opaque);
+            c->cb = NULL;
+            continue;
+        }
         if (c->state == IN_FLIGHT) {
             /* The HTTP client must be destroyed first; a call still in
              * flight would answer into freed memory. Leak it rather. */
@@ -593,8 +734,10 @@ void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, const json_t *report,
         ai->calls->prev_all = c;
     ai->calls = c;
     ai->pending++;
-    /* Always through the pump timer, so cb never runs inside this call. */
-    enqueue(&ai->providers[0], c);
+    /* Always through Redis or the pump timer, so cb never runs inside
+     * this call. */
+    if (!ai->cfg.cache || !cache_lookup(c))
+        enqueue(&ai->providers[0], c);
 }
 
 size_t bf_ai_pending(const bf_ai_t *ai)

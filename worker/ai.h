@@ -27,6 +27,7 @@
 #include "libbf/err.h"
 #include "libbf/http.h"
 #include "libbf/metrics.h"
+#include "libbf/redis.h"
 #include "worker/ai_limit.h"
 #include "worker/ai_provider.h"
 #include "worker/analysis.h"
@@ -55,6 +56,12 @@ typedef struct bf_ai_config_s {
     double backoff_base_s;       /* 0: 0.5 s */
     double backoff_cap_s;        /* 0: 10 s */
     bf_breaker_config_t breaker; /* zeroes: 5 in a row, 50% of >= 20, 10 s, 1 probe */
+    /* Response cache: answers stored in Redis under
+     * {prefix}ai:{provider}:{model}:{prompt version}:{kind}:{sha256 of the
+     * report}, so the same content is never paid for twice. */
+    bf_redis_t *cache;        /* borrowed; NULL: no cache */
+    const char *cache_prefix; /* e.g. "bf:" */
+    double cache_ttl_s;       /* 0: 30 days */
 } bf_ai_config_t;
 
 /** A settled analysis; borrowed, valid during the callback. */
@@ -67,6 +74,7 @@ typedef struct bf_ai_result_s {
     double cost_usd;      /* of the answer */
     double seconds;       /* from bf_ai_analyse() to now */
     int attempts;         /* HTTP calls made, all providers */
+    bool cached;          /* answered from the response cache: nothing paid */
     const char *error;    /* on failure: why, per provider tried */
     const char *fallback; /* on success after a fallback: why earlier ones failed */
 } bf_ai_result_t;

@@ -910,16 +910,24 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
 
     if (!(w->http = bf_http_new(&w->loop, cfg->max_connections, errstr, errstr_size)))
         goto fail;
-    {
-        bf_ai_config_t acfg;
-        if (bf_worker_ai_config(cfg, &w->prompts, &w->prices, NULL, &acfg, errstr,
-                                errstr_size) != BF_OK ||
-            !(w->ai = bf_ai_new(&w->loop, w->http, &acfg, errstr, errstr_size)))
-            goto fail;
-    }
     if (!(w->redis = bf_redis_new(&w->loop, cfg->redis_url, cfg->redis_timeout_s, errstr,
                                   errstr_size)))
         goto fail;
+    {
+        /* The AI layer (ai.h): the provider chain, limits, breakers, and
+         * the response cache in Redis (not in a dry run, which writes
+         * nothing). Metrics: pass the worker's registry instead of NULL
+         * once it has one. */
+        bf_ai_config_t acfg;
+        if (bf_worker_ai_config(cfg, &w->prompts, &w->prices, NULL, &acfg, errstr,
+                                errstr_size) != BF_OK)
+            goto fail;
+        acfg.cache = cfg->dry_run ? NULL : w->redis;
+        acfg.cache_prefix = cfg->key_prefix;
+        acfg.cache_ttl_s = (double)cfg->dedup_ttl_s;
+        if (!(w->ai = bf_ai_new(&w->loop, w->http, &acfg, errstr, errstr_size)))
+            goto fail;
+    }
 
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, cfg->topic_reports, RD_KAFKA_PARTITION_UA);

@@ -131,7 +131,8 @@ int main(int argc, char **argv)
         .backoff_cap_s = 2,
         .breaker = {.consecutive_failures = 1000000, .cooldown_s = 1},
     };
-    cfg.providers[0] = (bf_ai_provider_config_t){prov, base, "bench-key", "sim-1", rpm, 0};
+    cfg.providers[0] =
+        (bf_ai_provider_config_t){prov, base, "bench-key", "sim-1", rpm, 0};
     b.ai = bf_ai_new(&b.loop, b.http, &cfg, errstr, sizeof(errstr));
     if (!b.http || !b.ai) {
         fprintf(stderr, "bench_ai: %s\n", errstr);

@@ -25,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "libbf/http.h"
@@ -127,7 +130,9 @@ typedef struct run_s {
     uv_loop_t loop;
     bf_http_t *http;
     bf_ai_t *ai;
-    int done, ok, target;
+    bf_redis_t *redis;
+    int done, ok, target, cached;
+    const char *fixed_id; /* every analysis of this one report, when set */
     long tokens_in, tokens_out, tokens_cached;
     double cost;
     char last_provider[32];
@@ -144,6 +149,7 @@ static const char *model_of(bf_ai_provider_t p)
 
 /* A chain of @p n providers, all on the simulator. */
 static bf_metrics_t *metrics_for_next_run; /* passed to the next run_open() */
+static const char *redis_for_next_run;     /* URL of a response cache, or NULL */
 
 static void run_open(run_t *r, const sim_t *s, const bf_ai_provider_t *chain, size_t n,
                      double rpm, int retries, const bf_breaker_config_t *breaker)
@@ -180,6 +186,17 @@ static void run_open(run_t *r, const sim_t *s, const bf_ai_provider_t *chain, si
             .rpm = rpm,
         };
     }
+    if (redis_for_next_run) {
+        r->redis = bf_redis_new(&r->loop, redis_for_next_run, 2, errstr, sizeof(errstr));
+        assert_non_null(r->redis);
+        double until = bf_test_now() + 10 * bf_test_timeout_mult();
+        while (!bf_redis_connected(r->redis) && bf_test_now() < until)
+            uv_run(&r->loop, UV_RUN_NOWAIT);
+        assert_true(bf_redis_connected(r->redis));
+        cfg.cache = r->redis;
+        cfg.cache_prefix = "test:";
+        cfg.cache_ttl_s = 60;
+    }
     r->ai = bf_ai_new(&r->loop, r->http, &cfg, errstr, sizeof(errstr));
     if (!r->ai)
         fail_msg("bf_ai_new: %s", errstr);
@@ -197,6 +214,7 @@ static void on_result(const bf_ai_result_t *res, void *opaque)
         r->tokens_out += res->verdict->tokens_out;
         r->tokens_cached += res->verdict->tokens_cached;
         r->cost += res->cost_usd;
+        r->cached += res->cached ? 1 : 0;
         snprintf(r->last_fallback, sizeof(r->last_fallback), "%s",
                  res->fallback ? res->fallback : "");
     } else {
@@ -216,7 +234,9 @@ static void run_analyses(run_t *r, int n)
     int target = r->target = r->done + n;
     for (int i = 0; i < n; i++) {
         char id[32];
-        snprintf(id, sizeof(id), "r-%d-%d", r->done, i);
+        snprintf(id, sizeof(id), "%s", r->fixed_id ? r->fixed_id : "");
+        if (!r->fixed_id)
+            snprintf(id, sizeof(id), "r-%d-%d", r->done, i);
         json_t *rep = json_pack("{s:s, s:s, s:s}", "report_id", id, "title",
                                 "Stored XSS in profile name", "description",
                                 "1. Set name to <script>. 2. Visit profile. Impact: "
@@ -238,6 +258,7 @@ static void run_analyses(run_t *r, int n)
 
 static void run_close(run_t *r)
 {
+    bf_redis_destroy(r->redis);
     bf_http_destroy(r->http);
     bf_ai_destroy(r->ai);
     uv_run(&r->loop, UV_RUN_DEFAULT);
@@ -509,6 +530,62 @@ static void test_malformed_bodies_are_retried_until_good(void **unused)
     sim_stop(&s);
 }
 
+/* A redis-server on a free port, for the response cache. */
+static void redis_start(bf_proc_t *p, const char *dir, char *url, size_t url_size)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", bf_test_free_port());
+    const char *argv[] = {
+        "/usr/bin/redis-server", "--port", port,    "--bind", "127.0.0.1", "--save", "",
+        "--appendonly",          "no",     "--dir", dir,      NULL};
+    assert_int_equal(bf_proc_start(p, "redis", dir, argv, NULL, false, 5), 0);
+    snprintf(url, url_size, "redis://127.0.0.1:%s/0", port);
+    /* Wait until it accepts connections. */
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)atoi(port)),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    double until = bf_test_now() + 10 * bf_test_timeout_mult();
+    for (;;) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+        close(fd);
+        if (rc == 0)
+            break;
+        assert_true(bf_test_now() < until);
+        usleep(20000);
+    }
+}
+
+/* The same content analysed again, by a new layer (as after a restart
+ * or on another worker): answered from Redis, nothing sent, nothing paid. */
+static void test_same_content_is_never_paid_twice(void **unused)
+{
+    (void)unused;
+    sim_t s;
+    sim_start(&s, NULL);
+    bf_proc_t redis;
+    char url[128];
+    redis_start(&redis, s.tmpdir, url, sizeof(url));
+    const bf_ai_provider_t chain[] = {BF_AI_ANTHROPIC, BF_AI_OPENAI};
+    for (int round = 0; round < 2; round++) {
+        run_t r;
+        redis_for_next_run = url;
+        run_open(&r, &s, chain, 2, 0, 0, NULL);
+        redis_for_next_run = NULL;
+        r.fixed_id = "same-report";
+        run_analyses(&r, 3);
+        assert_int_equal(r.ok, 3);
+        assert_int_equal(r.cached, round == 0 ? 0 : 3);
+        if (round == 1)
+            assert_true(r.cost == 0);
+        assert_string_equal(r.last_provider, "anthropic");
+        run_close(&r);
+        assert_int_equal(sim_count(&s, "anthropic", "requests"), 3);
+    }
+    bf_proc_stop(&redis, SIGTERM, 5);
+    sim_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_breaker_opens_and_later_calls_fail_fast),
         cmocka_unit_test(test_auth_error_is_not_retried),
         cmocka_unit_test(test_malformed_bodies_are_retried_until_good),
+        cmocka_unit_test(test_same_content_is_never_paid_twice),
     };
     if (getenv("BF_TEST_FILTER"))
         cmocka_set_test_filter(getenv("BF_TEST_FILTER"));
