@@ -70,6 +70,7 @@ typedef enum route_e {
     ROUTE_MESSAGES,
     ROUTE_GEMINI,
     ROUTE_DEBUG_REQUESTS,
+    ROUTE_METRICS,
     ROUTE_MODELS,
     ROUTE_STATS,
     ROUTE_STATS_RESET,
@@ -463,6 +464,10 @@ static void prepare_answer(request_t *rq)
     case ROUTE_GEMINI:
         answer_chat(rq);
         break;
+    case ROUTE_METRICS:
+        set_answer(rq, 200, "text/plain; version=0.0.4",
+                   bf_aisim_stats_to_prometheus(rq->srv->stats));
+        break;
     case ROUTE_DEBUG_REQUESTS:
         set_answer(rq, 200, "application/json",
                    bf_aisim_capture_to_json(rq->srv->capture));
@@ -638,6 +643,7 @@ static route_t route_of(const char *method, const char *url, char *model,
         {"POST", "/v1/chat/completions", ROUTE_CHAT},
         {"POST", "/v1/messages", ROUTE_MESSAGES},
         {"GET", "/debug/requests", ROUTE_DEBUG_REQUESTS},
+        {"GET", "/metrics", ROUTE_METRICS},
         {"GET", "/v1/models", ROUTE_MODELS},
         {"GET", "/stats", ROUTE_STATS},
         {"POST", "/stats/reset", ROUTE_STATS_RESET},

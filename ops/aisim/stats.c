@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "libbf/buf.h"
 #include "libbf/mem.h"
 
 /* Providers counted apart: openai, anthropic, gemini (providers.h). */
@@ -218,6 +219,33 @@ char *bf_aisim_stats_to_json(bf_aisim_stats_t *s)
     if (!out)
         abort(); /* allocation failure: the project's out-of-memory policy */
     return out;
+}
+
+char *bf_aisim_stats_to_prometheus(bf_aisim_stats_t *s)
+{
+    /* At most 3 providers x 500 statuses x 160 bytes: the bound is never
+     * reached, so the appends cannot fail. */
+    bf_buf_t b;
+    bf_buf_init(&b, 1 << 20);
+    static const char head[] =
+        "# HELP bountyfleet_aisim_requests_total Completion requests answered.\n"
+        "# TYPE bountyfleet_aisim_requests_total counter\n";
+    bf_buf_append(&b, head, sizeof(head) - 1);
+    pthread_mutex_lock(&s->lock);
+    for (int p = 0; p < N_PROVIDERS; p++)
+        for (int i = 0; i <= STATUS_MAX - STATUS_MIN; i++) {
+            if (!s->providers[p].by_status[i])
+                continue;
+            char line[160];
+            int n = snprintf(line, sizeof(line),
+                             "bountyfleet_aisim_requests_total{provider=\"%s\","
+                             "status=\"%d\"} %lld\n",
+                             provider_names[p], i + STATUS_MIN,
+                             (long long)s->providers[p].by_status[i]);
+            bf_buf_append(&b, line, (size_t)n);
+        }
+    pthread_mutex_unlock(&s->lock);
+    return bf_buf_steal(&b, NULL);
 }
 
 void bf_aisim_stats_reset(bf_aisim_stats_t *s)

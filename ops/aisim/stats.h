@@ -68,6 +68,14 @@ void bf_aisim_stats_held(bf_aisim_stats_t *s, int delta);
  */
 char *bf_aisim_stats_to_json(bf_aisim_stats_t *s);
 
+/**
+ * @brief bountyfleet_aisim_requests_total{provider,status} in the
+ *        Prometheus text format (ops/METRICS.md).
+ * @returns a new string the caller frees with free().
+ * @locality any thread
+ */
+char *bf_aisim_stats_to_prometheus(bf_aisim_stats_t *s);
+
 /** @brief Zero every counter except held_now (those requests are still held). */
 void bf_aisim_stats_reset(bf_aisim_stats_t *s);
 

@@ -455,6 +455,15 @@ static void test_failing_provider_falls_back_with_the_reason(void **unused)
     assert_non_null(strstr(r.last_fallback, "anthropic: HTTP 529"));
     assert_non_null(strstr(r.last_fallback, "overloaded_error"));
     assert_int_equal(sim_status(&s, "anthropic", "529"), 6); /* 1 try + 1 retry each */
+    char url[300];
+    snprintf(url, sizeof(url), "%s/metrics", s.root);
+    long status = 0;
+    char *metrics = bf_test_http_get(url, &status);
+    assert_non_null(metrics);
+    assert_non_null(strstr(
+        metrics,
+        "bountyfleet_aisim_requests_total{provider=\"anthropic\",status=\"529\"} 6"));
+    free(metrics);
     run_close(&r);
     sim_stop(&s);
 }
