@@ -166,11 +166,17 @@ static void finish(call_t *c, bf_err_t err, double cost)
     call_free(c);
 }
 
+/* Append "provider: why" once: a reason already recorded (the same
+ * error on every round of an outage) is not repeated, so the text stays
+ * short and the last distinct reason fits. */
 static void add_reason(call_t *c, const char *provider, const char *why)
 {
+    char item[320];
+    snprintf(item, sizeof(item), "%s: %s", provider, why);
+    if (strstr(c->reasons, item))
+        return;
     size_t n = strlen(c->reasons);
-    snprintf(c->reasons + n, sizeof(c->reasons) - n, "%s%s: %s", n ? "; " : "", provider,
-             why);
+    snprintf(c->reasons + n, sizeof(c->reasons) - n, "%s%s", n ? "; " : "", item);
 }
 
 static void enqueue(provider_t *p, call_t *c)
@@ -186,11 +192,43 @@ static void enqueue(provider_t *p, call_t *c)
 }
 
 /* Leave provider c->pi for @p why; the next one in the chain, or fail. */
+static const char CIRCUIT_OPEN[] = "circuit open";
+
+static void start_backoff(call_t *c, double delay);
+
+/* Seconds until some provider's breaker lets a probe through: 0 when one
+ * is not open at all. */
+static double earliest_probe(const bf_ai_t *ai, double now)
+{
+    double best = -1;
+    for (size_t i = 0; i < ai->cfg.n_providers; i++) {
+        double w = bf_breaker_wait(&ai->providers[i].breaker, now);
+        if (best < 0 || w < best)
+            best = w;
+    }
+    return best < 0 ? 0 : best;
+}
+
 static void next_provider(call_t *c, const char *why)
 {
     bf_ai_t *ai = c->ai;
     add_reason(c, bf_ai_provider_name(ai->providers[c->pi].cfg.provider), why);
     if (c->pi + 1 >= ai->cfg.n_providers) {
+        /* Every provider is out. If only open circuits stopped the last
+         * one, that is an outage, not the report's fault: wait for the
+         * first cool-down and go round the chain again, within the
+         * report's deadline (without one, fail now). */
+        double now = now_s();
+        double wait = earliest_probe(ai, now);
+        if (why == CIRCUIT_OPEN && c->deadline > 0 && now + wait < c->deadline) {
+            c->pi = 0;
+            c->tries = 0;
+            start_backoff(c, wait + 0.005); /* past the loop clock's ms rounding */
+            return;
+        }
+        if (why == CIRCUIT_OPEN && c->last_error[0]) /* what the probes met */
+            add_reason(c, bf_ai_provider_name(ai->providers[c->pi].cfg.provider),
+                       c->last_error);
         finish(c, BF_ERR_PROVIDER, 0);
         return;
     }
@@ -262,7 +300,7 @@ static void pump(provider_t *p)
         }
         if (bf_breaker_wait(&p->breaker, now) > 0) {
             dequeue(p);
-            next_provider(c, "circuit open");
+            next_provider(c, CIRCUIT_OPEN);
             continue;
         }
         double wait = bf_bucket_wait(&p->rpm, 1, now);
@@ -559,13 +597,18 @@ static void on_http_done(const bf_http_response_t *resp, void *opaque)
         next_provider(c, c->last_error);
         return;
     }
+    start_backoff(c, delay);
+}
+
+static void start_backoff(call_t *c, double delay)
+{
     if (!c->timer_ready) {
-        uv_timer_init(ai->loop, &c->backoff);
+        uv_timer_init(c->ai->loop, &c->backoff);
         c->backoff.data = c;
         c->timer_ready = true;
     }
     c->state = BACKOFF;
-    uv_timer_start(&c->backoff, on_backoff_done, (uint64_t)(delay * 1000.0), 0);
+    uv_timer_start(&c->backoff, on_backoff_done, (uint64_t)ceil(delay * 1000.0), 0);
 }
 
 /* ---- the public API --------------------------------------------------------- */
@@ -738,6 +781,11 @@ void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, const json_t *report,
      * this call. */
     if (!ai->cfg.cache || !cache_lookup(c))
         enqueue(&ai->providers[0], c);
+}
+
+bool bf_ai_available(const bf_ai_t *ai)
+{
+    return earliest_probe(ai, now_s()) == 0;
 }
 
 size_t bf_ai_pending(const bf_ai_t *ai)

@@ -106,6 +106,14 @@ void bf_ai_destroy(bf_ai_t *ai);
 void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, const json_t *report,
                    double deadline, bf_ai_done_cb *cb, void *opaque);
 
+/**
+ * @brief False while every provider's breaker is open (an outage): the
+ *        worker may pause consumption rather than queue more reports.
+ *        Calls started meanwhile wait for the first cool-down within their
+ *        deadline (or fail at once without one).
+ */
+bool bf_ai_available(const bf_ai_t *ai);
+
 /** @brief Calls started and not yet settled. */
 size_t bf_ai_pending(const bf_ai_t *ai);
 

@@ -133,6 +133,7 @@ typedef struct run_s {
     bf_redis_t *redis;
     int done, ok, target, cached;
     const char *fixed_id; /* every analysis of this one report, when set */
+    double deadline_s;    /* per analysis, from its start; 0 none */
     long tokens_in, tokens_out, tokens_cached;
     double cost;
     char last_provider[32];
@@ -241,7 +242,9 @@ static void run_analyses(run_t *r, int n)
                                 "Stored XSS in profile name", "description",
                                 "1. Set name to <script>. 2. Visit profile. Impact: "
                                 "session theft.");
-        bf_ai_analyse(r->ai, (bf_analysis_kind_t)(i % BF_ANALYSIS__COUNT), rep, 0,
+        double deadline =
+            r->deadline_s > 0 ? (double)uv_hrtime() / 1e9 + r->deadline_s : 0;
+        bf_ai_analyse(r->ai, (bf_analysis_kind_t)(i % BF_ANALYSIS__COUNT), rep, deadline,
                       on_result, r);
         json_decref(rep);
     }
@@ -489,6 +492,33 @@ static void test_breaker_opens_and_later_calls_fail_fast(void **unused)
     sim_stop(&s);
 }
 
+/* During an outage a call with a deadline is not failed at the first open
+ * circuit: it waits for the cool-down and probes (HALF_OPEN); it fails
+ * only when its own tries are spent (or its deadline passes). */
+static void test_open_circuit_is_waited_out_within_the_deadline(void **unused)
+{
+    (void)unused;
+    sim_t s;
+    const char *args[] = {"--error-rate", "1", "--error-status", "503", NULL};
+    sim_start(&s, args);
+    const bf_ai_provider_t chain[] = {BF_AI_OPENAI};
+    const bf_breaker_config_t breaker = {.consecutive_failures = 2, .cooldown_s = 0.2};
+    run_t r;
+    run_open(&r, &s, chain, 1, 0, 1, &breaker);
+    run_analyses(&r, 1); /* two 503s: open */
+    assert_int_equal(bf_ai_breaker_state(r.ai, 0), BF_BREAKER_OPEN);
+    assert_false(bf_ai_available(r.ai));
+    r.deadline_s = 1.5;
+    run_analyses(&r, 1);
+    assert_int_equal(r.ok, 0);
+    assert_non_null(strstr(r.last_error, "circuit open"));
+    if (!strstr(r.last_error, "HTTP 503"))
+        fail_msg("error: %s", r.last_error);
+    assert_true(sim_count(&s, "openai", "requests") >= 3); /* probes went out */
+    run_close(&r);
+    sim_stop(&s);
+}
+
 static void test_auth_error_is_not_retried(void **unused)
 {
     (void)unused;
@@ -604,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_limit_set_too_high_recovers_through_429s),
         cmocka_unit_test(test_failing_provider_falls_back_with_the_reason),
         cmocka_unit_test(test_breaker_opens_and_later_calls_fail_fast),
+        cmocka_unit_test(test_open_circuit_is_waited_out_within_the_deadline),
         cmocka_unit_test(test_auth_error_is_not_retried),
         cmocka_unit_test(test_malformed_bodies_are_retried_until_good),
         cmocka_unit_test(test_same_content_is_never_paid_twice),
