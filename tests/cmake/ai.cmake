@@ -8,3 +8,5 @@ target_link_libraries(test_ai PRIVATE bfworker)
 # Benchmark (not a test): share of a rate limit used, concurrent calls.
 add_executable(bench_ai bench/bench_ai.c)
 target_link_libraries(bench_ai PRIVATE bfworker)
+bf_integration_test(ai_worker)
+target_link_libraries(test_ai_worker PRIVATE bfworker)
