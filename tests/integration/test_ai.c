@@ -148,12 +148,20 @@ static const char *model_of(bf_ai_provider_t p)
                                   : "gemini-2.0-flash";
 }
 
-/* A chain of @p n providers, all on the simulator. */
-static bf_metrics_t *metrics_for_next_run; /* passed to the next run_open() */
-static const char *redis_for_next_run;     /* URL of a response cache, or NULL */
+/* How a test configures the layer; zeroes are the defaults below. */
+typedef struct run_opts_s {
+    double rpm, tpm;
+    int retries;
+    double timeout_s;                   /* 0: 10 s */
+    const bf_breaker_config_t *breaker; /* NULL: never opens */
+    const char *api_key;                /* NULL: the right one */
+    bf_metrics_t *metrics;
+    const char *redis_url; /* a response cache, or NULL */
+} run_opts_t;
 
+/* A chain of @p n providers, all on the simulator. */
 static void run_open(run_t *r, const sim_t *s, const bf_ai_provider_t *chain, size_t n,
-                     double rpm, int retries, const bf_breaker_config_t *breaker)
+                     const run_opts_t *o)
 {
     static char bases[BF_AI__COUNT][300];
     memset(r, 0, sizeof(*r));
@@ -165,14 +173,14 @@ static void run_open(run_t *r, const sim_t *s, const bf_ai_provider_t *chain, si
         .n_providers = n,
         .prompts = &prompts,
         .prices = &prices,
-        .retries = retries,
-        .timeout_s = 10,
+        .retries = o->retries,
+        .timeout_s = o->timeout_s > 0 ? o->timeout_s : 10,
         .backoff_base_s = 0.02,
         .backoff_cap_s = 0.5,
-        .metrics = metrics_for_next_run,
+        .metrics = o->metrics,
     };
-    if (breaker)
-        cfg.breaker = *breaker;
+    if (o->breaker)
+        cfg.breaker = *o->breaker;
     else
         cfg.breaker =
             (bf_breaker_config_t){.consecutive_failures = 1000, .cooldown_s = 1};
@@ -182,13 +190,14 @@ static void run_open(run_t *r, const sim_t *s, const bf_ai_provider_t *chain, si
         cfg.providers[i] = (bf_ai_provider_config_t){
             .provider = chain[i],
             .base_url = bases[i],
-            .api_key = API_KEY,
+            .api_key = o->api_key ? o->api_key : API_KEY,
             .model = model_of(chain[i]),
-            .rpm = rpm,
+            .rpm = o->rpm,
+            .tpm = o->tpm,
         };
     }
-    if (redis_for_next_run) {
-        r->redis = bf_redis_new(&r->loop, redis_for_next_run, 2, errstr, sizeof(errstr));
+    if (o->redis_url) {
+        r->redis = bf_redis_new(&r->loop, o->redis_url, 2, errstr, sizeof(errstr));
         assert_non_null(r->redis);
         double until = bf_test_now() + 10 * bf_test_timeout_mult();
         while (!bf_redis_connected(r->redis) && bf_test_now() < until)
@@ -299,7 +308,7 @@ static void test_requests_are_shaped_as_each_api_documents(void **unused)
     const bf_ai_provider_t all[] = {BF_AI_OPENAI, BF_AI_ANTHROPIC, BF_AI_GEMINI};
     for (size_t p = 0; p < 3; p++) {
         run_t r;
-        run_open(&r, &s, &all[p], 1, 0, 0, NULL);
+        run_open(&r, &s, &all[p], 1, &(run_opts_t){.rpm = 0, .retries = 0});
         run_analyses(&r, 3);
         if (r.ok != 3)
             fail_msg("%s: %d of 3 ok: %s", bf_ai_provider_name(all[p]), r.ok,
@@ -358,9 +367,7 @@ static void test_tokens_and_cost_match_what_the_simulator_billed(void **unused)
     for (size_t p = 0; p < 3; p++) {
         const char *name = bf_ai_provider_name(all[p]);
         run_t r;
-        metrics_for_next_run = m;
-        run_open(&r, &s, &all[p], 1, 0, 0, NULL);
-        metrics_for_next_run = NULL;
+        run_open(&r, &s, &all[p], 1, &(run_opts_t){.metrics = m});
         run_analyses(&r, 6);
         assert_int_equal(r.ok, 6);
         long long prompt = sim_count(&s, name, "prompt_tokens");
@@ -413,7 +420,7 @@ static void test_correct_limit_means_zero_429s(void **unused)
     sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_OPENAI};
     run_t r;
-    run_open(&r, &s, chain, 1, 1200, 3, NULL);
+    run_open(&r, &s, chain, 1, &(run_opts_t){.rpm = 1200, .retries = 3});
     run_analyses(&r, 150);
     assert_int_equal(r.ok, 150);
     assert_int_equal(sim_status(&s, "openai", "429"), 0);
@@ -430,7 +437,7 @@ static void test_limit_set_too_high_recovers_through_429s(void **unused)
     sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_ANTHROPIC};
     run_t r;
-    run_open(&r, &s, chain, 1, 6000, 8, NULL);
+    run_open(&r, &s, chain, 1, &(run_opts_t){.rpm = 6000, .retries = 8});
     run_analyses(&r, 60);
     if (r.ok != 60)
         fail_msg("%d of 60 ok: %s", r.ok, r.last_error);
@@ -451,7 +458,7 @@ static void test_failing_provider_falls_back_with_the_reason(void **unused)
     sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_ANTHROPIC, BF_AI_OPENAI};
     run_t r;
-    run_open(&r, &s, chain, 2, 0, 1, NULL);
+    run_open(&r, &s, chain, 2, &(run_opts_t){.rpm = 0, .retries = 1});
     run_analyses(&r, 3);
     assert_int_equal(r.ok, 3);
     assert_string_equal(r.last_provider, "openai");
@@ -480,7 +487,8 @@ static void test_breaker_opens_and_later_calls_fail_fast(void **unused)
     const bf_ai_provider_t chain[] = {BF_AI_GEMINI};
     const bf_breaker_config_t breaker = {.consecutive_failures = 3, .cooldown_s = 600};
     run_t r;
-    run_open(&r, &s, chain, 1, 0, 2, &breaker);
+    run_open(&r, &s, chain, 1,
+             &(run_opts_t){.rpm = 0, .retries = 2, .breaker = &breaker});
     run_analyses(&r, 1); /* three attempts, three 500s: the breaker opens */
     assert_int_equal(r.ok, 0);
     assert_int_equal(bf_ai_breaker_state(r.ai, 0), BF_BREAKER_OPEN);
@@ -504,7 +512,8 @@ static void test_open_circuit_is_waited_out_within_the_deadline(void **unused)
     const bf_ai_provider_t chain[] = {BF_AI_OPENAI};
     const bf_breaker_config_t breaker = {.consecutive_failures = 2, .cooldown_s = 0.2};
     run_t r;
-    run_open(&r, &s, chain, 1, 0, 1, &breaker);
+    run_open(&r, &s, chain, 1,
+             &(run_opts_t){.rpm = 0, .retries = 1, .breaker = &breaker});
     run_analyses(&r, 1); /* two 503s: open */
     assert_int_equal(bf_ai_breaker_state(r.ai, 0), BF_BREAKER_OPEN);
     assert_false(bf_ai_available(r.ai));
@@ -519,6 +528,51 @@ static void test_open_circuit_is_waited_out_within_the_deadline(void **unused)
     sim_stop(&s);
 }
 
+/* Tokens/min: the layer takes its estimate before each call and settles
+ * it with the billed usage after; configured like the simulator, it meets
+ * no 429. */
+static void test_tokens_per_minute_limit_is_respected(void **unused)
+{
+    (void)unused;
+    sim_t s;
+    const char *args[] = {"--tpm", "30000", NULL};
+    sim_start(&s, args);
+    const bf_ai_provider_t chain[] = {BF_AI_GEMINI};
+    run_t r;
+    run_open(&r, &s, chain, 1, &(run_opts_t){.tpm = 30000, .retries = 3});
+    run_analyses(&r, 60);
+    assert_int_equal(r.ok, 60);
+    assert_int_equal(sim_status(&s, "gemini", "429"), 0);
+    run_close(&r);
+    sim_stop(&s);
+}
+
+/* A provider that never answers some calls: the per-call timeout ends
+ * them and the retry gets through. */
+static void test_timeouts_are_retried(void **unused)
+{
+    (void)unused;
+    sim_t s;
+    const char *args[] = {"--timeout-rate", "0.3", NULL};
+    sim_start(&s, args);
+    const bf_ai_provider_t chain[] = {BF_AI_OPENAI};
+    bf_metrics_t *m = bf_metrics_new();
+    const bf_breaker_config_t breaker = {.consecutive_failures = 1000, .cooldown_s = 1};
+    run_t r;
+    run_open(&r, &s, chain, 1,
+             &(run_opts_t){
+                 .retries = 10, .timeout_s = 0.5, .breaker = &breaker, .metrics = m});
+    run_analyses(&r, 12);
+    assert_int_equal(r.ok, 12);
+    char *text = bf_metrics_render(m, NULL);
+    if (!strstr(text, "outcome=\"timeout\""))
+        fail_msg("no timeouts counted:\n%s", text);
+    free(text);
+    run_close(&r);
+    bf_metrics_destroy(m);
+    sim_stop(&s);
+}
+
 static void test_auth_error_is_not_retried(void **unused)
 {
     (void)unused;
@@ -526,25 +580,7 @@ static void test_auth_error_is_not_retried(void **unused)
     sim_start(&s, NULL);
     const bf_ai_provider_t chain[] = {BF_AI_OPENAI};
     run_t r;
-    run_open(&r, &s, chain, 1, 0, 5, NULL);
-    /* Same layer, wrong key: rebuild with one. */
-    run_close(&r);
-    memset(&r, 0, sizeof(r));
-    assert_int_equal(uv_loop_init(&r.loop), 0);
-    char errstr[300];
-    r.http = bf_http_new(&r.loop, 8, errstr, sizeof(errstr));
-    char base[300];
-    snprintf(base, sizeof(base), "%s/v1", s.root);
-    bf_ai_config_t cfg = {.n_providers = 1,
-                          .prompts = &prompts,
-                          .prices = &prices,
-                          .retries = 5,
-                          .timeout_s = 10,
-                          .backoff_base_s = 0.01};
-    cfg.providers[0] =
-        (bf_ai_provider_config_t){BF_AI_OPENAI, base, "wrong-key", "gpt-4o-mini", 0, 0};
-    r.ai = bf_ai_new(&r.loop, r.http, &cfg, errstr, sizeof(errstr));
-    assert_non_null(r.ai);
+    run_open(&r, &s, chain, 1, &(run_opts_t){.retries = 5, .api_key = "wrong-key"});
     run_analyses(&r, 1);
     assert_int_equal(r.ok, 0);
     assert_non_null(strstr(r.last_error, "HTTP 401"));
@@ -561,7 +597,7 @@ static void test_malformed_bodies_are_retried_until_good(void **unused)
     sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_ANTHROPIC};
     run_t r;
-    run_open(&r, &s, chain, 1, 0, 10, NULL);
+    run_open(&r, &s, chain, 1, &(run_opts_t){.rpm = 0, .retries = 10});
     run_analyses(&r, 20);
     assert_int_equal(r.ok, 20);
     assert_true(sim_count(&s, "anthropic", "requests") > 20);
@@ -608,9 +644,7 @@ static void test_same_content_is_never_paid_twice(void **unused)
     const bf_ai_provider_t chain[] = {BF_AI_ANTHROPIC, BF_AI_OPENAI};
     for (int round = 0; round < 2; round++) {
         run_t r;
-        redis_for_next_run = url;
-        run_open(&r, &s, chain, 2, 0, 0, NULL);
-        redis_for_next_run = NULL;
+        run_open(&r, &s, chain, 2, &(run_opts_t){.redis_url = url});
         r.fixed_id = "same-report";
         run_analyses(&r, 3);
         assert_int_equal(r.ok, 3);
@@ -635,6 +669,8 @@ int main(void)
         cmocka_unit_test(test_failing_provider_falls_back_with_the_reason),
         cmocka_unit_test(test_breaker_opens_and_later_calls_fail_fast),
         cmocka_unit_test(test_open_circuit_is_waited_out_within_the_deadline),
+        cmocka_unit_test(test_tokens_per_minute_limit_is_respected),
+        cmocka_unit_test(test_timeouts_are_retried),
         cmocka_unit_test(test_auth_error_is_not_retried),
         cmocka_unit_test(test_malformed_bodies_are_retried_until_good),
         cmocka_unit_test(test_same_content_is_never_paid_twice),
