@@ -494,3 +494,129 @@ char *bf_aisim_error_to_json_for(bf_aisim_provider_t p, const bf_aisim_error_t *
         abort(); /* allocation failure: the project's out-of-memory policy */
     return out;
 }
+
+/* ---- streaming --------------------------------------------------------- */
+
+/* Bytes of content per streamed piece: small enough that a client sees
+ * several events for one answer. */
+#define STREAM_PIECE 24
+
+bool bf_aisim_wants_stream(const char *body, size_t len)
+{
+    json_t *req = json_loadb(body, len, 0, NULL);
+    bool yes = json_is_true(json_object_get(req, "stream"));
+    json_decref(req);
+    return yes;
+}
+
+/* Append one event: optional "event: NAME" line, then "data: JSON". */
+static void sse(bf_buf_t *b, const char *event, json_t *data)
+{
+    char *text = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    if (!text)
+        abort(); /* allocation failure: the project's out-of-memory policy */
+    if (event) {
+        bf_buf_append(b, "event: ", 7);
+        bf_buf_append(b, event, strlen(event));
+        bf_buf_append(b, "\n", 1);
+    }
+    bf_buf_append(b, "data: ", 6);
+    bf_buf_append(b, text, strlen(text));
+    bf_buf_append(b, "\n\n", 2);
+    free(text);
+}
+
+char *bf_aisim_stream_answer(bf_aisim_provider_t p, const char *id,
+                             const bf_aisim_request_t *r, const char *content,
+                             const bf_aisim_usage_t *u, int64_t created)
+{
+    bf_buf_t b;
+    /* A verdict is a few hundred bytes; its events fit many times over. */
+    bf_buf_init(&b, 1 << 20);
+    size_t len = strlen(content);
+    const char *model = r->chat.model;
+    if (p == BF_AISIM_ANTHROPIC) {
+        sse(&b, "message_start",
+            json_pack(
+                "{s:s, s:{s:s, s:s, s:s, s:s, s:[], s:n, s:n, s:{s:I, s:I, s:I, s:i}}}",
+                "type", "message_start", "message", "id", id, "type", "message", "role",
+                "assistant", "model", model, "content", "stop_reason", "stop_sequence",
+                "usage", "input_tokens", (json_int_t)u->input,
+                "cache_creation_input_tokens", (json_int_t)u->cache_write,
+                "cache_read_input_tokens", (json_int_t)u->cache_read, "output_tokens",
+                1));
+        json_t *block = r->use_tool
+                            ? json_pack("{s:s, s:s, s:s, s:{}}", "type", "tool_use", "id",
+                                        id, "name", r->tool_name, "input")
+                            : json_pack("{s:s, s:s}", "type", "text", "text", "");
+        sse(&b, "content_block_start",
+            json_pack("{s:s, s:i, s:o}", "type", "content_block_start", "index", 0,
+                      "content_block", block));
+        for (size_t off = 0; off < len; off += STREAM_PIECE) {
+            size_t n = len - off < STREAM_PIECE ? len - off : STREAM_PIECE;
+            json_t *piece = json_stringn(content + off, n);
+            json_t *delta =
+                r->use_tool
+                    ? json_pack("{s:s, s:o}", "type", "input_json_delta", "partial_json",
+                                piece)
+                    : json_pack("{s:s, s:o}", "type", "text_delta", "text", piece);
+            sse(&b, "content_block_delta",
+                json_pack("{s:s, s:i, s:o}", "type", "content_block_delta", "index", 0,
+                          "delta", delta));
+        }
+        sse(&b, "content_block_stop",
+            json_pack("{s:s, s:i}", "type", "content_block_stop", "index", 0));
+        sse(&b, "message_delta",
+            json_pack("{s:s, s:{s:s, s:n}, s:{s:I}}", "type", "message_delta", "delta",
+                      "stop_reason", r->use_tool ? "tool_use" : "end_turn",
+                      "stop_sequence", "usage", "output_tokens", (json_int_t)u->output));
+        sse(&b, "message_stop", json_pack("{s:s}", "type", "message_stop"));
+    } else if (p == BF_AISIM_GEMINI) {
+        for (size_t off = 0; off < len; off += STREAM_PIECE) {
+            size_t n = len - off < STREAM_PIECE ? len - off : STREAM_PIECE;
+            bool last = off + n >= len;
+            json_t *chunk = json_pack(
+                "{s:[{s:{s:[{s:o}], s:s}, s:i}], s:s, s:s}", "candidates", "content",
+                "parts", "text", json_stringn(content + off, n), "role", "model", "index",
+                0, "modelVersion", model, "responseId", id);
+            if (last) {
+                json_object_set_new(
+                    json_array_get(json_object_get(chunk, "candidates"), 0),
+                    "finishReason", json_string("STOP"));
+                json_object_set_new(
+                    chunk, "usageMetadata",
+                    json_pack("{s:I, s:I, s:I}", "promptTokenCount", (json_int_t)u->input,
+                              "candidatesTokenCount", (json_int_t)u->output,
+                              "totalTokenCount", (json_int_t)(u->input + u->output)));
+            }
+            sse(&b, NULL, chunk);
+        }
+    } else {
+        for (size_t off = 0; off <= len; off += STREAM_PIECE) {
+            size_t n = len - off < STREAM_PIECE ? len - off : STREAM_PIECE;
+            json_t *delta = off == 0 ? json_pack("{s:s, s:s%}", "role", "assistant",
+                                                 "content", content, n)
+                                     : json_pack("{s:s%}", "content", content + off, n);
+            sse(&b, NULL,
+                json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n}]}", "id", id, "object",
+                          "chat.completion.chunk", "created", (json_int_t)created,
+                          "model", model, "choices", "index", 0, "delta", delta,
+                          "finish_reason"));
+            if (n == 0)
+                break;
+        }
+        sse(&b, NULL,
+            json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{}, s:s}]}", "id", id, "object",
+                      "chat.completion.chunk", "created", (json_int_t)created, "model",
+                      model, "choices", "index", 0, "delta", "finish_reason", "stop"));
+        sse(&b, NULL,
+            json_pack("{s:s, s:s, s:I, s:s, s:[], s:{s:I, s:I, s:I}}", "id", id, "object",
+                      "chat.completion.chunk", "created", (json_int_t)created, "model",
+                      model, "choices", "usage", "prompt_tokens", (json_int_t)u->input,
+                      "completion_tokens", (json_int_t)u->output, "total_tokens",
+                      (json_int_t)(u->input + u->output)));
+        bf_buf_append(&b, "data: [DONE]\n\n", 14);
+    }
+    return bf_buf_steal(&b, NULL);
+}

@@ -73,6 +73,22 @@ char *bf_aisim_anthropic_answer(const char *id, const bf_aisim_request_t *r,
 char *bf_aisim_gemini_answer(const char *id, const bf_aisim_request_t *r,
                              const char *content, const bf_aisim_usage_t *u);
 
+/** @brief Does a JSON request body ask for "stream": true? */
+bool bf_aisim_wants_stream(const char *body, size_t len);
+
+/**
+ * @brief The answer as server-sent events, the way provider @p p streams
+ *        it: OpenAI chat.completion.chunk objects ending in "data: [DONE]"
+ *        (with a usage chunk); Anthropic message_start, content_block_*,
+ *        message_delta and message_stop events (text_delta or
+ *        input_json_delta); Gemini GenerateContentResponse chunks
+ *        (streamGenerateContent?alt=sse). The content goes out in pieces.
+ * @returns a new string (free()).
+ */
+char *bf_aisim_stream_answer(bf_aisim_provider_t p, const char *id,
+                             const bf_aisim_request_t *r, const char *content,
+                             const bf_aisim_usage_t *u, int64_t created);
+
 /**
  * @brief @p err in the error shape of provider @p p. For Anthropic the
  *        type follows the status (400 invalid_request_error, 401

@@ -85,6 +85,7 @@ typedef struct request_s {
     route_t route;
     bf_aisim_provider_t provider;
     char gemini_model[128]; /* from the URL of a Gemini request */
+    bool gemini_stream;     /* :streamGenerateContent */
     json_t *captured;       /* this request for /debug/requests (owned) */
     bf_aisim_limit_t limit; /* rate-limit state for the headers */
     bool hold_forever;      /* an injected timeout */
@@ -422,7 +423,13 @@ static void answer_chat(request_t *rq)
     report.report_id = NULL;
     rq->outcome.report_id = rq->report_id;
     char *answer;
-    if (rq->provider == BF_AISIM_ANTHROPIC)
+    bool stream = rq->provider == BF_AISIM_GEMINI
+                      ? rq->gemini_stream
+                      : bf_aisim_wants_stream(body, rq->body.len);
+    if (stream)
+        answer = bf_aisim_stream_answer(rq->provider, id, &req, content, &usage,
+                                        (int64_t)time(NULL));
+    else if (rq->provider == BF_AISIM_ANTHROPIC)
         answer = bf_aisim_anthropic_answer(id, &req, content, &usage);
     else if (rq->provider == BF_AISIM_GEMINI)
         answer = bf_aisim_gemini_answer(id, &req, content, &usage);
@@ -434,7 +441,7 @@ static void answer_chat(request_t *rq)
         answer[strlen(answer) / 2] = '\0';
         rq->outcome.status = 200;
     }
-    set_answer(rq, 200, "application/json", answer);
+    set_answer(rq, 200, stream ? "text/event-stream" : "application/json", answer);
 out:
     free(content);
     bf_aisim_report_clear(&report);
@@ -626,15 +633,20 @@ static void hold(request_t *rq, uint64_t due_ns)
 /* libmicrohttpd callbacks                                                   */
 
 static route_t route_of(const char *method, const char *url, char *model,
-                        size_t model_size)
+                        size_t model_size, bool *stream)
 {
     /* Gemini: /v1beta/models/{model}:generateContent */
-    static const char gprefix[] = "/v1beta/models/", gsuffix[] = ":generateContent";
-    size_t ulen = strlen(url), plen = sizeof(gprefix) - 1, slen = sizeof(gsuffix) - 1;
-    if (ulen > plen + slen && strncmp(url, gprefix, plen) == 0 &&
-        strcmp(url + ulen - slen, gsuffix) == 0) {
-        snprintf(model, model_size, "%.*s", (int)(ulen - plen - slen), url + plen);
-        return strcmp(method, "POST") == 0 ? ROUTE_GEMINI : ROUTE_BAD_METHOD;
+    static const char gprefix[] = "/v1beta/models/";
+    static const char *const gsuffixes[] = {":generateContent", ":streamGenerateContent"};
+    size_t ulen = strlen(url), plen = sizeof(gprefix) - 1;
+    for (size_t i = 0; i < 2; i++) {
+        size_t slen = strlen(gsuffixes[i]);
+        if (ulen > plen + slen && strncmp(url, gprefix, plen) == 0 &&
+            strcmp(url + ulen - slen, gsuffixes[i]) == 0) {
+            snprintf(model, model_size, "%.*s", (int)(ulen - plen - slen), url + plen);
+            *stream = i == 1;
+            return strcmp(method, "POST") == 0 ? ROUTE_GEMINI : ROUTE_BAD_METHOD;
+        }
     }
     static const struct {
         const char *method, *path;
@@ -698,7 +710,8 @@ static request_t *request_new(bf_aisim_server_t *srv, struct MHD_Connection *con
     rq->conn = conn;
     rq->started_ns = bf_aisim_now_ns();
     rq->seq = atomic_fetch_add(&srv->seq, 1);
-    rq->route = route_of(method, url, rq->gemini_model, sizeof(rq->gemini_model));
+    rq->route = route_of(method, url, rq->gemini_model, sizeof(rq->gemini_model),
+                         &rq->gemini_stream);
     rq->provider = rq->route == ROUTE_MESSAGES ? BF_AISIM_ANTHROPIC
                    : rq->route == ROUTE_GEMINI ? BF_AISIM_GEMINI
                                                : BF_AISIM_OPENAI;

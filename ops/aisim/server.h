@@ -6,6 +6,9 @@
  *                              verdict derived from the report (verdict.h)
  *   POST /v1/messages          Anthropic Messages (providers.h)
  *   POST /v1beta/models/M:generateContent   Gemini (providers.h)
+ *   POST /v1beta/models/M:streamGenerateContent   Gemini, streamed (SSE)
+ * OpenAI and Anthropic requests with "stream": true are answered as
+ * server-sent events, the way each provider streams.
  *   GET  /debug/requests       the last requests received (capture.h)
  *   GET  /v1/models            the one model the simulator lists
  *   GET  /stats                counters as JSON (stats.h)

@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -659,6 +660,146 @@ static void test_same_content_is_never_paid_twice(void **unused)
     sim_stop(&s);
 }
 
+/* ---- streaming ------------------------------------------------------------ */
+
+static size_t collect(char *p, size_t size, size_t n, void *ud)
+{
+    size_t len = strlen(ud);
+    size_t add = size * n;
+    if (len + add >= 65536)
+        return 0;
+    memcpy((char *)ud + len, p, add);
+    ((char *)ud)[len + add] = '\0';
+    return add;
+}
+
+/* POST @p body to @p url with @p headers; the response into @p out. */
+static void post(const char *url, const char *const *headers, const char *body, char *out,
+                 char *ctype, size_t ctype_size)
+{
+    CURL *e = curl_easy_init();
+    struct curl_slist *h = NULL;
+    for (; *headers; headers++)
+        h = curl_slist_append(h, *headers);
+    out[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
+    assert_int_equal(curl_easy_perform(e), CURLE_OK);
+    long status = 0;
+    char *ct = NULL;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct);
+    snprintf(ctype, ctype_size, "%s", ct ? ct : "");
+    if (status != 200)
+        fail_msg("%s: HTTP %ld: %s", url, status, out);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(e);
+}
+
+/* Concatenate the string at @p path (a, b: nested keys; idx: array 0
+ * between) of every "data: " event's JSON. */
+static void join_events(const char *sse, const char *const *path, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (const char *p = strstr(sse, "data: "); p; p = strstr(p + 1, "\ndata: ")) {
+        if (*p == '\n')
+            p++;
+        const char *end = strstr(p, "\n\n");
+        assert_non_null(end);
+        json_t *ev = json_loadb(p + 6, (size_t)(end - p - 6), 0, NULL);
+        json_t *v = ev;
+        for (const char *const *k = path; v && *k; k++)
+            v = strcmp(*k, "0") == 0 ? json_array_get(v, 0) : json_object_get(v, *k);
+        if (json_is_string(v))
+            strncat(out, json_string_value(v), size - strlen(out) - 1);
+        json_decref(ev);
+    }
+}
+
+static void assert_answer(const char *text)
+{
+    json_t *a = json_loads(text, 0, NULL);
+    if (!json_is_object(a))
+        fail_msg("streamed answer is not an object: %s", text);
+    assert_true(json_is_number(json_object_get(a, "score")));
+    json_decref(a);
+}
+
+static void test_simulator_streams_each_api(void **unused)
+{
+    (void)unused;
+    sim_t s;
+    sim_start(&s, NULL);
+    static char out[65536];
+    char ctype[128], url[400], text[4096];
+    const char *report = "<report>\\n{\\\"report_id\\\":\\\"st-1\\\",\\\"title\\\":"
+                         "\\\"XSS\\\"}\\n</report>";
+
+    snprintf(url, sizeof(url), "%s/v1/chat/completions", s.root);
+    const char *oh[] = {"Authorization: Bearer " API_KEY,
+                        "Content-Type: application/json", NULL};
+    char body[2048];
+    snprintf(body, sizeof(body),
+             "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":"
+             "\"user\",\"content\":\"%s\"}],\"response_format\":{\"type\":"
+             "\"json_schema\",\"json_schema\":{\"name\":\"bountyfleet_quality\","
+             "\"schema\":{}}}}",
+             report);
+    post(url, oh, body, out, ctype, sizeof(ctype));
+    assert_string_equal(ctype, "text/event-stream");
+    assert_non_null(strstr(out, "\"object\":\"chat.completion.chunk\""));
+    size_t n = strlen(out);
+    assert_true(n > 14 && strcmp(out + n - 14, "data: [DONE]\n\n") == 0);
+    const char *oa_path[] = {"choices", "0", "delta", "content", NULL};
+    join_events(out, oa_path, text, sizeof(text));
+    assert_answer(text);
+
+    snprintf(url, sizeof(url), "%s/v1/messages", s.root);
+    const char *ah[] = {"x-api-key: " API_KEY, "anthropic-version: 2023-06-01",
+                        "Content-Type: application/json", NULL};
+    snprintf(body, sizeof(body),
+             "{\"model\":\"claude-3-5-haiku\",\"max_tokens\":100,\"stream\":true,"
+             "\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}],\"tools\":[{"
+             "\"name\":\"bountyfleet_quality\",\"input_schema\":{\"type\":\"object\"}}],"
+             "\"tool_choice\":{\"type\":\"tool\",\"name\":\"bountyfleet_quality\"}}",
+             report);
+    post(url, ah, body, out, ctype, sizeof(ctype));
+    assert_string_equal(ctype, "text/event-stream");
+    const char *order[] = {"event: message_start",       "event: content_block_start",
+                           "event: content_block_delta", "event: content_block_stop",
+                           "event: message_delta",       "event: message_stop"};
+    const char *at = out;
+    for (size_t i = 0; i < 6; i++) {
+        at = strstr(at, order[i]);
+        if (!at)
+            fail_msg("no %s in order in:\n%s", order[i], out);
+    }
+    const char *an_path[] = {"delta", "partial_json", NULL};
+    join_events(out, an_path, text, sizeof(text));
+    assert_answer(text);
+
+    snprintf(url, sizeof(url),
+             "%s/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse", s.root);
+    const char *gh[] = {"x-goog-api-key: " API_KEY, "Content-Type: application/json",
+                        NULL};
+    snprintf(body, sizeof(body),
+             "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"%s\"}]}],"
+             "\"generationConfig\":{\"responseMimeType\":\"application/json\","
+             "\"responseSchema\":{\"type\":\"OBJECT\",\"title\":"
+             "\"bountyfleet_quality\"}}}",
+             report);
+    post(url, gh, body, out, ctype, sizeof(ctype));
+    assert_string_equal(ctype, "text/event-stream");
+    assert_non_null(strstr(out, "\"usageMetadata\""));
+    const char *ge_path[] = {"candidates", "0", "content", "parts", "0", "text", NULL};
+    join_events(out, ge_path, text, sizeof(text));
+    assert_answer(text);
+    sim_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -674,6 +815,7 @@ int main(void)
         cmocka_unit_test(test_auth_error_is_not_retried),
         cmocka_unit_test(test_malformed_bodies_are_retried_until_good),
         cmocka_unit_test(test_same_content_is_never_paid_twice),
+        cmocka_unit_test(test_simulator_streams_each_api),
     };
     if (getenv("BF_TEST_FILTER"))
         cmocka_set_test_filter(getenv("BF_TEST_FILTER"));
