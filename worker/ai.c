@@ -730,7 +730,9 @@ void bf_ai_destroy(bf_ai_t *ai)
         call_t *c = ai->calls;
         if (c->state == LOOKUP) {
             /* Redis still owes its callback: answer now, free it then. */
-            ai->calls = c->next_all;
+            ai->calls = c->next_all; /* unlink: c is the head */
+            if (ai->calls)
+                ai->calls->prev_all = NULL;
             snprintf(c->reasons, sizeof(c->reasons), "shutting down");
             bf_ai_result_t r = {
                 .err = BF_ERR_STATE, .error = c->reasons, .provider = "", .model = ""};
@@ -742,7 +744,9 @@ void bf_ai_destroy(bf_ai_t *ai)
             /* The HTTP client must be destroyed first; a call still in
              * flight would answer into freed memory. Leak it rather. */
             bf_log(BF_LOG_ERROR, "ai", "destroyed_with_call_in_flight");
-            ai->calls = c->next_all;
+            ai->calls = c->next_all; /* unlink: c is the head */
+            if (ai->calls)
+                ai->calls->prev_all = NULL;
             continue;
         }
         snprintf(c->reasons, sizeof(c->reasons), "shutting down");

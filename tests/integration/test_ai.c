@@ -660,6 +660,38 @@ static void test_same_content_is_never_paid_twice(void **unused)
     sim_stop(&s);
 }
 
+/* Shutting down with calls in flight and calls waiting for the rate
+ * limit: every one is settled exactly once (BF_ERR_STATE), nothing leaks
+ * (the sanitizer build checks), nothing is touched after it is freed. */
+static void test_shutdown_settles_every_call_once(void **unused)
+{
+    (void)unused;
+    sim_t s;
+    const char *args[] = {"--latency-ms", "3000", NULL};
+    sim_start(&s, args);
+    const bf_ai_provider_t chain[] = {BF_AI_OPENAI, BF_AI_GEMINI};
+    run_t r;
+    run_open(&r, &s, chain, 2, &(run_opts_t){.rpm = 600, .retries = 2});
+    r.target = 1000; /* run_analyses would wait for all: start them by hand */
+    for (int i = 0; i < 20; i++) {
+        json_t *rep = json_pack("{s:s, s:i}", "report_id", "shutdown", "n", i);
+        bf_ai_analyse(r.ai, BF_ANALYSIS_QUALITY, rep, 0, on_result, &r);
+        json_decref(rep);
+    }
+    uv_timer_t t;
+    uv_timer_init(&r.loop, &t);
+    uv_timer_start(&t, on_watchdog, 300, 0); /* let the first ten go out */
+    uv_run(&r.loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&t, NULL);
+    assert_int_equal(r.done, 0);
+    assert_int_equal(bf_ai_pending(r.ai), 20);
+    run_close(&r);
+    assert_int_equal(r.done, 20);
+    assert_int_equal(r.ok, 0);
+    assert_non_null(strstr(r.last_error, "shutting down"));
+    sim_stop(&s);
+}
+
 /* ---- streaming ------------------------------------------------------------ */
 
 static size_t collect(char *p, size_t size, size_t n, void *ud)
@@ -816,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_malformed_bodies_are_retried_until_good),
         cmocka_unit_test(test_same_content_is_never_paid_twice),
         cmocka_unit_test(test_simulator_streams_each_api),
+        cmocka_unit_test(test_shutdown_settles_every_call_once),
     };
     if (getenv("BF_TEST_FILTER"))
         cmocka_set_test_filter(getenv("BF_TEST_FILTER"));
