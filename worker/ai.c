@@ -613,42 +613,47 @@ static void start_backoff(call_t *c, double delay)
 
 /* ---- the public API --------------------------------------------------------- */
 
-bf_ai_t *bf_ai_new(uv_loop_t *loop, bf_http_t *http, const bf_ai_config_t *cfg,
-                   char *errstr, size_t errstr_size)
+bf_err_t bf_ai_config_check(const bf_ai_config_t *cfg, char *errstr, size_t errstr_size)
 {
     if (cfg->n_providers == 0 || cfg->n_providers > BF_AI__COUNT) {
         snprintf(errstr, errstr_size, "AI_PROVIDERS: name one to %d providers",
                  BF_AI__COUNT);
-        return NULL;
+        return BF_ERR_CONFIG;
     }
     if (!cfg->prompts || !cfg->prices) {
         snprintf(errstr, errstr_size, "AI layer: prompts and prices are required");
-        return NULL;
+        return BF_ERR_CONFIG;
     }
     for (size_t i = 0; i < cfg->n_providers; i++) {
         const bf_ai_provider_config_t *pc = &cfg->providers[i];
         const char *name = bf_ai_provider_name(pc->provider);
         if (!pc->api_key || !*pc->api_key) {
+            const char *env = pc->provider == BF_AI_OPENAI      ? "OPENAI"
+                              : pc->provider == BF_AI_ANTHROPIC ? "ANTHROPIC"
+                                                                : "GEMINI";
             snprintf(errstr, errstr_size,
-                     "no API key for %s: set %s_API_KEY or %s_API_KEY_FILE", name,
-                     pc->provider == BF_AI_OPENAI      ? "OPENAI"
-                     : pc->provider == BF_AI_ANTHROPIC ? "ANTHROPIC"
-                                                       : "GEMINI",
-                     pc->provider == BF_AI_OPENAI      ? "OPENAI"
-                     : pc->provider == BF_AI_ANTHROPIC ? "ANTHROPIC"
-                                                       : "GEMINI");
-            return NULL;
+                     "no API key for %s: set %s_API_KEY or %s_API_KEY_FILE", name, env,
+                     env);
+            return BF_ERR_CONFIG;
         }
         if (!pc->model || !*pc->model) {
             snprintf(errstr, errstr_size, "no model for %s", name);
-            return NULL;
+            return BF_ERR_CONFIG;
         }
         for (size_t j = 0; j < i; j++)
             if (cfg->providers[j].provider == pc->provider) {
                 snprintf(errstr, errstr_size, "AI_PROVIDERS: %s named twice", name);
-                return NULL;
+                return BF_ERR_CONFIG;
             }
     }
+    return BF_OK;
+}
+
+bf_ai_t *bf_ai_new(uv_loop_t *loop, bf_http_t *http, const bf_ai_config_t *cfg,
+                   char *errstr, size_t errstr_size)
+{
+    if (bf_ai_config_check(cfg, errstr, errstr_size) != BF_OK)
+        return NULL;
     bf_ai_t *ai = bf_calloc(1, sizeof(*ai));
     ai->loop = loop;
     ai->http = http;

@@ -82,6 +82,13 @@ typedef struct bf_ai_result_s {
 typedef void(bf_ai_done_cb)(const bf_ai_result_t *r, void *opaque);
 
 /**
+ * @brief Check a configuration without creating anything (so that a
+ *        daemon can refuse a bad one before it connects anywhere).
+ * @returns BF_OK, or BF_ERR_CONFIG with errstr naming the setting.
+ */
+bf_err_t bf_ai_config_check(const bf_ai_config_t *cfg, char *errstr, size_t errstr_size);
+
+/**
  * @brief Create the layer. Declares its metrics in cfg->metrics when given.
  * @param http borrowed; must outlive the layer's in-flight calls
  * @returns NULL with errstr on a bad configuration.

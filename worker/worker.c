@@ -833,6 +833,13 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     if (bf_prompts_load(cfg->prompts_dir, &w->prompts, errstr, errstr_size) ||
         bf_prices_load(cfg->prices_path, &w->prices, errstr, errstr_size))
         goto fail;
+    {
+        bf_ai_config_t acfg; /* the AI settings, checked before connecting anywhere */
+        if (bf_worker_ai_config(cfg, &w->prompts, &w->prices, NULL, &acfg, errstr,
+                                errstr_size) ||
+            bf_ai_config_check(&acfg, errstr, errstr_size))
+            goto fail;
+    }
     if (!(w->codec = bf_codec_new(errstr, errstr_size)))
         goto fail;
 
