@@ -84,8 +84,9 @@ static const bf_opt_t options[] = {
      "timeout of one AI call", O(ai_timeout_s)},
     {"ai-retries", 0, NULL, BF_OPT_INT, "3", 0, 20, "N",
      "retries of a failed AI call per provider before falling back", O(ai_retries)},
-    {"ai-deadline", 0, NULL, BF_OPT_DOUBLE, "300", 0, 86400, "SECONDS",
-     "per report: no AI attempt starts later than this after the first; 0 none",
+    {"ai-deadline", 0, NULL, BF_OPT_DOUBLE, "240", 0, 86400, "SECONDS",
+     "per report: no AI attempt starts later than this after the first (keep it "
+     "below --lease); 0 none",
      O(ai_deadline_s)},
     {"redis-timeout", 0, NULL, BF_OPT_DOUBLE, "2", 0.05, 60, "SECONDS",
      "timeout of every Redis command", O(redis_timeout_s)},
