@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "libbf/log.h"
 #include "libbf/mem.h"
@@ -334,7 +335,7 @@ static void on_backoff_done(uv_timer_t *t)
  * window is used up, hold the bucket until it resets instead of finding
  * out through a 429. OpenAI: x-ratelimit-remaining-requests and
  * x-ratelimit-reset-requests ("6s"); Anthropic:
- * anthropic-ratelimit-requests-remaining with retry-after semantics. */
+ * anthropic-ratelimit-requests-remaining and -reset (an RFC 3339 time). */
 static void honour_headers(provider_t *p, const bf_http_response_t *resp, double now)
 {
     static const char *const pairs[][2] = {
@@ -350,11 +351,22 @@ static void honour_headers(provider_t *p, const bf_http_response_t *resp, double
         if (reset > 0 && now + reset > b->blocked_until)
             b->blocked_until = now + reset;
     }
-    const char *rem =
-        bf_http_response_header(resp, "anthropic-ratelimit-requests-remaining");
-    if (rem && strcmp(rem, "0") == 0 && resp->retry_after_s > 0 &&
-        now + resp->retry_after_s > p->rpm.blocked_until)
-        p->rpm.blocked_until = now + resp->retry_after_s;
+    static const char *const anthropic[][2] = {
+        {"anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset"},
+        {"anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        const char *rem = bf_http_response_header(resp, anthropic[i][0]);
+        if (!rem || strcmp(rem, "0") != 0)
+            continue;
+        double reset = bf_ai_parse_reset_time(
+            bf_http_response_header(resp, anthropic[i][1]), (double)time(NULL));
+        if (reset < 0)
+            reset = resp->retry_after_s;
+        bf_bucket_t *b = i == 0 ? &p->rpm : &p->tpm;
+        if (reset > 0 && now + reset > b->blocked_until)
+            b->blocked_until = now + reset;
+    }
 }
 
 static void count_request(bf_ai_t *ai, provider_t *p, call_t *c, const char *outcome,
@@ -846,4 +858,25 @@ double bf_ai_parse_duration(const char *s)
         p = end;
     }
     return total;
+}
+
+double bf_ai_parse_reset_time(const char *rfc3339, double now_wall)
+{
+    if (!rfc3339)
+        return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!end)
+        return -1;
+    double frac = 0;
+    if (*end == '.') { /* fractional seconds */
+        char *after;
+        frac = strtod(end, &after);
+        end = after;
+    }
+    if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
+        return -1; /* the API sends UTC */
+    double at = (double)timegm(&tm) + frac;
+    return at > now_wall ? at - now_wall : 0;
 }

@@ -137,4 +137,12 @@ bf_breaker_state_t bf_ai_breaker_state(const bf_ai_t *ai, size_t index);
  */
 double bf_ai_parse_duration(const char *s);
 
+/**
+ * @brief Seconds from @p now_wall (Unix time) until an RFC 3339 UTC time
+ *        such as Anthropic's anthropic-ratelimit-*-reset
+ *        ("2026-11-23T12:00:05Z"); 0 if it is past.
+ * @returns seconds, or -1 if unparsable.
+ */
+double bf_ai_parse_reset_time(const char *rfc3339, double now_wall);
+
 #endif

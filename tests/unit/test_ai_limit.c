@@ -204,6 +204,21 @@ static void test_parse_reset_durations(void **unused)
     assert_true(bf_ai_parse_duration(NULL) < 0);
 }
 
+static void test_parse_anthropic_reset_times(void **unused)
+{
+    (void)unused;
+    double now = 1795425600; /* 2026-11-23T09:20:00Z */
+    double got = bf_ai_parse_reset_time("2026-11-23T09:20:05Z", now);
+    if (!(got > 4.999 && got < 5.001))
+        fail_msg("got %g", got);
+    got = bf_ai_parse_reset_time("2026-11-23T09:20:00.5Z", now);
+    assert_true(got > 0.499 && got < 0.501);
+    assert_true(bf_ai_parse_reset_time("2026-11-23T09:19:00Z", now) == 0);
+    assert_true(bf_ai_parse_reset_time("tomorrow", now) < 0);
+    assert_true(bf_ai_parse_reset_time("2026-11-23T09:20:05+02:00", now) < 0);
+    assert_true(bf_ai_parse_reset_time(NULL, now) < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_breaker_failed_probe_opens_again),
         cmocka_unit_test(test_breaker_success_resets_the_run),
         cmocka_unit_test(test_parse_reset_durations),
+        cmocka_unit_test(test_parse_anthropic_reset_times),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
