@@ -85,6 +85,7 @@ struct call_s {
     char last_error[256];
     bf_verdict_t verdict;
     char content_hash[65]; /* sha256 of the report, hex; "" without a cache */
+    double paid;           /* cost of rejected answers the provider billed */
     bool cached;
 };
 
@@ -156,7 +157,7 @@ static void finish(call_t *c, bf_err_t err, double cost)
         .verdict = err == BF_OK ? &c->verdict : NULL,
         .provider = bf_ai_provider_name(p->cfg.provider),
         .model = err == BF_OK && c->verdict.model[0] ? c->verdict.model : p->cfg.model,
-        .cost_usd = cost,
+        .cost_usd = cost + c->paid,
         .seconds = now_s() - c->started,
         .attempts = c->attempts,
         .cached = c->cached,
@@ -567,6 +568,13 @@ static void on_http_done(const bf_http_response_t *resp, void *opaque)
         }
         outcome = "bad_answer";
         snprintf(c->last_error, sizeof(c->last_error), "bad answer: %s", errstr);
+        /* A rejected answer is billed all the same: count what it cost. */
+        bf_verdict_t billed;
+        if (bf_ai_usage_parse(p->cfg.provider, resp->body, resp->body_len, &billed)) {
+            if (!billed.model[0])
+                snprintf(billed.model, sizeof(billed.model), "%s", p->cfg.model);
+            c->paid += account(ai, p, &billed);
+        }
     } else if (resp->err != BF_OK) {
         outcome = resp->err == BF_ERR_TIMEOUT ? "timeout" : "error";
         retry = resp->err != BF_ERR_TOO_LARGE;

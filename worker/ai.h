@@ -71,7 +71,7 @@ typedef struct bf_ai_result_s {
         *verdict; /* on success: the caller may move it out (memcpy, then zero it) */
     const char *provider; /* the provider that answered or was tried last */
     const char *model;    /* the model that answered, or the configured one */
-    double cost_usd;      /* of the answer */
+    double cost_usd;      /* of the answer and of rejected answers billed before it */
     double seconds;       /* from bf_ai_analyse() to now */
     int attempts;         /* HTTP calls made, all providers */
     bool cached;          /* answered from the response cache: nothing paid */

@@ -226,6 +226,51 @@ static long count(const json_t *obj, const char *key)
     return json_is_integer(v) ? (long)json_integer_value(v) : 0;
 }
 
+/* Token usage of a response, normalised: tokens_in counts every input
+ * token. OpenAI: usage.prompt_tokens (cached included, in
+ * prompt_tokens_details.cached_tokens); Anthropic: usage.input_tokens
+ * excludes cache reads and writes, which come apart; Gemini:
+ * usageMetadata.promptTokenCount includes cachedContentTokenCount. */
+static void read_usage(bf_ai_provider_t p, const json_t *resp, bf_verdict_t *out)
+{
+    if (p == BF_AI_ANTHROPIC) {
+        json_t *usage = json_object_get(resp, "usage");
+        out->tokens_cached = count(usage, "cache_read_input_tokens");
+        out->tokens_cache_write = count(usage, "cache_creation_input_tokens");
+        out->tokens_in =
+            count(usage, "input_tokens") + out->tokens_cached + out->tokens_cache_write;
+        out->tokens_out = count(usage, "output_tokens");
+    } else if (p == BF_AI_GEMINI) {
+        json_t *usage = json_object_get(resp, "usageMetadata");
+        out->tokens_in = count(usage, "promptTokenCount");
+        out->tokens_out = count(usage, "candidatesTokenCount");
+        out->tokens_cached = count(usage, "cachedContentTokenCount");
+    } else {
+        json_t *usage = json_object_get(resp, "usage");
+        out->tokens_in = count(usage, "prompt_tokens");
+        out->tokens_out = count(usage, "completion_tokens");
+        out->tokens_cached =
+            count(json_object_get(usage, "prompt_tokens_details"), "cached_tokens");
+    }
+}
+
+bool bf_ai_usage_parse(bf_ai_provider_t p, const char *body, size_t len,
+                       bf_verdict_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *resp = json_loadb(body, len, 0, NULL);
+    if (!json_is_object(resp)) {
+        json_decref(resp);
+        return false;
+    }
+    read_usage(p, resp, out);
+    const char *model = json_string_value(
+        json_object_get(resp, p == BF_AI_GEMINI ? "modelVersion" : "model"));
+    snprintf(out->model, sizeof(out->model), "%s", model ? model : "");
+    json_decref(resp);
+    return out->tokens_in > 0 || out->tokens_out > 0;
+}
+
 /* Messages API: content is a list of blocks; the answer is the tool_use
  * block's input (an object), or else the first text block's JSON. usage
  * input_tokens excludes the cache reads and writes, which come separately. */
@@ -258,12 +303,7 @@ static bf_err_t parse_anthropic(bf_analysis_kind_t kind, const json_t *resp,
     }
     if (err)
         return err;
-    json_t *usage = json_object_get(resp, "usage");
-    out->tokens_cached = count(usage, "cache_read_input_tokens");
-    out->tokens_cache_write = count(usage, "cache_creation_input_tokens");
-    out->tokens_in =
-        count(usage, "input_tokens") + out->tokens_cached + out->tokens_cache_write;
-    out->tokens_out = count(usage, "output_tokens");
+    read_usage(BF_AI_ANTHROPIC, resp, out);
     return BF_OK;
 }
 
@@ -287,10 +327,7 @@ static bf_err_t parse_gemini(bf_analysis_kind_t kind, const json_t *resp,
                                       json_string_length(text), out, errstr, errstr_size);
     if (err)
         return err;
-    json_t *usage = json_object_get(resp, "usageMetadata");
-    out->tokens_in = count(usage, "promptTokenCount");
-    out->tokens_out = count(usage, "candidatesTokenCount");
-    out->tokens_cached = count(usage, "cachedContentTokenCount");
+    read_usage(BF_AI_GEMINI, resp, out);
     return BF_OK;
 }
 

@@ -26,6 +26,7 @@
 #define BF_WORKER_AI_PROVIDER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "libbf/err.h"
@@ -85,6 +86,14 @@ void bf_ai_wire_free(bf_ai_wire_t *w);
 bf_err_t bf_ai_response_parse(bf_ai_provider_t p, bf_analysis_kind_t kind,
                               const char *body, size_t len, bf_verdict_t *out,
                               char *errstr, size_t errstr_size);
+
+/**
+ * @brief Only the token usage (and model) of a 200 response whose answer
+ *        was rejected: the provider bills it all the same.
+ * @returns true when the body carried a usage.
+ */
+bool bf_ai_usage_parse(bf_ai_provider_t p, const char *body, size_t len,
+                       bf_verdict_t *out);
 
 /**
  * @brief Tokens a request will bill before the provider says: about four

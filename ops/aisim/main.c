@@ -55,7 +55,7 @@ typedef struct aisim_config_s {
     int64_t connection_limit;
     int64_t idle_timeout_s;
     double rpm, tpm, burst_s;
-    double timeout_rate, malformed_rate;
+    double timeout_rate, malformed_rate, bad_answer_rate;
     char *fault_providers;
     int64_t capture;
     int64_t cache_min_tokens;
@@ -82,6 +82,9 @@ static const bf_opt_t options[] = {
      O(timeout_rate)},
     {"malformed-rate", 0, "AISIM_MALFORMED_RATE", BF_OPT_DOUBLE, "0", 0, 1, "R",
      "fraction of valid requests answered 200 with a truncated body", O(malformed_rate)},
+    {"bad-answer-rate", 0, "AISIM_BAD_ANSWER_RATE", BF_OPT_DOUBLE, "0", 0, 1, "R",
+     "fraction of valid requests answered 200 (and billed) with an answer off the schema",
+     O(bad_answer_rate)},
     {"fault-providers", 0, "AISIM_FAULT_PROVIDERS", BF_OPT_STRING,
      "openai,anthropic,gemini", 1, 0, "NAME,...",
      "providers the injected errors, timeouts and malformed bodies apply to",
@@ -344,6 +347,7 @@ int main(int argc, char **argv)
         .burst_s = cfg.burst_s,
         .timeout_rate = cfg.timeout_rate,
         .malformed_rate = cfg.malformed_rate,
+        .bad_answer_rate = cfg.bad_answer_rate,
         .capture = (size_t)cfg.capture,
         .cache_min_tokens = (unsigned)cfg.cache_min_tokens,
     };

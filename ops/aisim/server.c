@@ -359,6 +359,14 @@ static void answer_chat(request_t *rq)
     bf_aisim_report_parse(report_text, report_len, &report);
     bf_aisim_verdict_derive(req.chat.kind, &report, &verdict);
     char *content = bf_aisim_verdict_to_json(req.chat.kind, &verdict);
+    /* An injected bad answer: well-formed, billed, but off the schema
+     * (score out of range), as a model that ignores the schema answers. */
+    double bad_draw = uniform(srv->cfg.seed, rq->seq, 4);
+    if (faulty(srv, rq->provider) && bad_draw < srv->cfg.bad_answer_rate) {
+        free(content);
+        content = bf_strdup("{\"score\":7,\"confidence\":0.5,\"reasons\":[\"simulated "
+                            "answer off the schema\"]}");
+    }
 
     /* Usage. Anthropic reports uncached input apart from cache reads and
      * writes; a system prompt marked cache_control is written on its

@@ -48,6 +48,7 @@ typedef struct bf_aisim_server_config_s {
     double burst_s;            /* bucket capacity in seconds of the rate */
     double timeout_rate;       /* fraction held until the client gives up */
     double malformed_rate;     /* fraction answered 200 with a truncated body */
+    double bad_answer_rate;    /* fraction answered 200 with an answer off the schema */
     unsigned fault_providers;  /* bit per provider the injected faults hit */
     size_t capture;            /* requests kept for /debug/requests */
     unsigned cache_min_tokens; /* shortest system prompt the prompt cache keeps */

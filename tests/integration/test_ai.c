@@ -413,6 +413,38 @@ static void test_tokens_and_cost_match_what_the_simulator_billed(void **unused)
     sim_stop(&s);
 }
 
+/* A rejected answer is billed all the same: with a third of the answers
+ * off the schema, the worker still counts every token the simulator
+ * billed, and each analysis's cost includes its rejected attempts. */
+static void test_rejected_answers_are_paid_for(void **unused)
+{
+    (void)unused;
+    sim_t s;
+    const char *args[] = {"--bad-answer-rate", "0.35", NULL};
+    sim_start(&s, args);
+    const bf_ai_provider_t all[] = {BF_AI_OPENAI, BF_AI_ANTHROPIC, BF_AI_GEMINI};
+    for (size_t p = 0; p < 3; p++) {
+        const char *name = bf_ai_provider_name(all[p]);
+        run_t r;
+        run_open(&r, &s, &all[p], 1, &(run_opts_t){.retries = 20});
+        run_analyses(&r, 9);
+        assert_int_equal(r.ok, 9);
+        long long prompt = sim_count(&s, name, "prompt_tokens");
+        long long completion = sim_count(&s, name, "completion_tokens");
+        assert_true(sim_count(&s, name, "requests") > 9); /* some were rejected */
+        const bf_price_t *pr = &price_items[p];
+        double want =
+            ((double)prompt * pr->input + (double)completion * pr->output) / 1e6;
+        double total = bf_ai_cost_total(r.ai);
+        if (total < want - 1e-12 || total > want + 1e-12)
+            fail_msg("%s: paid %.12f, billed %.12f", name, total, want);
+        if (r.cost < want - 1e-12 || r.cost > want + 1e-12)
+            fail_msg("%s: results say %.12f, billed %.12f", name, r.cost, want);
+        run_close(&r);
+    }
+    sim_stop(&s);
+}
+
 static void test_correct_limit_means_zero_429s(void **unused)
 {
     (void)unused;
@@ -837,6 +869,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_requests_are_shaped_as_each_api_documents),
         cmocka_unit_test(test_tokens_and_cost_match_what_the_simulator_billed),
+        cmocka_unit_test(test_rejected_answers_are_paid_for),
         cmocka_unit_test(test_correct_limit_means_zero_429s),
         cmocka_unit_test(test_limit_set_too_high_recovers_through_429s),
         cmocka_unit_test(test_failing_provider_falls_back_with_the_reason),
