@@ -63,6 +63,7 @@ static void finish(bf_http_t *http, transfer_t *t, CURLcode rc)
     }
     resp.body = t->response.data ? t->response.data : "";
     resp.body_len = t->response.len;
+    resp.handle = t->easy;
     curl_multi_remove_handle(http->multi, t->easy);
     http->in_flight--;
     if (t->prev)
@@ -171,6 +172,17 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 /* Retry-After is either delay-seconds or an HTTP-date (RFC 9110 10.2.3);
  * providers send seconds, and an HTTP-date is read as "retry soon". */
+const char *bf_http_response_header(const bf_http_response_t *resp, const char *name)
+{
+    struct curl_header *h = NULL;
+    /* The last response's headers (request -1), first instance of the name;
+     * curl matches names case-insensitively. */
+    if (!resp->handle || curl_easy_header((CURL *)resp->handle, name, 0, CURLH_HEADER, -1,
+                                          &h) != CURLHE_OK)
+        return NULL;
+    return h->value;
+}
+
 static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 {
     transfer_t *t = userdata;

@@ -27,7 +27,14 @@ typedef struct bf_http_response_s {
     double seconds;       /* total time */
     double retry_after_s; /* Retry-After header in seconds, or -1 */
     const char *error;    /* curl's message when err != BF_OK */
+    void *handle;         /* internal: what bf_http_response_header() reads */
 } bf_http_response_t;
+
+/**
+ * @brief A response header's value (case-insensitive name), or NULL.
+ * @returns borrowed, valid during the done callback only.
+ */
+const char *bf_http_response_header(const bf_http_response_t *resp, const char *name);
 
 typedef void(bf_http_done_cb)(const bf_http_response_t *resp, void *opaque);
 

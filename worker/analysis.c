@@ -98,7 +98,7 @@ void bf_prompts_free(bf_prompts_t *p)
 
 /* The JSON Schema of an answer; strict mode requires every property to be
  * listed in "required" and additionalProperties false. */
-static json_t *answer_schema(bf_analysis_kind_t kind)
+json_t *bf_analysis_answer_schema(bf_analysis_kind_t kind)
 {
     json_t *props =
         json_pack("{s:{s:s,s:f,s:f}, s:{s:s,s:f,s:f}, s:{s:s,s:{s:s},s:i}}", "score",
@@ -118,23 +118,34 @@ static json_t *answer_schema(bf_analysis_kind_t kind)
                      "required", required, "additionalProperties", 0);
 }
 
+char *bf_analysis_user_text(const json_t *report)
+{
+    /* The report is data, never instructions: it goes in as one JSON
+     * document between the tags, with "/" escaped (JSON_ESCAPE_SLASH) so
+     * that no text in it can spell "</report>" and close the delimiter
+     * early, and non-ASCII escaped so nothing can hide in odd encodings. */
+    char *report_text =
+        json_dumps(report, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH);
+    char *user = bf_asprintf("<report>\n%s\n</report>", report_text ? report_text : "{}");
+    free(report_text);
+    return user;
+}
+
 char *bf_analysis_openai_body(const bf_prompts_t *prompts, bf_analysis_kind_t kind,
                               const char *model, const json_t *report, size_t *len)
 {
-    char *report_text = json_dumps(report, JSON_COMPACT | JSON_ENSURE_ASCII);
     char *system = bf_asprintf("%s\n%s", prompts->system, prompts->task[kind]);
-    char *user = bf_asprintf("<report>\n%s\n</report>", report_text ? report_text : "{}");
+    char *user = bf_analysis_user_text(report);
     char *schema_name = bf_asprintf("bountyfleet_%s", kind_names[kind]);
     json_t *body = json_pack(
         "{s:s, s:[{s:s,s:s},{s:s,s:s}], s:f, s:{s:s, s:{s:s, s:b, s:o}}}", "model", model,
         "messages", "role", "system", "content", system, "role", "user", "content", user,
         "temperature", 0.0, "response_format", "type", "json_schema", "json_schema",
-        "name", schema_name, "strict", 1, "schema", answer_schema(kind));
+        "name", schema_name, "strict", 1, "schema", bf_analysis_answer_schema(kind));
     char *out = json_dumps(body, JSON_COMPACT);
     if (len)
         *len = strlen(out);
     json_decref(body);
-    free(report_text);
     free(system);
     free(user);
     free(schema_name);
@@ -158,13 +169,72 @@ static int unit_interval(const json_t *v, double *out)
     return 0;
 }
 
+bf_err_t bf_analysis_check_answer(bf_analysis_kind_t kind, const json_t *answer,
+                                  bf_verdict_t *out, char *errstr, size_t errstr_size)
+{
+    if (!json_is_object(answer)) {
+        snprintf(errstr, errstr_size, "answer is not a JSON object");
+        return BF_ERR_BAD_ANSWER;
+    }
+    if (unit_interval(json_object_get(answer, "score"), &out->score) ||
+        unit_interval(json_object_get(answer, "confidence"), &out->confidence)) {
+        snprintf(errstr, errstr_size,
+                 "answer: score and confidence must be numbers in [0,1]");
+        return BF_ERR_BAD_ANSWER;
+    }
+    json_t *reasons = json_object_get(answer, "reasons");
+    if (!json_is_array(reasons) || json_array_size(reasons) > 5) {
+        snprintf(errstr, errstr_size,
+                 "answer: reasons must be an array of at most 5 strings");
+        return BF_ERR_BAD_ANSWER;
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(reasons, i, r)
+    {
+        if (!json_is_string(r) || json_string_length(r) > 1000) {
+            snprintf(errstr, errstr_size, "answer: reasons must be short strings");
+            return BF_ERR_BAD_ANSWER;
+        }
+    }
+    out->severity[0] = '\0';
+    if (kind == BF_ANALYSIS_SEVERITY) {
+        const char *s = json_string_value(json_object_get(answer, "severity"));
+        for (size_t k = 0; s && k < 5; k++)
+            if (strcmp(s, severities[k]) == 0)
+                snprintf(out->severity, sizeof(out->severity), "%s", s);
+        if (!out->severity[0]) {
+            snprintf(errstr, errstr_size,
+                     "answer: severity must be one of the CVSS ratings");
+            return BF_ERR_BAD_ANSWER;
+        }
+    }
+    json_decref(out->reasons);
+    out->reasons = json_incref(reasons);
+    return BF_OK;
+}
+
+bf_err_t bf_analysis_check_answer_text(bf_analysis_kind_t kind, const char *text,
+                                       size_t len, bf_verdict_t *out, char *errstr,
+                                       size_t errstr_size)
+{
+    json_error_t jerr;
+    json_t *answer = json_loadb(text, len, 0, &jerr);
+    if (!answer) {
+        snprintf(errstr, errstr_size, "answer is not a JSON object");
+        return BF_ERR_BAD_ANSWER;
+    }
+    bf_err_t err = bf_analysis_check_answer(kind, answer, out, errstr, errstr_size);
+    json_decref(answer);
+    return err;
+}
+
 bf_err_t bf_analysis_parse_openai(bf_analysis_kind_t kind, const char *body, size_t len,
                                   bf_verdict_t *out, char *errstr, size_t errstr_size)
 {
     memset(out, 0, sizeof(*out));
     json_error_t jerr;
     json_t *resp = json_loadb(body, len, 0, &jerr);
-    json_t *answer = NULL;
     bf_err_t err = BF_ERR_BAD_ANSWER;
     if (!resp) {
         snprintf(errstr, errstr_size, "response is not JSON: %s", jerr.text);
@@ -180,44 +250,12 @@ bf_err_t bf_analysis_parse_openai(bf_analysis_kind_t kind, const char *body, siz
                                          : "no choices[0].message.content");
         goto out;
     }
-    answer =
-        json_loadb(json_string_value(content), json_string_length(content), 0, &jerr);
-    if (!json_is_object(answer)) {
-        snprintf(errstr, errstr_size, "answer is not a JSON object");
+    if ((err = bf_analysis_check_answer_text(kind, json_string_value(content),
+                                             json_string_length(content), out, errstr,
+                                             errstr_size)) != BF_OK)
         goto out;
-    }
-    if (unit_interval(json_object_get(answer, "score"), &out->score) ||
-        unit_interval(json_object_get(answer, "confidence"), &out->confidence)) {
-        snprintf(errstr, errstr_size,
-                 "answer: score and confidence must be numbers in [0,1]");
-        goto out;
-    }
-    json_t *reasons = json_object_get(answer, "reasons");
-    if (!json_is_array(reasons) || json_array_size(reasons) > 5) {
-        snprintf(errstr, errstr_size,
-                 "answer: reasons must be an array of at most 5 strings");
-        goto out;
-    }
-    size_t i;
-    json_t *r;
-    json_array_foreach(reasons, i, r)
-    {
-        if (!json_is_string(r) || json_string_length(r) > 1000) {
-            snprintf(errstr, errstr_size, "answer: reasons must be short strings");
-            goto out;
-        }
-    }
-    if (kind == BF_ANALYSIS_SEVERITY) {
-        const char *s = json_string_value(json_object_get(answer, "severity"));
-        for (size_t k = 0; s && k < 5; k++)
-            if (strcmp(s, severities[k]) == 0)
-                snprintf(out->severity, sizeof(out->severity), "%s", s);
-        if (!out->severity[0]) {
-            snprintf(errstr, errstr_size,
-                     "answer: severity must be one of the CVSS ratings");
-            goto out;
-        }
-    }
+    err = BF_ERR_BAD_ANSWER;
+    /* prompt_tokens counts cached tokens too (prompt_tokens_details). */
     json_t *usage = json_object_get(resp, "usage");
     out->tokens_in = (long)json_integer_value(json_object_get(usage, "prompt_tokens"));
     out->tokens_out =
@@ -230,10 +268,8 @@ bf_err_t bf_analysis_parse_openai(bf_analysis_kind_t kind, const char *body, siz
     }
     const char *model = json_string_value(json_object_get(resp, "model"));
     snprintf(out->model, sizeof(out->model), "%s", model ? model : "");
-    out->reasons = json_incref(reasons);
     err = BF_OK;
 out:
-    json_decref(answer);
     json_decref(resp);
     if (err)
         bf_verdict_clear(out);
@@ -321,6 +357,21 @@ bf_err_t bf_prices_cost(const bf_prices_t *p, const char *model, long tokens_in,
             (double)tokens_out * best->output) /
            1e6;
     return BF_OK;
+}
+
+bf_err_t bf_prices_cost_verdict(const bf_prices_t *p, const bf_verdict_t *v, double *usd)
+{
+    bf_err_t err =
+        bf_prices_cost(p, v->model, v->tokens_in, v->tokens_out, v->tokens_cached, usd);
+    /* Anthropic bills a prompt-cache write at 1.25 times the input price
+     * (5-minute cache; "Prompt caching" pricing): the writes are already in
+     * tokens_in at 1x, so the extra quarter is added here. */
+    if (err == BF_OK && v->tokens_cache_write > 0) {
+        double base;
+        if (bf_prices_cost(p, v->model, v->tokens_cache_write, 0, 0, &base) == BF_OK)
+            *usd += 0.25 * base;
+    }
+    return err;
 }
 
 void bf_analysis_combine(const bf_verdict_t verdicts[BF_ANALYSIS__COUNT],

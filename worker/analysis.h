@@ -50,16 +50,31 @@ void bf_prompts_free(bf_prompts_t *p);
 char *bf_analysis_openai_body(const bf_prompts_t *prompts, bf_analysis_kind_t kind,
                               const char *model, const json_t *report, size_t *len);
 
+/**
+ * @brief The JSON Schema of an answer for @p kind (strict-mode shape:
+ *        every property required, additionalProperties false).
+ * @returns a new reference.
+ */
+json_t *bf_analysis_answer_schema(bf_analysis_kind_t kind);
+
+/**
+ * @brief The user message of every provider: the report serialised as JSON
+ *        and delimited as data between <report> and </report>.
+ * @returns a new string (caller frees).
+ */
+char *bf_analysis_user_text(const json_t *report);
+
 /** One analysis's parsed answer. */
 typedef struct bf_verdict_s {
     double score;
     double confidence;
-    char severity[16]; /* "" unless kind == SEVERITY */
-    json_t *reasons;   /* array of strings (owned) */
-    long tokens_in;
-    long tokens_out;
-    long tokens_cached;
-    char model[128]; /* the model that answered */
+    char severity[16];       /* "" unless kind == SEVERITY */
+    json_t *reasons;         /* array of strings (owned) */
+    long tokens_in;          /* all input tokens, cached ones included */
+    long tokens_out;         /* output tokens */
+    long tokens_cached;      /* input tokens read from the provider's prompt cache */
+    long tokens_cache_write; /* input tokens written to it (Anthropic bills them 1.25x) */
+    char model[128];         /* the model that answered */
 } bf_verdict_t;
 
 /**
@@ -70,6 +85,20 @@ typedef struct bf_verdict_s {
  */
 bf_err_t bf_analysis_parse_openai(bf_analysis_kind_t kind, const char *body, size_t len,
                                   bf_verdict_t *out, char *errstr, size_t errstr_size);
+/**
+ * @brief Check a model's answer (a JSON object) against the analysis
+ *        schema and fill score, confidence, severity and reasons of @p out.
+ * @param answer borrowed
+ * @returns BF_OK or BF_ERR_BAD_ANSWER with errstr.
+ */
+bf_err_t bf_analysis_check_answer(bf_analysis_kind_t kind, const json_t *answer,
+                                  bf_verdict_t *out, char *errstr, size_t errstr_size);
+
+/** @brief bf_analysis_check_answer() on the answer's JSON text. */
+bf_err_t bf_analysis_check_answer_text(bf_analysis_kind_t kind, const char *text,
+                                       size_t len, bf_verdict_t *out, char *errstr,
+                                       size_t errstr_size);
+
 /** @brief Free what a verdict owns. */
 void bf_verdict_clear(bf_verdict_t *v);
 
@@ -97,6 +126,12 @@ void bf_prices_free(bf_prices_t *p);
  */
 bf_err_t bf_prices_cost(const bf_prices_t *p, const char *model, long tokens_in,
                         long tokens_out, long tokens_cached, double *usd);
+
+/**
+ * @brief Cost of one answered call from its usage (bf_prices_cost(), plus
+ *        the surcharge on prompt-cache writes).
+ */
+bf_err_t bf_prices_cost_verdict(const bf_prices_t *p, const bf_verdict_t *v, double *usd);
 
 /** Thresholds that turn three scores into a status. */
 typedef struct bf_thresholds_s {

@@ -43,20 +43,7 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
     t->report_duration = bf_metric_series(
         bf_metrics_histogram(m, "bountyfleet_report_duration_seconds",
                              "Consume to result delivered, seconds.", NULL, NULL, 0));
-    t->ai_in_flight = bf_metric_series(bf_metrics_gauge(
-        m, "bountyfleet_ai_calls_in_flight", "AI HTTP calls in flight.", NULL));
-    t->ai_requests =
-        bf_metrics_counter(m, "bountyfleet_ai_requests_total",
-                           "AI HTTP calls by outcome.", "provider,kind,outcome");
-    t->ai_duration =
-        bf_metrics_histogram(m, "bountyfleet_ai_request_duration_seconds",
-                             "AI call latency, seconds.", "provider,kind", NULL, 0);
-    t->ai_tokens = bf_metrics_counter(m, "bountyfleet_ai_tokens_total", "Tokens billed.",
-                                      "provider,model,type");
-    t->ai_cost = bf_metrics_counter(m, "bountyfleet_ai_cost_usd_total", "AI spend, USD.",
-                                    "provider,model");
-    t->ai_circuit = bf_metrics_gauge(m, "bountyfleet_ai_circuit_state",
-                                     "0 closed, 1 half-open, 2 open.", "provider");
+    /* The AI families (bountyfleet_ai_*) are the AI layer's (ai.c). */
     t->redis_duration = bf_metric_series(
         bf_metrics_histogram(m, "bountyfleet_redis_request_duration_seconds",
                              "Redis round trips, seconds.", NULL, NULL, 0));

@@ -34,12 +34,6 @@ typedef struct bf_telemetry_s {
     bf_metric_t *dlq;       /* label: reason */
     bf_series_t *in_flight;
     bf_series_t *report_duration;
-    bf_series_t *ai_in_flight;
-    bf_metric_t *ai_requests; /* provider, kind, outcome */
-    bf_metric_t *ai_duration; /* provider, kind */
-    bf_metric_t *ai_tokens;   /* provider, model, type */
-    bf_metric_t *ai_cost;     /* provider, model */
-    bf_metric_t *ai_circuit;  /* provider */
     bf_series_t *redis_duration;
     bf_series_t *redis_up;
     bf_series_t *loop_lag;

@@ -43,6 +43,8 @@
 #include "libbf/redis.h"
 #include "libbf/registry.h"
 #include "libbf/report.h"
+#include "worker/ai.h"
+#include "worker/ai_config.h"
 #include "worker/analysis.h"
 #include "worker/dedup.h"
 #include "worker/neardup.h"
@@ -80,7 +82,6 @@ struct bf_worker_s {
     uv_timer_t kick;    /* serves the consumer when a hold ends */
     bool kafka_down;    /* librdkafka said all brokers are down */
     size_t low_water;
-    size_t ai_in_flight;
     int assigned;
     int64_t started_ms;
     double last_heartbeat;
@@ -99,8 +100,7 @@ struct bf_worker_s {
     bf_prices_t prices;
     bf_thresholds_t thresholds;
     bf_neardup_params_t neardup;
-    char *auth_header;
-    char *completions_url;
+    bf_ai_t *ai;
     partition_t *partitions; /* indexed by partition number */
     size_t in_flight;
     bool paused;
@@ -137,7 +137,9 @@ typedef struct job_s {
     bf_verdict_t verdicts[BF_ANALYSIS__COUNT];
     char ai_error[BF_ANALYSIS__COUNT][160];
     double ai_seconds[BF_ANALYSIS__COUNT];
-    double ai_started[BF_ANALYSIS__COUNT];
+    const char *ai_provider[BF_ANALYSIS__COUNT]; /* static name */
+    char ai_model[BF_ANALYSIS__COUNT][128];
+    double ai_cost[BF_ANALYSIS__COUNT];
     const char *publish_topic;
     char *out; /* encoded record to publish */
     size_t out_len;
@@ -628,30 +630,16 @@ static void finish_analyses(job_t *j)
     double total = 0;
     for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
         const bf_verdict_t *v = &j->verdicts[k];
-        double cost = 0;
-        if (j->ok[k] && bf_prices_cost(&w->prices, v->model, v->tokens_in, v->tokens_out,
-                                       v->tokens_cached, &cost) != BF_OK)
-            bf_log(BF_LOG_WARN, "worker", "unpriced_model", BF_LSTR("model", v->model));
+        double cost = j->ai_cost[k];
         total += cost;
-        if (j->ok[k]) {
-            bf_series_add(bf_metric_series(w->tel.ai_cost, "openai", v->model), cost);
-            bf_series_add(bf_metric_series(w->tel.ai_tokens, "openai", v->model, "input"),
-                          (double)v->tokens_in);
-            bf_series_add(
-                bf_metric_series(w->tel.ai_tokens, "openai", v->model, "output"),
-                (double)v->tokens_out);
-            bf_series_add(
-                bf_metric_series(w->tel.ai_tokens, "openai", v->model, "cached_input"),
-                (double)v->tokens_cached);
-        }
         json_array_append_new(
             analyses,
             json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:f, s:f, s:o}", "kind",
                       bf_analysis_kind_symbol((bf_analysis_kind_t)k), "provider",
-                      "openai", "model", j->ok[k] ? v->model : w->cfg->ai_model, "score",
-                      j->ok[k] ? v->score : 0.0, "tokens_in", (json_int_t)v->tokens_in,
-                      "tokens_out", (json_int_t)v->tokens_out, "cost_usd", cost,
-                      "latency_seconds", j->ai_seconds[k], "error",
+                      j->ai_provider[k] ? j->ai_provider[k] : "", "model", j->ai_model[k],
+                      "score", j->ok[k] ? v->score : 0.0, "tokens_in",
+                      (json_int_t)v->tokens_in, "tokens_out", (json_int_t)v->tokens_out,
+                      "cost_usd", cost, "latency_seconds", j->ai_seconds[k], "error",
                       j->ok[k] ? json_null() : json_string(j->ai_error[k])));
     }
     json_object_set_new(res, "total_cost_usd", json_real(total));
@@ -689,127 +677,57 @@ static void finish_analyses(job_t *j)
 /* AI analyses                                                         */
 /* ------------------------------------------------------------------ */
 
-static void start_analysis(job_t *j, int k);
-
-static void on_ai_retry(uv_timer_t *t)
-{
-    job_t *j = t->data;
-    start_analysis(j, (int)(t - &j->timers[T_AI0]));
-}
-
-static bool retryable(const bf_http_response_t *resp)
-{
-    if (resp->err != BF_OK)
-        return resp->err != BF_ERR_STATE && resp->err != BF_ERR_TOO_LARGE;
-    long s = resp->status;
-    return s == 408 || s == 409 || s == 429 || s >= 500;
-}
-
-static void ai_outcome(bf_worker_t *w, const char *kind, const char *outcome)
-{
-    bf_series_add(bf_metric_series(w->tel.ai_requests, "openai", kind, outcome), 1);
-}
-
 typedef struct ai_call_s {
     job_t *job;
     int kind;
 } ai_call_t;
 
-static void on_ai_done(const bf_http_response_t *resp, void *opaque)
+/* One analysis settled (ai.h): keep the verdict, or why it failed. A
+ * fallback that succeeded is kept as a reason of the result. */
+static void on_ai_result(const bf_ai_result_t *r, void *opaque)
 {
     ai_call_t *call = opaque;
     job_t *j = call->job;
     int k = call->kind;
     free(call);
-    bf_worker_t *w = j->w;
-    if (w->shutdown)
+    if (j->w->shutdown)
         return;
-    double took = now_s() - j->ai_started[k];
-    j->ai_seconds[k] += took;
-    w->ai_in_flight--;
-    bf_series_set(w->tel.ai_in_flight, (double)w->ai_in_flight);
-    const char *kind = bf_analysis_kind_name((bf_analysis_kind_t)k);
-    bf_series_observe(bf_metric_series(w->tel.ai_duration, "openai", kind), took);
-    bool retry = false;
-    if (resp->err == BF_OK && resp->status == 200) {
-        char errstr[160];
-        bf_err_t err =
-            bf_analysis_parse_openai((bf_analysis_kind_t)k, resp->body, resp->body_len,
-                                     &j->verdicts[k], errstr, sizeof(errstr));
-        if (err == BF_OK) {
-            j->ok[k] = 1;
-            ai_outcome(w, kind, "ok");
-        } else {
-            ai_outcome(w, kind, "bad_answer");
-            snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "%s", errstr);
-            retry = true; /* a malformed answer is a failed attempt */
+    j->ai_seconds[k] = r->seconds;
+    j->ai_provider[k] = r->provider;
+    snprintf(j->ai_model[k], sizeof(j->ai_model[k]), "%s", r->model);
+    j->ai_cost[k] = r->cost_usd;
+    if (r->err == BF_OK) {
+        j->verdicts[k] = *r->verdict;
+        memset(r->verdict, 0, sizeof(*r->verdict));
+        j->ok[k] = 1;
+        if (r->fallback) {
+            char *why = bf_asprintf("fallback: %s", r->fallback);
+            json_array_append_new(j->verdicts[k].reasons, json_string(why));
+            free(why);
         }
     } else {
-        ai_outcome(w, kind,
-                   resp->err == BF_ERR_TIMEOUT ? "timeout"
-                   : resp->status == 429       ? "rate_limited"
-                                               : "error");
-        if (resp->err != BF_OK)
-            snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "%s: %s",
-                     bf_err_str(resp->err), resp->error ? resp->error : "");
-        else
-            snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "HTTP %ld: %.100s",
-                     resp->status, resp->body);
-        retry = retryable(resp);
-    }
-    if (!j->ok[k]) {
+        snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "%s", r->error);
         bf_log(BF_LOG_WARN, "worker", "analysis_failed",
                BF_LSTR("report_id", j->report->report_id),
                BF_LSTR("kind", bf_analysis_kind_name((bf_analysis_kind_t)k)),
-               BF_LINT("attempt", j->attempts[k]), BF_LSTR("error", j->ai_error[k]));
-        if (retry && j->attempts[k] <= w->cfg->ai_retries && !w->stopping) {
-            uint64_t ms = backoff_ms(j->attempts[k], 0.5, 10.0);
-            if (resp->retry_after_s >= 0 && resp->retry_after_s * 1000 > (double)ms)
-                ms = (uint64_t)(resp->retry_after_s * 1000);
-            uv_timer_start(&j->timers[T_AI0 + k], on_ai_retry, ms, 0);
-            return;
-        }
+               BF_LINT("attempts", r->attempts), BF_LSTR("error", j->ai_error[k]));
     }
     if (--j->ai_pending == 0)
         finish_analyses(j);
 }
 
-static void start_analysis(job_t *j, int k)
-{
-    bf_worker_t *w = j->w;
-    size_t len;
-    char *body = bf_analysis_openai_body(&w->prompts, (bf_analysis_kind_t)k,
-                                         w->cfg->ai_model, j->report_json, &len);
-    const char *headers[] = {w->auth_header, "Content-Type: application/json", NULL};
-    bf_http_request_t req = {.url = w->completions_url,
-                             .headers = headers,
-                             .body = body,
-                             .body_len = len,
-                             .timeout_s = w->cfg->ai_timeout_s};
-    ai_call_t *call = bf_malloc(sizeof(*call));
-    call->job = j;
-    call->kind = k;
-    j->attempts[k]++;
-    j->ai_started[k] = now_s();
-    bf_err_t err = bf_http_start(w->http, &req, on_ai_done, call);
-    free(body);
-    if (err == BF_OK) {
-        w->ai_in_flight++;
-        bf_series_set(w->tel.ai_in_flight, (double)w->ai_in_flight);
-    } else {
-        free(call);
-        snprintf(j->ai_error[k], sizeof(j->ai_error[k]), "could not start request: %s",
-                 bf_err_str(err));
-        if (--j->ai_pending == 0)
-            finish_analyses(j);
-    }
-}
-
 static void start_analyses(job_t *j)
 {
+    bf_worker_t *w = j->w;
+    double deadline = w->cfg->ai_deadline_s > 0 ? now_s() + w->cfg->ai_deadline_s : 0;
     j->ai_pending = BF_ANALYSIS__COUNT;
-    for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
-        start_analysis(j, k);
+    for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
+        ai_call_t *call = bf_malloc(sizeof(*call));
+        call->job = j;
+        call->kind = k;
+        bf_ai_analyse(w->ai, (bf_analysis_kind_t)k, j->report_json, deadline,
+                      on_ai_result, call);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1186,6 +1104,9 @@ static void on_stats(uv_timer_t *t)
     bf_series_set(w->tel.partitions, w->assigned);
     bf_series_set(w->tel.paused, w->paused || w->cap_hit ? 1 : 0); /* a hold too */
     update_consumer_lag(w);
+    /* Every provider's circuit open: stop fetching rather than burn
+     * reports; resume once a breaker lets probes through again. */
+    bf_worker_set_ai_unavailable(w, w->ai && !bf_ai_available(w->ai));
     /* fail-closed: Redis is connected again; let the waiting claims find
      * out whether it answers (the next failure pauses us again). */
     if (w->redis_blocked && redis_up) {
@@ -1229,9 +1150,10 @@ static void send_heartbeat(bf_worker_t *w)
         "reports_duplicate", (json_int_t)w->duplicates, "reports_dlq", (json_int_t)w->dlq,
         "reports_per_second", rate, "latency_p50_seconds", lat[0], "latency_p95_seconds",
         lat[1], "latency_p99_seconds", lat[2], "in_flight_reports", (int)w->in_flight,
-        "in_flight_ai_calls", (int)w->ai_in_flight, "ai_cost_usd", w->cost_usd,
-        "cpu_seconds", cpu, "rss_bytes", (json_int_t)rss, "assigned_partitions",
-        w->assigned, "paused", w->paused || w->cap_hit);
+        "in_flight_ai_calls", (int)(w->ai ? bf_ai_pending(w->ai) : 0), "ai_cost_usd",
+        w->ai ? bf_ai_cost_total(w->ai) : w->cost_usd, "cpu_seconds", cpu, "rss_bytes",
+        (json_int_t)rss, "assigned_partitions", w->assigned, "paused",
+        w->paused || w->cap_hit);
     bf_buf_t b;
     bf_buf_init(&b, 64 * 1024);
     char errstr[256];
@@ -1312,8 +1234,10 @@ static void close_all(bf_worker_t *w)
     close_handle(&w->sigint);
     bf_redis_destroy(w->redis);
     w->redis = NULL;
-    bf_http_destroy(w->http);
+    bf_http_destroy(w->http); /* in-flight AI calls settle with BF_ERR_STATE */
     w->http = NULL;
+    bf_ai_destroy(w->ai);
+    w->ai = NULL;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -1349,6 +1273,26 @@ static void init_loop(bf_worker_t *w)
     w->sigterm.data = w;
     uv_signal_init(&w->loop, &w->sigint);
     w->sigint.data = w;
+}
+
+/* The AI layer (ai.h): the provider chain, limits, breakers, the response
+ * cache in Redis when @p cache is given (not in a dry run or --once, which
+ * write nothing) and its bountyfleet_ai_* metrics in the worker's registry. */
+static bf_err_t start_ai(bf_worker_t *w, bf_redis_t *cache, char *errstr,
+                         size_t errstr_size)
+{
+    const bf_worker_config_t *cfg = w->cfg;
+    bf_ai_config_t acfg;
+    bf_err_t err = bf_worker_ai_config(cfg, &w->prompts, &w->prices, w->tel.registry,
+                                       &acfg, errstr, errstr_size);
+    if (err)
+        return err;
+    acfg.cache = cache;
+    acfg.cache_prefix = cfg->key_prefix;
+    acfg.cache_ttl_s = (double)cfg->dedup_ttl_s;
+    if (!(w->ai = bf_ai_new(&w->loop, w->http, &acfg, errstr, errstr_size)))
+        return BF_ERR_CONFIG;
+    return BF_OK;
 }
 
 bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *props,
@@ -1405,20 +1349,16 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
                  cfg->output_framing);
         goto fail;
     }
-    if (!cfg->ai_base_url || !*cfg->ai_base_url) {
-        snprintf(errstr, errstr_size,
-                 "no AI provider: set OPENAI_BASE_URL (or --ai-base-url)");
-        goto fail;
-    }
-    if (!cfg->ai_api_key || !*cfg->ai_api_key) {
-        snprintf(
-            errstr, errstr_size,
-            "no API key: set OPENAI_API_KEY or OPENAI_API_KEY_FILE in the environment");
-        goto fail;
-    }
     if (bf_prompts_load(cfg->prompts_dir, &w->prompts, errstr, errstr_size) ||
         bf_prices_load(cfg->prices_path, &w->prices, errstr, errstr_size))
         goto fail;
+    {
+        bf_ai_config_t acfg; /* the AI settings, checked before connecting anywhere */
+        if (bf_worker_ai_config(cfg, &w->prompts, &w->prices, NULL, &acfg, errstr,
+                                errstr_size) ||
+            bf_ai_config_check(&acfg, errstr, errstr_size))
+            goto fail;
+    }
     if (!(w->codec = bf_codec_new(errstr, errstr_size)))
         goto fail;
     /* Confluent ids resolve through the Schema Registry when one is set:
@@ -1435,18 +1375,12 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
                                           cfg->topic_validations, NULL, errstr,
                                           errstr_size))
         goto fail;
-    {
-        size_t n = strlen(cfg->ai_base_url);
-        while (n && cfg->ai_base_url[n - 1] == '/')
-            n--;
-        w->completions_url =
-            bf_asprintf("%.*s/chat/completions", (int)n, cfg->ai_base_url);
-        w->auth_header = bf_asprintf("Authorization: Bearer %s", cfg->ai_api_key);
-    }
 
     if (cfg->once_file) { /* the loop, signals and HTTP; no Kafka, no Redis */
         init_loop(w);
-        if (!(w->http = bf_http_new(&w->loop, cfg->max_connections, errstr, errstr_size)))
+        if (!(w->http =
+                  bf_http_new(&w->loop, cfg->max_connections, errstr, errstr_size)) ||
+            start_ai(w, NULL, errstr, errstr_size) != BF_OK)
             goto fail;
         return w;
     }
@@ -1538,6 +1472,8 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         goto fail;
     if (!(w->redis = bf_redis_new(&w->loop, cfg->redis_url, cfg->redis_timeout_s, errstr,
                                   errstr_size)))
+        goto fail;
+    if (start_ai(w, cfg->dry_run ? NULL : w->redis, errstr, errstr_size) != BF_OK)
         goto fail;
 
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
@@ -1640,8 +1576,6 @@ void bf_worker_destroy(bf_worker_t *w)
     bf_registry_destroy(w->registry);
     bf_prompts_free(&w->prompts);
     bf_prices_free(&w->prices);
-    free(w->auth_header);
-    free(w->completions_url);
     bf_telemetry_free(&w->tel);
     free(w);
 }

@@ -27,9 +27,16 @@ typedef struct bf_worker_config_s {
     char *topic_validations;
     char *topic_dlq;
     char *worker_id;
-    char *ai_base_url;
-    char *ai_api_key; /* secret */
+    char *ai_providers; /* AI_PROVIDERS: the fallback chain, e.g. "anthropic,openai" */
+    char *ai_base_url;  /* OpenAI (or compatible) */
+    char *ai_api_key;   /* secret */
     char *ai_model;
+    char *anthropic_base_url;
+    char *anthropic_api_key; /* secret */
+    char *anthropic_model;
+    char *gemini_base_url;
+    char *gemini_api_key; /* secret */
+    char *gemini_model;
     char *prompts_dir;
     char *prices_path;
     char *output_framing;
@@ -46,6 +53,8 @@ typedef struct bf_worker_config_s {
     int64_t ai_retries;
     int64_t dedup_ttl_s;
     double ai_timeout_s;
+    double ai_deadline_s; /* per report; 0 = none */
+    double openai_rpm, openai_tpm, anthropic_rpm, anthropic_tpm, gemini_rpm, gemini_tpm;
     double redis_timeout_s;
     double lease_s;
     double drain_timeout_s;

@@ -1,8 +1,11 @@
 /*
- * bountyfleet-aisim - an OpenAI-compatible AI provider for one machine.
+ * bountyfleet-aisim - a stand-in for the AI providers on one machine.
  *
  * The demo and the tests run the worker against this server instead of a
- * paid provider: it speaks the Chat Completions API on loopback, answers
+ * paid provider: it speaks OpenAI Chat Completions, Anthropic Messages and
+ * Gemini generateContent on loopback, enforces requests/min and tokens/min
+ * with real 429s and headers (--rpm, --tpm), injects errors, timeouts and
+ * malformed bodies at given rates, answers
  * each analysis with a verdict derived from the report text (verdict.h),
  * and can be made slow (--latency-ms, --latency-p99-ms) or unreliable
  * (--error-rate, --error-status) to exercise the worker's concurrency,
@@ -51,6 +54,11 @@ typedef struct aisim_config_s {
     int64_t threads;
     int64_t connection_limit;
     int64_t idle_timeout_s;
+    double rpm, tpm, burst_s;
+    double timeout_rate, malformed_rate, bad_answer_rate;
+    char *fault_providers;
+    int64_t capture;
+    int64_t cache_min_tokens;
     char *log_level;
 } aisim_config_t;
 
@@ -66,9 +74,33 @@ static const bf_opt_t options[] = {
      O(latency_p99_ms)},
     {"error-rate", 0, "AISIM_ERROR_RATE", BF_OPT_DOUBLE, "0", 0, 1, "R",
      "fraction of valid completions answered with --error-status", O(error_rate)},
-    {"error-status", 0, "AISIM_ERROR_STATUS", BF_OPT_INT, "500", 429, 503, "N",
-     "status of injected errors: 429 (with retry-after), 500, 502 or 503",
+    {"error-status", 0, "AISIM_ERROR_STATUS", BF_OPT_INT, "500", 429, 529, "N",
+     "status of injected errors: 429 (with retry-after), 500, 502, 503, 504 or 529",
      O(error_status)},
+    {"timeout-rate", 0, "AISIM_TIMEOUT_RATE", BF_OPT_DOUBLE, "0", 0, 1, "R",
+     "fraction of valid requests held without an answer until the client gives up",
+     O(timeout_rate)},
+    {"malformed-rate", 0, "AISIM_MALFORMED_RATE", BF_OPT_DOUBLE, "0", 0, 1, "R",
+     "fraction of valid requests answered 200 with a truncated body", O(malformed_rate)},
+    {"bad-answer-rate", 0, "AISIM_BAD_ANSWER_RATE", BF_OPT_DOUBLE, "0", 0, 1, "R",
+     "fraction of valid requests answered 200 (and billed) with an answer off the schema",
+     O(bad_answer_rate)},
+    {"fault-providers", 0, "AISIM_FAULT_PROVIDERS", BF_OPT_STRING,
+     "openai,anthropic,gemini", 1, 0, "NAME,...",
+     "providers the injected errors, timeouts and malformed bodies apply to",
+     O(fault_providers)},
+    {"rpm", 0, "AISIM_RPM", BF_OPT_DOUBLE, "0", 0, 1e9, "N",
+     "requests per minute per provider, enforced with 429s; 0 unlimited", O(rpm)},
+    {"tpm", 0, "AISIM_TPM", BF_OPT_DOUBLE, "0", 0, 1e12, "N",
+     "tokens (input + output) per minute per provider; 0 unlimited", O(tpm)},
+    {"burst", 0, "AISIM_BURST", BF_OPT_DOUBLE, "2", 0.01, 60, "SECONDS",
+     "rate-limit bucket capacity, in seconds of the rate", O(burst_s)},
+    {"capture", 0, "AISIM_CAPTURE", BF_OPT_INT, "64", 0, 100000, "N",
+     "requests kept for GET /debug/requests (headers with keys redacted, bodies)",
+     O(capture)},
+    {"cache-min-tokens", 0, "AISIM_CACHE_MIN_TOKENS", BF_OPT_INT, "1024", 0, 1000000, "N",
+     "shortest system prompt (tokens) the simulated Anthropic prompt cache keeps",
+     O(cache_min_tokens)},
     {"model", 'm', "AISIM_MODEL", BF_OPT_STRING, "sim-1", 1, 0, "NAME",
      "model listed by /v1/models (completions echo the requested model)", O(model)},
     {"seed", 's', "AISIM_SEED", BF_OPT_INT, "1", 0, 9007199254740991.0, "N",
@@ -94,10 +126,13 @@ static const bf_opt_t options[] = {
 
 static const bf_cli_t cli = {
     .program = PROGRAM,
-    .summary = "OpenAI-compatible AI provider simulator for one machine. Prints its base "
-               "URL (http://HOST:PORT/v1) as the first stdout line and runs until "
-               "SIGTERM/SIGINT. Endpoints: POST /v1/chat/completions, GET /v1/models, "
-               "GET /stats, POST /stats/reset, GET /healthz.",
+    .summary =
+        "AI provider simulator (OpenAI, Anthropic, Gemini) for one machine. Prints "
+        "its OpenAI base URL (http://HOST:PORT/v1) as the first stdout line; the "
+        "Anthropic and Gemini base URL is the same without /v1. Runs until "
+        "SIGTERM/SIGINT. Endpoints: POST /v1/chat/completions, POST /v1/messages, "
+        "POST /v1beta/models/MODEL:generateContent, GET /v1/models, GET /stats, "
+        "POST /stats/reset, GET /debug/requests, GET /healthz.",
     .usage = "[OPTIONS]",
     .opts = options,
     .n_opts = sizeof(options) / sizeof(options[0]),
@@ -187,6 +222,31 @@ static void raise_fd_limit(void)
     }
 }
 
+/* "openai,gemini" -> a bit per provider (providers.h order). */
+static int fault_mask(const char *list, unsigned *mask)
+{
+    static const char *const names[] = {"openai", "anthropic", "gemini"};
+    unsigned m = 0;
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        bool found = false;
+        for (unsigned i = 0; i < 3; i++)
+            if (strlen(names[i]) == n && strncmp(p, names[i], n) == 0) {
+                m |= 1u << i;
+                found = true;
+            }
+        if (!found)
+            return -1;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (mask)
+        *mask = m;
+    return 0;
+}
+
 static int check_config(const aisim_config_t *cfg, char *errstr, size_t errstr_size)
 {
     if (cfg->latency_p99_ms > 0 && cfg->latency_p99_ms < cfg->latency_ms) {
@@ -199,10 +259,22 @@ static int check_config(const aisim_config_t *cfg, char *errstr, size_t errstr_s
         return -1;
     }
     if (cfg->error_status != 429 && cfg->error_status != 500 &&
-        cfg->error_status != 502 && cfg->error_status != 503) {
+        cfg->error_status != 502 && cfg->error_status != 503 &&
+        cfg->error_status != 504 && cfg->error_status != 529) {
         snprintf(errstr, errstr_size,
-                 "--error-status %lld: expected 429, 500, 502 or 503",
+                 "--error-status %lld: expected 429, 500, 502, 503, 504 or 529",
                  (long long)cfg->error_status);
+        return -1;
+    }
+    if (cfg->error_rate + cfg->timeout_rate + cfg->malformed_rate > 1) {
+        snprintf(errstr, errstr_size,
+                 "--error-rate + --timeout-rate + --malformed-rate must not exceed 1");
+        return -1;
+    }
+    if (fault_mask(cfg->fault_providers, NULL) != 0) {
+        snprintf(errstr, errstr_size,
+                 "--fault-providers %s: expected names from openai, anthropic, gemini",
+                 cfg->fault_providers);
         return -1;
     }
     bf_log_level_t level;
@@ -270,7 +342,16 @@ int main(int argc, char **argv)
         .threads = (unsigned)cfg.threads,
         .connection_limit = (unsigned)cfg.connection_limit,
         .idle_timeout_s = (unsigned)cfg.idle_timeout_s,
+        .rpm = cfg.rpm,
+        .tpm = cfg.tpm,
+        .burst_s = cfg.burst_s,
+        .timeout_rate = cfg.timeout_rate,
+        .malformed_rate = cfg.malformed_rate,
+        .bad_answer_rate = cfg.bad_answer_rate,
+        .capture = (size_t)cfg.capture,
+        .cache_min_tokens = (unsigned)cfg.cache_min_tokens,
     };
+    fault_mask(cfg.fault_providers, &scfg.fault_providers);
     srv = bf_aisim_server_start(&scfg, fd, errstr, sizeof(errstr));
     if (!srv) {
         fprintf(stderr, "%s: %s\n", PROGRAM, errstr);

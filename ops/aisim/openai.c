@@ -252,12 +252,7 @@ bf_err_t bf_aisim_chat_parse(const char *body, size_t len, bf_aisim_chat_t *out,
             "length 1, but got an empty array instead.");
         goto out;
     }
-    if (json_is_true(json_object_get(req, "stream"))) {
-        bf_aisim_error_set(err, 400, "invalid_request_error", "stream",
-                           "unsupported_value",
-                           "Streaming is not supported by this simulator.");
-        goto out;
-    }
+    /* "stream": true is answered as server-sent events (providers.h). */
     size_t i;
     json_t *m;
     json_array_foreach(messages, i, m)

@@ -19,6 +19,7 @@
 #include "server.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,10 +35,16 @@
 #include "libbf/buf.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
+#include "capture.h"
+#include "limits.h"
 #include "openai.h"
+#include "providers.h"
 #include "stats.h"
 #include "timers.h"
 #include "verdict.h"
+
+/* Distinct system prompts the simulated Anthropic prompt cache holds. */
+#define PROMPT_CACHE_SLOTS 1024
 
 struct bf_aisim_server_s {
     bf_aisim_server_config_t cfg; /* model and api_key point at the copies below */
@@ -46,13 +53,24 @@ struct bf_aisim_server_s {
     struct MHD_Daemon *mhd;
     bf_aisim_timers_t *timers;
     bf_aisim_stats_t *stats;
+    bf_aisim_limits_t *limits;
+    bf_aisim_capture_t *capture;
+    pthread_mutex_t cache_lock;                /* guards seen_systems */
+    uint64_t seen_systems[PROMPT_CACHE_SLOTS]; /* hashes of cached system prompts */
     atomic_uint_fast64_t seq;      /* requests seen: indexes the random draws */
     atomic_int_fast64_t in_flight; /* requests between first call and completion */
     uint64_t id_salt;              /* makes ids differ between runs */
 };
 
+/* An injected timeout holds the request this long (or until shutdown). */
+#define TIMEOUT_HOLD_MS 3600000.0
+
 typedef enum route_e {
     ROUTE_CHAT,
+    ROUTE_MESSAGES,
+    ROUTE_GEMINI,
+    ROUTE_DEBUG_REQUESTS,
+    ROUTE_METRICS,
     ROUTE_MODELS,
     ROUTE_STATS,
     ROUTE_STATS_RESET,
@@ -65,7 +83,13 @@ typedef struct request_s {
     bf_aisim_server_t *srv;
     struct MHD_Connection *conn;
     route_t route;
-    char line[160]; /* "POST /v1/..." for 404 messages */
+    bf_aisim_provider_t provider;
+    char gemini_model[128]; /* from the URL of a Gemini request */
+    bool gemini_stream;     /* :streamGenerateContent */
+    json_t *captured;       /* this request for /debug/requests (owned) */
+    bf_aisim_limit_t limit; /* rate-limit state for the headers */
+    bool hold_forever;      /* an injected timeout */
+    char line[160];         /* "POST /v1/..." for 404 messages */
     uint64_t seq;
     uint64_t started_ns;
     bf_buf_t body;
@@ -143,7 +167,8 @@ static void set_answer(request_t *rq, unsigned status, const char *content_type,
 
 static void set_error(request_t *rq, const bf_aisim_error_t *err)
 {
-    set_answer(rq, err->status, "application/json", bf_aisim_error_to_json(err));
+    set_answer(rq, err->status, "application/json",
+               bf_aisim_error_to_json_for(rq->provider, err));
     rq->outcome.status = err->status;
 }
 
@@ -157,6 +182,9 @@ static void set_injected_error(request_t *rq, unsigned status)
             "Rate limit reached for requests (simulated). Please try again "
             "in 1s.");
         rq->retry_after = true;
+    } else if (status == 529) {
+        bf_aisim_error_set(&err, 529, "overloaded_error", NULL, NULL,
+                           "Overloaded (simulated)");
     } else if (status == 500) {
         bf_aisim_error_set(&err, 500, "server_error", NULL, NULL,
                            "The server had an error while processing your request. Sorry "
@@ -179,29 +207,78 @@ static bool same_secret(const char *a, const char *b)
     return diff == 0;
 }
 
-/* OpenAI authenticates with "Authorization: Bearer <key>". The key is
- * never logged or echoed. @returns true if the request may proceed. */
+/* A header of this request, or NULL. */
+static const char *header(request_t *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+/* Each API authenticates its own way, and complains in its own words:
+ * OpenAI "Authorization: Bearer <key>" (401); Anthropic "x-api-key" (401
+ * authentication_error) plus a required "anthropic-version" (400);
+ * Gemini "x-goog-api-key" or ?key= (403 PERMISSION_DENIED when absent,
+ * 400 INVALID_ARGUMENT "API key not valid" when wrong). The key is never
+ * logged or echoed. @returns true if the request may proceed. */
 static bool authorized(request_t *rq)
 {
-    const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION);
     bf_aisim_error_t err;
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
-        bf_aisim_error_set(
-            &err, 401, "invalid_request_error", NULL, NULL,
-            "You didn't provide an API key. You need to provide your API key in an "
-            "Authorization header using Bearer auth (i.e. Authorization: Bearer "
-            "YOUR_KEY).");
-        set_error(rq, &err);
-        return false;
+    const char *key = NULL;
+    switch (rq->provider) {
+    case BF_AISIM_ANTHROPIC:
+        key = header(rq, "x-api-key");
+        if (!key || !*key) {
+            bf_aisim_error_set(&err, 401, "authentication_error", NULL, NULL,
+                               "x-api-key header is required");
+            break;
+        }
+        if (rq->srv->api_key && !same_secret(key, rq->srv->api_key)) {
+            bf_aisim_error_set(&err, 401, "authentication_error", NULL, NULL,
+                               "invalid x-api-key");
+            break;
+        }
+        if (!header(rq, "anthropic-version")) {
+            bf_aisim_error_set(&err, 400, "invalid_request_error", NULL, NULL,
+                               "anthropic-version: header is required");
+            break;
+        }
+        return true;
+    case BF_AISIM_GEMINI:
+        key = header(rq, "x-goog-api-key");
+        if (!key)
+            key = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "key");
+        if (!key || !*key) {
+            bf_aisim_error_set(
+                &err, 403, "PERMISSION_DENIED", NULL, NULL,
+                "Method doesn't allow unregistered callers (callers without established "
+                "identity). Please use API Key or other form of API consumer identity to "
+                "call this API.");
+            break;
+        }
+        if (rq->srv->api_key && !same_secret(key, rq->srv->api_key)) {
+            bf_aisim_error_set(&err, 400, "INVALID_ARGUMENT", NULL, NULL,
+                               "API key not valid. Please pass a valid API key.");
+            break;
+        }
+        return true;
+    default:
+        key = header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!key || strncasecmp(key, "Bearer ", 7) != 0 || key[7] == '\0') {
+            bf_aisim_error_set(
+                &err, 401, "invalid_request_error", NULL, NULL,
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer "
+                "YOUR_KEY).");
+            break;
+        }
+        if (rq->srv->api_key && !same_secret(key + 7, rq->srv->api_key)) {
+            bf_aisim_error_set(&err, 401, "invalid_request_error", NULL,
+                               "invalid_api_key", "Incorrect API key provided.");
+            break;
+        }
+        return true;
     }
-    if (rq->srv->api_key && !same_secret(h + 7, rq->srv->api_key)) {
-        bf_aisim_error_set(&err, 401, "invalid_request_error", NULL, "invalid_api_key",
-                           "Incorrect API key provided.");
-        set_error(rq, &err);
-        return false;
-    }
-    return true;
+    set_error(rq, &err);
+    return false;
 }
 
 /* A 24-hex-digit id for @p purpose (0 request id, 1 completion id) of
@@ -214,13 +291,45 @@ static void make_id(char *out, size_t size, const char *prefix, uint64_t salt,
              (unsigned long long)(mix64(a) & 0xffffffffu));
 }
 
-/* The completion: parse, derive the verdict, wrap it as a completion. */
+/* Does the simulated Anthropic prompt cache already hold this system
+ * prompt? Remembers it if not (a bounded open-addressing set). */
+static bool cache_lookup_insert(bf_aisim_server_t *srv, uint64_t h)
+{
+    if (h == 0)
+        h = 1; /* 0 marks a free slot */
+    bool hit = false;
+    pthread_mutex_lock(&srv->cache_lock);
+    for (size_t i = 0; i < PROMPT_CACHE_SLOTS; i++) {
+        uint64_t *slot = &srv->seen_systems[(h + i) % PROMPT_CACHE_SLOTS];
+        if (*slot == h) {
+            hit = true;
+            break;
+        }
+        if (*slot == 0) {
+            *slot = h;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&srv->cache_lock);
+    return hit;
+}
+
+/* Is provider p a target of the injected faults? */
+static bool faulty(const bf_aisim_server_t *srv, bf_aisim_provider_t p)
+{
+    return (srv->cfg.fault_providers & (1u << p)) != 0;
+}
+
+/* A completion of any of the three APIs: validate, rate-limit, maybe
+ * inject a fault, derive the verdict and wrap it in the provider's answer. */
 static void answer_chat(request_t *rq)
 {
     bf_aisim_server_t *srv = rq->srv;
     bf_aisim_error_t err;
-    bf_aisim_chat_t chat;
+    bf_aisim_request_t req;
+    memset(&req, 0, sizeof(req));
     rq->count_in_stats = true;
+    rq->outcome.provider = rq->provider;
     if (rq->too_large) {
         bf_aisim_error_set(&err, 413, "invalid_request_error", NULL, "request_too_large",
                            "Request body too large: the limit is %zu bytes.",
@@ -230,43 +339,121 @@ static void answer_chat(request_t *rq)
     }
     if (!authorized(rq))
         return;
-    if (bf_aisim_chat_parse(rq->body.data ? rq->body.data : "", rq->body.len, &chat,
-                            &err)) {
+    const char *body = rq->body.data ? rq->body.data : "";
+    bf_err_t perr;
+    if (rq->provider == BF_AISIM_ANTHROPIC)
+        perr = bf_aisim_anthropic_parse(body, rq->body.len, &req, &err);
+    else if (rq->provider == BF_AISIM_GEMINI)
+        perr = bf_aisim_gemini_parse(rq->gemini_model, body, rq->body.len, &req, &err);
+    else
+        perr = bf_aisim_chat_parse(body, rq->body.len, &req.chat, &err);
+    if (perr) {
         set_error(rq, &err);
         return;
     }
-    if (uniform(srv->cfg.seed, rq->seq, 3) < srv->cfg.error_rate) {
-        set_injected_error(rq, srv->cfg.error_status);
-        bf_aisim_chat_clear(&chat);
-        return;
-    }
     size_t report_len;
-    const char *report_text =
-        bf_aisim_report_extract(chat.user_text, strlen(chat.user_text), &report_len);
+    const char *report_text = bf_aisim_report_extract(
+        req.chat.user_text, strlen(req.chat.user_text), &report_len);
     bf_aisim_report_t report;
     bf_aisim_verdict_t verdict;
     bf_aisim_report_parse(report_text, report_len, &report);
-    bf_aisim_verdict_derive(chat.kind, &report, &verdict);
-    char *content = bf_aisim_verdict_to_json(chat.kind, &verdict);
+    bf_aisim_verdict_derive(req.chat.kind, &report, &verdict);
+    char *content = bf_aisim_verdict_to_json(req.chat.kind, &verdict);
+    /* An injected bad answer: well-formed, billed, but off the schema
+     * (score out of range), as a model that ignores the schema answers. */
+    double bad_draw = uniform(srv->cfg.seed, rq->seq, 4);
+    if (faulty(srv, rq->provider) && bad_draw < srv->cfg.bad_answer_rate) {
+        free(content);
+        content = bf_strdup("{\"score\":7,\"confidence\":0.5,\"reasons\":[\"simulated "
+                            "answer off the schema\"]}");
+    }
+
+    /* Usage. Anthropic reports uncached input apart from cache reads and
+     * writes; a system prompt marked cache_control is written on its
+     * first use and read afterwards, if it is long enough to be cached. */
+    int64_t prompt = bf_aisim_tokens_estimate(req.chat.prompt_bytes);
+    int64_t system = bf_aisim_tokens_estimate(req.system_bytes);
+    bf_aisim_usage_t usage = {.input = prompt,
+                              .output = bf_aisim_tokens_estimate(strlen(content))};
+    if (rq->provider == BF_AISIM_ANTHROPIC && req.cache_system &&
+        system >= (int64_t)srv->cfg.cache_min_tokens) {
+        if (cache_lookup_insert(srv, req.system_hash))
+            usage.cache_read = system;
+        else
+            usage.cache_write = system;
+        usage.input = prompt - system;
+    }
+
+    bf_aisim_limits_take(srv->limits, rq->provider, prompt + usage.output,
+                         (double)bf_aisim_now_ns() / 1e9, &rq->limit);
+    if (!rq->limit.allowed) {
+        const char *what = rq->limit.remaining_requests < 1 ? "requests" : "tokens";
+        bf_aisim_error_set(&err, 429,
+                           rq->provider == BF_AISIM_ANTHROPIC ? "rate_limit_error"
+                                                              : "requests",
+                           NULL, "rate_limit_exceeded",
+                           "Rate limit reached for %s per min (simulated). Please try "
+                           "again in %.3fs.",
+                           what, rq->limit.retry_after_s);
+        set_error(rq, &err);
+        rq->retry_after = true;
+        goto out;
+    }
+    double draw = uniform(srv->cfg.seed, rq->seq, 3);
+    if (faulty(srv, rq->provider) && draw < srv->cfg.error_rate) {
+        set_injected_error(rq, srv->cfg.error_status);
+        goto out;
+    }
+    draw -= srv->cfg.error_rate;
+    if (faulty(srv, rq->provider) && draw >= 0 && draw < srv->cfg.timeout_rate) {
+        rq->hold_forever = true; /* answered only when the client has given up */
+        set_injected_error(rq, 503);
+        goto out;
+    }
+    draw -= srv->cfg.timeout_rate;
 
     char id[48];
-    make_id(id, sizeof(id), "chatcmpl-", srv->id_salt, rq->seq, 1);
+    make_id(id, sizeof(id),
+            rq->provider == BF_AISIM_ANTHROPIC ? "msg_"
+            : rq->provider == BF_AISIM_GEMINI  ? ""
+                                               : "chatcmpl-",
+            srv->id_salt, rq->seq, 1);
     rq->outcome = (bf_aisim_outcome_t){
         .status = 200,
-        .kind = chat.kind,
-        .prompt_tokens = bf_aisim_tokens_estimate(chat.prompt_bytes),
-        .completion_tokens = bf_aisim_tokens_estimate(strlen(content)),
+        .provider = rq->provider,
+        .kind = req.chat.kind,
+        .prompt_tokens = prompt,
+        .completion_tokens = usage.output,
+        .cached_tokens = usage.cache_read,
+        .cache_write_tokens = usage.cache_write,
     };
     rq->report_id = report.report_id; /* taken over from the report */
     report.report_id = NULL;
     rq->outcome.report_id = rq->report_id;
-    set_answer(rq, 200, "application/json",
-               bf_aisim_completion_to_json(id, chat.model, (int64_t)time(NULL), content,
-                                           rq->outcome.prompt_tokens,
-                                           rq->outcome.completion_tokens));
+    char *answer;
+    bool stream = rq->provider == BF_AISIM_GEMINI
+                      ? rq->gemini_stream
+                      : bf_aisim_wants_stream(body, rq->body.len);
+    if (stream)
+        answer = bf_aisim_stream_answer(rq->provider, id, &req, content, &usage,
+                                        (int64_t)time(NULL));
+    else if (rq->provider == BF_AISIM_ANTHROPIC)
+        answer = bf_aisim_anthropic_answer(id, &req, content, &usage);
+    else if (rq->provider == BF_AISIM_GEMINI)
+        answer = bf_aisim_gemini_answer(id, &req, content, &usage);
+    else
+        answer = bf_aisim_completion_to_json(id, req.chat.model, (int64_t)time(NULL),
+                                             content, prompt, usage.output);
+    if (faulty(srv, rq->provider) && draw >= 0 && draw < srv->cfg.malformed_rate) {
+        /* A body cut in half: valid HTTP, broken JSON. */
+        answer[strlen(answer) / 2] = '\0';
+        rq->outcome.status = 200;
+    }
+    set_answer(rq, 200, stream ? "text/event-stream" : "application/json", answer);
+out:
     free(content);
     bf_aisim_report_clear(&report);
-    bf_aisim_chat_clear(&chat);
+    bf_aisim_request_clear(&req);
 }
 
 static void answer_models(request_t *rq)
@@ -288,7 +475,17 @@ static void prepare_answer(request_t *rq)
     bf_aisim_error_t err;
     switch (rq->route) {
     case ROUTE_CHAT:
+    case ROUTE_MESSAGES:
+    case ROUTE_GEMINI:
         answer_chat(rq);
+        break;
+    case ROUTE_METRICS:
+        set_answer(rq, 200, "text/plain; version=0.0.4",
+                   bf_aisim_stats_to_prometheus(rq->srv->stats));
+        break;
+    case ROUTE_DEBUG_REQUESTS:
+        set_answer(rq, 200, "application/json",
+                   bf_aisim_capture_to_json(rq->srv->capture));
         break;
     case ROUTE_MODELS:
         answer_models(rq);
@@ -298,6 +495,8 @@ static void prepare_answer(request_t *rq)
         break;
     case ROUTE_STATS_RESET:
         bf_aisim_stats_reset(rq->srv->stats);
+        bf_aisim_capture_clear(rq->srv->capture);
+        bf_aisim_limits_reset(rq->srv->limits, (double)bf_aisim_now_ns() / 1e9);
         set_answer(rq, 200, "application/json", bf_strdup("{\"reset\":true}"));
         break;
     case ROUTE_HEALTH:
@@ -316,6 +515,77 @@ static void prepare_answer(request_t *rq)
     }
 }
 
+/* OpenAI's reset durations: "250ms" under a second, else "1.5s". */
+static void format_reset(char *out, size_t size, double s)
+{
+    if (s < 1)
+        snprintf(out, size, "%dms", (int)ceil(s * 1000));
+    else
+        snprintf(out, size, "%.3gs", s);
+}
+
+/* RFC 3339 UTC time @p s seconds from now (Anthropic's reset headers). */
+static void format_time(char *out, size_t size, double s)
+{
+    time_t t = time(NULL) + (time_t)ceil(s);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * Rate-limit headers the way each provider sends them. OpenAI (Rate
+ * limits guide): x-ratelimit-{limit,remaining,reset}-{requests,tokens}
+ * on every response. Anthropic: anthropic-ratelimit-requests-{limit,
+ * remaining,reset} and -tokens-. Gemini sends none. A 429 of any of them
+ * carries retry-after in whole seconds, rounded up.
+ */
+static void add_limit_headers(request_t *rq, struct MHD_Response *resp)
+{
+    const bf_aisim_limit_t *l = &rq->limit;
+    char v[64];
+    if (rq->retry_after) {
+        double ra = l->limited ? l->retry_after_s : 1.0;
+        snprintf(v, sizeof(v), "%d", (int)ceil(ra > 0 ? ra : 1));
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
+    if (!l->limited || rq->provider == BF_AISIM_GEMINI)
+        return;
+    bool oa = rq->provider == BF_AISIM_OPENAI;
+    const struct {
+        const char *oa, *an;
+        int64_t value;
+    } counts[] = {
+        {"x-ratelimit-limit-requests", "anthropic-ratelimit-requests-limit",
+         l->limit_requests},
+        {"x-ratelimit-remaining-requests", "anthropic-ratelimit-requests-remaining",
+         l->remaining_requests},
+        {"x-ratelimit-limit-tokens", "anthropic-ratelimit-tokens-limit", l->limit_tokens},
+        {"x-ratelimit-remaining-tokens", "anthropic-ratelimit-tokens-remaining",
+         l->remaining_tokens},
+    };
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        if ((i < 2 ? l->limit_requests : l->limit_tokens) == 0)
+            continue; /* that limit is not configured */
+        snprintf(v, sizeof(v), "%lld", (long long)counts[i].value);
+        MHD_add_response_header(resp, oa ? counts[i].oa : counts[i].an, v);
+    }
+    if (l->limit_requests) {
+        oa ? format_reset(v, sizeof(v), l->reset_requests_s)
+           : format_time(v, sizeof(v), l->reset_requests_s);
+        MHD_add_response_header(
+            resp,
+            oa ? "x-ratelimit-reset-requests" : "anthropic-ratelimit-requests-reset", v);
+    }
+    if (l->limit_tokens) {
+        oa ? format_reset(v, sizeof(v), l->reset_tokens_s)
+           : format_time(v, sizeof(v), l->reset_tokens_s);
+        MHD_add_response_header(
+            resp, oa ? "x-ratelimit-reset-tokens" : "anthropic-ratelimit-tokens-reset",
+            v);
+    }
+}
+
 static enum MHD_Result queue_answer(request_t *rq)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(
@@ -328,9 +598,9 @@ static enum MHD_Result queue_answer(request_t *rq)
              (unsigned long long)((bf_aisim_now_ns() - rq->started_ns) / 1000000u));
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rq->content_type);
     MHD_add_response_header(resp, "x-request-id", rq->request_id);
-    MHD_add_response_header(resp, "openai-processing-ms", ms);
-    if (rq->retry_after)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (rq->provider == BF_AISIM_OPENAI)
+        MHD_add_response_header(resp, "openai-processing-ms", ms);
+    add_limit_headers(rq, resp);
     enum MHD_Result ret = MHD_queue_response(rq->conn, rq->status, resp);
     MHD_destroy_response(resp);
     if (rq->count_in_stats)
@@ -370,13 +640,30 @@ static void hold(request_t *rq, uint64_t due_ns)
 /* ------------------------------------------------------------------------ */
 /* libmicrohttpd callbacks                                                   */
 
-static route_t route_of(const char *method, const char *url)
+static route_t route_of(const char *method, const char *url, char *model,
+                        size_t model_size, bool *stream)
 {
+    /* Gemini: /v1beta/models/{model}:generateContent */
+    static const char gprefix[] = "/v1beta/models/";
+    static const char *const gsuffixes[] = {":generateContent", ":streamGenerateContent"};
+    size_t ulen = strlen(url), plen = sizeof(gprefix) - 1;
+    for (size_t i = 0; i < 2; i++) {
+        size_t slen = strlen(gsuffixes[i]);
+        if (ulen > plen + slen && strncmp(url, gprefix, plen) == 0 &&
+            strcmp(url + ulen - slen, gsuffixes[i]) == 0) {
+            snprintf(model, model_size, "%.*s", (int)(ulen - plen - slen), url + plen);
+            *stream = i == 1;
+            return strcmp(method, "POST") == 0 ? ROUTE_GEMINI : ROUTE_BAD_METHOD;
+        }
+    }
     static const struct {
         const char *method, *path;
         route_t route;
     } routes[] = {
         {"POST", "/v1/chat/completions", ROUTE_CHAT},
+        {"POST", "/v1/messages", ROUTE_MESSAGES},
+        {"GET", "/debug/requests", ROUTE_DEBUG_REQUESTS},
+        {"GET", "/metrics", ROUTE_METRICS},
         {"GET", "/v1/models", ROUTE_MODELS},
         {"GET", "/stats", ROUTE_STATS},
         {"POST", "/stats/reset", ROUTE_STATS_RESET},
@@ -393,6 +680,36 @@ static route_t route_of(const char *method, const char *url)
     return path_known ? ROUTE_BAD_METHOD : ROUTE_NOT_FOUND;
 }
 
+static bool is_completion(route_t r)
+{
+    return r == ROUTE_CHAT || r == ROUTE_MESSAGES || r == ROUTE_GEMINI;
+}
+
+/* Record a header for /debug/requests, names lower-cased as HTTP/2 sends
+ * them; credentials are replaced by their length, never stored. */
+static enum MHD_Result capture_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    char name[96];
+    snprintf(name, sizeof(name), "%s", key);
+    for (char *c = name; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    bool secret = strcmp(name, "authorization") == 0 || strcmp(name, "x-api-key") == 0 ||
+                  strcmp(name, "x-goog-api-key") == 0;
+    char redacted[96];
+    if (secret) {
+        bool bearer = strncasecmp(value, "Bearer ", 7) == 0;
+        snprintf(redacted, sizeof(redacted), "%s<redacted %zu bytes>",
+                 bearer ? "Bearer " : "", strlen(value) - (bearer ? 7 : 0));
+        value = redacted;
+    }
+    json_t *s = json_string(value);
+    json_object_set_new(cls, name, s ? s : json_string("<not UTF-8>"));
+    return MHD_YES;
+}
+
 static request_t *request_new(bf_aisim_server_t *srv, struct MHD_Connection *conn,
                               const char *method, const char *url)
 {
@@ -401,11 +718,22 @@ static request_t *request_new(bf_aisim_server_t *srv, struct MHD_Connection *con
     rq->conn = conn;
     rq->started_ns = bf_aisim_now_ns();
     rq->seq = atomic_fetch_add(&srv->seq, 1);
-    rq->route = route_of(method, url);
+    rq->route = route_of(method, url, rq->gemini_model, sizeof(rq->gemini_model),
+                         &rq->gemini_stream);
+    rq->provider = rq->route == ROUTE_MESSAGES ? BF_AISIM_ANTHROPIC
+                   : rq->route == ROUTE_GEMINI ? BF_AISIM_GEMINI
+                                               : BF_AISIM_OPENAI;
+    if (is_completion(rq->route) && srv->cfg.capture > 0) {
+        rq->captured = json_pack("{s:s, s:s, s:s, s:o}", "provider",
+                                 bf_aisim_provider_name(rq->provider), "method", method,
+                                 "path", url, "headers", json_object());
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, capture_header,
+                                  json_object_get(rq->captured, "headers"));
+    }
     snprintf(rq->line, sizeof(rq->line), "%s %s", method, url);
     make_id(rq->request_id, sizeof(rq->request_id), "req_", srv->id_salt, rq->seq, 0);
     /* Only a completion has a body worth reading; other bodies are dropped. */
-    bf_buf_init(&rq->body, rq->route == ROUTE_CHAT ? srv->cfg.max_body : 0);
+    bf_buf_init(&rq->body, is_completion(rq->route) ? srv->cfg.max_body : 0);
     atomic_fetch_add(&srv->in_flight, 1);
     return rq;
 }
@@ -426,7 +754,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* Past the limit we keep reading but drop the bytes, so the client
          * gets its 413 instead of a reset connection. */
         if (!rq->too_large && bf_buf_append(&rq->body, upload_data, *upload_data_size)) {
-            rq->too_large = rq->route == ROUTE_CHAT;
+            rq->too_large = is_completion(rq->route);
             bf_buf_free(&rq->body);
         }
         *upload_data_size = 0;
@@ -434,9 +762,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (!rq->prepared) {
         rq->prepared = true;
+        if (rq->captured) {
+            json_t *body =
+                json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, 0, NULL);
+            if (!body)
+                body = json_stringn_nocheck(rq->body.data ? rq->body.data : "",
+                                            rq->body.len);
+            json_object_set_new(rq->captured, "body", body);
+            bf_aisim_capture_add(srv->capture, rq->captured);
+            rq->captured = NULL;
+        }
         prepare_answer(rq);
         bf_buf_free(&rq->body);
-        uint64_t delay = rq->route == ROUTE_CHAT ? latency_ns(&srv->cfg, rq->seq) : 0;
+        uint64_t delay = is_completion(rq->route) ? latency_ns(&srv->cfg, rq->seq) : 0;
+        if (rq->hold_forever)
+            delay = (uint64_t)(TIMEOUT_HOLD_MS * 1e6);
         if (delay) {
             hold(rq, rq->started_ns + delay);
             return MHD_YES;
@@ -457,6 +797,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         bf_log(BF_LOG_DEBUG, "aisim", "request_aborted", BF_LSTR("request", rq->line),
                BF_LINT("code", toe));
     bf_buf_free(&rq->body);
+    json_decref(rq->captured);
     free(rq->answer);
     free(rq->report_id);
     free(rq);
@@ -483,6 +824,9 @@ static void server_free(bf_aisim_server_t *s)
 {
     bf_aisim_timers_destroy(s->timers);
     bf_aisim_stats_destroy(s->stats);
+    bf_aisim_limits_destroy(s->limits);
+    bf_aisim_capture_destroy(s->capture);
+    pthread_mutex_destroy(&s->cache_lock);
     free(s->model);
     free(s->api_key);
     free(s);
@@ -499,6 +843,9 @@ bf_aisim_server_t *bf_aisim_server_start(const bf_aisim_server_config_t *cfg,
     s->cfg.api_key = s->api_key;
     s->id_salt = mix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
     s->stats = bf_aisim_stats_new(cfg->max_reports);
+    s->limits = bf_aisim_limits_new(cfg->rpm, cfg->tpm, cfg->burst_s);
+    s->capture = bf_aisim_capture_new(cfg->capture);
+    pthread_mutex_init(&s->cache_lock, NULL);
     s->timers = bf_aisim_timers_new(cfg->max_held, errstr, errstr_size);
     if (!s->timers) {
         close(listen_fd);

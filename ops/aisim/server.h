@@ -4,6 +4,12 @@
  * Endpoints:
  *   POST /v1/chat/completions  OpenAI Chat Completions; the answer is a
  *                              verdict derived from the report (verdict.h)
+ *   POST /v1/messages          Anthropic Messages (providers.h)
+ *   POST /v1beta/models/M:generateContent   Gemini (providers.h)
+ *   POST /v1beta/models/M:streamGenerateContent   Gemini, streamed (SSE)
+ * OpenAI and Anthropic requests with "stream": true are answered as
+ * server-sent events, the way each provider streams.
+ *   GET  /debug/requests       the last requests received (capture.h)
  *   GET  /v1/models            the one model the simulator lists
  *   GET  /stats                counters as JSON (stats.h)
  *   POST /stats/reset          zero the counters
@@ -28,7 +34,7 @@ typedef struct bf_aisim_server_config_s {
     double latency_ms;     /* median latency of a completion; 0 = none */
     double latency_p99_ms; /* p99 for log-normal latency; 0 = fixed latency_ms */
     double error_rate;     /* fraction of completions answered with an error */
-    unsigned error_status; /* that error's status: 429, 500, 502 or 503 */
+    unsigned error_status; /* that error's status: 429, 500, 502, 503, 504 or 529 */
     const char *model;     /* listed by /v1/models (copied) */
     uint64_t seed;         /* seeds the latency and error draws */
     const char *api_key;   /* required bearer token (copied), or NULL for any */
@@ -37,7 +43,15 @@ typedef struct bf_aisim_server_config_s {
     size_t max_reports;    /* distinct report ids counted in /stats */
     unsigned threads;      /* libmicrohttpd threads; 1 = one polling thread */
     unsigned connection_limit;
-    unsigned idle_timeout_s; /* close idle connections after this long; 0 = never */
+    unsigned idle_timeout_s;   /* close idle connections after this long; 0 = never */
+    double rpm, tpm;           /* per provider limits; 0 = unlimited */
+    double burst_s;            /* bucket capacity in seconds of the rate */
+    double timeout_rate;       /* fraction held until the client gives up */
+    double malformed_rate;     /* fraction answered 200 with a truncated body */
+    double bad_answer_rate;    /* fraction answered 200 with an answer off the schema */
+    unsigned fault_providers;  /* bit per provider the injected faults hit */
+    size_t capture;            /* requests kept for /debug/requests */
+    unsigned cache_min_tokens; /* shortest system prompt the prompt cache keeps */
 } bf_aisim_server_config_t;
 
 /**

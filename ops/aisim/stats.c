@@ -17,7 +17,12 @@
 
 #include <jansson.h>
 
+#include "libbf/buf.h"
 #include "libbf/mem.h"
+
+/* Providers counted apart: openai, anthropic, gemini (providers.h). */
+#define N_PROVIDERS 3
+static const char *const provider_names[N_PROVIDERS] = {"openai", "anthropic", "gemini"};
 
 /* HTTP status codes are three digits: 100..599. */
 #define STATUS_MIN 100
@@ -38,6 +43,10 @@ struct bf_aisim_stats_s {
     int64_t dropped;
     int64_t prompt_tokens, completion_tokens;
     int64_t held_now, held_peak;
+    struct {
+        int64_t requests, by_status[STATUS_MAX - STATUS_MIN + 1];
+        int64_t prompt, completion, cached, cache_write;
+    } providers[N_PROVIDERS];
 };
 
 bf_aisim_stats_t *bf_aisim_stats_new(size_t max_reports)
@@ -120,6 +129,17 @@ void bf_aisim_stats_record(bf_aisim_stats_t *s, const bf_aisim_outcome_t *o)
     s->requests_total++;
     if (o->status >= STATUS_MIN && o->status <= STATUS_MAX)
         s->by_status[o->status - STATUS_MIN]++;
+    if (o->provider < N_PROVIDERS) {
+        s->providers[o->provider].requests++;
+        if (o->status >= STATUS_MIN && o->status <= STATUS_MAX)
+            s->providers[o->provider].by_status[o->status - STATUS_MIN]++;
+        if (o->status == 200) {
+            s->providers[o->provider].prompt += o->prompt_tokens;
+            s->providers[o->provider].completion += o->completion_tokens;
+            s->providers[o->provider].cached += o->cached_tokens;
+            s->providers[o->provider].cache_write += o->cache_write_tokens;
+        }
+    }
     if (o->status == 200) {
         if ((unsigned)o->kind < BF_AISIM_KIND__COUNT)
             s->by_kind[o->kind]++;
@@ -174,12 +194,58 @@ char *bf_aisim_stats_to_json(bf_aisim_stats_t *s)
                         json_integer(s->completion_tokens));
     json_object_set_new(root, "held_now", json_integer(s->held_now));
     json_object_set_new(root, "held_peak", json_integer(s->held_peak));
+    json_t *by_provider = json_object();
+    json_object_set_new(root, "by_provider", by_provider);
+    for (int p = 0; p < N_PROVIDERS; p++) {
+        json_t *st = json_object();
+        for (int i = 0; i <= STATUS_MAX - STATUS_MIN; i++) {
+            if (!s->providers[p].by_status[i])
+                continue;
+            snprintf(key, sizeof(key), "%d", i + STATUS_MIN);
+            json_object_set_new(st, key, json_integer(s->providers[p].by_status[i]));
+        }
+        json_object_set_new(
+            by_provider, provider_names[p],
+            json_pack("{s:I, s:o, s:I, s:I, s:I, s:I}", "requests",
+                      (json_int_t)s->providers[p].requests, "by_status", st,
+                      "prompt_tokens", (json_int_t)s->providers[p].prompt,
+                      "completion_tokens", (json_int_t)s->providers[p].completion,
+                      "cached_tokens", (json_int_t)s->providers[p].cached,
+                      "cache_write_tokens", (json_int_t)s->providers[p].cache_write));
+    }
     pthread_mutex_unlock(&s->lock);
     char *out = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (!out)
         abort(); /* allocation failure: the project's out-of-memory policy */
     return out;
+}
+
+char *bf_aisim_stats_to_prometheus(bf_aisim_stats_t *s)
+{
+    /* At most 3 providers x 500 statuses x 160 bytes: the bound is never
+     * reached, so the appends cannot fail. */
+    bf_buf_t b;
+    bf_buf_init(&b, 1 << 20);
+    static const char head[] =
+        "# HELP bountyfleet_aisim_requests_total Completion requests answered.\n"
+        "# TYPE bountyfleet_aisim_requests_total counter\n";
+    bf_buf_append(&b, head, sizeof(head) - 1);
+    pthread_mutex_lock(&s->lock);
+    for (int p = 0; p < N_PROVIDERS; p++)
+        for (int i = 0; i <= STATUS_MAX - STATUS_MIN; i++) {
+            if (!s->providers[p].by_status[i])
+                continue;
+            char line[160];
+            int n = snprintf(line, sizeof(line),
+                             "bountyfleet_aisim_requests_total{provider=\"%s\","
+                             "status=\"%d\"} %lld\n",
+                             provider_names[p], i + STATUS_MIN,
+                             (long long)s->providers[p].by_status[i]);
+            bf_buf_append(&b, line, (size_t)n);
+        }
+    pthread_mutex_unlock(&s->lock);
+    return bf_buf_steal(&b, NULL);
 }
 
 void bf_aisim_stats_reset(bf_aisim_stats_t *s)
@@ -191,6 +257,7 @@ void bf_aisim_stats_reset(bf_aisim_stats_t *s)
     free_slots(s);
     s->dropped = 0;
     s->prompt_tokens = s->completion_tokens = 0;
+    memset(s->providers, 0, sizeof(s->providers));
     s->held_peak = s->held_now;
     pthread_mutex_unlock(&s->lock);
 }

@@ -1,0 +1,239 @@
+/*
+ * test_ai_limit.c - the AI layer's guards as pure state machines with a
+ * fake clock (worker/ai_limit.c): the token bucket that spreads calls
+ * under a provider's requests/min and tokens/min, and the circuit breaker
+ * CLOSED -> OPEN -> HALF_OPEN -> CLOSED.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "worker/ai.h"
+#include "worker/ai_limit.h"
+
+/* ---- token bucket -------------------------------------------------------- */
+
+static void test_unlimited_bucket_never_waits(void **unused)
+{
+    (void)unused;
+    bf_bucket_t b;
+    bf_bucket_init(&b, 0, 100.0);
+    for (int i = 0; i < 1000; i++) {
+        assert_true(bf_bucket_wait(&b, 1e6, 100.0) == 0);
+        bf_bucket_take(&b, 1e6, 100.0);
+    }
+}
+
+/* 600/min = 10/s: a one-second burst, then one call every 100 ms. */
+static void test_bucket_spreads_calls_at_the_configured_rate(void **unused)
+{
+    (void)unused;
+    bf_bucket_t b;
+    bf_bucket_init(&b, 600, 0.0);
+    double now = 0;
+    for (int i = 0; i < 10; i++) {
+        assert_true(bf_bucket_wait(&b, 1, now) == 0);
+        bf_bucket_take(&b, 1, now);
+    }
+    double w = bf_bucket_wait(&b, 1, now);
+    assert_true(w > 0.099 && w < 0.101);
+    /* Over a simulated minute at most burst + rate * 60 calls go out. */
+    int sent = 10;
+    while (now < 60.0) {
+        double wait = bf_bucket_wait(&b, 1, now);
+        if (wait > 0) {
+            now += wait;
+            continue;
+        }
+        bf_bucket_take(&b, 1, now);
+        sent++;
+    }
+    assert_in_range(sent, 600, 611);
+}
+
+/* Usage larger than the estimate puts the bucket in debt, which later
+ * calls wait out; a smaller one gives tokens back. */
+static void test_bucket_settles_estimates_with_usage(void **unused)
+{
+    (void)unused;
+    bf_bucket_t b;
+    bf_bucket_init(&b, 60000, 0.0); /* 1000 tokens/s, capacity 1000 */
+    bf_bucket_take(&b, 1000, 0.0);
+    bf_bucket_adjust(&b, -500); /* billed 500 more than estimated */
+    double w = bf_bucket_wait(&b, 100, 0.0);
+    assert_true(w > 0.599 && w < 0.601);
+    bf_bucket_adjust(&b, 600); /* ... or 600 fewer */
+    assert_true(bf_bucket_wait(&b, 100, 0.0) == 0);
+}
+
+/* A take larger than the capacity waits for a full bucket, never forever. */
+static void test_bucket_oversized_take_waits_for_full(void **unused)
+{
+    (void)unused;
+    bf_bucket_t b;
+    bf_bucket_init(&b, 600, 0.0); /* capacity 10 */
+    bf_bucket_take(&b, 10, 0.0);
+    double w = bf_bucket_wait(&b, 50, 0.0);
+    assert_true(w > 0.999 && w < 1.001);
+}
+
+/* A 429 halves the rate and blocks until retry-after; successes recover
+ * the configured rate step by step. */
+static void test_bucket_slows_down_on_429_and_recovers(void **unused)
+{
+    (void)unused;
+    bf_bucket_t b;
+    bf_bucket_init(&b, 600, 0.0);
+    bf_bucket_throttled(&b, 2.0, 0.0);
+    assert_true(b.rate > 4.99 && b.rate < 5.01);
+    assert_true(bf_bucket_wait(&b, 1, 0.0) >= 2.0);
+    assert_true(bf_bucket_wait(&b, 1, 2.5) == 0);
+    for (int i = 0; i < 10; i++)
+        bf_bucket_throttled(&b, 0, 3.0);
+    assert_true(b.rate > 0.99 && b.rate < 1.01); /* floor: a tenth */
+    for (int i = 0; i < 100; i++)
+        bf_bucket_recovered(&b);
+    assert_true(b.rate > 9.99 && b.rate < 10.01);
+}
+
+/* ---- circuit breaker -------------------------------------------------------- */
+
+static const bf_breaker_config_t breaker_cfg = {
+    .consecutive_failures = 3,
+    .failure_rate = 0.5,
+    .min_calls = 10,
+    .cooldown_s = 5,
+    .probes = 2,
+};
+
+static void test_breaker_opens_after_consecutive_failures(void **unused)
+{
+    (void)unused;
+    bf_breaker_t b;
+    bf_breaker_init(&b, &breaker_cfg);
+    for (int i = 0; i < 2; i++) {
+        assert_true(bf_breaker_allow(&b, 0));
+        bf_breaker_record(&b, false, 0);
+    }
+    assert_int_equal(b.state, BF_BREAKER_CLOSED);
+    bf_breaker_record(&b, false, 1.0);
+    assert_int_equal(b.state, BF_BREAKER_OPEN);
+    assert_false(bf_breaker_allow(&b, 2.0));
+    assert_true(bf_breaker_wait(&b, 2.0) > 3.99);
+}
+
+static void test_breaker_opens_on_failure_rate(void **unused)
+{
+    (void)unused;
+    bf_breaker_t b;
+    bf_breaker_init(&b, &breaker_cfg);
+    /* Alternating failures never make three in a row, but half of ten
+     * calls failed. */
+    for (int i = 0; i < 9; i++)
+        bf_breaker_record(&b, i % 2 == 1, 0);
+    assert_int_equal(b.state, BF_BREAKER_CLOSED);
+    bf_breaker_record(&b, false, 0);
+    assert_int_equal(b.state, BF_BREAKER_OPEN);
+}
+
+static void test_breaker_half_open_lets_probes_through_then_closes(void **unused)
+{
+    (void)unused;
+    bf_breaker_t b;
+    bf_breaker_init(&b, &breaker_cfg);
+    for (int i = 0; i < 3; i++)
+        bf_breaker_record(&b, false, 10.0);
+    assert_int_equal(b.state, BF_BREAKER_OPEN);
+    assert_false(bf_breaker_allow(&b, 14.9));
+    assert_true(bf_breaker_allow(&b, 15.0)); /* cool-down over */
+    assert_int_equal(b.state, BF_BREAKER_HALF_OPEN);
+    assert_true(bf_breaker_allow(&b, 15.0));
+    assert_false(bf_breaker_allow(&b, 15.0)); /* two probes out */
+    bf_breaker_record(&b, true, 15.1);
+    assert_int_equal(b.state, BF_BREAKER_HALF_OPEN);
+    bf_breaker_record(&b, true, 15.2);
+    assert_int_equal(b.state, BF_BREAKER_CLOSED);
+    assert_true(bf_breaker_allow(&b, 15.3));
+}
+
+static void test_breaker_failed_probe_opens_again(void **unused)
+{
+    (void)unused;
+    bf_breaker_t b;
+    bf_breaker_init(&b, &breaker_cfg);
+    for (int i = 0; i < 3; i++)
+        bf_breaker_record(&b, false, 0);
+    assert_true(bf_breaker_allow(&b, 5.0));
+    bf_breaker_record(&b, false, 5.5);
+    assert_int_equal(b.state, BF_BREAKER_OPEN);
+    assert_false(bf_breaker_allow(&b, 10.0)); /* a new cool-down from 5.5 */
+    assert_true(bf_breaker_allow(&b, 10.5));
+}
+
+/* A success resets the consecutive count. */
+static void test_breaker_success_resets_the_run(void **unused)
+{
+    (void)unused;
+    bf_breaker_t b;
+    bf_breaker_init(&b, &breaker_cfg);
+    for (int i = 0; i < 6; i++)
+        bf_breaker_record(&b, i % 3 == 2, 0); /* F F S F F S */
+    assert_int_equal(b.state, BF_BREAKER_CLOSED);
+}
+
+/* ---- OpenAI reset durations ------------------------------------------------ */
+
+static void test_parse_reset_durations(void **unused)
+{
+    (void)unused;
+    static const struct {
+        const char *text;
+        double seconds;
+    } cases[] = {
+        {"6s", 6},    {"1m30s", 90}, {"250ms", 0.25}, {"0.5s", 0.5}, {"2", 2},
+        {"1h", 3600}, {"6m0s", 360}, {"", -1},        {"abc", -1},   {"5x", -1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        double got = bf_ai_parse_duration(cases[i].text);
+        if (got < cases[i].seconds - 1e-9 || got > cases[i].seconds + 1e-9)
+            fail_msg("'%s': got %g, want %g", cases[i].text, got, cases[i].seconds);
+    }
+    assert_true(bf_ai_parse_duration(NULL) < 0);
+}
+
+static void test_parse_anthropic_reset_times(void **unused)
+{
+    (void)unused;
+    double now = 1795425600; /* 2026-11-23T09:20:00Z */
+    double got = bf_ai_parse_reset_time("2026-11-23T09:20:05Z", now);
+    if (!(got > 4.999 && got < 5.001))
+        fail_msg("got %g", got);
+    got = bf_ai_parse_reset_time("2026-11-23T09:20:00.5Z", now);
+    assert_true(got > 0.499 && got < 0.501);
+    assert_true(bf_ai_parse_reset_time("2026-11-23T09:19:00Z", now) == 0);
+    assert_true(bf_ai_parse_reset_time("tomorrow", now) < 0);
+    assert_true(bf_ai_parse_reset_time("2026-11-23T09:20:05+02:00", now) < 0);
+    assert_true(bf_ai_parse_reset_time(NULL, now) < 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unlimited_bucket_never_waits),
+        cmocka_unit_test(test_bucket_spreads_calls_at_the_configured_rate),
+        cmocka_unit_test(test_bucket_settles_estimates_with_usage),
+        cmocka_unit_test(test_bucket_oversized_take_waits_for_full),
+        cmocka_unit_test(test_bucket_slows_down_on_429_and_recovers),
+        cmocka_unit_test(test_breaker_opens_after_consecutive_failures),
+        cmocka_unit_test(test_breaker_opens_on_failure_rate),
+        cmocka_unit_test(test_breaker_half_open_lets_probes_through_then_closes),
+        cmocka_unit_test(test_breaker_failed_probe_opens_again),
+        cmocka_unit_test(test_breaker_success_resets_the_run),
+        cmocka_unit_test(test_parse_reset_durations),
+        cmocka_unit_test(test_parse_anthropic_reset_times),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,148 @@
+/*
+ * ai.h - the worker's AI layer: run one analysis of one report through an
+ * ordered chain of providers (AI_PROVIDERS), each guarded by token buckets
+ * for requests/min and tokens/min, a circuit breaker, and retries with
+ * exponential backoff and full jitter, inside a per-report deadline.
+ *
+ *   bf_ai_t *ai = bf_ai_new(loop, http, &cfg, errstr, sizeof(errstr));
+ *   bf_ai_analyse(ai, BF_ANALYSIS_QUALITY, report_json, deadline, on_done, job);
+ *   ...
+ *   bf_http_destroy(http);   in-flight calls finish with BF_ERR_STATE
+ *   bf_ai_destroy(ai);       waiting calls finish with BF_ERR_STATE
+ *
+ * A call's outcome is reported exactly once. Retried: 408, 429, 5xx, 529,
+ * timeouts, connection errors and answers that fail the schema; other 4xx
+ * go straight to the next provider. Every provider tried and why it was
+ * left is recorded in the result's fallback text.
+ *
+ * @locality the loop thread only.
+ */
+#ifndef BF_WORKER_AI_H
+#define BF_WORKER_AI_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "libbf/err.h"
+#include "libbf/http.h"
+#include "libbf/metrics.h"
+#include "libbf/redis.h"
+#include "worker/ai_limit.h"
+#include "worker/ai_provider.h"
+#include "worker/analysis.h"
+
+typedef struct bf_ai_s bf_ai_t;
+
+/** One provider of the chain; strings borrowed for the layer's lifetime. */
+typedef struct bf_ai_provider_config_s {
+    bf_ai_provider_t provider;
+    const char *base_url; /* NULL: the provider's documented default */
+    const char *api_key;  /* secret; required */
+    const char *model;    /* required */
+    double rpm;           /* requests per minute; 0 = unlimited */
+    double tpm;           /* tokens per minute; 0 = unlimited */
+} bf_ai_provider_config_t;
+
+typedef struct bf_ai_config_s {
+    bf_ai_provider_config_t providers[BF_AI__COUNT]; /* the fallback chain, in order */
+    size_t n_providers;
+    const bf_prompts_t *prompts; /* borrowed */
+    const bf_prices_t *prices;   /* borrowed */
+    bf_metrics_t *metrics;       /* borrowed; NULL: no metrics */
+    int retries;                 /* per provider, after the first attempt */
+    double timeout_s;            /* total time of one HTTP call */
+    double connect_timeout_s;    /* 0: 10 s */
+    double backoff_base_s;       /* 0: 0.5 s */
+    double backoff_cap_s;        /* 0: 10 s */
+    bf_breaker_config_t breaker; /* zeroes: 5 in a row, 50% of >= 20, 10 s, 1 probe */
+    /* Response cache: answers stored in Redis under
+     * {prefix}ai:{provider}:{model}:{prompt version}:{kind}:{sha256 of the
+     * report}, so the same content is never paid for twice. */
+    bf_redis_t *cache;        /* borrowed; NULL: no cache */
+    const char *cache_prefix; /* e.g. "bf:" */
+    double cache_ttl_s;       /* 0: 30 days */
+} bf_ai_config_t;
+
+/** A settled analysis; borrowed, valid during the callback. */
+typedef struct bf_ai_result_s {
+    bf_err_t err; /* BF_OK: verdict is filled */
+    bf_verdict_t
+        *verdict; /* on success: the caller may move it out (memcpy, then zero it) */
+    const char *provider; /* the provider that answered or was tried last */
+    const char *model;    /* the model that answered, or the configured one */
+    double cost_usd;      /* of the answer and of rejected answers billed before it */
+    double seconds;       /* from bf_ai_analyse() to now */
+    int attempts;         /* HTTP calls made, all providers */
+    bool cached;          /* answered from the response cache: nothing paid */
+    const char *error;    /* on failure: why, per provider tried */
+    const char *fallback; /* on success after a fallback: why earlier ones failed */
+} bf_ai_result_t;
+
+typedef void(bf_ai_done_cb)(const bf_ai_result_t *r, void *opaque);
+
+/**
+ * @brief Check a configuration without creating anything (so that a
+ *        daemon can refuse a bad one before it connects anywhere).
+ * @returns BF_OK, or BF_ERR_CONFIG with errstr naming the setting.
+ */
+bf_err_t bf_ai_config_check(const bf_ai_config_t *cfg, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Create the layer. Declares its metrics in cfg->metrics when given.
+ * @param http borrowed; must outlive the layer's in-flight calls
+ * @returns NULL with errstr on a bad configuration.
+ */
+bf_ai_t *bf_ai_new(uv_loop_t *loop, bf_http_t *http, const bf_ai_config_t *cfg,
+                   char *errstr, size_t errstr_size);
+
+/**
+ * @brief Finish every waiting call with BF_ERR_STATE and free the layer
+ *        (its timers are released as the loop runs). Destroy the HTTP
+ *        client first. NULL-safe.
+ */
+void bf_ai_destroy(bf_ai_t *ai);
+
+/**
+ * @brief Start analysis @p kind of @p report; @p cb runs exactly once, on
+ *        the loop, never from inside this call.
+ * @param report borrowed (a reference is kept until cb)
+ * @param deadline absolute time on uv_hrtime()/1e9 seconds after which no
+ *        new attempt starts (0: none)
+ */
+void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, const json_t *report,
+                   double deadline, bf_ai_done_cb *cb, void *opaque);
+
+/**
+ * @brief False while every provider's breaker is open (an outage): the
+ *        worker may pause consumption rather than queue more reports.
+ *        Calls started meanwhile wait for the first cool-down within their
+ *        deadline (or fail at once without one).
+ */
+bool bf_ai_available(const bf_ai_t *ai);
+
+/** @brief Calls started and not yet settled. */
+size_t bf_ai_pending(const bf_ai_t *ai);
+
+/** @brief Running total of the spend, USD. */
+double bf_ai_cost_total(const bf_ai_t *ai);
+
+/** @brief The breaker state of the chain's provider @p index. */
+bf_breaker_state_t bf_ai_breaker_state(const bf_ai_t *ai, size_t index);
+
+/**
+ * @brief Parse "6s", "1m30s", "250ms", "0.5s" (OpenAI's
+ *        x-ratelimit-reset-* durations) or plain seconds.
+ * @returns seconds, or -1 if unparsable.
+ */
+double bf_ai_parse_duration(const char *s);
+
+/**
+ * @brief Seconds from @p now_wall (Unix time) until an RFC 3339 UTC time
+ *        such as Anthropic's anthropic-ratelimit-*-reset
+ *        ("2026-11-23T12:00:05Z"); 0 if it is past.
+ * @returns seconds, or -1 if unparsable.
+ */
+double bf_ai_parse_reset_time(const char *rfc3339, double now_wall);
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * ai_provider.h - the wire formats of the AI providers: how one analysis
+ * becomes an HTTP request (URL, headers, body) and how a provider's
+ * response becomes a checked verdict with its token usage.
+ *
+ *   OpenAI Chat Completions  POST {base}/chat/completions
+ *                            Authorization: Bearer KEY; response_format
+ *                            json_schema (strict); usage.prompt_tokens,
+ *                            completion_tokens, prompt_tokens_details.cached_tokens
+ *   Anthropic Messages       POST {base}/v1/messages
+ *                            x-api-key, anthropic-version: 2023-06-01; the
+ *                            static system prompt is one text block marked
+ *                            cache_control ephemeral; the answer is forced
+ *                            through one tool whose input_schema is the
+ *                            analysis schema; usage.input_tokens,
+ *                            output_tokens, cache_read_input_tokens,
+ *                            cache_creation_input_tokens
+ *   Gemini generateContent   POST {base}/v1beta/models/{model}:generateContent
+ *                            x-goog-api-key; generationConfig.responseMimeType
+ *                            application/json + responseSchema; usageMetadata
+ *
+ * Pure functions over text and JSON, unit-tested without a network. The
+ * report always travels as data in the user message (bf_analysis_user_text).
+ */
+#ifndef BF_WORKER_AI_PROVIDER_H
+#define BF_WORKER_AI_PROVIDER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "libbf/err.h"
+#include "worker/analysis.h"
+
+typedef enum bf_ai_provider_e {
+    BF_AI_OPENAI = 0,
+    BF_AI_ANTHROPIC = 1,
+    BF_AI_GEMINI = 2,
+    BF_AI__COUNT
+} bf_ai_provider_t;
+
+/** @brief "openai", "anthropic", "gemini" (AI_PROVIDERS names, metric labels). */
+const char *bf_ai_provider_name(bf_ai_provider_t p);
+
+/** @brief Parse a provider name of @p len bytes. @returns 0, or -1 if unknown. */
+int bf_ai_provider_parse(const char *name, size_t len, bf_ai_provider_t *out);
+
+/** @brief The documented default base URL of @p p. */
+const char *bf_ai_provider_default_base(bf_ai_provider_t p);
+
+/** Where and as whom to call a provider; all borrowed. */
+typedef struct bf_ai_endpoint_s {
+    bf_ai_provider_t provider;
+    const char *base_url; /* without the API path; a trailing "/" is ignored */
+    const char *api_key;  /* secret */
+    const char *model;
+} bf_ai_endpoint_t;
+
+/** One request, ready for bf_http_start(); everything owned. */
+typedef struct bf_ai_wire_s {
+    char *url;
+    char *headers[4]; /* NULL-terminated "Name: value" lines */
+    char *body;
+    size_t body_len;
+} bf_ai_wire_t;
+
+/**
+ * @brief Build the request of analysis @p kind of @p report.
+ * @param report borrowed
+ * @param out filled; release with bf_ai_wire_free()
+ */
+void bf_ai_wire_build(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts,
+                      bf_analysis_kind_t kind, const json_t *report, bf_ai_wire_t *out);
+
+/** @brief Free what a wire request owns. NULL-safe. */
+void bf_ai_wire_free(bf_ai_wire_t *w);
+
+/**
+ * @brief Parse a 200 response of provider @p p and check the answer. Token
+ *        counts are normalised: tokens_in counts every input token,
+ *        cached reads and cache writes included.
+ * @param out filled on success; free with bf_verdict_clear()
+ * @returns BF_OK or BF_ERR_BAD_ANSWER with errstr (nothing of a bad answer
+ *          is kept).
+ */
+bf_err_t bf_ai_response_parse(bf_ai_provider_t p, bf_analysis_kind_t kind,
+                              const char *body, size_t len, bf_verdict_t *out,
+                              char *errstr, size_t errstr_size);
+
+/**
+ * @brief Only the token usage (and model) of a 200 response whose answer
+ *        was rejected: the provider bills it all the same.
+ * @returns true when the body carried a usage.
+ */
+bool bf_ai_usage_parse(bf_ai_provider_t p, const char *body, size_t len,
+                       bf_verdict_t *out);
+
+/**
+ * @brief Tokens a request will bill before the provider says: about four
+ *        bytes per token for English text and JSON, plus the answer's
+ *        budget. Used to take from the tokens/min bucket before a call;
+ *        the difference is settled from usage after it.
+ */
+long bf_ai_tokens_estimate(size_t request_bytes);
+
+/** Largest answer we ask for (max_tokens / maxOutputTokens). */
+#define BF_AI_MAX_OUTPUT_TOKENS 512
+
+#endif
