@@ -1275,6 +1275,13 @@ static void init_loop(bf_worker_t *w)
     w->sigint.data = w;
 }
 
+/* Connections to the providers: the three analyses of every report in
+ * flight run at once, so by default three per report. */
+static int64_t http_connections(const bf_worker_config_t *cfg)
+{
+    return cfg->max_connections > 0 ? cfg->max_connections : 3 * cfg->max_in_flight;
+}
+
 /* The AI layer (ai.h): the provider chain, limits, breakers, the response
  * cache in Redis when @p cache is given (not in a dry run or --once, which
  * write nothing) and its bountyfleet_ai_* metrics in the worker's registry. */
@@ -1379,7 +1386,7 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     if (cfg->once_file) { /* the loop, signals and HTTP; no Kafka, no Redis */
         init_loop(w);
         if (!(w->http =
-                  bf_http_new(&w->loop, cfg->max_connections, errstr, errstr_size)) ||
+                  bf_http_new(&w->loop, http_connections(cfg), errstr, errstr_size)) ||
             start_ai(w, NULL, errstr, errstr_size) != BF_OK)
             goto fail;
         return w;
@@ -1468,7 +1475,7 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     uv_timer_init(&w->loop, &w->heartbeat_timer);
     w->heartbeat_timer.data = w;
 
-    if (!(w->http = bf_http_new(&w->loop, cfg->max_connections, errstr, errstr_size)))
+    if (!(w->http = bf_http_new(&w->loop, http_connections(cfg), errstr, errstr_size)))
         goto fail;
     if (!(w->redis = bf_redis_new(&w->loop, cfg->redis_url, cfg->redis_timeout_s, errstr,
                                   errstr_size)))
