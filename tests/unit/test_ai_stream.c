@@ -144,7 +144,8 @@ static const char ANTHROPIC_STREAM[] =
     "data: {\"type\":\"ping\"}\n\n"
     "event: content_block_delta\n"
     "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
-    "\"input_json_delta\",\"partial_json\":\"{\\\"score\\\":0.7,\\\"confidence\\\"\"}}\n\n"
+    "\"input_json_delta\",\"partial_json\":\"{\\\"score\\\":0.7,\\\"confidence\\\"\"}}"
+    "\n\n"
     "event: content_block_delta\n"
     "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
     "\"input_json_delta\",\"partial_json\":\":0.68,\\\"reasons\\\":"
@@ -310,16 +311,16 @@ static void test_bad_streams_are_rejected(void **unused)
         free(body);
     }
     /* Anthropic: partial JSON that never completes. */
-    const char *cut = strstr(ANTHROPIC_STREAM, "event: content_block_delta\n"
-                                               "data: {\"type\":\"content_block_delta\","
-                                               "\"index\":0,\"delta\":{\"type\":"
-                                               "\"input_json_delta\",\"partial_json\":\":");
+    const char *cut =
+        strstr(ANTHROPIC_STREAM, "event: content_block_delta\n"
+                                 "data: {\"type\":\"content_block_delta\","
+                                 "\"index\":0,\"delta\":{\"type\":"
+                                 "\"input_json_delta\",\"partial_json\":\":");
     assert_non_null(cut);
     bf_ai_stream_t s;
     bf_ai_stream_init(&s, BF_AI_ANTHROPIC, NULL, NULL);
-    assert_int_equal(bf_ai_stream_feed(&s, ANTHROPIC_STREAM,
-                                       (size_t)(cut - ANTHROPIC_STREAM)),
-                     BF_OK);
+    assert_int_equal(
+        bf_ai_stream_feed(&s, ANTHROPIC_STREAM, (size_t)(cut - ANTHROPIC_STREAM)), BF_OK);
     size_t len;
     char *body = bf_ai_stream_body(&s, &len);
     bf_ai_stream_free(&s);
