@@ -332,38 +332,39 @@ static void test_bad_streams_are_rejected(void **unused)
     free(body);
 }
 
+/* The streaming form of a request with @p url and @p body. */
+static void streamed(bf_ai_provider_t p, const char *url, const char *body,
+                     bf_ai_wire_t *w)
+{
+    *w = (bf_ai_wire_t){0};
+    w->url = strdup(url);
+    w->body = strdup(body);
+    w->body_len = strlen(body);
+    bf_ai_wire_stream(p, w);
+    assert_int_equal(strlen(w->body), w->body_len);
+}
+
 static void test_wire_stream(void **unused)
 {
     (void)unused;
-    bf_ai_wire_t w = {0};
-    w.url = strdup("http://h/v1/chat/completions");
-    w.body = strdup("{\"model\":\"m\"}");
-    w.body_len = strlen(w.body);
-    bf_ai_wire_stream(BF_AI_OPENAI, &w);
+    bf_ai_wire_t w;
+    streamed(BF_AI_OPENAI, "http://h/v1/chat/completions", "{\"model\":\"m\"}", &w);
     json_t *b = json_loads(w.body, 0, NULL);
-    assert_int_equal(strlen(w.body), w.body_len);
     assert_true(json_is_true(json_object_get(b, "stream")));
     assert_true(json_is_true(
         json_object_get(json_object_get(b, "stream_options"), "include_usage")));
     json_decref(b);
     bf_ai_wire_free(&w);
 
-    w = (bf_ai_wire_t){0};
-    w.url = strdup("http://h/v1/messages");
-    w.body = strdup("{\"model\":\"m\"}");
-    w.body_len = strlen(w.body);
-    bf_ai_wire_stream(BF_AI_ANTHROPIC, &w);
+    streamed(BF_AI_ANTHROPIC, "http://h/v1/messages", "{\"model\":\"m\"}", &w);
     b = json_loads(w.body, 0, NULL);
     assert_true(json_is_true(json_object_get(b, "stream")));
     assert_null(json_object_get(b, "stream_options"));
     json_decref(b);
     bf_ai_wire_free(&w);
 
-    w = (bf_ai_wire_t){0};
-    w.url = strdup("http://h/v1beta/models/gemini-x:generateContent");
-    w.body = strdup("{\"contents\":[]}");
-    w.body_len = strlen(w.body);
-    bf_ai_wire_stream(BF_AI_GEMINI, &w);
+    streamed(BF_AI_GEMINI, "http://h/v1beta/models/gemini-x:generateContent",
+             "{\"contents\":[]}", &w);
     assert_string_equal(w.url,
                         "http://h/v1beta/models/gemini-x:streamGenerateContent?alt=sse");
     assert_string_equal(w.body, "{\"contents\":[]}");
