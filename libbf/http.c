@@ -44,6 +44,7 @@ struct transfer_s {
     char *body;
     bf_buf_t response;
     bf_http_done_cb *cb;
+    bf_http_chunk_cb *on_chunk;
     void *opaque;
     double retry_after_s;
     char errbuf[CURL_ERROR_SIZE];
@@ -167,6 +168,11 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     transfer_t *t = userdata;
     if (bf_buf_append(&t->response, ptr, size * nmemb) != BF_OK)
         return 0; /* curl aborts the transfer with CURLE_WRITE_ERROR */
+    if (t->on_chunk) {
+        long status = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        t->on_chunk(ptr, size * nmemb, status, t->opaque);
+    }
     return size * nmemb;
 }
 
@@ -245,6 +251,7 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
         return BF_ERR_STATE;
     transfer_t *t = bf_calloc(1, sizeof(*t));
     t->cb = cb;
+    t->on_chunk = req->on_chunk;
     t->opaque = opaque;
     t->retry_after_s = -1;
     bf_buf_init(&t->response, req->max_response ? req->max_response : 8 * 1024 * 1024);

@@ -53,16 +53,24 @@ bf_http_t *bf_http_new(uv_loop_t *loop, long max_connections, char *errstr,
  */
 void bf_http_destroy(bf_http_t *http);
 
+/**
+ * Body bytes as they arrive (e.g. server-sent events), before the done
+ * callback; @p status is the response's HTTP status. The whole body is
+ * still collected and passed to the done callback as well.
+ */
+typedef void(bf_http_chunk_cb)(const char *data, size_t len, long status, void *opaque);
+
 /** Options of one request. */
 typedef struct bf_http_request_s {
     const char *url;            /* copied */
     const char *const *headers; /* "Name: value", NULL-terminated; copied */
     const char *body;           /* copied; NULL for GET */
     size_t body_len;
-    const char *method;       /* NULL: POST with a body, GET without */
-    double timeout_s;         /* total; 0 = none */
-    double connect_timeout_s; /* 0 = 10 s */
-    size_t max_response;      /* bytes; 0 = 8 MiB */
+    const char *method;         /* NULL: POST with a body, GET without */
+    double timeout_s;           /* total; 0 = none */
+    double connect_timeout_s;   /* 0 = 10 s */
+    size_t max_response;        /* bytes; 0 = 8 MiB */
+    bf_http_chunk_cb *on_chunk; /* NULL: none; gets the done callback's opaque */
 } bf_http_request_t;
 
 /**

@@ -87,6 +87,8 @@ struct call_s {
     char content_hash[65]; /* sha256 of the report, hex; "" without a cache */
     double paid;           /* cost of rejected answers the provider billed */
     bool cached;
+    bf_ai_stream_t *stream; /* cfg.stream: this attempt's assembly */
+    char *stream_body;      /* its equivalent non-streamed body */
 };
 
 static double now_s(void)
@@ -130,6 +132,33 @@ static void on_call_closed(uv_handle_t *h)
     free(h->data);
 }
 
+static void stream_clear(call_t *c)
+{
+    if (c->stream) {
+        bf_ai_stream_free(c->stream);
+        free(c->stream);
+        c->stream = NULL;
+    }
+    free(c->stream_body);
+    c->stream_body = NULL;
+}
+
+static void on_stream_text(const char *text, size_t len, void *opaque)
+{
+    call_t *c = opaque;
+    if (c->ai->cfg.on_text)
+        c->ai->cfg.on_text(c->kind, text, len, c->ai->cfg.text_opaque);
+}
+
+/* Body bytes of a streamed attempt: events of a 200 are assembled, the
+ * body of any other status is only collected (its error text). */
+static void on_http_chunk(const char *data, size_t len, long status, void *opaque)
+{
+    call_t *c = opaque;
+    if (status == 200 && c->stream && bf_ai_stream_feed(c->stream, data, len) != BF_OK)
+        c->stream->bad = true;
+}
+
 static void call_free(call_t *c)
 {
     bf_ai_t *ai = c->ai;
@@ -142,6 +171,7 @@ static void call_free(call_t *c)
     ai->pending--;
     json_decref(c->report);
     bf_verdict_clear(&c->verdict);
+    stream_clear(c);
     if (c->timer_ready)
         uv_close((uv_handle_t *)&c->backoff, on_call_closed);
     else
@@ -249,6 +279,12 @@ static void send_call(provider_t *p, call_t *c, double now)
     bf_ai_wire_t wire;
     bf_ai_wire_build(&p->ep, ai->cfg.prompts, c->kind, c->report, &wire);
     c->estimate = bf_ai_tokens_estimate(wire.body_len);
+    stream_clear(c);
+    if (ai->cfg.stream) {
+        bf_ai_wire_stream(p->cfg.provider, &wire);
+        c->stream = bf_malloc(sizeof(*c->stream));
+        bf_ai_stream_init(c->stream, p->cfg.provider, on_stream_text, c);
+    }
     bf_bucket_take(&p->rpm, 1, now);
     bf_bucket_take(&p->tpm, (double)c->estimate, now);
     double timeout = ai->cfg.timeout_s;
@@ -261,6 +297,7 @@ static void send_call(provider_t *p, call_t *c, double now)
         .body_len = wire.body_len,
         .timeout_s = timeout > 0.001 ? timeout : 0.001,
         .connect_timeout_s = ai->cfg.connect_timeout_s,
+        .on_chunk = ai->cfg.stream ? on_http_chunk : NULL,
     };
     c->state = IN_FLIGHT;
     c->attempts++;
@@ -543,6 +580,14 @@ static void on_http_done(const bf_http_response_t *resp, void *opaque)
         return;
     }
     honour_headers(p, resp, now);
+    bf_http_response_t assembled;
+    if (c->stream && resp->err == BF_OK && resp->status == 200) {
+        /* From here on a streamed answer is the non-streamed one. */
+        assembled = *resp;
+        c->stream_body = bf_ai_stream_body(c->stream, &assembled.body_len);
+        assembled.body = c->stream_body;
+        resp = &assembled;
+    }
     const char *outcome = "error";
     bool retry = true, health_failure = true;
     if (resp->err == BF_OK && resp->status == 200) {

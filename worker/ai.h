@@ -30,6 +30,7 @@
 #include "libbf/redis.h"
 #include "worker/ai_limit.h"
 #include "worker/ai_provider.h"
+#include "worker/ai_stream.h"
 #include "worker/analysis.h"
 
 typedef struct bf_ai_s bf_ai_t;
@@ -43,6 +44,11 @@ typedef struct bf_ai_provider_config_s {
     double rpm;           /* requests per minute; 0 = unlimited */
     double tpm;           /* tokens per minute; 0 = unlimited */
 } bf_ai_provider_config_t;
+
+/** Streamed text of analysis @p kind as it arrives (borrowed, not
+ *  NUL-terminated); an attempt that is retried streams again. */
+typedef void(bf_ai_text_cb)(bf_analysis_kind_t kind, const char *text, size_t len,
+                            void *opaque);
 
 typedef struct bf_ai_config_s {
     bf_ai_provider_config_t providers[BF_AI__COUNT]; /* the fallback chain, in order */
@@ -62,6 +68,12 @@ typedef struct bf_ai_config_s {
     bf_redis_t *cache;        /* borrowed; NULL: no cache */
     const char *cache_prefix; /* e.g. "bf:" */
     double cache_ttl_s;       /* 0: 30 days */
+    /* Streaming (ai_stream.h): calls ask for server-sent events, the answer
+     * and its usage are assembled from them and checked exactly like a
+     * non-streamed answer; on_text sees the model's text as it arrives. */
+    bool stream;
+    bf_ai_text_cb *on_text; /* NULL: none */
+    void *text_opaque;
 } bf_ai_config_t;
 
 /** A settled analysis; borrowed, valid during the callback. */

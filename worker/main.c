@@ -131,6 +131,9 @@ static const bf_opt_t options[] = {
      "validate the JSON report in FILE, print the result as JSON and exit (no Kafka, "
      "no Redis)",
      O(once_file)},
+    {"no-stream", 0, NULL, BF_OPT_BOOL, "false", NORANGE, NULL,
+     "with --once: call the providers without streaming (no model text on stderr)",
+     O(no_stream)},
     {"dry-run", 'n', NULL, BF_OPT_BOOL, "false", NORANGE, NULL,
      "consume and analyse, publish and commit nothing", O(dry_run)},
 };

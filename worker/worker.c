@@ -67,6 +67,7 @@ typedef struct partition_s {
 
 struct bf_worker_s {
     const bf_worker_config_t *cfg;
+    int stream_kind; /* --once: the analysis whose text stderr shows, or -1 */
     uv_loop_t loop;
     uv_signal_t sigterm, sigint;
     uv_timer_t tick;
@@ -1282,6 +1283,20 @@ static int64_t http_connections(const bf_worker_config_t *cfg)
     return cfg->max_connections > 0 ? cfg->max_connections : 3 * cfg->max_in_flight;
 }
 
+/* --once: the model's text on stderr as it streams in; a "[kind] " line
+ * starts whenever the text of another analysis arrives. */
+static void on_stream_text(bf_analysis_kind_t kind, const char *text, size_t len,
+                           void *opaque)
+{
+    bf_worker_t *w = opaque;
+    if (w->stream_kind != (int)kind)
+        fprintf(stderr, "%s[%s] ", w->stream_kind < 0 ? "" : "\n",
+                bf_analysis_kind_name(kind));
+    w->stream_kind = (int)kind;
+    fwrite(text, 1, len, stderr);
+    fflush(stderr);
+}
+
 /* The AI layer (ai.h): the provider chain, limits, breakers, the response
  * cache in Redis when @p cache is given (not in a dry run or --once, which
  * write nothing) and its bountyfleet_ai_* metrics in the worker's registry. */
@@ -1297,6 +1312,10 @@ static bf_err_t start_ai(bf_worker_t *w, bf_redis_t *cache, char *errstr,
     acfg.cache = cache;
     acfg.cache_prefix = cfg->key_prefix;
     acfg.cache_ttl_s = (double)cfg->dedup_ttl_s;
+    acfg.stream = cfg->once_file && !cfg->no_stream;
+    acfg.on_text = on_stream_text;
+    acfg.text_opaque = w;
+    w->stream_kind = -1;
     if (!(w->ai = bf_ai_new(&w->loop, w->http, &acfg, errstr, errstr_size)))
         return BF_ERR_CONFIG;
     return BF_OK;
@@ -1622,6 +1641,8 @@ bf_err_t bf_worker_run_once(bf_worker_t *w)
     uv_signal_start(&w->sigint, on_signal, SIGINT);
     start_analyses(j);
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    if (w->stream_kind >= 0)
+        fputc('\n', stderr);
     return w->acked ? BF_OK : BF_ERR_STATE;
 }
 

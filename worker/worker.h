@@ -62,6 +62,7 @@ typedef struct bf_worker_config_s {
     double min_quality;
     double min_plausibility;
     bool dry_run;
+    bool no_stream; /* --once: do not stream the answers to stderr */
 } bf_worker_config_t;
 
 typedef struct bf_worker_s bf_worker_t;
