@@ -205,11 +205,12 @@ static int sim_init(sim_t *sim, const backtest_config_t *c, const bf_trace_t *tr
                    .max_workers = c->max,
                    .scale_down_delay_s = c->scale_down_delay},
         .step_s = tr->step_s,
-        .season = bf_forecast_season_for(tr->step_s, duration),
+        .season = 0, /* bf_forecast_seasons_for() below */
         .horizon_s = c->horizon,
         .worker_rate = c->worker_rate,
         .measure_rate = true,
     };
+    bf_forecast_seasons_for(tr->step_s, duration, &sc.season, &sc.season2);
     bf_decide_policy_capacity(&sc.policy);
     sc.policy.latency_slo_s = c->slo;
     sc.policy.cooldown_s = c->cooldown;

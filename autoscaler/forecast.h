@@ -8,15 +8,26 @@
  *
  * Models (bf_forecast_model_t):
  *   holt-winters    additive Holt-Winters with a damped additive trend and
- *                   ONE seasonality of `season` steps. Which seasonality is
- *                   the caller's choice by the history it has (see
- *                   bf_forecast_season_for()): weekly once three weeks fit,
- *                   else daily once three days fit, else none. While fewer
- *                   than two whole seasons have been seen (or without a
- *                   season) it runs as Holt's damped linear method, and
- *                   switches to Holt-Winters at 2 * season, initialising the
- *                   seasonal indices from those two seasons (the classical
- *                   decomposition start).
+ *                   ONE seasonality of `season` steps, or TWO (`season` a
+ *                   day and `season2` a week, a whole multiple of it):
+ *                   Taylor's double-seasonal Holt-Winters (J. W. Taylor,
+ *                   "Short-term electricity demand forecasting using double
+ *                   seasonal exponential smoothing", JORS 54, 2003), here
+ *                   with the damped trend and without Taylor's optional
+ *                   AR(1) error term. Which seasonality is the caller's
+ *                   choice by the history it has (see
+ *                   bf_forecast_seasons_for()): daily + weekly once two
+ *                   weeks fit and a day has at least two steps, else daily
+ *                   once three days fit, else none. While fewer than two
+ *                   whole seasons have been seen (or without a season) it
+ *                   runs as Holt's damped linear method, and switches to
+ *                   Holt-Winters at 2 * season, initialising the seasonal
+ *                   indices from those two seasons (the classical
+ *                   decomposition start). With `season2` it runs as the
+ *                   daily model until 2 * season2 (two weeks), then starts
+ *                   level, trend, the daily and the weekly indices afresh
+ *                   from those two weeks (the weekly index is what the
+ *                   week adds to the daily one, e.g. the weekend dip).
  *   seasonal-naive  the value one season earlier (the last value without a
  *                   season).
  *   moving-average  the mean of the last `window` values.
@@ -33,8 +44,8 @@
  *     observations, increasing above +5 %, decreasing below -5 %.
  *
  * Defaults of the Holt-Winters constants (alpha 0.3, beta 0.02, gamma 0.1,
- * damping phi 0.98) are textbook middle values, not fitted to a trace;
- * bf_forecast_fit() picks alpha, beta and gamma by a small grid search on a
+ * the weekly omega 0.1, damping phi 0.98) are textbook middle values, not fitted to a
+ * trace; bf_forecast_fit() picks alpha, beta and gamma by a small grid search on a
  * history the caller gives (forecast-eval uses the first 30 % of a trace);
  * bf_forecast_refit() does it on the model's own last three seasons (the
  * scaler, once a season).
@@ -70,9 +81,15 @@ typedef enum bf_trend_e {
 typedef struct bf_forecast_conf_s {
     bf_forecast_model_t model;
     size_t season; /* steps per season, 0 = none, <= BF_FORECAST_MAX_SEASON */
+    /* Holt-Winters only: a second, longer season (a week when `season` is a
+     * day), a multiple >= 2 of `season`, <= BF_FORECAST_MAX_SEASON; 0 = one
+     * season. */
+    size_t season2;
     size_t window; /* moving-average window in steps, 0 = 12 */
     /* Holt-Winters smoothing constants, each in 0..1; all 0 = the defaults. */
     double alpha, beta, gamma;
+    /* smoothing of the second season's indices, 0..1; 0 = the default */
+    double omega;
 } bf_forecast_conf_t;
 
 /** A forecast for one horizon. */
@@ -82,7 +99,8 @@ typedef struct bf_forecast_point_s {
     double upper;      /*                           upper */
     double confidence; /* 0..1 from the recent one-step errors */
     bf_trend_t trend;
-    bool seasonal; /* Holt-Winters: the seasonal part is in use */
+    bool seasonal;  /* Holt-Winters: the seasonal part is in use */
+    bool seasonal2; /* Holt-Winters: the second season is in use too */
 } bf_forecast_point_t;
 
 typedef struct bf_forecast_s bf_forecast_t;
@@ -137,8 +155,11 @@ void bf_forecast_fit(bf_forecast_conf_t *conf, const double *series, size_t n, s
  * @brief Re-choose alpha, beta and gamma of a seasonal Holt-Winters @p f by
  *        bf_forecast_fit() over the three seasons of history it holds (two
  *        start a trial model's season, the third scores it), keeping its
- *        state. Does nothing (returns false) for other models, without a
- *        season, or before three seasons have been seen.
+ *        state. With a second season: over its last three weeks (omega is
+ *        searched too, {0.05,0.1,0.3}) once three weeks have been seen,
+ *        before that as the one-season model over three days. Does nothing
+ *        (returns false) for other models, without a season, or before
+ *        three seasons have been seen.
  */
 bool bf_forecast_refit(bf_forecast_t *f, size_t h);
 
@@ -150,6 +171,15 @@ bool bf_forecast_refit(bf_forecast_t *f, size_t h);
 size_t bf_forecast_season_for(double step_s, double history_s);
 
 /**
+ * @brief Both seasons for a history of @p history_s seconds in steps of
+ *        @p step_s: daily in *season and weekly in *season2 once two weeks
+ *        fit (and both are 2..BF_FORECAST_MAX_SEASON steps); otherwise
+ *        *season2 = 0 and *season = bf_forecast_season_for().
+ */
+void bf_forecast_seasons_for(double step_s, double history_s, size_t *season,
+                             size_t *season2);
+
+/**
  * @brief The whole state (history, level, trend, seasonal indices, recent
  *        errors) as a JSON object (new reference), so that a restart does
  *        not forget a week of seasonality.
@@ -158,7 +188,9 @@ json_t *bf_forecast_save(const bf_forecast_t *f);
 
 /**
  * @brief Restore a state saved by bf_forecast_save() into @p f, which must
- *        have the same model, season and window.
+ *        have the same model, seasons and window. A state of an older
+ *        format version (before the second season) is refused with an
+ *        errstr that says so; the caller logs it and starts afresh.
  * @param state borrowed
  * @returns 0, or -1 with errstr filled (another configuration, a malformed
  *          or inconsistent state); @p f is left unchanged on failure.

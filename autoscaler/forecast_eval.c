@@ -72,14 +72,19 @@ static int evaluate(const eval_config_t *cfg, const bf_trace_t *tr)
     if (h < 1)
         h = 1;
     size_t fit_n = (size_t)((double)n * cfg->fit_fraction);
-    size_t season = bf_forecast_season_for(tr->step_s, tr->step_s * (double)fit_n);
-    size_t m = season ? season : 1;
+    size_t season, season2;
+    bf_forecast_seasons_for(tr->step_s, tr->step_s * (double)fit_n, &season, &season2);
+    /* The baselines and MASE's naive lag keep the one season of the
+     * single-season rule (weekly once three weeks fit, else daily), so that
+     * they do not change with the Holt-Winters variant. */
+    size_t naive = bf_forecast_season_for(tr->step_s, tr->step_s * (double)fit_n);
+    size_t m = naive ? naive : 1;
     int rc = 1;
 
     bf_forecast_conf_t confs[N_MODELS] = {
-        {.model = BF_FORECAST_HOLT_WINTERS, .season = season},
-        {.model = BF_FORECAST_SEASONAL_NAIVE, .season = season},
-        {.model = BF_FORECAST_MOVING_AVERAGE, .season = season},
+        {.model = BF_FORECAST_HOLT_WINTERS, .season = season, .season2 = season2},
+        {.model = BF_FORECAST_SEASONAL_NAIVE, .season = naive},
+        {.model = BF_FORECAST_MOVING_AVERAGE, .season = naive},
     };
     bf_forecast_fit(&confs[0], rate, fit_n, h);
     bf_forecast_t *f[N_MODELS] = {0};
@@ -120,12 +125,13 @@ static int evaluate(const eval_config_t *cfg, const bf_trace_t *tr)
                                       scale > 0 ? json_real(mae / scale) : json_null()));
     }
     const bf_forecast_conf_t *used = bf_forecast_conf(f[0]);
-    json_t *o = json_pack("{s:s, s:f, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f}, s:o}",
-                          "trace", cfg->trace, "step_s", tr->step_s, "season_steps",
-                          (json_int_t)season, "horizon_steps", (json_int_t)h, "fit_steps",
-                          (json_int_t)fit_n, "scored_steps", (json_int_t)sc[0].n,
-                          "holt_winters", "alpha", used->alpha, "beta", used->beta,
-                          "gamma", used->gamma, "models", models);
+    json_t *o = json_pack(
+        "{s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f}, s:o}", "trace",
+        cfg->trace, "step_s", tr->step_s, "season_steps", (json_int_t)season,
+        "season2_steps", (json_int_t)season2, "horizon_steps", (json_int_t)h, "fit_steps",
+        (json_int_t)fit_n, "scored_steps", (json_int_t)sc[0].n, "holt_winters", "alpha",
+        used->alpha, "beta", used->beta, "gamma", used->gamma, "omega", used->omega,
+        "models", models);
     char *text =
         o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(5))
           : NULL;

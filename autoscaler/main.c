@@ -136,9 +136,10 @@ static const bf_opt_t options[] = {
      "arrivals are summed into steps this long for the forecast", OPT(forecast_step)},
     {"horizon", 0, NULL, BF_OPT_DOUBLE, "300", 1, 3600, "SECONDS",
      "how far ahead the forecast looks (capacity for the peak within it)", OPT(horizon)},
-    {"season", 0, NULL, BF_OPT_STRING, "daily", 1, 0, "daily|weekly|none",
+    {"season", 0, NULL, BF_OPT_STRING, "daily+weekly", 1, 0,
+     "daily+weekly|daily|weekly|none",
      "seasonality of the Holt-Winters forecast (Holt's linear method until two seasons "
-     "are seen)",
+     "are seen; daily+weekly: the daily model until two weeks are seen)",
      OPT(season)},
     {"cooldown", 0, NULL, BF_OPT_DOUBLE, "0", 0, 86400, "SECONDS",
      "least time between two scaling actions", OPT(cooldown)},
@@ -292,22 +293,27 @@ static int scaler_settings(const autoscaler_config_t *cfg, bf_scaler_conf_t *sc)
                  cfg->weights);
         return usage_error(msg);
     }
-    double period = strcmp(cfg->season, "daily") == 0    ? 86400
-                    : strcmp(cfg->season, "weekly") == 0 ? 7 * 86400
-                                                         : 0;
+    bool both = strcmp(cfg->season, "daily+weekly") == 0;
+    double period = strcmp(cfg->season, "daily") == 0 || both ? 86400
+                    : strcmp(cfg->season, "weekly") == 0      ? 7 * 86400
+                                                              : 0;
     if (period == 0 && strcmp(cfg->season, "none") != 0) {
-        snprintf(msg, sizeof(msg), "--season: '%s' is not daily, weekly or none",
+        snprintf(msg, sizeof(msg),
+                 "--season: '%s' is not daily, weekly, daily+weekly or none",
                  cfg->season);
         return usage_error(msg);
     }
     double steps = period / cfg->forecast_step;
-    if (period > 0 && (steps < 2 || steps > BF_FORECAST_MAX_SEASON)) {
+    double span = both ? 7 * steps : steps; /* the longest season */
+    if (period > 0 && (steps < 2 || span > BF_FORECAST_MAX_SEASON ||
+                       (both && fabs(steps - round(steps)) > 1e-9))) {
         snprintf(msg, sizeof(msg),
                  "--season %s is %.0f steps of --forecast-step %gs, not in 2..%d",
                  cfg->season, steps, cfg->forecast_step, BF_FORECAST_MAX_SEASON);
         return usage_error(msg);
     }
     sc->season = (size_t)llround(steps);
+    sc->season2 = both ? 7 * sc->season : 0;
     if (cfg->horizon < cfg->forecast_step) {
         snprintf(msg, sizeof(msg), "--horizon %gs is shorter than --forecast-step %gs",
                  cfg->horizon, cfg->forecast_step);

@@ -32,7 +32,9 @@ bf_scaler_t *bf_scaler_new(const bf_scaler_conf_t *conf, char *errstr, size_t er
         snprintf(errstr, errstr_size, "forecast step and worker rate must be above 0");
         return NULL;
     }
-    bf_forecast_conf_t fc = {.model = BF_FORECAST_HOLT_WINTERS, .season = conf->season};
+    bf_forecast_conf_t fc = {.model = BF_FORECAST_HOLT_WINTERS,
+                             .season = conf->season,
+                             .season2 = conf->season2};
     bf_forecast_t *f = bf_forecast_new(&fc, errstr, errstr_size);
     if (!f)
         return NULL;
@@ -205,7 +207,8 @@ void bf_scaler_season_needs(const bf_scaler_t *s, double worker_rate, int64_t *o
     const bf_decide_policy_t *p = &s->conf.policy;
     double per = worker_rate * (p->target_utilization > 0 ? p->target_utilization : 1);
     double lo, hi;
-    bf_forecast_range(s->forecast, s->conf.season, &lo, &hi);
+    bf_forecast_range(s->forecast, now.seasonal2 ? s->conf.season2 : s->conf.season, &lo,
+                      &hi);
     *offpeak = (int64_t)ceil(lo / per - 1e-9);
     *peak = (int64_t)ceil(hi / per - 1e-9);
 }

@@ -10,8 +10,9 @@
  * What it adds to the two:
  *   - arrivals are summed into forecast steps of step_s seconds (e.g. one
  *     minute) and each closed step's rate (arrivals/s) feeds the forecast;
- *   - once per season (from the second on) the forecast's smoothing
- *     constants are fitted again to the last two seasons
+ *   - once per season (from the third on) the forecast's smoothing
+ *     constants are fitted again to the last three seasons (three weeks
+ *     with a second season, once they have been seen)
  *     (bf_forecast_refit), so they follow this traffic rather than
  *     textbook defaults;
  *   - the arrival forecast handed to the decision is the highest point
@@ -39,6 +40,7 @@ typedef struct bf_scaler_conf_s {
     bf_decide_policy_t policy;
     double step_s;      /* forecast step, > 0 */
     size_t season;      /* forecast season in steps, 0 = none */
+    size_t season2;     /* second (weekly) season in steps, 0 = none */
     double horizon_s;   /* forecast horizon, step_s..3600 */
     double worker_rate; /* reports/s of one worker until measured, > 0 */
     bool measure_rate;  /* measure the per-worker throughput */
@@ -104,9 +106,9 @@ char *bf_scaler_save(const bf_scaler_t *s);
 int bf_scaler_load(bf_scaler_t *s, const char *text, char *errstr, size_t errstr_size);
 
 /**
- * @brief Over the coming season (Holt-Winters with its seasonal part in
- *        use): the workers the quietest and the busiest forecast step need
- *        at @p worker_rate reports/s per worker and the planned
+ * @brief Over the coming season, the week with a second season in use
+ *        (Holt-Winters with its seasonal part in use): the workers the quietest and the
+ * busiest forecast step need at @p worker_rate reports/s per worker and the planned
  *        utilisation. Both -1 without a season. O(season): call it rarely
  *        (the live loop does, once an hour).
  */
