@@ -26,6 +26,7 @@
 #ifndef BF_REGISTRY_H
 #define BF_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -129,6 +130,19 @@ bf_err_t bf_registry_preload(bf_registry_t *reg, bf_codec_t *codec, bf_record_ty
  *        (bf_codec_set_schema_lookup). @p reg must outlive the codec's use.
  */
 void bf_registry_use_for_decoding(bf_registry_t *reg, bf_codec_t *codec);
+
+/**
+ * @brief Whether the last lookup or request failed in a way worth retrying:
+ *        the registry could not be reached or timed out (also while it is
+ *        failed fast after that), or answered 5xx or 429. False after a
+ *        success and after a definitive answer (404 unknown id, 4xx).
+ */
+bool bf_registry_failed_transiently(const bf_registry_t *reg);
+
+/** @brief Change the per-request timeouts (seconds; 0 keeps the current
+ *         one), e.g. to bound lookups made on an event loop tightly. */
+void bf_registry_set_timeouts(bf_registry_t *reg, double timeout_s,
+                              double connect_timeout_s);
 
 /** @brief Requests sent to the registry so far (lookups served from the
  *         cache do not count). */
