@@ -60,9 +60,9 @@ bf_registry_t *bf_registry_new(const bf_registry_options_t *opts, char *errstr,
 /**
  * @brief Create a client from the environment: SCHEMA_REGISTRY_URL,
  *        SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO (or its _FILE variant) and
- *        SCHEMA_REGISTRY_TIMEOUT (seconds per request, default 2: a lookup
- *        in the worker holds its event loop for at most that long, once
- *        per new schema id).
+ *        SCHEMA_REGISTRY_TIMEOUT (seconds per request, default 2; the
+ *        worker lowers it with bf_registry_set_timeouts once started, as
+ *        its lookups hold its event loop).
  * @param url overrides SCHEMA_REGISTRY_URL when not NULL (a flag)
  * @returns a client; NULL with errstr "" when no URL is set (Confluent ids
  *          then come from elsewhere), or NULL with errstr set on an error.
