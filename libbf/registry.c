@@ -66,6 +66,7 @@ struct bf_registry_s {
     CURL *easy;
     double down_until; /* transport failure: fail fast until then */
     char down_reason[256];
+    bool transient; /* the last request failed in a way worth retrying */
     id_entry_t ids[MAX_CACHED];
     size_t n_ids, next_evict;
     subject_entry_t subjects[MAX_CACHED];
@@ -254,6 +255,7 @@ static bf_err_t request(bf_registry_t *reg, const char *method, const char *path
 {
     *answer = NULL;
     *status = 0;
+    reg->transient = true; /* until the registry answers otherwise */
     if (now_s() < reg->down_until)
         return seterr(BF_ERR_HTTP, errstr, errstr_size,
                       "schema registry unreachable (retrying in a few seconds): %s",
@@ -308,12 +310,14 @@ static bf_err_t request(bf_registry_t *reg, const char *method, const char *path
         snprintf(reg->down_reason, sizeof(reg->down_reason), "%s",
                  cerr[0] ? cerr : curl_easy_strerror(rc));
         reg->down_until = now_s() + reg->retry_after_s;
+        reg->transient = err != BF_ERR_TOO_LARGE;
         seterr(err, errstr, errstr_size, "schema registry %s %s: %s", method, path,
                reg->down_reason);
         bf_log(BF_LOG_WARN, "registry", "unreachable", BF_LSTR("path", path),
                BF_LSTR("error", reg->down_reason));
     } else {
         curl_easy_getinfo(reg->easy, CURLINFO_RESPONSE_CODE, status);
+        reg->transient = *status >= 500 || *status == 429;
         *answer = json_loadb(resp.data ? resp.data : "", resp.len, 0, NULL);
         if (*status >= 300) {
             char why[320];
@@ -426,6 +430,7 @@ bf_err_t bf_registry_schema_by_id(bf_registry_t *reg, int32_t id,
         return seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
                       "schema registry: no client or a negative id");
     *schema_json = NULL;
+    reg->transient = false;
     for (size_t i = 0; i < reg->n_ids; i++) {
         id_entry_t *e = &reg->ids[i];
         if (e->id != id)
@@ -565,4 +570,18 @@ static bf_err_t lookup(void *opaque, int32_t id, const char **schema_json, char 
 void bf_registry_use_for_decoding(bf_registry_t *reg, bf_codec_t *codec)
 {
     bf_codec_set_schema_lookup(codec, reg ? lookup : NULL, reg);
+}
+
+bool bf_registry_failed_transiently(const bf_registry_t *reg)
+{
+    return reg && reg->transient;
+}
+
+void bf_registry_set_timeouts(bf_registry_t *reg, double timeout_s,
+                              double connect_timeout_s)
+{
+    if (timeout_s > 0)
+        reg->timeout_s = timeout_s;
+    if (connect_timeout_s > 0)
+        reg->connect_timeout_s = connect_timeout_s;
 }

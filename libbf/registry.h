@@ -26,6 +26,7 @@
 #ifndef BF_REGISTRY_H
 #define BF_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,9 +60,9 @@ bf_registry_t *bf_registry_new(const bf_registry_options_t *opts, char *errstr,
 /**
  * @brief Create a client from the environment: SCHEMA_REGISTRY_URL,
  *        SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO (or its _FILE variant) and
- *        SCHEMA_REGISTRY_TIMEOUT (seconds per request, default 2: a lookup
- *        in the worker holds its event loop for at most that long, once
- *        per new schema id).
+ *        SCHEMA_REGISTRY_TIMEOUT (seconds per request, default 2; the
+ *        worker lowers it with bf_registry_set_timeouts once started, as
+ *        its lookups hold its event loop).
  * @param url overrides SCHEMA_REGISTRY_URL when not NULL (a flag)
  * @returns a client; NULL with errstr "" when no URL is set (Confluent ids
  *          then come from elsewhere), or NULL with errstr set on an error.
@@ -129,6 +130,19 @@ bf_err_t bf_registry_preload(bf_registry_t *reg, bf_codec_t *codec, bf_record_ty
  *        (bf_codec_set_schema_lookup). @p reg must outlive the codec's use.
  */
 void bf_registry_use_for_decoding(bf_registry_t *reg, bf_codec_t *codec);
+
+/**
+ * @brief Whether the last lookup or request failed in a way worth retrying:
+ *        the registry could not be reached or timed out (also while it is
+ *        failed fast after that), or answered 5xx or 429. False after a
+ *        success and after a definitive answer (404 unknown id, 4xx).
+ */
+bool bf_registry_failed_transiently(const bf_registry_t *reg);
+
+/** @brief Change the per-request timeouts (seconds; 0 keeps the current
+ *         one), e.g. to bound lookups made on an event loop tightly. */
+void bf_registry_set_timeouts(bf_registry_t *reg, double timeout_s,
+                              double connect_timeout_s);
 
 /** @brief Requests sent to the registry so far (lookups served from the
  *         cache do not count). */

@@ -62,6 +62,9 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
         "Log end minus this worker's position, per partition.", "partition");
     t->heartbeats = bf_metric_series(bf_metrics_counter(
         m, "bountyfleet_heartbeats_sent_total", "Heartbeat records produced.", NULL));
+    t->registry_retries = bf_metric_series(bf_metrics_counter(
+        m, "bountyfleet_schema_lookup_retries_total",
+        "Reports whose schema lookup failed transiently and will be retried.", NULL));
 }
 
 bf_err_t bf_telemetry_serve(bf_telemetry_t *t, const char *addr, char *errstr,

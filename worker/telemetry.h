@@ -41,6 +41,7 @@ typedef struct bf_telemetry_s {
     bf_series_t *paused;
     bf_metric_t *consumer_lag; /* label: partition */
     bf_series_t *heartbeats;
+    bf_series_t *registry_retries;
     /* Ring of the last BF_TELEMETRY_WINDOW report durations (seconds). */
     double window[BF_TELEMETRY_WINDOW];
     size_t window_count, window_next;

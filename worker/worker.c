@@ -75,13 +75,14 @@ struct bf_worker_s {
     uv_timer_t heartbeat_timer; /* heartbeat_interval_s */
     double last_tick;
     bf_telemetry_t tel;
-    bool fail_open;     /* --redis-mode fail-open */
-    bool redis_blocked; /* fail-closed and Redis unreachable: paused */
-    bool ai_blocked;    /* every AI provider unavailable: paused */
-    bool cap_hit;       /* in flight reached the cap: held, then paused */
-    double hold_since;  /* when cap_hit was set */
-    uv_timer_t kick;    /* serves the consumer when a hold ends */
-    bool kafka_down;    /* librdkafka said all brokers are down */
+    bool fail_open;        /* --redis-mode fail-open */
+    bool redis_blocked;    /* fail-closed and Redis unreachable: paused */
+    bool ai_blocked;       /* every AI provider unavailable: paused */
+    bool registry_blocked; /* a schema lookup failed transiently: paused */
+    bool cap_hit;          /* in flight reached the cap: held, then paused */
+    double hold_since;     /* when cap_hit was set */
+    uv_timer_t kick;       /* serves the consumer when a hold ends */
+    bool kafka_down;       /* librdkafka said all brokers are down */
     size_t low_water;
     int assigned;
     int64_t started_ms;
@@ -114,7 +115,7 @@ struct bf_worker_s {
     uint64_t consumed, validated, duplicates, dlq, cached, acked;
 };
 
-enum { T_CLAIM = 0, T_AI0 = 1, T_PUBLISH = 4, N_TIMERS = 5 };
+enum { T_CLAIM = 0, T_AI0 = 1, T_PUBLISH = 4, T_DECODE = 5, N_TIMERS = 6 };
 
 typedef struct job_s {
     struct job_s *prev, *next; /* the worker's list of live jobs */
@@ -131,6 +132,7 @@ typedef struct job_s {
     json_t *report_json;
     char fingerprint[BF_FINGERPRINT_LEN];
     int claim_attempts;
+    int decode_attempts;     /* schema lookups that failed transiently */
     bool near_dup_published; /* the claim's published flag, for a near dup */
     int ai_pending;
     int attempts[BF_ANALYSIS__COUNT];
@@ -209,7 +211,9 @@ static void set_paused(bf_worker_t *w, bool pause)
     bf_log(BF_LOG_DEBUG, "worker", pause ? "paused" : "resumed",
            BF_LINT("in_flight", w->in_flight), BF_LBOOL("stopping", w->stopping),
            BF_LBOOL("redis_blocked", w->redis_blocked),
-           BF_LBOOL("ai_blocked", w->ai_blocked), BF_LBOOL("cap_hit", w->cap_hit));
+           BF_LBOOL("ai_blocked", w->ai_blocked),
+           BF_LBOOL("registry_blocked", w->registry_blocked),
+           BF_LBOOL("cap_hit", w->cap_hit));
 }
 
 /* Flow control.
@@ -229,6 +233,8 @@ static void set_paused(bf_worker_t *w, bool pause)
  * unavailable (bf_worker_set_ai_unavailable) pause at once. The
  * cap has hysteresis (full at max_in_flight, clear at low_water). */
 #define HOLD_S 2.0
+/* A schema lookup holds the event loop: connect and whole request. */
+#define REGISTRY_LOOKUP_TIMEOUT_S 0.5
 
 static void on_kick(uv_timer_t *t)
 {
@@ -246,7 +252,7 @@ static void update_pause(bf_worker_t *w)
         w->hold_since = now_s();
     if (!w->cap_hit && was && w->kick.loop)
         uv_timer_start(&w->kick, on_kick, 0, 0); /* take held messages now */
-    bool want = w->stopping || w->redis_blocked || w->ai_blocked ||
+    bool want = w->stopping || w->redis_blocked || w->ai_blocked || w->registry_blocked ||
                 (w->cap_hit && now_s() - w->hold_since >= HOLD_S);
     if (want != w->paused)
         set_paused(w, want);
@@ -893,6 +899,73 @@ static void claim(job_t *j)
 /* Consuming                                                           */
 /* ------------------------------------------------------------------ */
 
+/* A Confluent id the worker has not seen is looked up in the Schema
+ * Registry during the decode (a blocking request, bounded by
+ * REGISTRY_LOOKUP_TIMEOUT_S). A registry that cannot answer now (down,
+ * timing out, 5xx, 429) is not the report's fault: the report waits, its
+ * offset uncommitted, fetching pauses, and the decode is retried with
+ * backoff; the first lookup that gets an answer resumes fetching. Only a
+ * definitive answer (the id is unknown) makes a dead letter. */
+static void decode_report(job_t *j);
+
+static void on_decode_retry(uv_timer_t *t)
+{
+    decode_report(t->data);
+}
+
+static void registry_answered(bf_worker_t *w)
+{
+    if (!w->registry_blocked)
+        return;
+    w->registry_blocked = false;
+    bf_log(BF_LOG_INFO, "worker", "schema_registry_back");
+    update_pause(w);
+}
+
+static void decode_report(job_t *j)
+{
+    bf_worker_t *w = j->w;
+    rd_kafka_message_t *m = j->msg;
+    char errstr[256] = "";
+    if (m->len > BF_REPORT_MAX_ENCODED) {
+        snprintf(errstr, sizeof(errstr), "record is %zu bytes, more than %d", m->len,
+                 BF_REPORT_MAX_ENCODED);
+        dead_letter(j, BF_ERR_TOO_LARGE, errstr);
+        return;
+    }
+    json_t *obj = NULL;
+    uint64_t asked = w->registry ? bf_registry_requests(w->registry) : 0;
+    bf_err_t err = bf_codec_decode(w->codec, BF_RECORD_REPORT, m->payload, m->len, &obj,
+                                   NULL, errstr, sizeof(errstr));
+    if ((err == BF_ERR_HTTP || err == BF_ERR_TIMEOUT) &&
+        bf_registry_failed_transiently(w->registry)) {
+        bf_series_add(w->tel.registry_retries, 1);
+        if (!w->registry_blocked) {
+            bf_log(BF_LOG_WARN, "worker", "schema_registry_unavailable_pausing",
+                   BF_LINT("partition", j->partition), BF_LINT("offset", j->offset),
+                   BF_LSTR("error", errstr));
+            w->registry_blocked = true;
+            update_pause(w);
+        }
+        uv_timer_start(&j->timers[T_DECODE], on_decode_retry,
+                       backoff_ms(j->decode_attempts++, 0.5, 30.0) + 100, 0);
+        return;
+    }
+    /* A request that got an answer (the schema, or a definitive "no"). */
+    if (w->registry && bf_registry_requests(w->registry) != asked)
+        registry_answered(w);
+    if (err == BF_OK)
+        err = bf_report_from_json(obj, &j->report, errstr, sizeof(errstr));
+    json_decref(obj);
+    if (err) {
+        dead_letter(j, err, errstr);
+        return;
+    }
+    j->report_json = bf_report_to_json(j->report);
+    bf_dedup_fingerprint(j->report, j->fingerprint);
+    claim(j);
+}
+
 static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
 {
     if (m->err) {
@@ -932,26 +1005,7 @@ static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
     bf_series_set(w->tel.in_flight, (double)w->in_flight);
     update_pause(w);
 
-    char errstr[256] = "";
-    if (m->len > BF_REPORT_MAX_ENCODED) {
-        snprintf(errstr, sizeof(errstr), "record is %zu bytes, more than %d", m->len,
-                 BF_REPORT_MAX_ENCODED);
-        dead_letter(j, BF_ERR_TOO_LARGE, errstr);
-        return;
-    }
-    json_t *obj = NULL;
-    bf_err_t err = bf_codec_decode(w->codec, BF_RECORD_REPORT, m->payload, m->len, &obj,
-                                   NULL, errstr, sizeof(errstr));
-    if (err == BF_OK)
-        err = bf_report_from_json(obj, &j->report, errstr, sizeof(errstr));
-    json_decref(obj);
-    if (err) {
-        dead_letter(j, err, errstr);
-        return;
-    }
-    j->report_json = bf_report_to_json(j->report);
-    bf_dedup_fingerprint(j->report, j->fingerprint);
-    claim(j);
+    decode_report(j);
 }
 
 static void serve_consumer(bf_worker_t *w)
@@ -1389,7 +1443,8 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         goto fail;
     /* Confluent ids resolve through the Schema Registry when one is set:
      * the versions known at start are loaded now, later ones looked up
-     * once (a blocking request of at most SCHEMA_REGISTRY_TIMEOUT). */
+     * once on the event loop (a blocking request, so bounded tightly by
+     * REGISTRY_LOOKUP_TIMEOUT_S once the start-up requests are done). */
     if (!(w->registry = bf_registry_from_env(NULL, errstr, errstr_size)) && *errstr)
         goto fail;
     bf_registry_use_for_decoding(w->registry, w->codec);
@@ -1401,6 +1456,9 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
                                           cfg->topic_validations, NULL, errstr,
                                           errstr_size))
         goto fail;
+    if (w->registry)
+        bf_registry_set_timeouts(w->registry, REGISTRY_LOOKUP_TIMEOUT_S,
+                                 REGISTRY_LOOKUP_TIMEOUT_S);
 
     if (cfg->once_file) { /* the loop, signals and HTTP; no Kafka, no Redis */
         init_loop(w);

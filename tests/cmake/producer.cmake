@@ -14,3 +14,5 @@ bf_integration_test(interop ${CMAKE_CURRENT_SOURCE_DIR}/support/registry_server.
 target_compile_definitions(test_interop PRIVATE BF_PYTHON3="${BF_PYTHON3}")
 # The worker reads all three framings (Confluent via the registry).
 bf_integration_test(worker_framings ${CMAKE_CURRENT_SOURCE_DIR}/support/registry_server.c)
+# A Schema Registry outage delays Confluent reports, never dead-letters them.
+bf_integration_test(registry_outage ${CMAKE_CURRENT_SOURCE_DIR}/support/registry_server.c)

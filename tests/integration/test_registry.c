@@ -472,6 +472,43 @@ static void test_preload_learns_every_version_of_the_subject(void **state)
     free(v1);
 }
 
+/* Which failures are worth retrying: the worker waits those out and
+ * dead-letters only a definitive answer. */
+static void test_failures_say_whether_they_are_transient(void **state)
+{
+    fixture_t *f = *state;
+    int32_t id = bf_test_registry_add(f->server, "s-value", bf_schema_text("heartbeat"));
+    char errstr[256] = "";
+    const char *got = NULL;
+    assert_false(bf_registry_failed_transiently(f->client));
+    bf_test_registry_fail_next(f->server, 503, 1);
+    assert_int_equal(
+        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)),
+        BF_ERR_HTTP);
+    assert_true(bf_registry_failed_transiently(f->client));
+    bf_test_registry_fail_next(f->server, 429, 1);
+    assert_int_equal(
+        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)),
+        BF_ERR_HTTP);
+    assert_true(bf_registry_failed_transiently(f->client));
+    assert_int_equal(
+        bf_registry_schema_by_id(f->client, 999, &got, errstr, sizeof(errstr)),
+        BF_ERR_NOT_FOUND);
+    assert_false(bf_registry_failed_transiently(f->client));
+    assert_int_equal(
+        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)), BF_OK);
+    assert_false(bf_registry_failed_transiently(f->client));
+    /* Unreachable, and then failed fast: transient both times. */
+    bf_registry_t *down = client_for("http://127.0.0.1:1", 1, NULL);
+    assert_int_equal(bf_registry_schema_by_id(down, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_HTTP);
+    assert_true(bf_registry_failed_transiently(down));
+    assert_int_equal(bf_registry_schema_by_id(down, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_HTTP);
+    assert_true(bf_registry_failed_transiently(down));
+    bf_registry_destroy(down);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -484,6 +521,7 @@ int main(void)
         T(test_invalid_schema_is_refused_with_42201),
         T(test_server_error_is_an_http_error_with_its_message),
         T(test_slow_registry_times_out_then_fails_fast),
+        T(test_failures_say_whether_they_are_transient),
         T(test_unreachable_url_falls_over_to_the_next),
         T(test_basic_auth_is_sent_and_required),
         T(test_from_env_without_url_is_no_registry),

@@ -1,0 +1,266 @@
+/*
+ * test_registry_outage.c - a Schema Registry outage is not the report's
+ * fault: a Confluent-framed report whose schema id the worker has not seen
+ * waits while the registry fails (5xx, then timeouts), is never
+ * dead-lettered, gets its result once the registry answers again, and the
+ * worker's offsets commit to the end of the topic.
+ *
+ * The story: two registry-like servers start, one for the producer (A)
+ * and one for the worker (B), both knowing the report schema under the
+ * same id; B holds it under another subject, so the worker does not learn
+ * it when it starts and has to look it up when the report arrives. B fails
+ * the first lookups with 503, then answers too slowly for the worker's
+ * lookup timeout, and then recovers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "libbf/codec.h"
+#include "libbf/registry.h"
+#include "support/registry_server.h"
+#include "support/stack.h"
+
+#define PARTITIONS 2
+#define REPORTS    2
+
+typedef struct fixture_s {
+    bf_stack_t s;
+    bf_test_registry_t *producer_registry;
+    bf_test_registry_t *worker_registry;
+    bf_proc_t worker;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    const char *aisim_args[] = {"--latency-ms", "5", NULL};
+    if (bf_stack_start(&f->s, PARTITIONS, aisim_args) != 0 ||
+        !(f->producer_registry = bf_test_registry_start(NULL)) ||
+        !(f->worker_registry = bf_test_registry_start(NULL))) {
+        bf_test_registry_stop(f->producer_registry);
+        bf_stack_stop(&f->s);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    bf_proc_stop(&f->worker, SIGTERM, 60);
+    bf_stack_stop(&f->s);
+    bf_test_registry_stop(f->producer_registry);
+    bf_test_registry_stop(f->worker_registry);
+    free(f);
+    return 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void publish_confluent(fixture_t *f)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/outage.jsonl", f->s.tmpdir);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    for (int i = 0; i < REPORTS; i++)
+        fprintf(out,
+                "{\"report_id\":\"outage-%d\",\"submitted_at\":1714564800000,\"program\":"
+                "\"acme\",\"reporter\":\"alice\",\"title\":\"outage issue %d\",\"asset\":"
+                "\"o.acme.example\",\"description\":\"Distinct outage text %d so no "
+                "duplicate\"}\n",
+                i, i, i);
+    fclose(out);
+    char bin[512], env[600];
+    snprintf(env, sizeof(env), "SCHEMA_REGISTRY_URL=%s",
+             bf_test_registry_url(f->producer_registry));
+    const char *argv[] = {bf_test_bin("bountyfleet-producer", bin, sizeof(bin)),
+                          "-b",
+                          f->s.brokers,
+                          "--framing",
+                          "confluent",
+                          path,
+                          NULL};
+    const char *envs[] = {env, NULL};
+    bf_proc_t p;
+    assert_int_equal(bf_proc_start(&p, "producer", f->s.tmpdir, argv, envs, false, 5), 0);
+    int status = -1;
+    double deadline = bf_test_now() + 60 * bf_test_timeout_mult();
+    while (!bf_proc_exited(&p, &status) && bf_test_now() < deadline)
+        sleep_ms(20);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        bf_proc_dump_log(&p, 20);
+        fail_msg("producer failed (status %d)", status);
+    }
+}
+
+static rd_kafka_t *reader(fixture_t *f, const char *group, const char *topic)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", f->s.brokers, errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    if (topic) {
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(PARTITIONS);
+        for (int p = 0; p < PARTITIONS; p++)
+            rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    return rk;
+}
+
+/* Records on @p rk until @p want arrived or @p seconds passed. */
+static int count_records(rd_kafka_t *rk, int want, double seconds)
+{
+    int n = 0;
+    double deadline = bf_test_now() + seconds;
+    while (n < want && bf_test_now() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (!m->err)
+            n++;
+        rd_kafka_message_destroy(m);
+    }
+    return n;
+}
+
+/* Whether the worker group's committed offsets reached the log end. */
+static bool committed_to_end(rd_kafka_t *rk)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTITIONS);
+    for (int p = 0; p < PARTITIONS; p++)
+        rd_kafka_topic_partition_list_add(l, "bountyfleet.reports", p);
+    bool ok = rd_kafka_committed(rk, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int p = 0; ok && p < PARTITIONS; p++) {
+        int64_t lo = 0, hi = 0;
+        ok = rd_kafka_query_watermark_offsets(rk, "bountyfleet.reports", p, &lo, &hi,
+                                              5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+             (hi == 0 || l->elems[p].offset == hi);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return ok;
+}
+
+static void test_registry_outage_delays_reports_without_dead_letters(void **state)
+{
+    fixture_t *f = *state;
+    /* B learns the report schema as the producer registers it (its first
+     * id, as in A), under a subject the worker does not preload. */
+    char errstr[512] = "";
+    bf_codec_t *codec = bf_codec_new(errstr, sizeof(errstr));
+    bf_registry_options_t o = {.url = bf_test_registry_url(f->worker_registry)};
+    bf_registry_t *reg = bf_registry_new(&o, errstr, sizeof(errstr));
+    int32_t id = -1;
+    assert_int_equal(bf_registry_register_for_encoding(reg, codec, BF_RECORD_REPORT,
+                                                       "elsewhere", &id, errstr,
+                                                       sizeof(errstr)),
+                     BF_OK);
+    assert_int_equal(id, 1);
+    bf_registry_destroy(reg);
+    bf_codec_destroy(codec);
+
+    char bin[512], env_brokers[600], env_redis[200], env_ai[600], env_registry[300];
+    snprintf(env_brokers, sizeof(env_brokers), "KAFKA_BROKERS=%s", f->s.brokers);
+    snprintf(env_redis, sizeof(env_redis), "REDIS_URL=%s", f->s.redis_url);
+    snprintf(env_ai, sizeof(env_ai), "OPENAI_BASE_URL=%s", f->s.ai_base_url);
+    snprintf(env_registry, sizeof(env_registry), "SCHEMA_REGISTRY_URL=%s",
+             bf_test_registry_url(f->worker_registry));
+    const char *env[] = {env_brokers,  env_redis,
+                         env_ai,       "OPENAI_API_KEY=test-key",
+                         env_registry, "BOUNTYFLEET_WORKER_ID=outage",
+                         NULL};
+    const char *argv[] = {bf_test_bin("bountyfleet-worker", bin, sizeof(bin)), "-X",
+                          "session.timeout.ms=6000", NULL};
+    assert_int_equal(
+        bf_proc_start(&f->worker, "worker", f->s.tmpdir, argv, env, false, 5), 0);
+    /* The worker's start-up requests (preload) are done when it is
+     * consuming; wait for them before failing the registry. */
+    double deadline = bf_test_now() + 20 * bf_test_timeout_mult();
+    while (bf_test_registry_requests(f->worker_registry) == 0 && bf_test_now() < deadline)
+        sleep_ms(20);
+    sleep_ms(500);
+    unsigned before = bf_test_registry_requests(f->worker_registry);
+    bf_test_registry_fail_next(f->worker_registry, 503, 3);
+    publish_confluent(f);
+    char url[400];
+    snprintf(url, sizeof(url), "%s/subjects/bountyfleet.reports-value/versions/latest",
+             bf_test_registry_url(f->producer_registry));
+    long status = 0;
+    char *latest = bf_test_http_get(url, &status);
+    assert_int_equal(status, 200);
+    json_t *answer = json_loads(latest, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(answer, "id")), id);
+    json_decref(answer);
+    free(latest);
+
+    /* The 503s are used up by lookups, and no dead letter appears. */
+    rd_kafka_t *dlq = reader(f, "outage-dlq", "bountyfleet.reports.dlq");
+    deadline = bf_test_now() + 30 * bf_test_timeout_mult();
+    while (bf_test_registry_requests(f->worker_registry) < before + 3 &&
+           bf_test_now() < deadline)
+        sleep_ms(50);
+    assert_true(bf_test_registry_requests(f->worker_registry) >= before + 3);
+    /* Then too slow for the worker's lookup timeout: more retries. */
+    bf_test_registry_set_delay_ms(f->worker_registry, 1500);
+    unsigned slow = bf_test_registry_requests(f->worker_registry);
+    deadline = bf_test_now() + 30 * bf_test_timeout_mult();
+    while (bf_test_registry_requests(f->worker_registry) < slow + 1 &&
+           bf_test_now() < deadline)
+        sleep_ms(50);
+    sleep_ms(1500);
+    assert_int_equal(count_records(dlq, 1, 1.0), 0);
+    bf_test_registry_set_delay_ms(f->worker_registry, 0);
+
+    /* Recovered: every report gets its result, still no dead letter. */
+    rd_kafka_t *results = reader(f, "outage-results", "bountyfleet.validations");
+    int got = count_records(results, REPORTS, 90 * bf_test_timeout_mult());
+    if (got != REPORTS) {
+        bf_proc_dump_log(&f->worker, 40);
+        fail_msg("%d of %d reports have a result", got, REPORTS);
+    }
+    assert_int_equal(count_records(dlq, 1, 2.0), 0);
+
+    /* The offsets commit to the end of the topic. */
+    rd_kafka_t *group = reader(f, "bountyfleet-workers", NULL);
+    bool done = false;
+    deadline = bf_test_now() + 30 * bf_test_timeout_mult();
+    while (!(done = committed_to_end(group)) && bf_test_now() < deadline)
+        sleep_ms(200);
+    assert_true(done);
+    rd_kafka_destroy(group);
+    rd_kafka_destroy(results);
+    rd_kafka_destroy(dlq);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_registry_outage_delays_reports_without_dead_letters, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
