@@ -7,6 +7,10 @@
  */
 #include "libbf/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
 static const struct {
     const char *name;
     const char *text;
@@ -43,4 +47,22 @@ const char *bf_err_name(bf_err_t err)
     if ((unsigned)err >= BF_ERR__COUNT)
         return "unknown";
     return names[err].name;
+}
+
+bf_err_t bf_seterr(bf_err_t err, char *errstr, size_t size, const char *fmt, ...)
+{
+    if (errstr && size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(errstr, size, fmt, ap);
+        va_end(ap);
+    }
+    return err;
+}
+
+double bf_monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -8,6 +8,8 @@
 #ifndef BF_ERR_H
 #define BF_ERR_H
 
+#include <stddef.h>
+
 typedef enum bf_err_e {
     BF_OK = 0,
     BF_ERR_INVALID_ARG = 1,    /* a caller passed something unusable */
@@ -42,5 +44,15 @@ const char *bf_err_str(bf_err_t err);
  * @returns a static string (never NULL).
  */
 const char *bf_err_name(bf_err_t err);
+
+/**
+ * @brief Write a printf-formatted message into @p errstr (when not NULL
+ *        and @p size > 0) and return @p err: `return bf_seterr(...)`.
+ */
+bf_err_t bf_seterr(bf_err_t err, char *errstr, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/** @brief Seconds on the monotonic clock (for durations and deadlines). */
+double bf_monotonic_s(void);
 
 #endif

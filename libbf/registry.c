@@ -74,32 +74,11 @@ struct bf_registry_s {
     uint64_t requests;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static bf_err_t seterr(bf_err_t err, char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static bf_err_t seterr(bf_err_t err, char *errstr, size_t size, const char *fmt, ...)
-{
-    if (errstr && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errstr, size, fmt, ap);
-        va_end(ap);
-    }
-    return err;
-}
-
 bf_registry_t *bf_registry_new(const bf_registry_options_t *opts, char *errstr,
                                size_t errstr_size)
 {
     if (!opts || !opts->url || !*opts->url) {
-        seterr(BF_ERR_CONFIG, errstr, errstr_size, "schema registry: no URL");
+        bf_seterr(BF_ERR_CONFIG, errstr, errstr_size, "schema registry: no URL");
         return NULL;
     }
     bf_registry_t *reg = bf_calloc(1, sizeof(*reg));
@@ -113,7 +92,7 @@ bf_registry_t *bf_registry_new(const bf_registry_options_t *opts, char *errstr,
             char *u = bf_strndup(p, n);
             if (reg->n_urls == MAX_URLS ||
                 (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)) {
-                seterr(
+                bf_seterr(
                     BF_ERR_CONFIG, errstr, errstr_size,
                     "schema registry: '%s' is not an http(s) URL (or more than %d URLs)",
                     u, MAX_URLS);
@@ -127,7 +106,7 @@ bf_registry_t *bf_registry_new(const bf_registry_options_t *opts, char *errstr,
         p += *p == ',';
     }
     if (!reg->n_urls) {
-        seterr(BF_ERR_CONFIG, errstr, errstr_size, "schema registry: no URL");
+        bf_seterr(BF_ERR_CONFIG, errstr, errstr_size, "schema registry: no URL");
         bf_registry_destroy(reg);
         return NULL;
     }
@@ -138,8 +117,8 @@ bf_registry_t *bf_registry_new(const bf_registry_options_t *opts, char *errstr,
     reg->negative_ttl_s = opts->negative_ttl_s > 0 ? opts->negative_ttl_s : 30.0;
     reg->retry_after_s = opts->retry_after_s > 0 ? opts->retry_after_s : 5.0;
     if (!(reg->easy = curl_easy_init())) {
-        seterr(BF_ERR_HTTP, errstr, errstr_size,
-               "schema registry: curl_easy_init failed");
+        bf_seterr(BF_ERR_HTTP, errstr, errstr_size,
+                  "schema registry: curl_easy_init failed");
         bf_registry_destroy(reg);
         return NULL;
     }
@@ -256,10 +235,10 @@ static bf_err_t request(bf_registry_t *reg, const char *method, const char *path
     *answer = NULL;
     *status = 0;
     reg->transient = true; /* until the registry answers otherwise */
-    if (now_s() < reg->down_until)
-        return seterr(BF_ERR_HTTP, errstr, errstr_size,
-                      "schema registry unreachable (retrying in a few seconds): %s",
-                      reg->down_reason);
+    if (bf_monotonic_s() < reg->down_until)
+        return bf_seterr(BF_ERR_HTTP, errstr, errstr_size,
+                         "schema registry unreachable (retrying in a few seconds): %s",
+                         reg->down_reason);
     bf_buf_t resp;
     bf_buf_init(&resp, MAX_RESPONSE);
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: " CONTENT_TYPE);
@@ -309,10 +288,10 @@ static bf_err_t request(bf_registry_t *reg, const char *method, const char *path
                                              : BF_ERR_HTTP;
         snprintf(reg->down_reason, sizeof(reg->down_reason), "%s",
                  cerr[0] ? cerr : curl_easy_strerror(rc));
-        reg->down_until = now_s() + reg->retry_after_s;
+        reg->down_until = bf_monotonic_s() + reg->retry_after_s;
         reg->transient = err != BF_ERR_TOO_LARGE;
-        seterr(err, errstr, errstr_size, "schema registry %s %s: %s", method, path,
-               reg->down_reason);
+        bf_seterr(err, errstr, errstr_size, "schema registry %s %s: %s", method, path,
+                  reg->down_reason);
         bf_log(BF_LOG_WARN, "registry", "unreachable", BF_LSTR("path", path),
                BF_LSTR("error", reg->down_reason));
     } else {
@@ -322,8 +301,8 @@ static bf_err_t request(bf_registry_t *reg, const char *method, const char *path
         if (*status >= 300) {
             char why[320];
             describe_error(resp.data ? resp.data : "", *status, why, sizeof(why));
-            seterr(BF_ERR_HTTP, errstr, errstr_size, "schema registry %s %s: %s", method,
-                   path, why);
+            bf_seterr(BF_ERR_HTTP, errstr, errstr_size, "schema registry %s %s: %s",
+                      method, path, why);
         }
     }
     bf_buf_free(&resp);
@@ -365,7 +344,7 @@ static const id_entry_t *remember_id(bf_registry_t *reg, int32_t id, const char 
     free(e->schema);
     e->id = id;
     e->schema = schema ? bf_strdup(schema) : NULL;
-    e->expires = schema ? 0 : now_s() + reg->negative_ttl_s;
+    e->expires = schema ? 0 : bf_monotonic_s() + reg->negative_ttl_s;
     return e;
 }
 
@@ -374,8 +353,8 @@ bf_err_t bf_registry_register(bf_registry_t *reg, const char *subject,
                               size_t errstr_size)
 {
     if (!reg || !subject || !*subject || !schema_json || !id)
-        return seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
-                      "schema registry: no subject or schema");
+        return bf_seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
+                         "schema registry: no subject or schema");
     for (size_t i = 0; i < reg->n_subjects; i++) {
         subject_entry_t *s = &reg->subjects[i];
         if (strcmp(s->subject, subject) == 0 && strcmp(s->schema, schema_json) == 0) {
@@ -393,8 +372,8 @@ bf_err_t bf_registry_register(bf_registry_t *reg, const char *subject,
     json_t *answer = NULL;
     bf_err_t err =
         body ? request(reg, "POST", path, body, &status, &answer, errstr, errstr_size)
-             : seterr(BF_ERR_PARSE, errstr, errstr_size,
-                      "schema registry: schema is not valid UTF-8 text");
+             : bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
+                         "schema registry: schema is not valid UTF-8 text");
     free(body);
     if (err == BF_OK && status >= 300) {
         err = registry_error(status, BF_ERR_SCHEMA);
@@ -402,8 +381,8 @@ bf_err_t bf_registry_register(bf_registry_t *reg, const char *subject,
         json_t *j = json_object_get(answer, "id");
         if (!json_is_integer(j) || json_integer_value(j) < 0 ||
             json_integer_value(j) > INT32_MAX) {
-            err = seterr(BF_ERR_PARSE, errstr, errstr_size,
-                         "schema registry POST %s: answer has no valid \"id\"", path);
+            err = bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
+                            "schema registry POST %s: answer has no valid \"id\"", path);
         } else {
             *id = (int32_t)json_integer_value(j);
             if (reg->n_subjects < MAX_CACHED) {
@@ -427,8 +406,8 @@ bf_err_t bf_registry_schema_by_id(bf_registry_t *reg, int32_t id,
                                   size_t errstr_size)
 {
     if (!reg || !schema_json || id < 0)
-        return seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
-                      "schema registry: no client or a negative id");
+        return bf_seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
+                         "schema registry: no client or a negative id");
     *schema_json = NULL;
     reg->transient = false;
     for (size_t i = 0; i < reg->n_ids; i++) {
@@ -439,10 +418,10 @@ bf_err_t bf_registry_schema_by_id(bf_registry_t *reg, int32_t id,
             *schema_json = e->schema;
             return BF_OK;
         }
-        if (now_s() < e->expires)
-            return seterr(BF_ERR_NOT_FOUND, errstr, errstr_size,
-                          "schema registry: schema id %d not found (cached answer)",
-                          (int)id);
+        if (bf_monotonic_s() < e->expires)
+            return bf_seterr(BF_ERR_NOT_FOUND, errstr, errstr_size,
+                             "schema registry: schema id %d not found (cached answer)",
+                             (int)id);
         break;
     }
     char path[64];
@@ -458,12 +437,13 @@ bf_err_t bf_registry_schema_by_id(bf_registry_t *reg, int32_t id,
         json_t *schema = json_object_get(answer, "schema");
         json_t *type = json_object_get(answer, "schemaType");
         if (!json_is_string(schema)) {
-            err = seterr(BF_ERR_PARSE, errstr, errstr_size,
-                         "schema registry GET %s: answer has no \"schema\" string", path);
+            err = bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
+                            "schema registry GET %s: answer has no \"schema\" string",
+                            path);
         } else if (json_is_string(type) && strcmp(json_string_value(type), "AVRO") != 0) {
-            err = seterr(BF_ERR_SCHEMA, errstr, errstr_size,
-                         "schema registry: schema id %d is %s, not Avro", (int)id,
-                         json_string_value(type));
+            err = bf_seterr(BF_ERR_SCHEMA, errstr, errstr_size,
+                            "schema registry: schema id %d is %s, not Avro", (int)id,
+                            json_string_value(type));
         } else {
             *schema_json = remember_id(reg, id, json_string_value(schema))->schema;
         }
@@ -478,8 +458,8 @@ bf_err_t bf_registry_register_for_encoding(bf_registry_t *reg, bf_codec_t *codec
 {
     const char *schema = bf_codec_schema_text(codec, type);
     if (!reg || !schema || !topic)
-        return seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
-                      "schema registry: no client, codec, record type or topic");
+        return bf_seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
+                         "schema registry: no client, codec, record type or topic");
     char *subject = bf_asprintf("%s-value", topic);
     int32_t got = -1;
     bf_err_t err = bf_registry_register(reg, subject, schema, &got, errstr, errstr_size);
@@ -503,8 +483,8 @@ bf_err_t bf_registry_preload(bf_registry_t *reg, bf_codec_t *codec, bf_record_ty
     if (learned)
         *learned = 0;
     if (!reg || !codec || !topic)
-        return seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
-                      "schema registry: no client, codec or topic");
+        return bf_seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
+                         "schema registry: no client, codec or topic");
     char *subject = bf_asprintf("%s-value", topic);
     char *escaped = curl_easy_escape(reg->easy, subject, 0);
     char *path = bf_asprintf("/subjects/%s/versions", escaped ? escaped : "");
@@ -518,8 +498,8 @@ bf_err_t bf_registry_preload(bf_registry_t *reg, bf_codec_t *codec, bf_record_ty
     } else if (err == BF_OK && status >= 300) {
         err = BF_ERR_HTTP;
     } else if (err == BF_OK && !json_is_array(versions)) {
-        err = seterr(BF_ERR_PARSE, errstr, errstr_size,
-                     "schema registry GET %s: answer is not a list of versions", path);
+        err = bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
+                        "schema registry GET %s: answer is not a list of versions", path);
     } else if (err == BF_OK) {
         size_t n = json_array_size(versions);
         for (size_t i = n > MAX_PRELOAD ? n - MAX_PRELOAD : 0; i < n && err == BF_OK;
@@ -534,9 +514,9 @@ bf_err_t bf_registry_preload(bf_registry_t *reg, bf_codec_t *codec, bf_record_ty
             } else if (err == BF_OK && (!json_is_integer(id) || !json_is_string(schema) ||
                                         json_integer_value(id) < 0 ||
                                         json_integer_value(id) > INT32_MAX)) {
-                err =
-                    seterr(BF_ERR_PARSE, errstr, errstr_size,
-                           "schema registry GET %s: answer has no id and schema", vpath);
+                err = bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
+                                "schema registry GET %s: answer has no id and schema",
+                                vpath);
             } else if (err == BF_OK) {
                 int32_t sid = (int32_t)json_integer_value(id);
                 char why[256] = "";

@@ -140,13 +140,6 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void on_delivery(void *opaque, const char *report_id, bf_err_t err,
                         const char *reason)
 {
@@ -159,7 +152,7 @@ static void on_delivery(void *opaque, const char *report_id, bf_err_t err,
 /* "sent 1200/5000 (24%)  812 reports/s  ETA 0:05", rewritten in place. */
 static void show_progress(run_t *run, bool final)
 {
-    double now = now_s();
+    double now = bf_monotonic_s();
     if (!run->progress || (!final && now < run->next_progress))
         return;
     run->next_progress = now + 0.5;
@@ -187,7 +180,7 @@ static void show_progress(run_t *run, bool final)
 static void pace(run_t *run, double due)
 {
     for (;;) {
-        double left = run->started + due - now_s();
+        double left = run->started + due - bf_monotonic_s();
         if (left <= 0 || interrupted)
             return;
         bf_producer_poll(run->producer, left > 0.1 ? 100 : (int)(left * 1000) + 1);
@@ -374,7 +367,7 @@ static void print_summary(run_t *run)
 {
     bf_producer_stats_t st;
     bf_producer_stats(run->producer, &st);
-    double secs = now_s() - run->started;
+    double secs = bf_monotonic_s() - run->started;
     json_t *j = json_pack(
         "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}", "sent", (json_int_t)st.sent, "delivered",
         (json_int_t)st.delivered, "failed", (json_int_t)(st.failed + st.outstanding),
@@ -491,7 +484,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     run.progress = !cfg.quiet && isatty(STDERR_FILENO);
-    run.started = now_s();
+    run.started = bf_monotonic_s();
 
     if (generate)
         send_synthetic(&run, synth);

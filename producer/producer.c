@@ -43,27 +43,6 @@ struct bf_producer_s {
     uint64_t delivery_failed; /* of the sent ones */
 };
 
-static bf_err_t seterr(bf_err_t err, char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static bf_err_t seterr(bf_err_t err, char *errstr, size_t size, const char *fmt, ...)
-{
-    if (errstr && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errstr, size, fmt, ap);
-        va_end(ap);
-    }
-    return err;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void on_kafka_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -125,8 +104,8 @@ bf_producer_t *bf_producer_new(const bf_producer_conf_t *c, char *errstr,
     p->on_delivery = c->on_delivery;
     p->opaque = c->opaque;
     if (bf_framing_parse(c->framing ? c->framing : "single-object", &p->framing) != 0) {
-        seterr(BF_ERR_CONFIG, errstr, errstr_size,
-               "framing: unknown '%s' (single-object, confluent or json)", c->framing);
+        bf_seterr(BF_ERR_CONFIG, errstr, errstr_size,
+                  "framing: unknown '%s' (single-object, confluent or json)", c->framing);
         goto fail;
     }
     if (!(p->codec = bf_codec_new(errstr, errstr_size)))
@@ -143,9 +122,10 @@ bf_producer_t *bf_producer_new(const bf_producer_conf_t *c, char *errstr,
         } else if (c->confluent_id >= 0) {
             bf_codec_set_confluent_id(p->codec, BF_RECORD_REPORT, c->confluent_id);
         } else {
-            seterr(BF_ERR_CONFIG, errstr, errstr_size,
-                   "confluent framing needs a schema registry (SCHEMA_REGISTRY_URL) or a "
-                   "schema id");
+            bf_seterr(
+                BF_ERR_CONFIG, errstr, errstr_size,
+                "confluent framing needs a schema registry (SCHEMA_REGISTRY_URL) or a "
+                "schema id");
             goto fail;
         }
     }
@@ -154,7 +134,7 @@ bf_producer_t *bf_producer_new(const bf_producer_conf_t *c, char *errstr,
         goto fail;
     char rderr[512];
     if (!(p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr)))) {
-        seterr(BF_ERR_KAFKA, errstr, errstr_size, "kafka: %s", rderr);
+        bf_seterr(BF_ERR_KAFKA, errstr, errstr_size, "kafka: %s", rderr);
         goto fail;
     }
     return p;
@@ -180,7 +160,8 @@ bf_err_t bf_producer_send_object(bf_producer_t *p, const json_t *report, char *e
                                  size_t errstr_size)
 {
     if (!p || !report)
-        return seterr(BF_ERR_INVALID_ARG, errstr, errstr_size, "no producer or report");
+        return bf_seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
+                         "no producer or report");
     bf_report_t *r = NULL;
     bf_err_t err = bf_report_from_json(report, &r, errstr, errstr_size);
     if (err == BF_OK) {
@@ -195,24 +176,24 @@ bf_err_t bf_producer_send_object(bf_producer_t *p, const json_t *report, char *e
         bf_report_destroy(r);
         return err;
     }
-    double deadline = now_s() + p->queue_full_timeout_s;
+    double deadline = bf_monotonic_s() + p->queue_full_timeout_s;
     for (;;) {
         rd_kafka_resp_err_t kerr =
             rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(p->topic),
                               RD_KAFKA_V_KEY(r->report_id, strlen(r->report_id)),
                               RD_KAFKA_V_VALUE(p->buf.data, p->buf.len),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL && now_s() < deadline) {
+        if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL && bf_monotonic_s() < deadline) {
             rd_kafka_poll(p->rk, 100); /* back-pressure: wait for deliveries */
             continue;
         }
         if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            err = seterr(BF_ERR_TIMEOUT, errstr, errstr_size,
-                         "librdkafka's queue stayed full for %.0f s",
-                         p->queue_full_timeout_s);
+            err = bf_seterr(BF_ERR_TIMEOUT, errstr, errstr_size,
+                            "librdkafka's queue stayed full for %.0f s",
+                            p->queue_full_timeout_s);
         else if (kerr)
-            err = seterr(BF_ERR_KAFKA, errstr, errstr_size, "kafka: %s",
-                         rd_kafka_err2str(kerr));
+            err = bf_seterr(BF_ERR_KAFKA, errstr, errstr_size, "kafka: %s",
+                            rd_kafka_err2str(kerr));
         break;
     }
     if (err == BF_OK) {
@@ -230,22 +211,23 @@ bf_err_t bf_producer_send_json(bf_producer_t *p, const char *json, size_t len,
                                char *errstr, size_t errstr_size)
 {
     if (!p || !json)
-        return seterr(BF_ERR_INVALID_ARG, errstr, errstr_size, "no producer or report");
+        return bf_seterr(BF_ERR_INVALID_ARG, errstr, errstr_size,
+                         "no producer or report");
     if (!len)
         len = strlen(json);
     if (len > BF_REPORT_MAX_ENCODED) {
         p->stats.invalid++;
-        return seterr(BF_ERR_TOO_LARGE, errstr, errstr_size,
-                      "report of %zu bytes exceeds %d", len, BF_REPORT_MAX_ENCODED);
+        return bf_seterr(BF_ERR_TOO_LARGE, errstr, errstr_size,
+                         "report of %zu bytes exceeds %d", len, BF_REPORT_MAX_ENCODED);
     }
     json_error_t jerr;
     json_t *obj = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!obj) {
         p->stats.invalid++;
-        return seterr(json_error_code(&jerr) == json_error_invalid_utf8 ? BF_ERR_UTF8
-                                                                        : BF_ERR_PARSE,
-                      errstr, errstr_size, "invalid JSON at column %d: %s", jerr.column,
-                      jerr.text);
+        return bf_seterr(json_error_code(&jerr) == json_error_invalid_utf8 ? BF_ERR_UTF8
+                                                                           : BF_ERR_PARSE,
+                         errstr, errstr_size, "invalid JSON at column %d: %s",
+                         jerr.column, jerr.text);
     }
     bf_err_t err = bf_producer_send_object(p, obj, errstr, errstr_size);
     json_decref(obj);
