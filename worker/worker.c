@@ -88,7 +88,6 @@ struct bf_worker_s {
     int64_t started_ms;
     double last_heartbeat;
     uint64_t finished_at_last_heartbeat;
-    double cost_usd;
     uv_poll_t cons_poll, prod_poll;
     int cons_pipe[2], prod_pipe[2];
     rd_kafka_t *consumer, *producer;
@@ -115,7 +114,8 @@ struct bf_worker_s {
     uint64_t consumed, validated, duplicates, dlq, cached, acked;
 };
 
-enum { T_CLAIM = 0, T_AI0 = 1, T_PUBLISH = 4, T_DECODE = 5, N_TIMERS = 6 };
+/* Each job's retry timers (the AI layer keeps its own). */
+enum { T_CLAIM = 0, T_PUBLISH = 1, T_DECODE = 2, N_TIMERS = 3 };
 
 typedef struct job_s {
     struct job_s *prev, *next; /* the worker's list of live jobs */
@@ -135,7 +135,6 @@ typedef struct job_s {
     int decode_attempts;     /* schema lookups that failed transiently */
     bool near_dup_published; /* the claim's published flag, for a near dup */
     int ai_pending;
-    int attempts[BF_ANALYSIS__COUNT];
     int ok[BF_ANALYSIS__COUNT];
     bf_verdict_t verdicts[BF_ANALYSIS__COUNT];
     char ai_error[BF_ANALYSIS__COUNT][160];
@@ -650,7 +649,6 @@ static void finish_analyses(job_t *j)
                       j->ok[k] ? json_null() : json_string(j->ai_error[k])));
     }
     json_object_set_new(res, "total_cost_usd", json_real(total));
-    w->cost_usd += total;
     if (encode_result(j, res) != BF_OK) {
         dead_letter(j, BF_ERR_SCHEMA, "result could not be encoded");
         return;
@@ -1205,10 +1203,9 @@ static void send_heartbeat(bf_worker_t *w)
         "reports_duplicate", (json_int_t)w->duplicates, "reports_dlq", (json_int_t)w->dlq,
         "reports_per_second", rate, "latency_p50_seconds", lat[0], "latency_p95_seconds",
         lat[1], "latency_p99_seconds", lat[2], "in_flight_reports", (int)w->in_flight,
-        "in_flight_ai_calls", (int)(w->ai ? bf_ai_pending(w->ai) : 0), "ai_cost_usd",
-        w->ai ? bf_ai_cost_total(w->ai) : w->cost_usd, "cpu_seconds", cpu, "rss_bytes",
-        (json_int_t)rss, "assigned_partitions", w->assigned, "paused",
-        w->paused || w->cap_hit);
+        "in_flight_ai_calls", (int)bf_ai_pending(w->ai), "ai_cost_usd",
+        bf_ai_cost_total(w->ai), "cpu_seconds", cpu, "rss_bytes", (json_int_t)rss,
+        "assigned_partitions", w->assigned, "paused", w->paused || w->cap_hit);
     bf_buf_t b;
     bf_buf_init(&b, 64 * 1024);
     char errstr[256];

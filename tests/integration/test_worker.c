@@ -35,6 +35,7 @@
 #include "libbf/buf.h"
 #include "libbf/codec.h"
 #include "libbf/mem.h"
+#include "support/results.h"
 #include "support/stack.h"
 
 #define MAX_WORKERS 2
@@ -203,54 +204,8 @@ static void reader_close(reader_t *r)
     rd_kafka_destroy(r->rk);
 }
 
-typedef struct results_s {
-    reader_t r;
-    json_t *by_id; /* report_id -> last result */
-    json_t *count; /* report_id -> records */
-} results_t;
-
-static void results_open(results_t *res, fixture_t *f)
-{
-    reader_open(&res->r, f, "bountyfleet.validations", f->partitions);
-    res->by_id = json_object();
-    res->count = json_object();
-}
-
-static void results_close(results_t *res)
-{
-    reader_close(&res->r);
-    json_decref(res->by_id);
-    json_decref(res->count);
-}
-
-/* Read results until @p want report ids have one, or @p timeout_s. */
-static size_t results_wait(results_t *res, fixture_t *f, size_t want, double timeout_s)
-{
-    double deadline = bf_test_now() + timeout_s * bf_test_timeout_mult();
-    while (json_object_size(res->by_id) < want && bf_test_now() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(res->r.rk, 200);
-        if (!m)
-            continue;
-        if (!m->err) {
-            json_t *obj = NULL;
-            char errstr[256];
-            if (bf_codec_decode(f->codec, BF_RECORD_VALIDATION, m->payload, m->len, &obj,
-                                NULL, errstr, sizeof(errstr)))
-                fail_msg("undecodable result: %s", errstr);
-            const char *id = json_string_value(json_object_get(obj, "report_id"));
-            json_t *c = json_object_get(res->count, id);
-            json_object_set_new(res->count, id,
-                                json_integer(c ? json_integer_value(c) + 1 : 1));
-            json_object_set(res->by_id, id, obj);
-            json_decref(obj);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    return json_object_size(res->by_id);
-}
-
 /* Every id "<prefix>-<i>", i < n, has a result. */
-static void assert_all_results(results_t *res, const char *prefix, int n)
+static void assert_all_results(bf_test_results_t *res, const char *prefix, int n)
 {
     int missing = 0;
     for (int i = 0; i < n; i++) {
@@ -260,24 +215,6 @@ static void assert_all_results(results_t *res, const char *prefix, int n)
             fprintf(stderr, "no result for %s\n", id);
     }
     assert_int_equal(missing, 0);
-}
-
-/* The AI simulator's /stats: requests per report. Caller frees. */
-static json_t *aisim_stats(fixture_t *f)
-{
-    char url[600];
-    snprintf(url, sizeof(url), "%s", f->s.ai_base_url);
-    char *v1 = strstr(url, "/v1");
-    if (v1)
-        *v1 = '\0';
-    strncat(url, "/stats", sizeof(url) - strlen(url) - 1);
-    long status = 0;
-    char *body = bf_test_http_get(url, &status);
-    assert_non_null(body);
-    json_t *stats = json_loads(body, 0, NULL);
-    free(body);
-    assert_non_null(stats);
-    return stats;
 }
 
 static bool log_contains(const bf_proc_t *p, const char *needle)
@@ -365,10 +302,10 @@ static void test_metrics_pass_promtool_readyz_and_heartbeats_decode(void **state
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
     const char *extra[] = {"--heartbeat-interval", "1", NULL};
     start_worker(f, 0, extra, addr);
-    results_t res;
-    results_open(&res, f);
+    bf_test_results_t res;
+    bf_test_results_open(&res, f->s.brokers, f->partitions);
     produce_reports(f, "m", 40, 1);
-    if (results_wait(&res, f, 40, 120) != 40)
+    if (bf_test_results_wait(&res, 40, 120) != 40)
         fail_with_logs(f, "not every report has a result");
 
     double deadline = bf_test_now() + 20 * bf_test_timeout_mult();
@@ -450,7 +387,7 @@ static void test_metrics_pass_promtool_readyz_and_heartbeats_decode(void **state
     assert_true(json_integer_value(json_object_get(got, "rss_bytes")) > 0);
     assert_true(json_integer_value(json_object_get(got, "reports_consumed")) >= 0);
     json_decref(got);
-    results_close(&res);
+    bf_test_results_close(&res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -601,11 +538,11 @@ static void test_each_poison_class_lands_in_dlq_and_worker_stays_up(void **state
     json_decref(seen);
 
     /* The worker is still up and validates the good record after them. */
-    results_t res;
-    results_open(&res, f);
-    assert_int_equal(results_wait(&res, f, 1, 60), 1);
+    bf_test_results_t res;
+    bf_test_results_open(&res, f->s.brokers, f->partitions);
+    assert_int_equal(bf_test_results_wait(&res, 1, 60), 1);
     assert_non_null(json_object_get(res.by_id, "good-after-poison"));
-    results_close(&res);
+    bf_test_results_close(&res);
     assert_false(bf_proc_exited(&f->workers[0], NULL));
     for (size_t i = 0; i < n; i++)
         free(p[i].bytes);
@@ -624,12 +561,12 @@ static void test_two_workers_racing_on_exact_duplicates_elect_one_original(void 
     assert_non_null(f);
     start_worker(f, 0, NULL, NULL);
     start_worker(f, 1, NULL, NULL);
-    results_t res;
-    results_open(&res, f);
+    bf_test_results_t res;
+    bf_test_results_open(&res, f->s.brokers, f->partitions);
     /* Let both join before the records arrive, so they race. */
     sleep_s(3);
     produce_reports(f, "race", RACE_GROUPS * RACE_COPIES, RACE_COPIES);
-    if (results_wait(&res, f, RACE_GROUPS * RACE_COPIES, 180) !=
+    if (bf_test_results_wait(&res, RACE_GROUPS * RACE_COPIES, 180) !=
         RACE_GROUPS * RACE_COPIES)
         fail_with_logs(f, "not every report has a result");
     for (int g = 0; g < RACE_GROUPS; g++) {
@@ -655,10 +592,10 @@ static void test_two_workers_racing_on_exact_duplicates_elect_one_original(void 
                                     original);
         }
     }
-    json_t *stats = aisim_stats(f);
+    json_t *stats = bf_test_aisim_stats(&f->s);
     assert_int_equal(json_object_size(json_object_get(stats, "by_report")), RACE_GROUPS);
     json_decref(stats);
-    results_close(&res);
+    bf_test_results_close(&res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -681,13 +618,13 @@ static void restart_redis(fixture_t *f)
 
 /* Start worker 0 with @p extra flags, publish @p n reports "<prefix>-<i>"
  * and wait until a quarter of them have a result: the run is under way. */
-static void start_run(fixture_t *f, results_t *res, const char *const *extra,
+static void start_run(fixture_t *f, bf_test_results_t *res, const char *const *extra,
                       const char *prefix, int n)
 {
     start_worker(f, 0, extra, NULL);
-    results_open(res, f);
+    bf_test_results_open(res, f->s.brokers, f->partitions);
     produce_reports(f, prefix, n, 1);
-    if (results_wait(res, f, (size_t)n / 4, 120) < (size_t)n / 4)
+    if (bf_test_results_wait(res, (size_t)n / 4, 120) < (size_t)n / 4)
         fail_with_logs(f, "no progress");
 }
 
@@ -698,13 +635,13 @@ static void test_redis_restart_mid_run_loses_nothing_fail_closed(void **state)
     fixture_t *f = *state = fixture_new(4, "20");
     assert_non_null(f);
     const char *extra[] = {"--redis-timeout", "0.5", NULL};
-    results_t res;
+    bf_test_results_t res;
     start_run(f, &res, extra, "rr", REDIS_RUN);
     int st = bf_proc_stop(&f->s.redis, SIGTERM, 10);
     assert_true(WIFEXITED(st) || WIFSIGNALED(st));
-    size_t before = results_wait(&res, f, REDIS_RUN, 2);
+    size_t before = bf_test_results_wait(&res, REDIS_RUN, 2);
     restart_redis(f);
-    if (results_wait(&res, f, REDIS_RUN, 180) != REDIS_RUN)
+    if (bf_test_results_wait(&res, REDIS_RUN, 180) != REDIS_RUN)
         fail_with_logs(f, "reports lost across the Redis restart");
     fprintf(stderr, "results when Redis stopped: %zu of %d\n", before, REDIS_RUN);
     assert_all_results(&res, "rr", REDIS_RUN);
@@ -712,7 +649,7 @@ static void test_redis_restart_mid_run_loses_nothing_fail_closed(void **state)
     /* It paused rather than validating without deduplication. */
     assert_true(log_contains(&f->workers[0], "\"redis_unavailable_pausing\""));
     assert_false(log_contains(&f->workers[0], "dedup_unchecked"));
-    results_close(&res);
+    bf_test_results_close(&res);
 }
 
 /* fail-open: with Redis gone the worker validates anyway and says so. */
@@ -723,10 +660,10 @@ static void test_fail_open_validates_without_redis_and_says_dedup_unchecked(void
     bf_proc_stop(&f->s.redis, SIGTERM, 10);
     const char *extra[] = {"--redis-mode", "fail-open", "--redis-timeout", "0.3", NULL};
     start_worker(f, 0, extra, NULL);
-    results_t res;
-    results_open(&res, f);
+    bf_test_results_t res;
+    bf_test_results_open(&res, f->s.brokers, f->partitions);
     produce_reports(f, "fo", 20, 1);
-    if (results_wait(&res, f, 20, 120) != 20)
+    if (bf_test_results_wait(&res, 20, 120) != 20)
         fail_with_logs(f, "fail-open did not validate without Redis");
     const char *id;
     json_t *r;
@@ -741,7 +678,7 @@ static void test_fail_open_validates_without_redis_and_says_dedup_unchecked(void
             fail_msg("%s lacks dedup_unchecked in its reasons", id);
         assert_int_equal(json_array_size(json_object_get(r, "analyses")), 3);
     }
-    results_close(&res);
+    bf_test_results_close(&res);
 }
 
 /* A Redis that stops answering (SIGSTOP: connections stay open, nothing
@@ -752,16 +689,16 @@ static void test_redis_stall_times_out_reconnects_and_loses_nothing(void **state
     fixture_t *f = *state = fixture_new(4, "20");
     assert_non_null(f);
     const char *extra[] = {"--redis-timeout", "0.3", NULL};
-    results_t res;
+    bf_test_results_t res;
     start_run(f, &res, extra, "rs", REDIS_RUN);
     assert_int_equal(kill(f->s.redis.pid, SIGSTOP), 0);
     sleep_s(3);
     assert_int_equal(kill(f->s.redis.pid, SIGCONT), 0);
-    if (results_wait(&res, f, REDIS_RUN, 180) != REDIS_RUN)
+    if (bf_test_results_wait(&res, REDIS_RUN, 180) != REDIS_RUN)
         fail_with_logs(f, "reports lost across the Redis stall");
     assert_all_results(&res, "rs", REDIS_RUN);
     assert_true(log_contains(&f->workers[0], "\"command_timeout\""));
-    results_close(&res);
+    bf_test_results_close(&res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -772,7 +709,7 @@ static void test_redis_stall_times_out_reconnects_and_loses_nothing(void **state
 
 static void assert_analysed_at_most_once(fixture_t *f, int max_extra)
 {
-    json_t *stats = aisim_stats(f);
+    json_t *stats = bf_test_aisim_stats(&f->s);
     json_t *by_report = json_object_get(stats, "by_report");
     const char *id;
     json_t *n;
@@ -795,18 +732,18 @@ static void test_sigterm_during_load_drains_exits_zero_and_loses_nothing(void **
     fixture_t *f = *state = fixture_new(4, "20");
     assert_non_null(f);
     const char *extra[] = {"--drain-timeout", "30", NULL};
-    results_t res;
+    bf_test_results_t res;
     start_run(f, &res, extra, "gs", STOP_RUN);
     int st = bf_proc_stop(&f->workers[0], SIGTERM, 60);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         fail_with_logs(f, "worker did not exit 0 on SIGTERM");
     start_worker(f, 1, NULL, NULL);
-    if (results_wait(&res, f, STOP_RUN, 180) != STOP_RUN)
+    if (bf_test_results_wait(&res, STOP_RUN, 180) != STOP_RUN)
         fail_with_logs(f, "reports lost across the graceful stop");
     assert_all_results(&res, "gs", STOP_RUN);
     /* A drained worker finished everything it started: nothing twice. */
     assert_analysed_at_most_once(f, 0);
-    results_close(&res);
+    bf_test_results_close(&res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -823,21 +760,21 @@ static void test_sigkill_at_random_moments_loses_nothing(void **state)
     assert_non_null(f);
     const char *extra[] = {"--max-in-flight", "200", NULL};
     start_worker(f, 0, extra, NULL);
-    results_t res;
-    results_open(&res, f);
+    bf_test_results_t res;
+    bf_test_results_open(&res, f->s.brokers, f->partitions);
     produce_reports(f, "ck", total, 1);
     srand((unsigned)time(NULL));
     int kills = 0;
     double deadline = bf_test_now() + 600 * bf_test_timeout_mult();
     size_t got = 0;
-    while ((got = results_wait(&res, f, (size_t)total, 1.0 + (rand() % 4000) / 1000.0)) <
-               (size_t)total &&
+    while ((got = bf_test_results_wait(&res, (size_t)total,
+                                       1.0 + (rand() % 4000) / 1000.0)) < (size_t)total &&
            bf_test_now() < deadline && kills < 6) {
         bf_proc_stop(&f->workers[0], SIGKILL, 5);
         kills++;
         start_worker(f, 0, extra, NULL);
     }
-    got = results_wait(&res, f, (size_t)total, 300);
+    got = bf_test_results_wait(&res, (size_t)total, 300);
     fprintf(stderr, "chaos: %d reports, %d kills, %zu results\n", total, kills, got);
     if (got != (size_t)total)
         fail_with_logs(f, "reports lost across SIGKILLs");
@@ -846,7 +783,7 @@ static void test_sigkill_at_random_moments_loses_nothing(void **state)
      * again (their answers died with the process): at most the in-flight
      * cap per kill. */
     assert_analysed_at_most_once(f, kills * 200);
-    results_close(&res);
+    bf_test_results_close(&res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -909,10 +846,10 @@ static void test_dry_run_analyses_but_publishes_and_commits_nothing(void **state
         fail_with_logs(f, "the dry run did not analyse every report");
     int st = bf_proc_stop(&f->workers[0], SIGTERM, 30);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    results_t res;
-    results_open(&res, f);
-    assert_int_equal(results_wait(&res, f, 1, 2), 0);
-    results_close(&res);
+    bf_test_results_t res;
+    bf_test_results_open(&res, f->s.brokers, f->partitions);
+    assert_int_equal(bf_test_results_wait(&res, 1, 2), 0);
+    bf_test_results_close(&res);
     assert_int_equal(partitions_committed(f), 0);
 }
 
@@ -1023,13 +960,13 @@ static int bench(int n, const char *latency_ms, const char *max_in_flight)
                            "warn",
                            NULL};
     start_worker(f, 0, extra, addr);
-    results_t res;
-    results_open(&res, f);
+    bf_test_results_t res;
+    bf_test_results_open(&res, f->s.brokers, f->partitions);
     double first = 0, last = 0, peak_rss = 0, peak_in_flight = 0, next_sample = 0;
     size_t got = 0;
     double deadline = bf_test_now() + 900;
     while (got < (size_t)n && bf_test_now() < deadline) {
-        got = results_wait(&res, f, got + 1, 0.2);
+        got = bf_test_results_wait(&res, got + 1, 0.2);
         if (got && !first)
             first = bf_test_now();
         if (bf_test_now() >= next_sample) {
@@ -1053,7 +990,7 @@ static int bench(int n, const char *latency_ms, const char *max_in_flight)
            n, got, latency_ms, max_in_flight, last - first,
            got > 1 ? (double)(got - 1) / (last - first) : 0.0, peak_in_flight, peak_rss);
     fflush(stdout);
-    results_close(&res);
+    bf_test_results_close(&res);
     void *state = f;
     teardown(&state);
     return got == (size_t)n ? 0 : 1;
