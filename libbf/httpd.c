@@ -1,6 +1,16 @@
 /*
  * httpd.c - /metrics, /healthz, /readyz and program routes over
  * libmicrohttpd (see httpd.h).
+ *
+ * Slow clients: libmicrohttpd's MHD_OPTION_CONNECTION_TIMEOUT is an
+ * *inactivity* timeout, reset by every byte received, so a slowloris
+ * client sending one byte a second would hold a connection for as long
+ * as it likes (and 64 of them would lock the scraper out). On top of it,
+ * a watchdog thread gives every request a deadline: CONN_TIMEOUT_S from
+ * the moment the connection opened or its previous request completed. A
+ * connection past it is shut down (shutdown(2), not close(2): the socket
+ * stays libmicrohttpd's, which then sees the end of the stream and closes
+ * it the usual way).
  */
 #include "libbf/httpd.h"
 
@@ -15,9 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libbf/buf.h"
+#include "libbf/err.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 
@@ -34,6 +46,16 @@ typedef enum MHD_Result bf_mhd_result;
 #define CONN_MEMORY    (128 * 1024)
 #define PROM_TEXT      "text/plain; version=0.0.4; charset=utf-8"
 
+/* How often the watchdog looks for requests past their deadline. */
+#define WATCHDOG_PERIOD_MS 250
+
+/* One open connection, for the watchdog (guarded by bf_httpd_t.conn_lock). */
+typedef struct conn_slot_s {
+    struct conn_slot_s *prev, *next;
+    int fd;
+    double since; /* bf_monotonic_s() when its current request began */
+} conn_slot_t;
+
 typedef struct route_s {
     char *path;
     bf_http_handler_t fn;
@@ -49,6 +71,14 @@ struct bf_httpd_s {
     char reason[256];
     route_t routes[MAX_ROUTES];
     size_t nroutes;
+    /* The watchdog: open connections, and the thread that enforces the
+     * request deadline on them. */
+    pthread_mutex_t conn_lock;
+    pthread_cond_t stop_cond;
+    bool stopping, watchdog_running;
+    pthread_t watchdog;
+    conn_slot_t *conns;
+    double timeout_s;
 };
 
 typedef struct request_s {
@@ -86,6 +116,14 @@ static bf_mhd_result on_request(void *cls, struct MHD_Connection *c, const char 
         rq = bf_calloc(1, sizeof(*rq));
         bf_buf_init(&rq->body, MAX_BODY);
         *req_cls = rq;
+        /* A declared body past the cap is refused before a byte of it is
+         * read: waiting for 4 GiB that never come would only hold the
+         * connection until the deadline. (libmicrohttpd itself refuses a
+         * length that is not a number or overflows 64 bits.) */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > MAX_BODY)
+            return answer_text(c, 413, "request body too large");
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -148,15 +186,89 @@ static bf_mhd_result on_request(void *cls, struct MHD_Connection *c, const char 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
+    bf_httpd_t *h = cls;
+    /* The next request on this (keep-alive) connection gets a deadline
+     * of its own. */
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_slot_t *slot = info ? info->socket_context : NULL;
+    if (slot) {
+        pthread_mutex_lock(&h->conn_lock);
+        slot->since = bf_monotonic_s();
+        pthread_mutex_unlock(&h->conn_lock);
+    }
     request_t *rq = *req_cls;
     if (!rq)
         return;
     bf_buf_free(&rq->body);
     free(rq);
     *req_cls = NULL;
+}
+
+/* Connections opening and closing (libmicrohttpd's thread). The slot
+ * leaves the list before libmicrohttpd closes the socket, so the watchdog
+ * never shuts down a descriptor number that was reused. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    bf_httpd_t *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!info)
+            return;
+        conn_slot_t *slot = bf_calloc(1, sizeof(*slot));
+        slot->fd = info->connect_fd;
+        slot->since = bf_monotonic_s();
+        pthread_mutex_lock(&h->conn_lock);
+        slot->next = h->conns;
+        if (h->conns)
+            h->conns->prev = slot;
+        h->conns = slot;
+        pthread_mutex_unlock(&h->conn_lock);
+        *socket_context = slot;
+        return;
+    }
+    conn_slot_t *slot = *socket_context;
+    if (!slot)
+        return;
+    pthread_mutex_lock(&h->conn_lock);
+    if (slot->prev)
+        slot->prev->next = slot->next;
+    else
+        h->conns = slot->next;
+    if (slot->next)
+        slot->next->prev = slot->prev;
+    pthread_mutex_unlock(&h->conn_lock);
+    free(slot);
+    *socket_context = NULL;
+}
+
+/* The watchdog thread: shut down connections whose request is past its
+ * deadline (see the top of the file). */
+static void *watchdog_main(void *arg)
+{
+    bf_httpd_t *h = arg;
+    pthread_mutex_lock(&h->conn_lock);
+    while (!h->stopping) {
+        double now = bf_monotonic_s();
+        for (conn_slot_t *s = h->conns; s; s = s->next)
+            if (s->fd >= 0 && now - s->since > h->timeout_s) {
+                bf_log(BF_LOG_DEBUG, "httpd", "request_deadline",
+                       BF_LINT("seconds", (long long)(now - s->since)));
+                shutdown(s->fd, SHUT_RDWR);
+                s->fd = -1; /* once */
+            }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += WATCHDOG_PERIOD_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&h->stop_cond, &h->conn_lock, &ts);
+    }
+    pthread_mutex_unlock(&h->conn_lock);
+    return NULL;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -244,6 +356,9 @@ bf_err_t bf_httpd_start(bf_httpd_t **out, const char *addr, bf_metrics_t *metric
     h->metrics = metrics;
     h->port = port;
     pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->conn_lock, NULL);
+    pthread_cond_init(&h->stop_cond, NULL);
+    h->timeout_s = CONN_TIMEOUT_S;
     snprintf(h->reason, sizeof(h->reason), "starting");
     h->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
@@ -252,10 +367,17 @@ bf_err_t bf_httpd_start(bf_httpd_t **out, const char *addr, bf_metrics_t *metric
         (unsigned int)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_END);
-    if (!h->mhd) {
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+    if (h->mhd)
+        h->watchdog_running = pthread_create(&h->watchdog, NULL, watchdog_main, h) == 0;
+    if (!h->mhd || !h->watchdog_running) {
         snprintf(errstr, errstr_size, "cannot start the HTTP server on %s", addr);
-        close(fd);
+        if (h->mhd)
+            MHD_stop_daemon(h->mhd);
+        else
+            close(fd);
+        pthread_cond_destroy(&h->stop_cond);
+        pthread_mutex_destroy(&h->conn_lock);
         pthread_mutex_destroy(&h->lock);
         free(h);
         return BF_ERR_IO;
@@ -292,9 +414,16 @@ void bf_httpd_stop(bf_httpd_t *h)
 {
     if (!h)
         return;
+    pthread_mutex_lock(&h->conn_lock);
+    h->stopping = true;
+    pthread_cond_signal(&h->stop_cond);
+    pthread_mutex_unlock(&h->conn_lock);
+    pthread_join(h->watchdog, NULL);
     MHD_stop_daemon(h->mhd);
     for (size_t i = 0; i < h->nroutes; i++)
         free(h->routes[i].path);
+    pthread_cond_destroy(&h->stop_cond);
+    pthread_mutex_destroy(&h->conn_lock);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
