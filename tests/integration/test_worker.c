@@ -182,20 +182,7 @@ typedef struct reader_s {
 
 static void reader_open(reader_t *r, fixture_t *f, const char *topic, int partitions)
 {
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", f->s.brokers, errstr,
-                                       sizeof(errstr)),
-                     RD_KAFKA_CONF_OK);
-    rd_kafka_conf_set(conf, "group.id", "test-reader", errstr, sizeof(errstr));
-    r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    assert_non_null(r->rk);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
-    for (int p = 0; p < partitions; p++)
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(r->rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(l);
+    r->rk = bf_test_topic_reader(f->s.brokers, topic, partitions);
 }
 
 static void reader_close(reader_t *r)
@@ -272,18 +259,6 @@ static json_t *documented_worker_metrics(void)
     return names;
 }
 
-static double metric_value(const char *text, const char *series)
-{
-    const char *p = text;
-    size_t len = strlen(series);
-    while ((p = strstr(p, series)) != NULL) {
-        if ((p == text || p[-1] == '\n') && p[len] == ' ')
-            return strtod(p + len + 1, NULL);
-        p += len;
-    }
-    return -1;
-}
-
 static int ready_status(int port)
 {
     char url[128];
@@ -352,15 +327,18 @@ static void test_metrics_pass_promtool_readyz_and_heartbeats_decode(void **state
     }
     json_decref(names);
     /* Real values, not just declarations. */
-    assert_true(metric_value(text, "bountyfleet_reports_consumed_total") >= 40);
-    assert_true(metric_value(text, "bountyfleet_partitions_assigned") == 4);
-    assert_true(metric_value(text, "bountyfleet_redis_up") == 1);
-    assert_true(metric_value(text, "bountyfleet_consumer_paused") == 0);
-    assert_true(metric_value(text, "bountyfleet_consumer_lag{partition=\"0\"}") == 0);
-    assert_true(metric_value(text, "bountyfleet_redis_request_duration_seconds_count") >=
+    assert_true(bf_test_metric_value(text, "bountyfleet_reports_consumed_total") >= 40);
+    assert_true(bf_test_metric_value(text, "bountyfleet_partitions_assigned") == 4);
+    assert_true(bf_test_metric_value(text, "bountyfleet_redis_up") == 1);
+    assert_true(bf_test_metric_value(text, "bountyfleet_consumer_paused") == 0);
+    assert_true(bf_test_metric_value(text, "bountyfleet_consumer_lag{partition=\"0\"}") ==
+                0);
+    assert_true(bf_test_metric_value(
+                    text, "bountyfleet_redis_request_duration_seconds_count") >= 40);
+    assert_true(bf_test_metric_value(text, "bountyfleet_event_loop_lag_seconds_count") >
+                0);
+    assert_true(bf_test_metric_value(text, "bountyfleet_report_duration_seconds_count") >=
                 40);
-    assert_true(metric_value(text, "bountyfleet_event_loop_lag_seconds_count") > 0);
-    assert_true(metric_value(text, "bountyfleet_report_duration_seconds_count") >= 40);
     assert_non_null(strstr(text, "bountyfleet_ai_requests_total{provider=\"openai\""));
     free(text);
 
@@ -422,34 +400,11 @@ static char *encode_report(fixture_t *f, const char *id, const char *title, size
 
 static void produce_raw(fixture_t *f, poison_t *p, int n)
 {
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", f->s.brokers, errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "message.max.bytes", "4000000", errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "compression.codec", "lz4", errstr, sizeof(errstr));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    assert_non_null(rk);
+    bf_test_record_t records[8];
+    assert_true(n <= 8);
     for (int i = 0; i < n; i++)
-        assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("bountyfleet.reports"),
-                                           RD_KAFKA_V_VALUE(p[i].bytes, p[i].len),
-                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                           RD_KAFKA_V_HEADER("origin", p[i].name, -1),
-                                           RD_KAFKA_V_END),
-                         RD_KAFKA_RESP_ERR_NO_ERROR);
-    assert_int_equal(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_destroy(rk);
-}
-
-static const char *header(const rd_kafka_message_t *m, const char *name, char *buf,
-                          size_t size)
-{
-    rd_kafka_headers_t *h = NULL;
-    const void *v;
-    size_t len;
-    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
-        return NULL;
-    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
-    return buf;
+        records[i] = (bf_test_record_t){p[i].name, p[i].bytes, p[i].len};
+    bf_test_produce_raw(f->s.brokers, "bountyfleet.reports", records, (size_t)n);
 }
 
 static void test_each_poison_class_lands_in_dlq_and_worker_stays_up(void **state)
@@ -501,18 +456,18 @@ static void test_each_poison_class_lands_in_dlq_and_worker_stays_up(void **state
             continue;
         if (!m->err) {
             char origin[64], err[64], buf[128];
-            assert_non_null(header(m, "origin", origin, sizeof(origin)));
-            assert_non_null(header(m, "bf.error", err, sizeof(err)));
-            assert_non_null(header(m, "bf.reason", buf, sizeof(buf)));
-            assert_non_null(header(m, "bf.source.partition", buf, sizeof(buf)));
-            assert_non_null(header(m, "bf.source.offset", buf, sizeof(buf)));
-            assert_string_equal(header(m, "bf.worker", buf, sizeof(buf)), "tw-0");
+            assert_non_null(bf_test_header(m, "origin", origin, sizeof(origin)));
+            assert_non_null(bf_test_header(m, "bf.error", err, sizeof(err)));
+            assert_non_null(bf_test_header(m, "bf.reason", buf, sizeof(buf)));
+            assert_non_null(bf_test_header(m, "bf.source.partition", buf, sizeof(buf)));
+            assert_non_null(bf_test_header(m, "bf.source.offset", buf, sizeof(buf)));
+            assert_string_equal(bf_test_header(m, "bf.worker", buf, sizeof(buf)), "tw-0");
             for (size_t i = 0; i < n; i++) {
                 if (strcmp(p[i].name, origin) != 0)
                     continue;
                 char from[32];
                 size_t keep = m->len;
-                if (header(m, "bf.truncated.from", from, sizeof(from)))
+                if (bf_test_header(m, "bf.truncated.from", from, sizeof(from)))
                     assert_int_equal(strtoull(from, NULL, 10), p[i].len);
                 else
                     assert_int_equal(m->len, p[i].len);
@@ -837,7 +792,7 @@ static void test_dry_run_analyses_but_publishes_and_commits_nothing(void **state
                      "bountyfleet_ai_requests_total{provider=\"openai\",kind=\"%s\","
                      "outcome=\"ok\"}",
                      kinds[k]);
-            double v = metric_value(text, series);
+            double v = bf_test_metric_value(text, series);
             analysed += v > 0 ? v : 0;
         }
         free(text);
@@ -974,7 +929,7 @@ static int bench(int n, const char *latency_ms, const char *max_in_flight)
             long status = 0;
             char *text = bf_test_http_get(url, &status);
             double inflight =
-                text ? metric_value(text, "bountyfleet_reports_in_flight") : 0;
+                text ? bf_test_metric_value(text, "bountyfleet_reports_in_flight") : 0;
             free(text);
             double rss = proc_rss_bytes(f->workers[0].pid);
             if (inflight > peak_in_flight)

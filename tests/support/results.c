@@ -15,6 +15,26 @@
 #include <sys/wait.h>
 #include <time.h>
 
+rd_kafka_t *bf_test_topic_reader(const char *brokers, const char *topic, int partitions)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(
+        rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)),
+        RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set(conf, "group.id", "e2e-reader", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    /* Assign every partition from the beginning: no group membership. */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rk;
+}
+
 void bf_test_results_open(bf_test_results_t *r, const char *brokers, int partitions)
 {
     char errstr[512];
@@ -22,20 +42,53 @@ void bf_test_results_open(bf_test_results_t *r, const char *brokers, int partiti
     r->count = json_object();
     r->codec = bf_codec_new(errstr, sizeof(errstr));
     assert_non_null(r->codec);
+    r->rk = bf_test_topic_reader(brokers, "bountyfleet.validations", partitions);
+}
+
+void bf_test_produce_raw(const char *brokers, const char *topic,
+                         const bf_test_record_t *records, size_t n)
+{
+    char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(
-        rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)),
-        RD_KAFKA_CONF_OK);
-    rd_kafka_conf_set(conf, "group.id", "e2e-reader", errstr, sizeof(errstr));
-    r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    assert_non_null(r->rk);
-    /* Assign every partition from the beginning: no group membership. */
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
-    for (int p = 0; p < partitions; p++)
-        rd_kafka_topic_partition_list_add(l, "bountyfleet.validations", p)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(r->rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "message.max.bytes", "4000000", errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "compression.codec", "lz4", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(
+            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                              RD_KAFKA_V_VALUE((void *)records[i].value, records[i].len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_HEADER("origin", records[i].origin, -1),
+                              RD_KAFKA_V_END),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(rk);
+}
+
+const char *bf_test_header(const rd_kafka_message_t *m, const char *name, char *buf,
+                           size_t size)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t len;
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
+        return NULL;
+    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
+    return buf;
+}
+
+double bf_test_metric_value(const char *text, const char *series)
+{
+    const char *p = text;
+    size_t len = strlen(series);
+    while ((p = strstr(p, series)) != NULL) {
+        if ((p == text || p[-1] == '\n') && p[len] == ' ')
+            return strtod(p + len + 1, NULL);
+        p += len;
+    }
+    return -1;
 }
 
 void bf_test_results_close(bf_test_results_t *r)

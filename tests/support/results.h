@@ -37,6 +37,30 @@ void bf_test_results_close(bf_test_results_t *r);
  *         wait for it to exit 0. */
 void bf_test_run_producer(const bf_stack_t *s, const char *file);
 
+/** One record for bf_test_produce_raw(); the bytes are borrowed. */
+typedef struct bf_test_record_s {
+    const char *origin; /* sent as header "origin" (names the record in the DLQ) */
+    const void *value;
+    size_t len;
+} bf_test_record_t;
+
+/** @brief Produce @p n records as they are (no codec) to @p topic and flush. */
+void bf_test_produce_raw(const char *brokers, const char *topic,
+                         const bf_test_record_t *records, size_t n);
+
+/** @brief A consumer assigned to every partition of @p topic from the
+ *         beginning, without a group. Destroy with rd_kafka_destroy(). */
+rd_kafka_t *bf_test_topic_reader(const char *brokers, const char *topic, int partitions);
+
+/** @brief The last header @p name of @p m copied into @p buf as text,
+ *         or NULL when it has none. */
+const char *bf_test_header(const rd_kafka_message_t *m, const char *name, char *buf,
+                           size_t size);
+
+/** @brief The value of the series @p series (e.g. `x_total{a="b"}`) in a
+ *         Prometheus text page, or -1 when it is absent. */
+double bf_test_metric_value(const char *text, const char *series);
+
 /** @brief The AI simulator's /stats (requests_total, by_report), owned by
  *         the caller. */
 json_t *bf_test_aisim_stats(const bf_stack_t *s);
