@@ -264,6 +264,16 @@ bool bf_ai_usage_parse(bf_ai_provider_t p, const char *body, size_t len,
         return false;
     }
     read_usage(p, resp, out);
+    /* This usage comes with an answer that was rejected, so nothing vouches
+     * for it; it still goes into counters, which must never go down. */
+    if (out->tokens_in < 0)
+        out->tokens_in = 0;
+    if (out->tokens_out < 0)
+        out->tokens_out = 0;
+    if (out->tokens_cache_write < 0 || out->tokens_cache_write > out->tokens_in)
+        out->tokens_cache_write = 0;
+    if (out->tokens_cached < 0 || out->tokens_cached > out->tokens_in)
+        out->tokens_cached = 0;
     const char *model = json_string_value(
         json_object_get(resp, p == BF_AI_GEMINI ? "modelVersion" : "model"));
     snprintf(out->model, sizeof(out->model), "%s", model ? model : "");
