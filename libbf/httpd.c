@@ -271,6 +271,19 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
+/* Percent-decoding of paths and query arguments that leaves "%00" as it
+ * is: a decoded NUL would end the C string early, and "/metrics%00.txt"
+ * would be routed as "/metrics" (any route could be reached under other
+ * names). Such a path now matches nothing: 404. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    if (strstr(s, "%00"))
+        return strlen(s);
+    return MHD_http_unescape(s);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -367,7 +380,8 @@ bf_err_t bf_httpd_start(bf_httpd_t **out, const char *addr, bf_metrics_t *metric
         (unsigned int)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape, NULL, MHD_OPTION_END);
     if (h->mhd)
         h->watchdog_running = pthread_create(&h->watchdog, NULL, watchdog_main, h) == 0;
     if (!h->mhd || !h->watchdog_running) {
