@@ -33,6 +33,7 @@
 
 #include "libbf/buf.h"
 #include "libbf/mem.h"
+#include "support/http_stub.h"
 
 #define MAX_SCHEMAS  256
 #define MAX_SUBJECTS 64
@@ -292,20 +293,11 @@ bf_test_registry_t *bf_test_registry_start(const char *user_info)
         r->auth = bf_asprintf("Basic %s", (char *)b64);
         free(b64);
     }
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    r->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-                                 NULL, NULL, on_request, r, MHD_OPTION_SOCK_ADDR, &addr,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
-    const union MHD_DaemonInfo *info =
-        r->daemon ? MHD_get_daemon_info(r->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
-    if (!info) {
-        fprintf(stderr, "registry_server: cannot start libmicrohttpd\n");
+    r->daemon = bf_test_mhd_start(on_request, r, on_completed, r->url, sizeof(r->url));
+    if (!r->daemon) {
         bf_test_registry_stop(r);
         return NULL;
     }
-    snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%u", (unsigned)info->port);
     return r;
 }
 

@@ -147,19 +147,24 @@ void bf_test_run_producer(const bf_stack_t *s, const char *file)
     }
 }
 
-json_t *bf_test_aisim_stats(const bf_stack_t *s)
+json_t *bf_test_aisim_get(const bf_stack_t *s, const char *path)
 {
     char url[600];
     snprintf(url, sizeof(url), "%s", s->ai_base_url);
     char *v1 = strstr(url, "/v1");
     if (v1)
         *v1 = '\0';
-    strncat(url, "/stats", sizeof(url) - strlen(url) - 1);
+    strncat(url, path, sizeof(url) - strlen(url) - 1);
     long http_status = 0;
     char *body = bf_test_http_get(url, &http_status);
     assert_non_null(body);
-    json_t *stats = json_loads(body, 0, NULL);
+    json_t *value = json_loads(body, 0, NULL);
     free(body);
-    assert_non_null(stats);
-    return stats;
+    assert_non_null(value);
+    return value;
+}
+
+json_t *bf_test_aisim_stats(const bf_stack_t *s)
+{
+    return bf_test_aisim_get(s, "/stats");
 }

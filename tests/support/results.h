@@ -61,6 +61,10 @@ const char *bf_test_header(const rd_kafka_message_t *m, const char *name, char *
  *         Prometheus text page, or -1 when it is absent. */
 double bf_test_metric_value(const char *text, const char *series);
 
+/** @brief GET @p path (e.g. "/debug/requests") of the AI simulator as
+ *         JSON, owned by the caller. */
+json_t *bf_test_aisim_get(const bf_stack_t *s, const char *path);
+
 /** @brief The AI simulator's /stats (requests_total, by_report), owned by
  *         the caller. */
 json_t *bf_test_aisim_stats(const bf_stack_t *s);
