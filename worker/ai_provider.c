@@ -363,6 +363,8 @@ bf_err_t bf_ai_response_parse(bf_ai_provider_t p, bf_analysis_kind_t kind,
         snprintf(errstr, errstr_size, "usage: negative token counts");
         err = BF_ERR_BAD_ANSWER;
     }
+    if (out->tokens_cached > out->tokens_in) /* as in bf_analysis_parse_openai */
+        out->tokens_cached = out->tokens_in;
     if (err == BF_OK) {
         const char *model = json_string_value(
             json_object_get(resp, p == BF_AI_ANTHROPIC ? "model" : "modelVersion"));

@@ -266,6 +266,11 @@ bf_err_t bf_analysis_parse_openai(bf_analysis_kind_t kind, const char *body, siz
         snprintf(errstr, errstr_size, "usage: negative token counts");
         goto out;
     }
+    /* More cached than prompt tokens cannot be; counting it as it came would
+     * take the uncached-input counter down. Rejecting the answer would pay
+     * for it again, so the cache share is capped at the prompt instead. */
+    if (out->tokens_cached > out->tokens_in)
+        out->tokens_cached = out->tokens_in;
     const char *model = json_string_value(json_object_get(resp, "model"));
     snprintf(out->model, sizeof(out->model), "%s", model ? model : "");
     err = BF_OK;

@@ -257,6 +257,27 @@ static void test_gemini_answer_and_usage(void **unused)
     bf_verdict_clear(&v);
 }
 
+/* More cached than prompt tokens: the answer stays, the cache share is
+ * capped at the prompt, so the uncached-input counter never goes down. */
+static void test_gemini_cached_tokens_capped_at_the_prompt(void **unused)
+{
+    (void)unused;
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"%s\"}]}}],"
+             "\"usageMetadata\":{\"promptTokenCount\":50,\"candidatesTokenCount\":3,"
+             "\"cachedContentTokenCount\":200}}",
+             quality_answer);
+    bf_verdict_t v;
+    char errstr[200];
+    assert_int_equal(bf_ai_response_parse(BF_AI_GEMINI, BF_ANALYSIS_QUALITY, body,
+                                          strlen(body), &v, errstr, sizeof(errstr)),
+                     BF_OK);
+    assert_int_equal(v.tokens_in, 50);
+    assert_int_equal(v.tokens_cached, 50);
+    bf_verdict_clear(&v);
+}
+
 /* Answers that do not fit are rejected whole, for every provider. */
 static void test_bad_answers_are_rejected(void **unused)
 {
@@ -313,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_anthropic_tool_use_answer_and_cache_usage),
         cmocka_unit_test(test_anthropic_text_answer_and_cache_write_cost),
         cmocka_unit_test(test_gemini_answer_and_usage),
+        cmocka_unit_test(test_gemini_cached_tokens_capped_at_the_prompt),
         cmocka_unit_test(test_bad_answers_are_rejected),
         cmocka_unit_test(test_provider_names_round_trip),
     };

@@ -274,6 +274,26 @@ static void test_parse_accepts_severity_answer(void **unused)
     free(body);
 }
 
+/* Found by the bad input catalogue: more cached than prompt tokens would
+ * take the uncached-input counter down; the answer stays, the cache share is
+ * capped at the prompt. */
+static void test_parse_caps_cached_tokens_at_the_prompt(void **unused)
+{
+    (void)unused;
+    char *body = response_with(
+        "{\"score\":0.7,\"confidence\":0.9,\"severity\":\"HIGH\",\"reasons\":[]}",
+        "{\"prompt_tokens\":10,\"completion_tokens\":5,"
+        "\"prompt_tokens_details\":{\"cached_tokens\":900}}");
+    bf_verdict_t v;
+    char errstr[256] = "";
+    assert_int_equal(parse(BF_ANALYSIS_SEVERITY, body, &v, errstr, sizeof(errstr)),
+                     BF_OK);
+    assert_int_equal(v.tokens_in, 10);
+    assert_int_equal(v.tokens_cached, 10);
+    bf_verdict_clear(&v);
+    free(body);
+}
+
 typedef struct bad_answer_s {
     const char *name;
     bf_analysis_kind_t kind;
@@ -702,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_bad_cached_price_is_a_config_error),
         cmocka_unit_test(test_prompts_v1_load_with_their_version),
         cmocka_unit_test(test_prompts_from_missing_dir_fail),
+        cmocka_unit_test(test_parse_caps_cached_tokens_at_the_prompt),
         cmocka_unit_test(test_combine_status_follows_thresholds),
         cmocka_unit_test(test_combine_needs_review_when_an_analysis_is_missing),
         cmocka_unit_test(test_combine_confidence_is_mean_of_analyses),
