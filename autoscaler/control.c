@@ -270,6 +270,9 @@ static void observe_and_decide(control_t *c, double tick)
         .arrivals = arrivals,
         .processed = processed,
         .latency_s = -1,
+        .saturated = hb.heartbeating == 0              ? BF_SATURATION_UNKNOWN
+                     : 2 * hb.paused > hb.heartbeating ? BF_SATURATION_YES
+                                                       : BF_SATURATION_NO,
     };
     bf_scaler_decision_t sd;
     bf_scaler_observe(c->scaler, &obs, &sd);

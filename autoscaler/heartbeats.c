@@ -51,6 +51,7 @@ void bf_heartbeats_add(bf_heartbeats_t *h, const json_t *rec, double now)
     w->seen_at = now;
     w->latency_p95_s = json_number_value(json_object_get(rec, "latency_p95_seconds"));
     w->reports_per_second = json_number_value(json_object_get(rec, "reports_per_second"));
+    w->paused = json_is_true(json_object_get(rec, "paused"));
 }
 
 void bf_heartbeats_summary(const bf_heartbeats_t *h, double now,
@@ -65,6 +66,7 @@ void bf_heartbeats_summary(const bf_heartbeats_t *h, double now,
         if (w->latency_p95_s > out->latency_p95_s)
             out->latency_p95_s = w->latency_p95_s;
         out->reports_per_second += w->reports_per_second;
+        out->paused += w->paused;
     }
 }
 

@@ -35,6 +35,7 @@ typedef struct bf_heartbeat_worker_s {
     double ai_cost_usd;
     double latency_p95_s;
     double reports_per_second;
+    bool paused; /* at its in-flight cap (or blocked) when it sent it */
 } bf_heartbeat_worker_t;
 
 typedef struct bf_heartbeats_s {
@@ -47,6 +48,7 @@ typedef struct bf_heartbeats_summary_s {
     int64_t heartbeating;
     double latency_p95_s;      /* highest p95 of the live workers; -1 none */
     double reports_per_second; /* summed over the live workers */
+    int64_t paused;            /* live workers whose last heartbeat said paused */
 } bf_heartbeats_summary_t;
 
 /** @brief Take one decoded record (borrowed) received at wall time @p now. */

@@ -81,17 +81,24 @@ static void feed_forecast(bf_scaler_t *s, double now, double arrivals)
     }
 }
 
+/* See scaler.h: saturated samples are smoothed in, others only raise. */
 static void measure_rate(bf_scaler_t *s, const bf_scaler_obs_t *o, double dt)
 {
     if (!s->conf.measure_rate || dt <= 0 || o->current_workers <= 0 ||
-        o->current_workers != s->prev_workers || s->prev_lag <= 0 || o->total_lag <= 0)
+        o->current_workers != s->prev_workers)
         return;
     double sample = o->processed / dt / (double)o->current_workers;
     if (!(sample > 0))
         return;
-    s->measured_rate = s->measured_rate > 0
-                           ? RATE_EWMA * sample + (1 - RATE_EWMA) * s->measured_rate
-                           : sample;
+    bool saturated = o->saturated == BF_SATURATION_UNKNOWN
+                         ? s->prev_lag > 0 && o->total_lag > 0
+                         : o->saturated == BF_SATURATION_YES;
+    if (saturated)
+        s->measured_rate = s->measured_rate > 0
+                               ? RATE_EWMA * sample + (1 - RATE_EWMA) * s->measured_rate
+                               : sample;
+    else if (sample > (s->measured_rate > 0 ? s->measured_rate : s->conf.worker_rate))
+        s->measured_rate = sample;
 }
 
 void bf_scaler_observe(bf_scaler_t *s, const bf_scaler_obs_t *o,

@@ -20,9 +20,17 @@
  *     and a worker needs its start-up time), or, while the forecast has
  *     fewer than two steps, the current arrival rate;
  *   - the per-worker throughput is measured: processed reports per second
- *     per worker over an interval in which the group was busy all along
- *     (lag before and after) and the fleet did not change, smoothed
- *     (EWMA 0.3); until a measurement exists the configured worker_rate;
+ *     per worker over an interval in which the fleet did not change. Only
+ *     a saturated fleet shows what a worker can do: when heartbeats say
+ *     most workers sat at their in-flight cap (or, without heartbeats,
+ *     when there was lag before and after), the sample is smoothed in
+ *     (EWMA 0.3); otherwise workers only did what arrived, so the sample
+ *     is a lower bound and can only raise the estimate (or the configured
+ *     worker_rate). (Taking those in
+ *     too would set the throughput to arrivals / workers, and the rule
+ *     would then always want 1 / utilisation times the workers running:
+ *     a fleet that only ever grows.) Until a measurement exists the
+ *     configured worker_rate;
  *   - without a latency from heartbeats, the queueing delay is estimated as
  *     lag / (workers * throughput).
  */
@@ -46,16 +54,24 @@ typedef struct bf_scaler_conf_s {
     bool measure_rate;  /* measure the per-worker throughput */
 } bf_scaler_conf_t;
 
+/** Whether the workers were at their in-flight cap, from their heartbeats. */
+typedef enum {
+    BF_SATURATION_UNKNOWN = 0, /* no heartbeats: lag before and after decides */
+    BF_SATURATION_NO,          /* most workers below their cap */
+    BF_SATURATION_YES,         /* most workers at their cap */
+} bf_saturation_t;
+
 /** One observation. Counts are since the previous observation. */
 typedef struct bf_scaler_obs_s {
-    double now;              /* seconds, non-decreasing */
-    int64_t total_lag;       /* >= 0 */
-    int32_t partitions;      /* >= 1 */
-    int64_t current_workers; /* running now */
-    double arrivals;         /* reports that arrived (log-end growth) */
-    double processed;        /* reports committed (committed-offset growth) */
-    double latency_s;        /* p95 from heartbeats, < 0 unknown */
-    double budget_use;       /* 0..1 of the tightest budget, 0 none */
+    double now;                /* seconds, non-decreasing */
+    int64_t total_lag;         /* >= 0 */
+    int32_t partitions;        /* >= 1 */
+    int64_t current_workers;   /* running now */
+    double arrivals;           /* reports that arrived (log-end growth) */
+    double processed;          /* reports committed (committed-offset growth) */
+    double latency_s;          /* p95 from heartbeats, < 0 unknown */
+    bf_saturation_t saturated; /* were the workers at their cap (heartbeats)? */
+    double budget_use;         /* 0..1 of the tightest budget, 0 none */
     bool budget_limited;
     int64_t budget_workers;
 } bf_scaler_obs_t;

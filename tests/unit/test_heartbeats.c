@@ -45,8 +45,17 @@ static void test_live_workers_latency_and_spend(void **unused)
     beat(h, "w1", 1000, 0.70, 0.9, 150);
     bf_heartbeats_summary(h, 150, &s); /* w2 silent for 40 s */
     assert_int_equal(s.heartbeating, 1);
+    assert_int_equal(s.paused, 0);
+    /* a worker at its in-flight cap says paused */
+    json_t *capped = json_pack("{s:s, s:I, s:f, s:b}", "worker_id", "w1", "started_at",
+                               (json_int_t)1000, "ai_cost_usd", 0.70, "paused", 1);
+    bf_heartbeats_add(h, capped, 151);
+    json_decref(capped);
+    bf_heartbeats_summary(h, 152, &s);
+    assert_int_equal(s.paused, 1);
     bf_heartbeats_summary(h, 1000, &s);
     assert_int_equal(s.heartbeating, 0);
+    assert_int_equal(s.paused, 0);
     assert_true(s.latency_p95_s < 0);
 
     json_t *bad = json_pack("{s:i}", "ai_cost_usd", 5); /* no worker id */

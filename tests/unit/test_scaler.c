@@ -66,12 +66,15 @@ static void test_forecast_steps_and_capacity(void **unused)
     assert_int_equal(bf_forecast_count(bf_scaler_forecast(s)), 24 * 4);
     assert_true(d.forecast_ready);
     assert_true(d.forecast.seasonal);
-    /* the next step is day again: 10/s over 1.6/s per worker = 7 workers */
+    /* 4 workers did 10/s by day, so one does at least 2.5/s (a lower
+     * bound that raises the configured 2/s); the next step is day again:
+     * 10/s over 2/s (80 % of 2.5) per worker = 5 workers */
+    assert_true(fabs(d.worker_rate - 2.5) < 1e-9);
     assert_true(fabs(d.forecast_peak - 10) < 0.5);
-    assert_int_equal(d.decision.desired_workers, 7);
+    assert_int_equal(d.decision.desired_workers, 5);
     int64_t off, peak;
     bf_scaler_season_needs(s, 2, &off, &peak);
-    assert_int_equal(off, 2); /* 2/s over 1.6/s */
+    assert_int_equal(off, 2); /* at the 2/s asked for: 2/s over 1.6/s */
     assert_int_equal(peak, 7);
 
     /* the state carries over to a new scaler */
@@ -110,11 +113,63 @@ static void test_throughput_is_measured_while_busy(void **unused)
     bf_scaler_destroy(s);
 }
 
+static void observe_hb(bf_scaler_t *s, double now, int64_t lag, int64_t workers,
+                       double arrivals, double processed, bf_saturation_t sat,
+                       bf_scaler_decision_t *d)
+{
+    bf_scaler_obs_t o = {.now = now,
+                         .total_lag = lag,
+                         .partitions = 64,
+                         .current_workers = workers,
+                         .arrivals = arrivals,
+                         .processed = processed,
+                         .latency_s = -1,
+                         .saturated = sat};
+    bf_scaler_observe(s, &o, d);
+}
+
+/* Found by ops/soak: a fleet that keeps up always has some lag (reports in
+ * flight, offsets not yet committed), so "lag before and after" took every
+ * sample, the throughput became arrivals / workers, and the rule wanted
+ * workers / 0.8 at any load: 4 workers for 2 reports/s, for ever. With the
+ * heartbeats' saturation, samples of a fleet below its cap only raise the
+ * estimate. */
+static void test_unsaturated_fleet_scales_down_with_the_load(void **unused)
+{
+    (void)unused;
+    bf_scaler_t *s = new_scaler(0);
+    bf_scaler_decision_t d;
+    double now = 0;
+    /* saturated: 4 workers at their cap do 6/s each */
+    observe_hb(s, now, 500, 4, 0, 0, BF_SATURATION_YES, &d);
+    for (int i = 0; i < 20; i++) {
+        now += 5;
+        observe_hb(s, now, 500, 4, 24 * 5, 24 * 5, BF_SATURATION_YES, &d);
+    }
+    assert_true(fabs(d.worker_rate - 6) < 1e-6);
+    /* then 2 reports/s arrive and are done, with 20 of lag in flight */
+    for (int i = 0; i < 60; i++) {
+        now += 5;
+        observe_hb(s, now, 20, 4, 2 * 5, 2 * 5, BF_SATURATION_NO, &d);
+    }
+    assert_true(fabs(d.worker_rate - 6) < 1e-6); /* 0.5/s each told nothing */
+    /* 2/s + 20 lag over 60 s, at 80 % of 6/s: one worker */
+    assert_int_equal(d.decision.desired_workers, 1);
+    /* a fleet below its cap that does more than the estimate raises it */
+    observe_hb(s, now + 5, 20, 4, 40 * 5, 40 * 5, BF_SATURATION_NO, &d);
+    assert_true(fabs(d.worker_rate - 10) < 1e-6);
+    /* and a saturated slower fleet lowers it (EWMA 0.3) */
+    observe_hb(s, now + 10, 900, 4, 0, 4 * 5 * 5, BF_SATURATION_YES, &d);
+    assert_true(fabs(d.worker_rate - (0.3 * 5 + 0.7 * 10)) < 1e-6);
+    bf_scaler_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forecast_steps_and_capacity),
         cmocka_unit_test(test_throughput_is_measured_while_busy),
+        cmocka_unit_test(test_unsaturated_fleet_scales_down_with_the_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
