@@ -1107,8 +1107,19 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         bf_log(BF_LOG_ERROR, "worker", "rebalance_failed",
                BF_LSTR("error", rd_kafka_err2str(rerr)));
     }
-    if (assign && w->paused)
-        rd_kafka_pause_partitions(rk, parts);
+    /* librdkafka keeps a partition's pause flag across a revoke and a later
+     * assignment of the same partition (librdkafka issue #1849): one that
+     * was paused when the group took it away (a session timeout while we
+     * were at the in-flight cap) would come back paused, and set_paused()
+     * resumes only what is assigned at the time, so it would never fetch
+     * again. Give every newly assigned partition our current state. */
+    if (assign) {
+        rd_kafka_resp_err_t perr = w->paused ? rd_kafka_pause_partitions(rk, parts)
+                                             : rd_kafka_resume_partitions(rk, parts);
+        if (perr)
+            bf_log(BF_LOG_WARN, "worker", w->paused ? "pause_failed" : "resume_failed",
+                   BF_LSTR("error", rd_kafka_err2str(perr)));
+    }
 }
 
 /* ------------------------------------------------------------------ */
