@@ -34,6 +34,7 @@ struct bf_redis_s {
     int state;
     int destroying;
     double backoff_s;
+    uint64_t connects;          /* successful connections, for bf_redis_connects() */
     uv_timer_t reconnect_timer; /* also the connect timeout */
 };
 
@@ -160,6 +161,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
         return;
     }
     r->state = ST_UP;
+    r->connects++;
     r->backoff_s = 0.1;
     bf_log(BF_LOG_INFO, "redis", "connected", BF_LSTR("host", r->url.host),
            BF_LINT("port", r->url.port));
@@ -234,6 +236,11 @@ bf_redis_t *bf_redis_new(uv_loop_t *loop, const char *url, double timeout_s, cha
 bool bf_redis_connected(const bf_redis_t *r)
 {
     return r->state == ST_UP;
+}
+
+uint64_t bf_redis_connects(const bf_redis_t *r)
+{
+    return r->connects;
 }
 
 static void cmd_unref(cmd_t *c)

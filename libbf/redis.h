@@ -14,6 +14,7 @@
 
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "libbf/err.h"
@@ -57,6 +58,10 @@ void bf_redis_destroy(bf_redis_t *redis);
 
 /** @brief Is the connection up (and AUTH/SELECT sent)? */
 bool bf_redis_connected(const bf_redis_t *redis);
+
+/** @brief Connections established so far: 1 after the first connect, one
+ *         more after each reconnect (for a reconnect counter). */
+uint64_t bf_redis_connects(const bf_redis_t *redis);
 
 /**
  * @brief Send a command given as an argument vector (binary safe; copied).

@@ -65,6 +65,31 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
     t->registry_retries = bf_metric_series(bf_metrics_counter(
         m, "bountyfleet_schema_lookup_retries_total",
         "Reports whose schema lookup failed transiently and will be retried.", NULL));
+    t->redis_reconnects = bf_metric_series(bf_metrics_counter(
+        m, "bountyfleet_redis_reconnects_total",
+        "Connections to Redis established again after one was lost.", NULL));
+    t->pauses = bf_metrics_counter(
+        m, "bountyfleet_consumer_pauses_total",
+        "Times fetching paused because a dependency was unavailable, by reason.",
+        "reason");
+    /* Kafka, from librdkafka's error callback, statistics and commit
+     * results: the client library retries on its own, so these are the
+     * only trace of a broker outage or of failing requests. */
+    t->kafka_errors = bf_metrics_counter(
+        m, "bountyfleet_kafka_errors_total",
+        "Errors librdkafka reported (broker down, all brokers down, ...), by client "
+        "and error name.",
+        "client,error");
+    t->kafka_brokers = bf_metrics_gauge(
+        m, "bountyfleet_kafka_brokers_down",
+        "Brokers this client needs and cannot reach (statistics).", "client");
+    t->kafka_retries = bf_metrics_counter(
+        m, "bountyfleet_kafka_request_retries_total",
+        "Kafka requests the client sent again after an error (statistics).", "client");
+    t->commit_failures = bf_metrics_counter(
+        m, "bountyfleet_kafka_commit_failures_total",
+        "Offset commits that failed (retried by the next commit), by error name.",
+        "error");
 }
 
 bf_err_t bf_telemetry_serve(bf_telemetry_t *t, const char *addr, char *errstr,

@@ -42,6 +42,12 @@ typedef struct bf_telemetry_s {
     bf_metric_t *consumer_lag; /* label: partition */
     bf_series_t *heartbeats;
     bf_series_t *registry_retries;
+    bf_series_t *redis_reconnects;
+    bf_metric_t *pauses;          /* label: reason (redis, ai, schema_registry) */
+    bf_metric_t *kafka_errors;    /* labels: client, error */
+    bf_metric_t *kafka_brokers;   /* label: client */
+    bf_metric_t *kafka_retries;   /* label: client */
+    bf_metric_t *commit_failures; /* label: error */
     /* Ring of the last BF_TELEMETRY_WINDOW report durations (seconds). */
     double window[BF_TELEMETRY_WINDOW];
     size_t window_count, window_next;

@@ -64,6 +64,10 @@ typedef struct partition_s {
 
 /* The tick that serves Kafka and measures the loop's lag. */
 #define TICK_MS 100
+/* librdkafka statistics (broker gauges, request retries) unless -X says
+ * otherwise: often enough for a 15 s scrape, and the JSON of one client
+ * with a few dozen partitions parses in well under a millisecond. */
+#define STATISTICS_INTERVAL_MS "5000"
 
 struct bf_worker_s {
     const bf_worker_config_t *cfg;
@@ -75,14 +79,16 @@ struct bf_worker_s {
     uv_timer_t heartbeat_timer; /* heartbeat_interval_s */
     double last_tick;
     bf_telemetry_t tel;
-    bool fail_open;        /* --redis-mode fail-open */
-    bool redis_blocked;    /* fail-closed and Redis unreachable: paused */
-    bool ai_blocked;       /* every AI provider unavailable: paused */
-    bool registry_blocked; /* a schema lookup failed transiently: paused */
-    bool cap_hit;          /* in flight reached the cap: held, then paused */
-    double hold_since;     /* when cap_hit was set */
-    uv_timer_t kick;       /* serves the consumer when a hold ends */
-    bool kafka_down;       /* librdkafka said all brokers are down */
+    bool fail_open;          /* --redis-mode fail-open */
+    bool redis_blocked;      /* fail-closed and Redis unreachable: paused */
+    bool ai_blocked;         /* every AI provider unavailable: paused */
+    bool registry_blocked;   /* a schema lookup failed transiently: paused */
+    bool cap_hit;            /* in flight reached the cap: held, then paused */
+    double hold_since;       /* when cap_hit was set */
+    uv_timer_t kick;         /* serves the consumer when a hold ends */
+    bool kafka_down;         /* librdkafka said all brokers are down */
+    double kafka_retries[2]; /* last statistics' txretries: consumer, producer */
+    uint64_t redis_connects; /* bf_redis_connects() at the last stats tick */
     size_t low_water;
     int assigned;
     int64_t started_ms;
@@ -769,6 +775,7 @@ static void claim_unavailable(job_t *j, const char *why)
     if (!w->redis_blocked) {
         bf_log(BF_LOG_WARN, "worker", "redis_unavailable_pausing", BF_LSTR("error", why),
                BF_LINT("in_flight", w->in_flight));
+        bf_series_add(bf_metric_series(w->tel.pauses, "redis"), 1);
         w->redis_blocked = true;
         update_pause(w);
     }
@@ -942,6 +949,7 @@ static void decode_report(job_t *j)
             bf_log(BF_LOG_WARN, "worker", "schema_registry_unavailable_pausing",
                    BF_LINT("partition", j->partition), BF_LINT("offset", j->offset),
                    BF_LSTR("error", errstr));
+            bf_series_add(bf_metric_series(w->tel.pauses, "schema_registry"), 1);
             w->registry_blocked = true;
             update_pause(w);
         }
@@ -1099,25 +1107,99 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         bf_log(BF_LOG_ERROR, "worker", "rebalance_failed",
                BF_LSTR("error", rd_kafka_err2str(rerr)));
     }
-    if (assign && w->paused)
-        rd_kafka_pause_partitions(rk, parts);
+    /* librdkafka keeps a partition's pause flag across a revoke and a later
+     * assignment of the same partition (librdkafka issue #1849): one that
+     * was paused when the group took it away (a session timeout while we
+     * were at the in-flight cap) would come back paused, and set_paused()
+     * resumes only what is assigned at the time, so it would never fetch
+     * again. Give every newly assigned partition our current state. */
+    if (assign) {
+        rd_kafka_resp_err_t perr = w->paused ? rd_kafka_pause_partitions(rk, parts)
+                                             : rd_kafka_resume_partitions(rk, parts);
+        if (perr)
+            bf_log(BF_LOG_WARN, "worker", w->paused ? "pause_failed" : "resume_failed",
+                   BF_LSTR("error", rd_kafka_err2str(perr)));
+    }
 }
 
 /* ------------------------------------------------------------------ */
 /* Telemetry: gauges, readiness, heartbeats                            */
 /* ------------------------------------------------------------------ */
 
+static const char *client_name(const bf_worker_t *w, const rd_kafka_t *rk)
+{
+    return rk == w->producer ? "producer" : "consumer";
+}
+
 /* librdkafka's error callback. @locality loop thread (served from the
- * queues we poll). Only "all brokers down" changes what we report; the
- * rest is logged by librdkafka's own log callback. */
+ * queues we poll). Every error is counted by name (a broker going away is
+ * _TRANSPORT); only "all brokers down" changes what we report; the text is
+ * logged by librdkafka's own log callback. */
 static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    (void)rk;
     bf_worker_t *w = opaque;
+    bf_series_add(bf_metric_series(w->tel.kafka_errors, client_name(w, rk),
+                                   rd_kafka_err2name((rd_kafka_resp_err_t)err)),
+                  1);
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         w->kafka_down = true;
         bf_log(BF_LOG_WARN, "worker", "kafka_unreachable", BF_LSTR("reason", reason));
     }
+}
+
+/* librdkafka's statistics (statistics.interval.ms), @locality loop thread:
+ * how many brokers the client needs and cannot reach (a broker it has no
+ * use for stays in INIT: connections are sparse), and how many requests it
+ * sent again after an error (txretries: leader moved, request timed out,
+ * broker busy) - the retries librdkafka does on its own, invisible
+ * otherwise. @returns 0: librdkafka frees the JSON. */
+static int on_kafka_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    bf_worker_t *w = opaque;
+    json_t *root = json_loadb(json, json_len, 0, NULL);
+    json_t *brokers = json_object_get(root, "brokers");
+    if (!json_is_object(brokers)) {
+        json_decref(root);
+        return 0;
+    }
+    double down = 0, retries = 0;
+    const char *name;
+    json_t *b;
+    json_object_foreach(brokers, name, b)
+    {
+        /* Bootstrap and logical brokers (the coordinator handle) have no
+         * node id of their own; their retries count all the same. */
+        retries += (double)json_integer_value(json_object_get(b, "txretries"));
+        const char *state = json_string_value(json_object_get(b, "state"));
+        if (json_integer_value(json_object_get(b, "nodeid")) >= 0 && state &&
+            strcmp(state, "UP") != 0 && strcmp(state, "INIT") != 0)
+            down++;
+    }
+    json_decref(root);
+    const char *client = client_name(w, rk);
+    int i = rk == w->producer;
+    bf_series_set(bf_metric_series(w->tel.kafka_brokers, client), down);
+    if (retries > w->kafka_retries[i])
+        bf_series_add(bf_metric_series(w->tel.kafka_retries, client),
+                      retries - w->kafka_retries[i]);
+    w->kafka_retries[i] = retries;
+    return 0;
+}
+
+/* Results of offset commits (the periodic auto commit and the one on
+ * revoke). A failed one is retried by the next; count it so an outage of
+ * the group coordinator shows. @locality loop thread. */
+static void on_offset_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    (void)offsets;
+    bf_worker_t *w = opaque;
+    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    bf_series_add(bf_metric_series(w->tel.commit_failures, rd_kafka_err2name(err)), 1);
+    bf_log(BF_LOG_DEBUG, "worker", "commit_failed",
+           BF_LSTR("error", rd_kafka_err2str(err)));
 }
 
 /* Consumer lag as this worker sees it: the partition's high watermark
@@ -1154,6 +1236,11 @@ static void on_stats(uv_timer_t *t)
     bf_worker_t *w = t->data;
     bool redis_up = bf_redis_connected(w->redis);
     bf_series_set(w->tel.redis_up, redis_up ? 1 : 0);
+    uint64_t connects = bf_redis_connects(w->redis);
+    if (connects > w->redis_connects && w->redis_connects > 0)
+        bf_series_add(w->tel.redis_reconnects, (double)(connects - w->redis_connects));
+    if (connects > 0)
+        w->redis_connects = connects;
     bf_series_set(w->tel.partitions, w->assigned);
     bf_series_set(w->tel.paused, w->paused || w->cap_hit ? 1 : 0); /* a hold too */
     update_consumer_lag(w);
@@ -1482,12 +1569,16 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         bf_kafka_conf_default(conf, props, "partition.assignment.strategy",
                               "cooperative-sticky", errstr, errstr_size) ||
         bf_kafka_conf_default(conf, props, "auto.commit.interval.ms", "1000", errstr,
-                              errstr_size)) {
+                              errstr_size) ||
+        bf_kafka_conf_default(conf, props, "statistics.interval.ms",
+                              STATISTICS_INTERVAL_MS, errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+    rd_kafka_conf_set_stats_cb(conf, on_kafka_stats);
+    rd_kafka_conf_set_offset_commit_cb(conf, on_offset_commit);
     rd_kafka_conf_set_opaque(conf, w);
     char rderr[512];
     w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
@@ -1512,12 +1603,15 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         bf_kafka_conf_default(conf, props, "compression.codec", "lz4", errstr,
                               errstr_size) ||
         bf_kafka_conf_default(conf, props, "client.id", cfg->worker_id, errstr,
-                              errstr_size)) {
+                              errstr_size) ||
+        bf_kafka_conf_default(conf, props, "statistics.interval.ms",
+                              STATISTICS_INTERVAL_MS, errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+    rd_kafka_conf_set_stats_cb(conf, on_kafka_stats);
     rd_kafka_conf_set_opaque(conf, w);
     w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
     if (!w->producer) {
@@ -1706,6 +1800,8 @@ void bf_worker_set_ai_unavailable(bf_worker_t *w, bool unavailable)
     if (w->ai_blocked == unavailable)
         return;
     w->ai_blocked = unavailable;
+    if (unavailable)
+        bf_series_add(bf_metric_series(w->tel.pauses, "ai"), 1);
     bf_log(BF_LOG_WARN, "worker", unavailable ? "ai_unavailable_pausing" : "ai_back",
            BF_LINT("in_flight", w->in_flight));
     update_pause(w);

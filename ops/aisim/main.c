@@ -9,9 +9,10 @@
  * each analysis with a verdict derived from the report text (verdict.h),
  * and can be made slow (--latency-ms, --latency-p99-ms) or unreliable
  * (--error-rate, --error-status) to exercise the worker's concurrency,
- * timeouts and back-off. It prints its base URL as the first stdout line,
- * so a parent process knows where to point OPENAI_BASE_URL, and runs until
- * SIGTERM or SIGINT.
+ * timeouts and back-off; POST /faults changes those rates while it runs,
+ * for outages that start and end (bursts). It prints its base URL as the first stdout
+ * line, so a parent process knows where to point OPENAI_BASE_URL, and runs until SIGTERM
+ * or SIGINT.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -132,7 +133,12 @@ static const bf_cli_t cli = {
         "Anthropic and Gemini base URL is the same without /v1. Runs until "
         "SIGTERM/SIGINT. Endpoints: POST /v1/chat/completions, POST /v1/messages, "
         "POST /v1beta/models/MODEL:generateContent, GET /v1/models, GET /stats, "
-        "POST /stats/reset, GET /debug/requests, GET /healthz.",
+        "POST /stats/reset, GET /debug/requests, GET /healthz. GET /faults shows the "
+        "injected-fault rates and POST /faults changes them while running, e.g. "
+        "{\"error_rate\":1,\"error_status\":503} for an outage and "
+        "{\"error_rate\":0} to end it (fields: error_rate, error_status, "
+        "timeout_rate, malformed_rate, bad_answer_rate; needs the API key when "
+        "one is set).",
     .usage = "[OPTIONS]",
     .opts = options,
     .n_opts = sizeof(options) / sizeof(options[0]),
@@ -258,9 +264,7 @@ static int check_config(const aisim_config_t *cfg, char *errstr, size_t errstr_s
         snprintf(errstr, errstr_size, "--latency-p99-ms needs a --latency-ms median");
         return -1;
     }
-    if (cfg->error_status != 429 && cfg->error_status != 500 &&
-        cfg->error_status != 502 && cfg->error_status != 503 &&
-        cfg->error_status != 504 && cfg->error_status != 529) {
+    if (!bf_aisim_error_status_valid((unsigned)cfg->error_status)) {
         snprintf(errstr, errstr_size,
                  "--error-status %lld: expected 429, 500, 502, 503, 504 or 529",
                  (long long)cfg->error_status);

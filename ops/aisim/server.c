@@ -45,6 +45,19 @@
 
 /* Distinct system prompts the simulated Anthropic prompt cache holds. */
 #define PROMPT_CACHE_SLOTS 1024
+/* Largest body POST /faults reads: a handful of numbers. */
+#define FAULTS_MAX_BODY 4096
+
+/* The injected-fault rates in force. They start as the flags say and POST
+ * /faults changes them while requests are being answered, so every
+ * completion reads one consistent copy under faults_lock. */
+typedef struct faults_s {
+    double error_rate;
+    unsigned error_status;
+    double timeout_rate;
+    double malformed_rate;
+    double bad_answer_rate;
+} faults_t;
 
 struct bf_aisim_server_s {
     bf_aisim_server_config_t cfg; /* model and api_key point at the copies below */
@@ -55,6 +68,8 @@ struct bf_aisim_server_s {
     bf_aisim_stats_t *stats;
     bf_aisim_limits_t *limits;
     bf_aisim_capture_t *capture;
+    pthread_mutex_t faults_lock; /* guards faults */
+    faults_t faults;
     pthread_mutex_t cache_lock;                /* guards seen_systems */
     uint64_t seen_systems[PROMPT_CACHE_SLOTS]; /* hashes of cached system prompts */
     atomic_uint_fast64_t seq;      /* requests seen: indexes the random draws */
@@ -74,6 +89,8 @@ typedef enum route_e {
     ROUTE_MODELS,
     ROUTE_STATS,
     ROUTE_STATS_RESET,
+    ROUTE_FAULTS,
+    ROUTE_FAULTS_SET,
     ROUTE_HEALTH,
     ROUTE_BAD_METHOD,
     ROUTE_NOT_FOUND,
@@ -320,11 +337,26 @@ static bool faulty(const bf_aisim_server_t *srv, bf_aisim_provider_t p)
     return (srv->cfg.fault_providers & (1u << p)) != 0;
 }
 
+static faults_t faults_now(bf_aisim_server_t *srv)
+{
+    pthread_mutex_lock(&srv->faults_lock);
+    faults_t f = srv->faults;
+    pthread_mutex_unlock(&srv->faults_lock);
+    return f;
+}
+
+bool bf_aisim_error_status_valid(unsigned status)
+{
+    return status == 429 || status == 500 || status == 502 || status == 503 ||
+           status == 504 || status == 529;
+}
+
 /* A completion of any of the three APIs: validate, rate-limit, maybe
  * inject a fault, derive the verdict and wrap it in the provider's answer. */
 static void answer_chat(request_t *rq)
 {
     bf_aisim_server_t *srv = rq->srv;
+    const faults_t faults = faults_now(srv);
     bf_aisim_error_t err;
     bf_aisim_request_t req;
     memset(&req, 0, sizeof(req));
@@ -362,7 +394,7 @@ static void answer_chat(request_t *rq)
     /* An injected bad answer: well-formed, billed, but off the schema
      * (score out of range), as a model that ignores the schema answers. */
     double bad_draw = uniform(srv->cfg.seed, rq->seq, 4);
-    if (faulty(srv, rq->provider) && bad_draw < srv->cfg.bad_answer_rate) {
+    if (faulty(srv, rq->provider) && bad_draw < faults.bad_answer_rate) {
         free(content);
         content = bf_strdup("{\"score\":7,\"confidence\":0.5,\"reasons\":[\"simulated "
                             "answer off the schema\"]}");
@@ -400,17 +432,17 @@ static void answer_chat(request_t *rq)
         goto out;
     }
     double draw = uniform(srv->cfg.seed, rq->seq, 3);
-    if (faulty(srv, rq->provider) && draw < srv->cfg.error_rate) {
-        set_injected_error(rq, srv->cfg.error_status);
+    if (faulty(srv, rq->provider) && draw < faults.error_rate) {
+        set_injected_error(rq, faults.error_status);
         goto out;
     }
-    draw -= srv->cfg.error_rate;
-    if (faulty(srv, rq->provider) && draw >= 0 && draw < srv->cfg.timeout_rate) {
+    draw -= faults.error_rate;
+    if (faulty(srv, rq->provider) && draw >= 0 && draw < faults.timeout_rate) {
         rq->hold_forever = true; /* answered only when the client has given up */
         set_injected_error(rq, 503);
         goto out;
     }
-    draw -= srv->cfg.timeout_rate;
+    draw -= faults.timeout_rate;
 
     char id[48];
     make_id(id, sizeof(id),
@@ -444,7 +476,7 @@ static void answer_chat(request_t *rq)
     else
         answer = bf_aisim_completion_to_json(id, req.chat.model, (int64_t)time(NULL),
                                              content, prompt, usage.output);
-    if (faulty(srv, rq->provider) && draw >= 0 && draw < srv->cfg.malformed_rate) {
+    if (faulty(srv, rq->provider) && draw >= 0 && draw < faults.malformed_rate) {
         /* A body cut in half: valid HTTP, broken JSON. */
         answer[strlen(answer) / 2] = '\0';
         rq->outcome.status = 200;
@@ -454,6 +486,114 @@ out:
     free(content);
     bf_aisim_report_clear(&report);
     bf_aisim_request_clear(&req);
+}
+
+static json_t *faults_to_json(const faults_t *f)
+{
+    return json_pack("{s:f, s:i, s:f, s:f, s:f}", "error_rate", f->error_rate,
+                     "error_status", (int)f->error_status, "timeout_rate",
+                     f->timeout_rate, "malformed_rate", f->malformed_rate,
+                     "bad_answer_rate", f->bad_answer_rate);
+}
+
+/* A rate field of a POST /faults body: absent keeps @p out, otherwise a
+ * number in [0, 1]. */
+static bool fault_rate(json_t *body, const char *name, double *out, bf_aisim_error_t *err)
+{
+    json_t *v = json_object_get(body, name);
+    if (!v)
+        return true;
+    if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1) {
+        bf_aisim_error_set(err, 400, "invalid_request_error", name, "invalid_value",
+                           "%s must be a number in [0, 1]", name);
+        return false;
+    }
+    *out = json_number_value(v);
+    return true;
+}
+
+/*
+ * GET /faults reads the injected-fault rates, POST /faults changes any of
+ * them at once: {"error_rate":1,"error_status":503} starts an outage,
+ * {"error_rate":0} ends it. Fields left out keep their value; the same
+ * rules as the flags apply (error_status one of 429, 500, 502, 503, 504,
+ * 529; error + timeout + malformed rates at most 1). When the simulator
+ * has an API key, this needs it too (OpenAI's bearer header), so a shared
+ * simulator cannot be broken by whoever reaches its port.
+ */
+static void answer_faults(request_t *rq)
+{
+    bf_aisim_server_t *srv = rq->srv;
+    bf_aisim_error_t err;
+    if (srv->api_key && !authorized(rq))
+        return;
+    faults_t f = faults_now(srv);
+    if (rq->route == ROUTE_FAULTS_SET) {
+        json_t *body = rq->too_large ? NULL
+                                     : json_loadb(rq->body.data ? rq->body.data : "",
+                                                  rq->body.len, 0, NULL);
+        const char *known[] = {"error_rate", "error_status", "timeout_rate",
+                               "malformed_rate", "bad_answer_rate"};
+        const char *key;
+        json_t *v;
+        bool ok = json_is_object(body);
+        if (!ok)
+            bf_aisim_error_set(&err, 400, "invalid_request_error", NULL, "invalid_json",
+                               "The body must be a JSON object of at most %d bytes.",
+                               FAULTS_MAX_BODY);
+        json_object_foreach(ok ? body : NULL, key, v)
+        {
+            bool is_known = false;
+            for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+                is_known |= strcmp(key, known[i]) == 0;
+            if (ok && !is_known) {
+                bf_aisim_error_set(&err, 400, "invalid_request_error", NULL,
+                                   "unknown_parameter", "Unknown field: %.64s", key);
+                ok = false;
+            }
+        }
+        ok = ok && fault_rate(body, "error_rate", &f.error_rate, &err) &&
+             fault_rate(body, "timeout_rate", &f.timeout_rate, &err) &&
+             fault_rate(body, "malformed_rate", &f.malformed_rate, &err) &&
+             fault_rate(body, "bad_answer_rate", &f.bad_answer_rate, &err);
+        json_t *status = ok ? json_object_get(body, "error_status") : NULL;
+        if (status) {
+            json_int_t n = json_is_integer(status) ? json_integer_value(status) : 0;
+            if (n < 0 || n > 999 || !bf_aisim_error_status_valid((unsigned)n)) {
+                bf_aisim_error_set(&err, 400, "invalid_request_error", "error_status",
+                                   "invalid_value",
+                                   "error_status must be 429, 500, 502, 503, 504 or 529");
+                ok = false;
+            } else {
+                f.error_status = (unsigned)n;
+            }
+        }
+        if (ok && f.error_rate + f.timeout_rate + f.malformed_rate > 1) {
+            bf_aisim_error_set(&err, 400, "invalid_request_error", NULL, "invalid_value",
+                               "error_rate + timeout_rate + malformed_rate must not "
+                               "exceed 1");
+            ok = false;
+        }
+        json_decref(body);
+        if (!ok) {
+            set_error(rq, &err);
+            return;
+        }
+        pthread_mutex_lock(&srv->faults_lock);
+        srv->faults = f;
+        pthread_mutex_unlock(&srv->faults_lock);
+        bf_log(BF_LOG_INFO, "aisim", "faults_set", BF_LDBL("error_rate", f.error_rate),
+               BF_LINT("error_status", f.error_status),
+               BF_LDBL("timeout_rate", f.timeout_rate),
+               BF_LDBL("malformed_rate", f.malformed_rate),
+               BF_LDBL("bad_answer_rate", f.bad_answer_rate));
+    }
+    json_t *j = faults_to_json(&f);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text)
+        abort(); /* allocation failure: the project's out-of-memory policy */
+    set_answer(rq, 200, "application/json", text);
 }
 
 static void answer_models(request_t *rq)
@@ -498,6 +638,10 @@ static void prepare_answer(request_t *rq)
         bf_aisim_capture_clear(rq->srv->capture);
         bf_aisim_limits_reset(rq->srv->limits, (double)bf_aisim_now_ns() / 1e9);
         set_answer(rq, 200, "application/json", bf_strdup("{\"reset\":true}"));
+        break;
+    case ROUTE_FAULTS:
+    case ROUTE_FAULTS_SET:
+        answer_faults(rq);
         break;
     case ROUTE_HEALTH:
         set_answer(rq, 200, "text/plain", bf_strdup("ok"));
@@ -667,6 +811,8 @@ static route_t route_of(const char *method, const char *url, char *model,
         {"GET", "/v1/models", ROUTE_MODELS},
         {"GET", "/stats", ROUTE_STATS},
         {"POST", "/stats/reset", ROUTE_STATS_RESET},
+        {"GET", "/faults", ROUTE_FAULTS},
+        {"POST", "/faults", ROUTE_FAULTS_SET},
         {"GET", "/healthz", ROUTE_HEALTH},
     };
     bool path_known = false;
@@ -732,8 +878,11 @@ static request_t *request_new(bf_aisim_server_t *srv, struct MHD_Connection *con
     }
     snprintf(rq->line, sizeof(rq->line), "%s %s", method, url);
     make_id(rq->request_id, sizeof(rq->request_id), "req_", srv->id_salt, rq->seq, 0);
-    /* Only a completion has a body worth reading; other bodies are dropped. */
-    bf_buf_init(&rq->body, is_completion(rq->route) ? srv->cfg.max_body : 0);
+    /* Only a completion or a fault setting has a body worth reading; other
+     * bodies are dropped. */
+    bf_buf_init(&rq->body, is_completion(rq->route)        ? srv->cfg.max_body
+                           : rq->route == ROUTE_FAULTS_SET ? FAULTS_MAX_BODY
+                                                           : 0);
     atomic_fetch_add(&srv->in_flight, 1);
     return rq;
 }
@@ -754,7 +903,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* Past the limit we keep reading but drop the bytes, so the client
          * gets its 413 instead of a reset connection. */
         if (!rq->too_large && bf_buf_append(&rq->body, upload_data, *upload_data_size)) {
-            rq->too_large = is_completion(rq->route);
+            rq->too_large = is_completion(rq->route) || rq->route == ROUTE_FAULTS_SET;
             bf_buf_free(&rq->body);
         }
         *upload_data_size = 0;
@@ -827,6 +976,7 @@ static void server_free(bf_aisim_server_t *s)
     bf_aisim_limits_destroy(s->limits);
     bf_aisim_capture_destroy(s->capture);
     pthread_mutex_destroy(&s->cache_lock);
+    pthread_mutex_destroy(&s->faults_lock);
     free(s->model);
     free(s->api_key);
     free(s);
@@ -846,6 +996,14 @@ bf_aisim_server_t *bf_aisim_server_start(const bf_aisim_server_config_t *cfg,
     s->limits = bf_aisim_limits_new(cfg->rpm, cfg->tpm, cfg->burst_s);
     s->capture = bf_aisim_capture_new(cfg->capture);
     pthread_mutex_init(&s->cache_lock, NULL);
+    pthread_mutex_init(&s->faults_lock, NULL);
+    s->faults = (faults_t){
+        .error_rate = cfg->error_rate,
+        .error_status = cfg->error_status,
+        .timeout_rate = cfg->timeout_rate,
+        .malformed_rate = cfg->malformed_rate,
+        .bad_answer_rate = cfg->bad_answer_rate,
+    };
     s->timers = bf_aisim_timers_new(cfg->max_held, errstr, errstr_size);
     if (!s->timers) {
         close(listen_fd);

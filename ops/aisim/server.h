@@ -13,6 +13,12 @@
  *   GET  /v1/models            the one model the simulator lists
  *   GET  /stats                counters as JSON (stats.h)
  *   POST /stats/reset          zero the counters
+ *   GET  /faults               the injected-fault rates now in force
+ *   POST /faults               change them while running (a JSON object with
+ *                              any of error_rate, error_status, timeout_rate,
+ *                              malformed_rate, bad_answer_rate), so a test
+ *                              can make the provider fail in bursts; needs
+ *                              the API key when one is set
  *   GET  /healthz              200 "ok"
  * Anything else is a 404 (405 for a known path with the wrong method) with
  * an OpenAI-style JSON error.
@@ -25,6 +31,7 @@
 #ifndef BF_AISIM_SERVER_H
 #define BF_AISIM_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +60,10 @@ typedef struct bf_aisim_server_config_s {
     size_t capture;            /* requests kept for /debug/requests */
     unsigned cache_min_tokens; /* shortest system prompt the prompt cache keeps */
 } bf_aisim_server_config_t;
+
+/** @brief Is @p status one an injected error may have (429, 500, 502, 503,
+ *         504 or 529)? */
+bool bf_aisim_error_status_valid(unsigned status);
 
 /**
  * @brief Start serving on @p listen_fd.

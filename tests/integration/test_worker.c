@@ -85,70 +85,15 @@ static int teardown(void **state)
 static void start_worker(fixture_t *f, int i, const char *const *extra,
                          const char *metrics_addr)
 {
-    char env_brokers[600], env_redis[200], env_ai[600], id[64], maddr[80];
-    snprintf(env_brokers, sizeof(env_brokers), "KAFKA_BROKERS=%s", f->s.brokers);
-    snprintf(env_redis, sizeof(env_redis), "REDIS_URL=%s", f->s.redis_url);
-    snprintf(env_ai, sizeof(env_ai), "OPENAI_BASE_URL=%s", f->s.ai_base_url);
-    snprintf(id, sizeof(id), "BOUNTYFLEET_WORKER_ID=tw-%d", i);
-    snprintf(maddr, sizeof(maddr), "METRICS_ADDR=%s",
-             metrics_addr ? metrics_addr : "off");
-    const char *env[] = {
-        env_brokers,          env_redis, env_ai, "OPENAI_API_KEY=test-key",
-        "OPENAI_MODEL=sim-1", id,        maddr,  NULL};
-    char bin[512];
-    const char *argv[32] = {bf_test_bin("bountyfleet-worker", bin, sizeof(bin)), "-X",
-                            "session.timeout.ms=6000"};
-    int n = 3;
-    for (const char *const *a = extra; a && *a && n < 30; a++)
-        argv[n++] = *a;
-    argv[n] = NULL;
     char name[32];
-    snprintf(name, sizeof(name), "worker%d", i);
+    snprintf(name, sizeof(name), "tw-%d", i);
     assert_int_equal(
-        bf_proc_start(&f->workers[i], name, f->s.tmpdir, argv, env, false, 5), 0);
+        bf_stack_start_worker(&f->s, &f->workers[i], name, metrics_addr, NULL, extra), 0);
 }
 
 /* ------------------------------------------------------------------ */
 /* Reports in, results out                                             */
 /* ------------------------------------------------------------------ */
-
-/* Write @p n reports as JSON lines: sample report (i % 450) with id
- * "<prefix>-<i>"; the content is unique per i unless @p group > 1, when
- * every @p group consecutive reports share one content (exact copies). */
-static void write_reports(const char *path, const char *prefix, int n, int group)
-{
-    char sample[1024];
-    snprintf(sample, sizeof(sample), "%s/ops/demo-data/sample-reports.jsonl",
-             BF_SOURCE_DIR);
-    FILE *in = fopen(sample, "r");
-    assert_non_null(in);
-    json_t *samples = json_array();
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, in) > 0)
-        json_array_append_new(samples, json_loads(line, 0, NULL));
-    free(line);
-    fclose(in);
-    FILE *out = fopen(path, "w");
-    assert_non_null(out);
-    for (int i = 0; i < n; i++) {
-        int content = group > 1 ? i / group : i;
-        json_t *obj = json_deep_copy(
-            json_array_get(samples, (size_t)content % json_array_size(samples)));
-        char buf[600];
-        snprintf(buf, sizeof(buf), "%s-%d", prefix, i);
-        json_object_set_new(obj, "report_id", json_string(buf));
-        snprintf(buf, sizeof(buf), "%s (case %s-%d)",
-                 json_string_value(json_object_get(obj, "title")), prefix, content);
-        json_object_set_new(obj, "title", json_string(buf));
-        char *s = json_dumps(obj, JSON_COMPACT);
-        fprintf(out, "%s\n", s);
-        free(s);
-        json_decref(obj);
-    }
-    json_decref(samples);
-    fclose(out);
-}
 
 static void run_producer(fixture_t *f, const char *file)
 {
@@ -171,7 +116,7 @@ static void produce_reports(fixture_t *f, const char *prefix, int n, int group)
 {
     char file[400];
     snprintf(file, sizeof(file), "%s/%s.jsonl", f->s.tmpdir, prefix);
-    write_reports(file, prefix, n, group);
+    bf_test_write_reports(file, prefix, n, group);
     run_producer(f, file);
 }
 
@@ -557,20 +502,6 @@ static void test_two_workers_racing_on_exact_duplicates_elect_one_original(void 
 /* Redis restart                                                       */
 /* ------------------------------------------------------------------ */
 
-/* Restart redis-server on the port it had (the stack's URL stays valid). */
-static void restart_redis(fixture_t *f)
-{
-    int port = atoi(strrchr(f->s.redis_url, ':') + 1);
-    char portstr[16], dir[300];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    snprintf(dir, sizeof(dir), "%s/redis", f->s.tmpdir);
-    const char *argv[] = {
-        "/usr/bin/redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "",
-        "--appendonly",          "no",     "--dir", dir,      NULL};
-    assert_int_equal(
-        bf_proc_start(&f->s.redis, "redis", f->s.tmpdir, argv, NULL, false, 5), 0);
-}
-
 /* Start worker 0 with @p extra flags, publish @p n reports "<prefix>-<i>"
  * and wait until a quarter of them have a result: the run is under way. */
 static void start_run(fixture_t *f, bf_test_results_t *res, const char *const *extra,
@@ -595,7 +526,7 @@ static void test_redis_restart_mid_run_loses_nothing_fail_closed(void **state)
     int st = bf_proc_stop(&f->s.redis, SIGTERM, 10);
     assert_true(WIFEXITED(st) || WIFSIGNALED(st));
     size_t before = bf_test_results_wait(&res, REDIS_RUN, 2);
-    restart_redis(f);
+    assert_int_equal(bf_stack_restart_redis(&f->s), 0);
     if (bf_test_results_wait(&res, REDIS_RUN, 180) != REDIS_RUN)
         fail_with_logs(f, "reports lost across the Redis restart");
     fprintf(stderr, "results when Redis stopped: %zu of %d\n", before, REDIS_RUN);
@@ -818,7 +749,7 @@ static void test_once_prints_the_result_of_one_report_file(void **state)
     assert_non_null(f);
     char file[400], cmd[2048], bin[512];
     snprintf(file, sizeof(file), "%s/one.jsonl", f->s.tmpdir);
-    write_reports(file, "once", 1, 1);
+    bf_test_write_reports(file, "once", 1, 1);
     /* Redis and Kafka addresses point nowhere: --once needs neither. */
     snprintf(cmd, sizeof(cmd),
              "OPENAI_BASE_URL='%s' OPENAI_API_KEY=k OPENAI_MODEL=sim-1 "

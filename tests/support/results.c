@@ -128,6 +128,41 @@ size_t bf_test_results_wait(bf_test_results_t *r, size_t want, double timeout_s)
     return json_object_size(r->by_id);
 }
 
+void bf_test_write_reports(const char *path, const char *prefix, int n, int group)
+{
+    char sample[1024];
+    snprintf(sample, sizeof(sample), "%s/ops/demo-data/sample-reports.jsonl",
+             BF_SOURCE_DIR);
+    FILE *in = fopen(sample, "r");
+    assert_non_null(in);
+    json_t *samples = json_array();
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, in) > 0)
+        json_array_append_new(samples, json_loads(line, 0, NULL));
+    free(line);
+    fclose(in);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    for (int i = 0; i < n; i++) {
+        int content = group > 1 ? i / group : i;
+        json_t *obj = json_deep_copy(
+            json_array_get(samples, (size_t)content % json_array_size(samples)));
+        char buf[600];
+        snprintf(buf, sizeof(buf), "%s-%d", prefix, i);
+        json_object_set_new(obj, "report_id", json_string(buf));
+        snprintf(buf, sizeof(buf), "%s (case %s-%d)",
+                 json_string_value(json_object_get(obj, "title")), prefix, content);
+        json_object_set_new(obj, "title", json_string(buf));
+        char *s = json_dumps(obj, JSON_COMPACT);
+        fprintf(out, "%s\n", s);
+        free(s);
+        json_decref(obj);
+    }
+    json_decref(samples);
+    fclose(out);
+}
+
 void bf_test_run_producer(const bf_stack_t *s, const char *file)
 {
     char bin[512];

@@ -33,6 +33,15 @@ size_t bf_test_results_wait(bf_test_results_t *r, size_t want, double timeout_s)
 
 void bf_test_results_close(bf_test_results_t *r);
 
+/**
+ * @brief Write @p n reports as JSON lines to @p path: real disclosed
+ *        reports (ops/demo-data/sample-reports.jsonl, report i % 450) with
+ *        ids "<prefix>-<i>". The title names the case, so the content is
+ *        unique per i, unless @p group > 1: then every @p group
+ *        consecutive reports share one content (exact copies).
+ */
+void bf_test_write_reports(const char *path, const char *prefix, int n, int group);
+
 /** @brief Publish the JSON lines of @p file with bountyfleet-producer and
  *         wait for it to exit 0. */
 void bf_test_run_producer(const bf_stack_t *s, const char *file);

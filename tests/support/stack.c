@@ -219,55 +219,66 @@ void bf_proc_dump_log(const bf_proc_t *p, int max_lines)
     free(ring);
 }
 
+/* Start redis-server on @p port and wait until it accepts connections.
+ * @returns 0, or -1 when it exited (the port was taken) or never listened. */
+static int launch_redis(bf_stack_t *s, int port)
+{
+    char portstr[16], dir[300];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    snprintf(dir, sizeof(dir), "%s/redis", s->tmpdir);
+    mkdir(dir, 0700);
+    const char *argv[] = {
+        "/usr/bin/redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "",
+        "--appendonly",          "no",     "--dir", dir,      NULL};
+    if (bf_proc_start(&s->redis, "redis", s->tmpdir, argv, NULL, false, 5) != 0)
+        return -1;
+    /* Wait until it accepts connections or exits (port taken). */
+    double deadline = bf_test_now() + 10 * bf_test_timeout_mult();
+    snprintf(s->redis_url, sizeof(s->redis_url), "redis://127.0.0.1:%d/0", port);
+    while (bf_test_now() < deadline) {
+        if (bf_proc_exited(&s->redis, NULL))
+            break;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(fd);
+        if (ok)
+            return 0;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    bf_proc_stop(&s->redis, SIGKILL, 2);
+    return -1;
+}
+
 static int start_redis(bf_stack_t *s)
 {
     for (int attempt = 0; attempt < 5; attempt++) {
         int port = bf_test_free_port();
         if (port <= 0)
             return -1;
-        char portstr[16], dir[300];
-        snprintf(portstr, sizeof(portstr), "%d", port);
-        snprintf(dir, sizeof(dir), "%s/redis", s->tmpdir);
-        mkdir(dir, 0700);
-        const char *argv[] = {"/usr/bin/redis-server",
-                              "--port",
-                              portstr,
-                              "--bind",
-                              "127.0.0.1",
-                              "--save",
-                              "",
-                              "--appendonly",
-                              "no",
-                              "--dir",
-                              dir,
-                              NULL};
-        if (bf_proc_start(&s->redis, "redis", s->tmpdir, argv, NULL, false, 5) != 0)
-            return -1;
-        /* Wait until it accepts connections or exits (port taken). */
-        double deadline = bf_test_now() + 10 * bf_test_timeout_mult();
-        while (bf_test_now() < deadline) {
-            if (bf_proc_exited(&s->redis, NULL))
-                break;
-            int fd = socket(AF_INET, SOCK_STREAM, 0);
-            struct sockaddr_in a = {.sin_family = AF_INET,
-                                    .sin_port = htons((uint16_t)port),
-                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-            int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-            close(fd);
-            if (ok) {
-                snprintf(s->redis_url, sizeof(s->redis_url), "redis://127.0.0.1:%d/0",
-                         port);
-                return 0;
-            }
-            struct timespec ts = {0, 20 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-        bf_proc_stop(&s->redis, SIGKILL, 2);
+        if (launch_redis(s, port) == 0)
+            return 0;
     }
     return -1;
 }
 
-int bf_stack_start(bf_stack_t *s, int partitions, const char *const aisim_args[])
+int bf_stack_restart_redis(bf_stack_t *s)
+{
+    const char *colon = strrchr(s->redis_url, ':');
+    if (!colon)
+        return -1;
+    int port = (int)strtol(colon + 1, NULL, 10);
+    if (s->redis.pid > 0)
+        bf_proc_stop(&s->redis, SIGTERM, 10);
+    return launch_redis(s, port);
+}
+
+/* The stack with the dev broker (@p brokers NULL) or the caller's. */
+static int stack_start(bf_stack_t *s, int partitions, const char *brokers,
+                       const char *const aisim_args[])
 {
     memset(s, 0, sizeof(*s));
     snprintf(s->tmpdir, sizeof(s->tmpdir), "/tmp/bftest.XXXXXX");
@@ -275,13 +286,17 @@ int bf_stack_start(bf_stack_t *s, int partitions, const char *const aisim_args[]
         fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
         return -1;
     }
-    char bin[512], parts[16];
-    snprintf(parts, sizeof(parts), "%d", partitions);
-    const char *bargv[] = {bf_test_bin("bountyfleet-devbroker", bin, sizeof(bin)),
-                           "--partitions", parts, NULL};
-    if (bf_proc_start(&s->broker, "devbroker", s->tmpdir, bargv, NULL, true, 20) != 0)
-        goto fail;
-    snprintf(s->brokers, sizeof(s->brokers), "%s", s->broker.first_line);
+    if (brokers) {
+        snprintf(s->brokers, sizeof(s->brokers), "%s", brokers);
+    } else {
+        char bin[512], parts[16];
+        snprintf(parts, sizeof(parts), "%d", partitions);
+        const char *bargv[] = {bf_test_bin("bountyfleet-devbroker", bin, sizeof(bin)),
+                               "--partitions", parts, NULL};
+        if (bf_proc_start(&s->broker, "devbroker", s->tmpdir, bargv, NULL, true, 20) != 0)
+            goto fail;
+        snprintf(s->brokers, sizeof(s->brokers), "%s", s->broker.first_line);
+    }
 
     if (start_redis(s) != 0) {
         fprintf(stderr, "could not start redis-server\n");
@@ -302,6 +317,47 @@ int bf_stack_start(bf_stack_t *s, int partitions, const char *const aisim_args[]
 fail:
     bf_stack_stop(s);
     return -1;
+}
+
+int bf_stack_start(bf_stack_t *s, int partitions, const char *const aisim_args[])
+{
+    return stack_start(s, partitions, NULL, aisim_args);
+}
+
+int bf_stack_start_with_brokers(bf_stack_t *s, const char *brokers,
+                                const char *const aisim_args[])
+{
+    return stack_start(s, 0, brokers, aisim_args);
+}
+
+int bf_stack_start_worker(const bf_stack_t *s, bf_proc_t *p, const char *name,
+                          const char *metrics_addr, const char *const env_extra[],
+                          const char *const args[])
+{
+    char env_brokers[600], env_redis[200], env_ai[600], id[128], maddr[80];
+    snprintf(env_brokers, sizeof(env_brokers), "KAFKA_BROKERS=%s", s->brokers);
+    snprintf(env_redis, sizeof(env_redis), "REDIS_URL=%s", s->redis_url);
+    snprintf(env_ai, sizeof(env_ai), "OPENAI_BASE_URL=%s", s->ai_base_url);
+    snprintf(id, sizeof(id), "BOUNTYFLEET_WORKER_ID=%s", name);
+    snprintf(maddr, sizeof(maddr), "METRICS_ADDR=%s",
+             metrics_addr ? metrics_addr : "off");
+    const char *env[40] = {
+        env_brokers,          env_redis, env_ai, "OPENAI_API_KEY=test-key",
+        "OPENAI_MODEL=sim-1", id,        maddr};
+    size_t n = 7;
+    for (const char *const *e = env_extra; e && *e && n < 39; e++)
+        env[n++] = *e;
+    env[n] = NULL;
+    /* A short session timeout: the mock broker waits it out before it
+     * rebalances when a member leaves (see ops/devbroker/main.c). */
+    char bin[512];
+    const char *argv[40] = {bf_test_bin("bountyfleet-worker", bin, sizeof(bin)), "-X",
+                            "session.timeout.ms=6000"};
+    n = 3;
+    for (const char *const *a = args; a && *a && n < 39; a++)
+        argv[n++] = *a;
+    argv[n] = NULL;
+    return bf_proc_start(p, name, s->tmpdir, argv, env, false, 5);
 }
 
 void bf_stack_dump_logs(const bf_stack_t *s)
@@ -331,6 +387,18 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
     if (bf_buf_append(b, ptr, size * nmemb) != BF_OK)
         return 0;
     return size * nmemb;
+}
+
+double bf_test_metric_value(const char *text, const char *series)
+{
+    const char *p = text;
+    size_t len = strlen(series);
+    while (p && (p = strstr(p, series)) != NULL) {
+        if ((p == text || p[-1] == '\n') && p[len] == ' ')
+            return strtod(p + len + 1, NULL);
+        p += len;
+    }
+    return -1;
 }
 
 char *bf_test_http_get(const char *url, long *status)

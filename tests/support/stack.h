@@ -68,6 +68,36 @@ typedef struct bf_stack_s {
  */
 int bf_stack_start(bf_stack_t *s, int partitions, const char *const aisim_args[]);
 
+/**
+ * @brief Start Redis and the AI simulator, and use @p brokers (e.g. an
+ *        in-process mock cluster, mock_cluster.h) instead of a dev broker.
+ * @returns 0, or -1 (everything already started is stopped again).
+ */
+int bf_stack_start_with_brokers(bf_stack_t *s, const char *brokers,
+                                const char *const aisim_args[]);
+
+/**
+ * @brief Start redis-server again on the port it had, so s->redis_url stays
+ *        valid (stopping it first with SIGTERM if it still runs). It starts
+ *        empty: the stack's Redis keeps nothing on disk.
+ * @returns 0 once it accepts connections, or -1.
+ */
+int bf_stack_restart_redis(bf_stack_t *s);
+
+/**
+ * @brief Start bountyfleet-worker against the stack, with worker id and
+ *        log name @p name, the simulator as its OpenAI provider (a test
+ *        key, model sim-1) and -X session.timeout.ms=6000 (the mock
+ *        broker's rebalance wait).
+ * @param metrics_addr METRICS_ADDR, or NULL for off
+ * @param env_extra more "K=V" settings (NULL-terminated, may be NULL)
+ * @param args more flags (NULL-terminated, may be NULL)
+ * @returns 0, or -1.
+ */
+int bf_stack_start_worker(const bf_stack_t *s, bf_proc_t *p, const char *name,
+                          const char *metrics_addr, const char *const env_extra[],
+                          const char *const args[]);
+
 /** @brief Stop everything and remove the temp dir. Safe to call twice. */
 void bf_stack_stop(bf_stack_t *s);
 
@@ -79,6 +109,13 @@ int bf_test_free_port(void);
 
 /** @brief Path of a binary in the build's bin dir (static buffer per call site ok). */
 const char *bf_test_bin(const char *name, char *buf, size_t size);
+
+/**
+ * @brief The value of one series in Prometheus text, e.g.
+ *        "bountyfleet_redis_up" or "bountyfleet_consumer_lag{partition=\"0\"}"
+ *        (labels exactly as exported), or -1 when absent.
+ */
+double bf_test_metric_value(const char *text, const char *series);
 
 /** @brief HTTP GET a URL into a malloc'd string (NULL on failure). */
 char *bf_test_http_get(const char *url, long *status);
