@@ -79,18 +79,6 @@ const char *bf_test_header(const rd_kafka_message_t *m, const char *name, char *
     return buf;
 }
 
-double bf_test_metric_value(const char *text, const char *series)
-{
-    const char *p = text;
-    size_t len = strlen(series);
-    while ((p = strstr(p, series)) != NULL) {
-        if ((p == text || p[-1] == '\n') && p[len] == ' ')
-            return strtod(p + len + 1, NULL);
-        p += len;
-    }
-    return -1;
-}
-
 void bf_test_results_close(bf_test_results_t *r)
 {
     rd_kafka_consumer_close(r->rk);

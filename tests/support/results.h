@@ -66,10 +66,6 @@ rd_kafka_t *bf_test_topic_reader(const char *brokers, const char *topic, int par
 const char *bf_test_header(const rd_kafka_message_t *m, const char *name, char *buf,
                            size_t size);
 
-/** @brief The value of the series @p series (e.g. `x_total{a="b"}`) in a
- *         Prometheus text page, or -1 when it is absent. */
-double bf_test_metric_value(const char *text, const char *series);
-
 /** @brief GET @p path (e.g. "/debug/requests") of the AI simulator as
  *         JSON, owned by the caller. */
 json_t *bf_test_aisim_get(const bf_stack_t *s, const char *path);
