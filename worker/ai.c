@@ -18,6 +18,13 @@
  * than the provider's retry-after. A 429 also halves the provider's
  * request and token rates (ai_limit.h) and blocks them until retry-after,
  * so every waiting call slows down, not just the one that was refused.
+ *
+ * A 429 is the provider asking us to wait, not a failure of the call: it
+ * does not use up one of --ai-retries (LiteLLM keeps a separate retry
+ * count for rate-limit errors for the same reason). Otherwise a call that
+ * met three 429s in a burst failed for good at its first 5xx. A call
+ * keeps waiting through 429s within the report's deadline, or at most
+ * MAX_THROTTLED times when there is none.
  */
 #include "worker/ai.h"
 
@@ -34,6 +41,9 @@
 /* Bytes of a request besides the prompts and the report (schema, JSON
  * structure), for the token estimate before the body is built. */
 #define REQUEST_OVERHEAD_BYTES 1200
+
+/* 429s one call waits through at one provider when it has no deadline. */
+#define MAX_THROTTLED 10
 
 typedef struct call_s call_t;
 
@@ -74,8 +84,9 @@ struct call_s {
     double deadline, started, sent;
     bf_ai_done_cb *cb;
     void *opaque;
-    size_t pi; /* index of the provider in the chain */
-    int tries; /* attempts at this provider */
+    size_t pi;     /* index of the provider in the chain */
+    int tries;     /* attempts at this provider, 429s not counted */
+    int throttled; /* 429s met at this provider */
     int attempts;
     call_state_t state;
     long estimate; /* tokens taken from the tpm bucket for this attempt */
@@ -254,7 +265,7 @@ static void next_provider(call_t *c, const char *why)
         double wait = earliest_probe(ai, now);
         if (why == CIRCUIT_OPEN && c->deadline > 0 && now + wait < c->deadline) {
             c->pi = 0;
-            c->tries = 0;
+            c->tries = c->throttled = 0;
             start_backoff(c, wait + 0.005); /* past the loop clock's ms rounding */
             return;
         }
@@ -265,7 +276,7 @@ static void next_provider(call_t *c, const char *why)
         return;
     }
     c->pi++;
-    c->tries = 0;
+    c->tries = c->throttled = 0;
     enqueue(&ai->providers[c->pi], c);
 }
 
@@ -631,6 +642,8 @@ static void on_http_done(const bf_http_response_t *resp, void *opaque)
         if (s == 429) {
             outcome = "rate_limited";
             health_failure = false; /* a limit is not an outage */
+            c->tries--;             /* nor a failed try (top of the file) */
+            c->throttled++;
             bf_bucket_throttled(&p->rpm, resp->retry_after_s, now);
             bf_bucket_throttled(&p->tpm, resp->retry_after_s, now);
         } else if (s != 408 && s < 500) {
@@ -648,11 +661,12 @@ static void on_http_done(const bf_http_response_t *resp, void *opaque)
            BF_LSTR("kind", bf_analysis_kind_name(c->kind)), BF_LINT("try", c->tries),
            BF_LSTR("error", c->last_error));
     kick(p);
-    if (!retry || c->tries > ai->cfg.retries) {
+    if (!retry || c->tries > ai->cfg.retries ||
+        (c->deadline <= 0 && c->throttled > MAX_THROTTLED)) {
         next_provider(c, c->last_error);
         return;
     }
-    double ceiling = ai->cfg.backoff_base_s * pow(2.0, c->tries - 1);
+    double ceiling = ai->cfg.backoff_base_s * pow(2.0, c->tries + c->throttled - 1);
     if (ceiling > ai->cfg.backoff_cap_s)
         ceiling = ai->cfg.backoff_cap_s;
     double delay = ceiling * uniform01(ai);

@@ -101,7 +101,9 @@ static const bf_opt_t options[] = {
     {"ai-timeout", 0, NULL, BF_OPT_DOUBLE, "60", 0.1, 3600, "SECONDS",
      "timeout of one AI call", O(ai_timeout_s)},
     {"ai-retries", 0, NULL, BF_OPT_INT, "3", 0, 20, "N",
-     "retries of a failed AI call per provider before falling back", O(ai_retries)},
+     "retries of a failed AI call per provider before falling back (429s wait "
+     "without using one up)",
+     O(ai_retries)},
     {"ai-deadline", 0, NULL, BF_OPT_DOUBLE, "240", 0, 86400, "SECONDS",
      "per report: no AI attempt starts later than this after the first (keep it "
      "below --lease); 0 none",
