@@ -37,8 +37,9 @@ static double rate_at(size_t step)
     return step % 24 < 12 ? 10 : 2;
 }
 
-static void observe(bf_scaler_t *s, double now, int64_t lag, int64_t workers,
-                    double arrivals, double processed, bf_scaler_decision_t *d)
+static void observe_hb(bf_scaler_t *s, double now, int64_t lag, int64_t workers,
+                       double arrivals, double processed, bf_saturation_t sat,
+                       bf_scaler_decision_t *d)
 {
     bf_scaler_obs_t o = {.now = now,
                          .total_lag = lag,
@@ -46,8 +47,15 @@ static void observe(bf_scaler_t *s, double now, int64_t lag, int64_t workers,
                          .current_workers = workers,
                          .arrivals = arrivals,
                          .processed = processed,
-                         .latency_s = -1};
+                         .latency_s = -1,
+                         .saturated = sat};
     bf_scaler_observe(s, &o, d);
+}
+
+static void observe(bf_scaler_t *s, double now, int64_t lag, int64_t workers,
+                    double arrivals, double processed, bf_scaler_decision_t *d)
+{
+    observe_hb(s, now, lag, workers, arrivals, processed, BF_SATURATION_UNKNOWN, d);
 }
 
 static void test_forecast_steps_and_capacity(void **unused)
@@ -111,21 +119,6 @@ static void test_throughput_is_measured_while_busy(void **unused)
     observe(s, 40, 0, 3, 0, 0, &d);
     assert_true(fabs(d.worker_rate - 3) < 1e-9);
     bf_scaler_destroy(s);
-}
-
-static void observe_hb(bf_scaler_t *s, double now, int64_t lag, int64_t workers,
-                       double arrivals, double processed, bf_saturation_t sat,
-                       bf_scaler_decision_t *d)
-{
-    bf_scaler_obs_t o = {.now = now,
-                         .total_lag = lag,
-                         .partitions = 64,
-                         .current_workers = workers,
-                         .arrivals = arrivals,
-                         .processed = processed,
-                         .latency_s = -1,
-                         .saturated = sat};
-    bf_scaler_observe(s, &o, d);
 }
 
 /* Found by ops/soak: a fleet that keeps up always has some lag (reports in
