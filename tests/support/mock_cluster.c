@@ -5,6 +5,7 @@
 #include "support/mock_cluster.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "libbf/kafka.h"
@@ -14,8 +15,14 @@ int bf_test_mock_start(bf_test_mock_t *m, int n_brokers, int partitions)
     memset(m, 0, sizeof(*m));
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    /* Quiet: the cluster's own handle has nothing to say to a test. */
-    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+    /* Quiet: the cluster's own handle has nothing to say to a test, unless
+     * BF_TEST_MOCK_DEBUG asks what the brokers did (librdkafka's "mock"
+     * debug context: appends, sequence checks, injected errors). */
+    if (getenv("BF_TEST_MOCK_DEBUG")) {
+        rd_kafka_conf_set(conf, "debug", "mock", errstr, sizeof(errstr));
+    } else {
+        rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+    }
     m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!m->rk) {
         rd_kafka_conf_destroy(conf);
