@@ -24,7 +24,7 @@
 typedef struct bf_httpd_s bf_httpd_t;
 
 /* A request to a program-defined route. */
-typedef struct bf_http_request_s {
+typedef struct bf_httpd_request_s {
     const char *method;        /* "GET", "POST", ... */
     const char *path;          /* without the query string */
     const char *authorization; /* the Authorization header, or NULL */
