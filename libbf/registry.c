@@ -34,6 +34,7 @@
 
 #include "libbf/buf.h"
 #include "libbf/config.h"
+#include "libbf/http.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 
@@ -92,10 +93,12 @@ bf_registry_t *bf_registry_new(const bf_registry_options_t *opts, char *errstr,
             char *u = bf_strndup(p, n);
             if (reg->n_urls == MAX_URLS ||
                 (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)) {
+                char shown[256];
+                bf_http_url_redact(u, shown, sizeof(shown));
                 bf_seterr(
                     BF_ERR_CONFIG, errstr, errstr_size,
                     "schema registry: '%s' is not an http(s) URL (or more than %d URLs)",
-                    u, MAX_URLS);
+                    shown, MAX_URLS);
                 free(u);
                 bf_registry_destroy(reg);
                 return NULL;
@@ -272,8 +275,13 @@ static bf_err_t request(bf_registry_t *reg, const char *method, const char *path
         }
         reg->requests++;
         rc = curl_easy_perform(e);
-        bf_log(BF_LOG_DEBUG, "registry", "request", BF_LSTR("method", method),
-               BF_LSTR("url", url), BF_LINT("curl_code", rc));
+        if (bf_log_level_get() >= BF_LOG_DEBUG) {
+            /* A URL may carry credentials (https://user:pass@host). */
+            char shown[512];
+            bf_http_url_redact(url, shown, sizeof(shown));
+            bf_log(BF_LOG_DEBUG, "registry", "request", BF_LSTR("method", method),
+                   BF_LSTR("url", shown), BF_LINT("curl_code", rc));
+        }
         free(url);
         /* Only a failure to reach this URL moves on to the next one; a
          * response (or a timeout after sending) is the registry's answer. */
