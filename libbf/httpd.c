@@ -295,19 +295,19 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     bf_log(BF_LOG_DEBUG, "httpd", "mhd", BF_LSTR("msg", msg));
 }
 
-/* A listening socket for "host:port", ":port" or "[v6]:port". */
-static int listen_on(const char *addr, int *port_out, char *errstr, size_t errstr_size)
+bf_err_t bf_httpd_addr_parse(const char *addr, char *host, size_t host_size, int *port,
+                             char *errstr, size_t errstr_size)
 {
-    char host[256] = "";
-    const char *colon = strrchr(addr, ':');
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
     if (!colon || !colon[1]) {
-        snprintf(errstr, errstr_size, "address '%s': expected host:port", addr);
-        return -1;
+        snprintf(errstr, errstr_size, "address '%s': expected host:port",
+                 addr ? addr : "");
+        return BF_ERR_CONFIG;
     }
     size_t hlen = (size_t)(colon - addr);
-    if (hlen >= sizeof(host)) {
+    if (hlen >= host_size) {
         snprintf(errstr, errstr_size, "address '%s': host too long", addr);
-        return -1;
+        return BF_ERR_CONFIG;
     }
     memcpy(host, addr, hlen);
     host[hlen] = '\0';
@@ -316,16 +316,29 @@ static int listen_on(const char *addr, int *port_out, char *errstr, size_t errst
         host[hlen - 2] = '\0';
     }
     char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535) {
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || *end || colon[1] < '0' || colon[1] > '9' || p < 0 || p > 65535) {
         snprintf(errstr, errstr_size, "address '%s': bad port", addr);
-        return -1;
+        return BF_ERR_CONFIG;
     }
+    *port = (int)p;
+    return BF_OK;
+}
+
+/* A listening socket for "host:port", ":port" or "[v6]:port". */
+static int listen_on(const char *addr, int *port_out, char *errstr, size_t errstr_size)
+{
+    char host[256] = "", service[16];
+    int port = 0;
+    if (bf_httpd_addr_parse(addr, host, sizeof(host), &port, errstr, errstr_size))
+        return -1;
+    snprintf(service, sizeof(service), "%d", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
-    int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
+    int rc = getaddrinfo(host[0] ? host : NULL, service, &hints, &res);
     if (rc) {
         snprintf(errstr, errstr_size, "address '%s': %s", addr, gai_strerror(rc));
         return -1;

@@ -37,6 +37,15 @@ typedef struct bf_httpd_request_s {
 typedef void (*bf_http_handler_t)(void *opaque, const bf_httpd_request_t *req,
                                   int *status, const char **content_type, char **body);
 
+/**
+ * @brief Split METRICS_ADDR-style "host:port", ":port" (every interface)
+ *        or "[v6]:port" into @p host (without brackets, "" for every
+ *        interface; NUL-terminated) and @p port (0..65535). Pure.
+ * @returns BF_OK, or BF_ERR_CONFIG with errstr naming the address.
+ */
+bf_err_t bf_httpd_addr_parse(const char *addr, char *host, size_t host_size, int *port,
+                             char *errstr, size_t errstr_size);
+
 /* Parse "host:port", ":port" (every interface) or "[v6]:port"; port 0
  * picks a free one. */
 bf_err_t bf_httpd_start(bf_httpd_t **out, const char *addr, bf_metrics_t *metrics,
