@@ -86,12 +86,17 @@ typedef struct request_s {
     bool too_large;
 } request_t;
 
+/* Queue @p body (malloc'd; freed by libmicrohttpd). @p authenticate, when
+ * not NULL, is the WWW-Authenticate challenge a 401 must carry (RFC 7235
+ * section 3.1). */
 static bf_mhd_result answer(struct MHD_Connection *c, int status, const char *type,
-                            char *body, size_t len)
+                            char *body, size_t len, const char *authenticate)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (authenticate)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, authenticate);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     bf_mhd_result ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
@@ -101,7 +106,7 @@ static bf_mhd_result answer(struct MHD_Connection *c, int status, const char *ty
 static bf_mhd_result answer_text(struct MHD_Connection *c, int status, const char *text)
 {
     char *body = bf_asprintf("%s\n", text);
-    return answer(c, status, "text/plain; charset=utf-8", body, strlen(body));
+    return answer(c, status, "text/plain; charset=utf-8", body, strlen(body), NULL);
 }
 
 static bf_mhd_result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -156,7 +161,8 @@ static bf_mhd_result on_request(void *cls, struct MHD_Connection *c, const char 
         route.fn(route.opaque, &req, &status, &type, &body);
         if (!body)
             body = bf_strdup("");
-        return answer(c, status, type, body, strlen(body));
+        return answer(c, status, type, body, strlen(body),
+                      status == 401 ? "Bearer realm=\"bountyfleet\"" : NULL);
     }
 
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -168,7 +174,7 @@ static bf_mhd_result on_request(void *cls, struct MHD_Connection *c, const char 
     if (strcmp(url, "/metrics") == 0) {
         size_t len = 0;
         char *text = bf_metrics_render(h->metrics, &len);
-        return answer(c, 200, PROM_TEXT, text, len);
+        return answer(c, 200, PROM_TEXT, text, len, NULL);
     }
     if (strcmp(url, "/healthz") == 0)
         return answer_text(c, 200, "ok");

@@ -33,7 +33,9 @@ typedef struct bf_httpd_request_s {
 } bf_httpd_request_t;
 
 /* Fill *status, *content_type (static string) and *body (malloc'd, the
- * server frees it). Runs on the HTTP thread. */
+ * server frees it). Runs on the HTTP thread. A 401 is sent with
+ * "WWW-Authenticate: Bearer realm=\"bountyfleet\"", the one scheme routes
+ * check (RFC 6750). */
 typedef void (*bf_http_handler_t)(void *opaque, const bf_httpd_request_t *req,
                                   int *status, const char **content_type, char **body);
 
