@@ -276,6 +276,11 @@ static void observe_and_decide(control_t *c, double tick)
     };
     bf_scaler_decision_t sd;
     bf_scaler_observe(c->scaler, &obs, &sd);
+    /* The scaler still observes and decides under an override, so its
+     * forecast and windows stay current for when the override ends. */
+    bf_override_state_t ov;
+    bf_override_get(c->conf->override, now, &ov);
+    bf_override_apply(&ov, &c->conf->scaler.policy, &budget, &sd.decision);
     bf_telemetry_observe(c->conf->telemetry, &snap, &sd, &budget, current);
     bf_publisher_send(c->conf->publisher, &sd);
     recommend(c, &sd, &budget, wall_now);

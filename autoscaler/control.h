@@ -12,7 +12,9 @@
  *      decision the backtest replays): the lag, the growth of the log-end
  *      offsets (arrivals) and of the committed offsets (processed) since the
  *      last reading, and the workers actually running; print the decision
- *      when it is news (decision_line.h), apply its target.
+ *      when it is news (decision_line.h), apply its target. A manual
+ *      override (override.h) replaces the scaler's target within --max
+ *      and the budget before anything is published, printed or applied.
  * Between ticks the loop sleeps in sigtimedwait(): SIGCHLD wakes it to reap
  * at once, SIGTERM or SIGINT ends it with a graceful stop of the workers.
  */
@@ -26,6 +28,7 @@
 #include "autoscaler/heartbeats.h"
 #include "autoscaler/decide.h"
 #include "autoscaler/lag.h"
+#include "autoscaler/override.h"
 #include "autoscaler/publish.h"
 #include "autoscaler/scaler.h"
 #include "autoscaler/state.h"
@@ -40,6 +43,7 @@ typedef struct bf_control_conf_s {
     bf_publisher_t *publisher;         /* borrowed; NULL = decisions not published */
     bf_state_t *state;                 /* borrowed; NULL = the forecast starts afresh */
     bf_heartbeat_reader_t *heartbeats; /* borrowed; NULL = no heartbeats read */
+    bf_override_t *override;           /* borrowed; NULL = no manual override */
 } bf_control_conf_t;
 
 /**

@@ -173,6 +173,8 @@ typedef struct bf_decision_s {
     double confidence;    /* the forecast's confidence, 0..1 (scaler.h), else 0 */
     bf_decide_weights_t pressure; /* the score's components before weighting */
     char reasoning[640];          /* one human-readable sentence */
+    bool overridden;              /* a manual override set the target (override.h) */
+    int64_t override_replicas;    /* the override's replicas as asked, when overridden */
 } bf_decision_t;
 
 /** @brief Reset @p state to "no history" (also fine on a zeroed struct). */

@@ -62,12 +62,16 @@ char *bf_decision_line_format(const bf_decision_t *d, const struct timespec *wal
                           "desired_workers", (json_int_t)d->desired_workers, "score",
                           round2(d->score), "forecast_rate", round2(d->forecast_rate),
                           "confidence", round2(d->confidence), "reasoning", d->reasoning);
+    if (o && d->overridden)
+        json_object_set_new(o, "override_replicas",
+                            json_integer((json_int_t)d->override_replicas));
     char *text =
         o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
           : NULL;
     json_decref(o);
     /* Only fails when jansson cannot allocate (the reasoning is ASCII we
-     * wrote ourselves); our out-of-memory policy is to abort (mem.h). */
+     * wrote ourselves, plus an override's reason, which override.c checked
+     * is UTF-8 and kept whole); our out-of-memory policy is to abort. */
     if (!text)
         abort();
     return text; /* jansson allocates with malloc: nobody sets its alloc funcs */

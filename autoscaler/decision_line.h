@@ -13,7 +13,10 @@
  *    "target_workers":4,"total_lag":950,"partitions":4,"desired_workers":4,
  *    "score":0.45,"forecast_rate":12.5,"confidence":0.83,"reasoning":"..."}
  * (desired_workers: the rule's count before the windows; score, the
- * forecast the count planned for and its confidence: see decide.h.)
+ * forecast the count planned for and its confidence: see decide.h.) While
+ * a manual override pins the fleet (override.h) the line ends with
+ * "override_replicas":N, the replicas asked for, and the reasoning starts
+ * with the override and its reason.
  */
 #ifndef BF_AUTOSCALER_DECISION_LINE_H
 #define BF_AUTOSCALER_DECISION_LINE_H

@@ -14,6 +14,14 @@
 #include "libbf/log.h"
 #include "libbf/mem.h"
 
+/* A heartbeat's number is trusted only within 0..max: anything that can
+ * write to the topic can send 1e308, and Avro doubles can be NaN or
+ * infinite. */
+static bool plausible(double v, double max)
+{
+    return v >= 0 && v <= max;
+}
+
 void bf_heartbeats_add(bf_heartbeats_t *h, const json_t *rec, double now)
 {
     const char *id = json_string_value(json_object_get(rec, "worker_id"));
@@ -40,17 +48,24 @@ void bf_heartbeats_add(bf_heartbeats_t *h, const json_t *rec, double now)
     }
     int64_t started = json_integer_value(json_object_get(rec, "started_at"));
     double cost = json_number_value(json_object_get(rec, "ai_cost_usd"));
-    if (!(cost >= 0))
-        cost = 0;
-    if (fresh || started != w->started_at || cost < w->ai_cost_usd)
+    bool restarted = fresh || started != w->started_at;
+    if (!plausible(cost, BF_HEARTBEATS_MAX_USD)) {
+        /* Not a spend anyone made: keep the last good value, so the
+         * budgets neither jump to infinity (1e308 from two workers sums to
+         * inf) nor lose what was already counted. */
+        cost = restarted ? 0 : w->ai_cost_usd;
+    }
+    if (restarted || cost < w->ai_cost_usd)
         h->ai_spend_pending += cost; /* new worker, or a restart of one */
     else
         h->ai_spend_pending += cost - w->ai_cost_usd;
     w->started_at = started;
     w->ai_cost_usd = cost;
     w->seen_at = now;
-    w->latency_p95_s = json_number_value(json_object_get(rec, "latency_p95_seconds"));
-    w->reports_per_second = json_number_value(json_object_get(rec, "reports_per_second"));
+    double p95 = json_number_value(json_object_get(rec, "latency_p95_seconds"));
+    double rate = json_number_value(json_object_get(rec, "reports_per_second"));
+    w->latency_p95_s = plausible(p95, BF_HEARTBEATS_MAX_SECONDS) ? p95 : -1;
+    w->reports_per_second = plausible(rate, BF_HEARTBEATS_MAX_RATE) ? rate : 0;
     w->paused = json_is_true(json_object_get(rec, "paused"));
 }
 

@@ -13,7 +13,8 @@
  * last record is younger than BF_HEARTBEATS_STALE_S. AI spend: a record's
  * ai_cost_usd is cumulative since the worker started (started_at), so the
  * spend is the growth since the worker's previous record, or the whole
- * value for a worker (or a restart of one) not seen before.
+ * value for a worker (or a restart of one) not seen before. Values outside
+ * the plausible ranges below are not believed (see BF_HEARTBEATS_MAX_USD).
  */
 #ifndef BF_AUTOSCALER_HEARTBEATS_H
 #define BF_AUTOSCALER_HEARTBEATS_H
@@ -27,6 +28,12 @@
 #define BF_HEARTBEATS_MAX_WORKERS 1024
 #define BF_HEARTBEATS_STALE_S     30.0
 #define BF_HEARTBEATS_PER_TICK    1000
+/* Largest values a heartbeat may carry; beyond them (or NaN, infinite,
+ * negative) a value is not believed: a worker's cumulative AI spend keeps
+ * its last good value, latency counts as unknown, throughput as 0. */
+#define BF_HEARTBEATS_MAX_USD     1e9
+#define BF_HEARTBEATS_MAX_SECONDS 1e6
+#define BF_HEARTBEATS_MAX_RATE    1e6
 
 typedef struct bf_heartbeat_worker_s {
     char id[128];

@@ -25,6 +25,7 @@
 #include "autoscaler/forecast.h"
 #include "autoscaler/forecast_eval.h"
 #include "autoscaler/lag.h"
+#include "autoscaler/override.h"
 #include "autoscaler/telemetry.h"
 #include "libbf/config.h"
 #include "libbf/kafka.h"
@@ -79,6 +80,7 @@ typedef struct autoscaler_config_s {
     char *state_url;
     char *state_key;
     char *topic_heartbeats;
+    char *admin_token;
 } autoscaler_config_t;
 
 #define OPT(field) offsetof(autoscaler_config_t, field)
@@ -211,6 +213,10 @@ static const bf_opt_t options[] = {
      BF_TOPIC_HEARTBEATS, 1, 0, "TOPIC",
      "the workers' heartbeats (live workers, p95 latency, AI spend for the budgets)",
      OPT(topic_heartbeats)},
+    {"admin-token", 0, "AUTOSCALER_ADMIN_TOKEN", BF_OPT_SECRET, NULL, 1, 0, "TOKEN",
+     "bearer token of PUT/GET/DELETE /api/v1/override (manual scale override); unset: "
+     "the endpoint answers 403",
+     OPT(admin_token)},
 };
 
 static const bf_cli_t cli = {
@@ -335,6 +341,7 @@ int main(int argc, char **argv)
     bf_publisher_t *publisher = NULL;
     bf_state_t *state = NULL;
     bf_heartbeat_reader_t *heartbeats = NULL;
+    bf_override_t *override = NULL;
     int rc = 2;
 
     /* Subcommands that work offline on a recorded trace. */
@@ -435,6 +442,12 @@ int main(int argc, char **argv)
         goto out;
     }
     conf.telemetry = telemetry;
+    bool override_enabled = cfg.admin_token && *cfg.admin_token;
+    override = bf_override_new(cfg.admin_token, cfg.max); /* keeps a digest only */
+    if (cfg.admin_token)
+        explicit_bzero(cfg.admin_token, strlen(cfg.admin_token));
+    bf_telemetry_serve_override(telemetry, override);
+    conf.override = override;
     bf_framing_t framing;
     if (bf_framing_parse(cfg.output_framing, &framing) != 0 ||
         framing == BF_FRAMING_CONFLUENT) {
@@ -478,7 +491,8 @@ int main(int argc, char **argv)
            BF_LDBL("interval_s", cfg.interval),
            BF_LDBL("scale_down_delay_s", cfg.scale_down_delay), BF_LSTR("rule", cfg.rule),
            BF_LDBL("worker_rate", cfg.worker_rate), BF_LSTR("season", cfg.season),
-           BF_LDBL("horizon_s", cfg.horizon));
+           BF_LDBL("horizon_s", cfg.horizon),
+           BF_LSTR("override_endpoint", override_enabled ? "enabled" : "disabled"));
     bf_err_t run = bf_control_run(&conf, lag, act, stdout);
     rc = run == BF_OK ? 0 : run == BF_ERR_CONFIG ? 2 : 1;
 
@@ -487,6 +501,7 @@ out:
     bf_state_destroy(state);
     bf_publisher_destroy(publisher, cfg.kafka_timeout);
     bf_telemetry_destroy(telemetry);
+    bf_override_destroy(override); /* after the endpoint that uses it */
     bf_lag_reader_destroy(lag);
     bf_actuator_destroy(act);
     bf_actuator_local_argv_free(worker_argv_owned);

@@ -58,12 +58,28 @@ static void desired_handler(void *opaque, const bf_httpd_request_t *req, int *st
                   (json_int_t)current, "action", bf_scale_action_name(d.decision.action),
                   "totalLag", (json_int_t)d.decision.total_lag, "forecastRate",
                   d.forecast.value, "confidence", d.forecast.confidence);
+    if (o && d.decision.overridden)
+        json_object_set_new(o, "overrideReplicas",
+                            json_integer((json_int_t)d.decision.override_replicas));
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!text)
         abort();
     *status = 200;
     *body = text;
+}
+
+void bf_telemetry_serve_override(bf_telemetry_t *t, bf_override_t *ov)
+{
+    if (!t || !ov)
+        return;
+    bf_override_set_gauge(
+        ov,
+        bf_metric_series(bf_metrics_gauge(
+            t->metrics, M "override_replicas",
+            "Replicas pinned by a manual override (PUT /api/v1/override), -1 for none.",
+            NULL)));
+    bf_httpd_route(t->httpd, "/api/v1/override", bf_override_http, ov);
 }
 
 bf_telemetry_t *bf_telemetry_new(const char *addr, const char *actuator, char *errstr,

@@ -6,7 +6,8 @@
  *   GET /api/v1/desired ->
  *     {"desiredReplicas":3,"currentReplicas":2,"action":"SCALE_UP",
  *      "totalLag":950,"forecastRate":12.5,"confidence":0.83}
- *   (503 with {"error":...} until the first decision). A ScaledObject
+ *   (503 with {"error":...} until the first decision; "overrideReplicas":N
+ *   is added while a manual override pins the count). A ScaledObject
  *   points its metrics-api trigger at it with valueLocation
  *   "desiredReplicas" and targetValue 1, so KEDA runs that many.
  *
@@ -22,6 +23,7 @@
 
 #include "autoscaler/budget.h"
 #include "autoscaler/lag.h"
+#include "autoscaler/override.h"
 #include "autoscaler/scaler.h"
 
 typedef struct bf_telemetry_s bf_telemetry_t;
@@ -33,6 +35,13 @@ typedef struct bf_telemetry_s bf_telemetry_t;
  */
 bf_telemetry_t *bf_telemetry_new(const char *addr, const char *actuator, char *errstr,
                                  size_t errstr_size);
+
+/**
+ * @brief Serve the manual override (override.h) at /api/v1/override and
+ *        show it as bountyfleet_autoscaler_override_replicas. Call once,
+ *        before traffic matters. @p ov borrowed; it must outlive @p t.
+ */
+void bf_telemetry_serve_override(bf_telemetry_t *t, bf_override_t *ov);
 
 /** @brief The port bound. */
 int bf_telemetry_port(const bf_telemetry_t *t);

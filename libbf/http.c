@@ -324,3 +324,29 @@ void bf_http_destroy(bf_http_t *http)
     uv_timer_stop(&http->timer);
     uv_close((uv_handle_t *)&http->timer, free_http);
 }
+
+/* RFC 3986 section 3.2: the authority follows "//" and ends at the next
+ * "/", "?" or "#"; userinfo is whatever precedes its last "@". Without a
+ * scheme the whole string up to those characters is taken as the
+ * authority, so "user:pw@host:1" is redacted too. */
+void bf_http_url_redact(const char *url, char *out, size_t size)
+{
+    if (!out || !size)
+        return;
+    if (!url) {
+        out[0] = '\0';
+        return;
+    }
+    const char *sep = strstr(url, "://");
+    const char *authority = sep ? sep + 3 : url;
+    size_t alen = strcspn(authority, "/?#");
+    const char *at = NULL;
+    for (const char *p = authority; p < authority + alen; p++)
+        if (*p == '@')
+            at = p;
+    if (!at) {
+        snprintf(out, size, "%s", url);
+        return;
+    }
+    snprintf(out, size, "%.*s***%s", (int)(authority - url), url, at);
+}

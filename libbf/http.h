@@ -83,4 +83,12 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
 /** @brief Requests in flight. */
 size_t bf_http_in_flight(const bf_http_t *http);
 
+/**
+ * @brief Copy @p url into @p out (always NUL-terminated, truncated to
+ *        @p size) with the userinfo of its authority ("user:password@" in
+ *        "https://user:password@host/") replaced by "***@", so that it can
+ *        be logged or put in an error message. Any thread; pure.
+ */
+void bf_http_url_redact(const char *url, char *out, size_t size);
+
 #endif

@@ -86,12 +86,17 @@ typedef struct request_s {
     bool too_large;
 } request_t;
 
+/* Queue @p body (malloc'd; freed by libmicrohttpd). @p authenticate, when
+ * not NULL, is the WWW-Authenticate challenge a 401 must carry (RFC 7235
+ * section 3.1). */
 static bf_mhd_result answer(struct MHD_Connection *c, int status, const char *type,
-                            char *body, size_t len)
+                            char *body, size_t len, const char *authenticate)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (authenticate)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, authenticate);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     bf_mhd_result ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
@@ -101,7 +106,7 @@ static bf_mhd_result answer(struct MHD_Connection *c, int status, const char *ty
 static bf_mhd_result answer_text(struct MHD_Connection *c, int status, const char *text)
 {
     char *body = bf_asprintf("%s\n", text);
-    return answer(c, status, "text/plain; charset=utf-8", body, strlen(body));
+    return answer(c, status, "text/plain; charset=utf-8", body, strlen(body), NULL);
 }
 
 static bf_mhd_result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -156,7 +161,8 @@ static bf_mhd_result on_request(void *cls, struct MHD_Connection *c, const char 
         route.fn(route.opaque, &req, &status, &type, &body);
         if (!body)
             body = bf_strdup("");
-        return answer(c, status, type, body, strlen(body));
+        return answer(c, status, type, body, strlen(body),
+                      status == 401 ? "Bearer realm=\"bountyfleet\"" : NULL);
     }
 
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -168,7 +174,7 @@ static bf_mhd_result on_request(void *cls, struct MHD_Connection *c, const char 
     if (strcmp(url, "/metrics") == 0) {
         size_t len = 0;
         char *text = bf_metrics_render(h->metrics, &len);
-        return answer(c, 200, PROM_TEXT, text, len);
+        return answer(c, 200, PROM_TEXT, text, len, NULL);
     }
     if (strcmp(url, "/healthz") == 0)
         return answer_text(c, 200, "ok");
@@ -295,19 +301,19 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     bf_log(BF_LOG_DEBUG, "httpd", "mhd", BF_LSTR("msg", msg));
 }
 
-/* A listening socket for "host:port", ":port" or "[v6]:port". */
-static int listen_on(const char *addr, int *port_out, char *errstr, size_t errstr_size)
+bf_err_t bf_httpd_addr_parse(const char *addr, char *host, size_t host_size, int *port,
+                             char *errstr, size_t errstr_size)
 {
-    char host[256] = "";
-    const char *colon = strrchr(addr, ':');
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
     if (!colon || !colon[1]) {
-        snprintf(errstr, errstr_size, "address '%s': expected host:port", addr);
-        return -1;
+        snprintf(errstr, errstr_size, "address '%s': expected host:port",
+                 addr ? addr : "");
+        return BF_ERR_CONFIG;
     }
     size_t hlen = (size_t)(colon - addr);
-    if (hlen >= sizeof(host)) {
+    if (hlen >= host_size) {
         snprintf(errstr, errstr_size, "address '%s': host too long", addr);
-        return -1;
+        return BF_ERR_CONFIG;
     }
     memcpy(host, addr, hlen);
     host[hlen] = '\0';
@@ -316,16 +322,29 @@ static int listen_on(const char *addr, int *port_out, char *errstr, size_t errst
         host[hlen - 2] = '\0';
     }
     char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535) {
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || *end || colon[1] < '0' || colon[1] > '9' || p < 0 || p > 65535) {
         snprintf(errstr, errstr_size, "address '%s': bad port", addr);
-        return -1;
+        return BF_ERR_CONFIG;
     }
+    *port = (int)p;
+    return BF_OK;
+}
+
+/* A listening socket for "host:port", ":port" or "[v6]:port". */
+static int listen_on(const char *addr, int *port_out, char *errstr, size_t errstr_size)
+{
+    char host[256] = "", service[16];
+    int port = 0;
+    if (bf_httpd_addr_parse(addr, host, sizeof(host), &port, errstr, errstr_size))
+        return -1;
+    snprintf(service, sizeof(service), "%d", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
-    int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
+    int rc = getaddrinfo(host[0] ? host : NULL, service, &hints, &res);
     if (rc) {
         snprintf(errstr, errstr_size, "address '%s': %s", addr, gai_strerror(rc));
         return -1;

@@ -24,7 +24,7 @@
 typedef struct bf_httpd_s bf_httpd_t;
 
 /* A request to a program-defined route. */
-typedef struct bf_http_request_s {
+typedef struct bf_httpd_request_s {
     const char *method;        /* "GET", "POST", ... */
     const char *path;          /* without the query string */
     const char *authorization; /* the Authorization header, or NULL */
@@ -33,9 +33,20 @@ typedef struct bf_http_request_s {
 } bf_httpd_request_t;
 
 /* Fill *status, *content_type (static string) and *body (malloc'd, the
- * server frees it). Runs on the HTTP thread. */
+ * server frees it). Runs on the HTTP thread. A 401 is sent with
+ * "WWW-Authenticate: Bearer realm=\"bountyfleet\"", the one scheme routes
+ * check (RFC 6750). */
 typedef void (*bf_http_handler_t)(void *opaque, const bf_httpd_request_t *req,
                                   int *status, const char **content_type, char **body);
+
+/**
+ * @brief Split METRICS_ADDR-style "host:port", ":port" (every interface)
+ *        or "[v6]:port" into @p host (without brackets, "" for every
+ *        interface; NUL-terminated) and @p port (0..65535). Pure.
+ * @returns BF_OK, or BF_ERR_CONFIG with errstr naming the address.
+ */
+bf_err_t bf_httpd_addr_parse(const char *addr, char *host, size_t host_size, int *port,
+                             char *errstr, size_t errstr_size);
 
 /* Parse "host:port", ":port" (every interface) or "[v6]:port"; port 0
  * picks a free one. */

@@ -1,20 +1,9 @@
 /*
  * registry.c - Confluent Schema Registry client (see registry.h).
  *
- * The REST API used (Confluent Schema Registry API reference, "Schemas"
- * and "Subjects"):
- *
- *   POST /subjects/{subject}/versions   body {"schema": "<schema as a string>"}
- *        200 {"id": 7}; 409 incompatible; 422 error_code 42201 invalid schema
- *   GET  /schemas/ids/{id}
- *        200 {"schema": "...", "schemaType": "AVRO" (absent for Avro)}
- *        404 {"error_code": 40403, "message": "Schema 7 not found"}
- *   GET  /subjects/{subject}/versions           200 [1, 2]; 404 40401
- *   GET  /subjects/{subject}/versions/{version}
- *        200 {"subject", "version", "id", "schema"}
- *
- * with Content-Type application/vnd.schemaregistry.v1+json. Error bodies
- * are {"error_code": N, "message": "..."}; both go into errstr.
+ * The REST API used, and the parsing of its answers, are described in
+ * registry_answer.h; this file does the HTTP and the caching. Error bodies
+ * ({"error_code": N, "message": "..."}) go into errstr.
  *
  * Caches are plain arrays searched linearly: a deployment knows a handful
  * of schemas. Each is bounded (MAX_CACHED) so that a stream of distinct
@@ -34,8 +23,10 @@
 
 #include "libbf/buf.h"
 #include "libbf/config.h"
+#include "libbf/http.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
+#include "libbf/registry_answer.h"
 
 #define CONTENT_TYPE "application/vnd.schemaregistry.v1+json"
 #define ACCEPT                                                                           \
@@ -92,10 +83,12 @@ bf_registry_t *bf_registry_new(const bf_registry_options_t *opts, char *errstr,
             char *u = bf_strndup(p, n);
             if (reg->n_urls == MAX_URLS ||
                 (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)) {
+                char shown[256];
+                bf_http_url_redact(u, shown, sizeof(shown));
                 bf_seterr(
                     BF_ERR_CONFIG, errstr, errstr_size,
                     "schema registry: '%s' is not an http(s) URL (or more than %d URLs)",
-                    u, MAX_URLS);
+                    shown, MAX_URLS);
                 free(u);
                 bf_registry_destroy(reg);
                 return NULL;
@@ -209,38 +202,19 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *opaque)
     return bf_buf_append(b, data, n) == BF_OK ? n : 0; /* 0 aborts the transfer */
 }
 
-/* The registry's error text: "message (error_code N)" when the body is
- * its JSON, else the start of the body. */
-static void describe_error(const char *body, long status, char *out, size_t size)
-{
-    json_t *j = json_loads(body, 0, NULL);
-    json_t *msg = json_object_get(j, "message");
-    json_t *code = json_object_get(j, "error_code");
-    if (json_is_string(msg))
-        snprintf(out, size, "%s (error_code %lld)", json_string_value(msg),
-                 json_is_integer(code) ? (long long)json_integer_value(code)
-                                       : (long long)status);
-    else
-        snprintf(out, size, "HTTP %ld: %.120s", status, body);
-    json_decref(j);
-}
-
 /* Send @p method @p path (with @p body, may be NULL) to the registry, trying
  * each URL until one answers. On BF_OK *status is the HTTP status and
- * *answer the parsed JSON body, or NULL when it is not JSON. */
+ * @p resp (initialised by the caller, bounded) holds the body. */
 static bf_err_t request(bf_registry_t *reg, const char *method, const char *path,
-                        const char *body, long *status, json_t **answer, char *errstr,
+                        const char *body, long *status, bf_buf_t *resp, char *errstr,
                         size_t errstr_size)
 {
-    *answer = NULL;
     *status = 0;
     reg->transient = true; /* until the registry answers otherwise */
     if (bf_monotonic_s() < reg->down_until)
         return bf_seterr(BF_ERR_HTTP, errstr, errstr_size,
                          "schema registry unreachable (retrying in a few seconds): %s",
                          reg->down_reason);
-    bf_buf_t resp;
-    bf_buf_init(&resp, MAX_RESPONSE);
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: " CONTENT_TYPE);
     headers = curl_slist_append(headers, "Accept: " ACCEPT);
     char cerr[CURL_ERROR_SIZE] = "";
@@ -250,7 +224,7 @@ static bf_err_t request(bf_registry_t *reg, const char *method, const char *path
         CURL *e = reg->easy;
         curl_easy_reset(e);
         cerr[0] = '\0';
-        bf_buf_reset(&resp);
+        bf_buf_reset(resp);
         curl_easy_setopt(e, CURLOPT_URL, url);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -264,7 +238,7 @@ static bf_err_t request(bf_registry_t *reg, const char *method, const char *path
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                          (long)(reg->connect_timeout_s * 1000));
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
         if (reg->user_info) {
             curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
@@ -272,8 +246,13 @@ static bf_err_t request(bf_registry_t *reg, const char *method, const char *path
         }
         reg->requests++;
         rc = curl_easy_perform(e);
-        bf_log(BF_LOG_DEBUG, "registry", "request", BF_LSTR("method", method),
-               BF_LSTR("url", url), BF_LINT("curl_code", rc));
+        if (bf_log_level_get() >= BF_LOG_DEBUG) {
+            /* A URL may carry credentials (https://user:pass@host). */
+            char shown[512];
+            bf_http_url_redact(url, shown, sizeof(shown));
+            bf_log(BF_LOG_DEBUG, "registry", "request", BF_LSTR("method", method),
+                   BF_LSTR("url", shown), BF_LINT("curl_code", rc));
+        }
         free(url);
         /* Only a failure to reach this URL moves on to the next one; a
          * response (or a timeout after sending) is the registry's answer. */
@@ -297,15 +276,13 @@ static bf_err_t request(bf_registry_t *reg, const char *method, const char *path
     } else {
         curl_easy_getinfo(reg->easy, CURLINFO_RESPONSE_CODE, status);
         reg->transient = *status >= 500 || *status == 429;
-        *answer = json_loadb(resp.data ? resp.data : "", resp.len, 0, NULL);
         if (*status >= 300) {
             char why[320];
-            describe_error(resp.data ? resp.data : "", *status, why, sizeof(why));
+            bf_registry_error_describe(resp->data, resp->len, *status, why, sizeof(why));
             bf_seterr(BF_ERR_HTTP, errstr, errstr_size, "schema registry %s %s: %s",
                       method, path, why);
         }
     }
-    bf_buf_free(&resp);
     return err;
 }
 
@@ -316,6 +293,29 @@ static bf_err_t registry_error(long status, bf_err_t refused)
     if (status == 409 || status == 422)
         return refused;
     return BF_ERR_HTTP;
+}
+
+/* request(), then the body of a 2xx answer parsed as the answer to @p call
+ * into @p answer (registry_answer.h). BF_OK with *status >= 300 is the
+ * registry's refusal, described in errstr. */
+static bf_err_t ask(bf_registry_t *reg, const char *method, const char *path,
+                    const char *body, bf_registry_call_t call, long *status,
+                    bf_registry_answer_t *answer, char *errstr, size_t errstr_size)
+{
+    memset(answer, 0, sizeof(*answer));
+    bf_buf_t resp;
+    bf_buf_init(&resp, MAX_RESPONSE);
+    bf_err_t err = request(reg, method, path, body, status, &resp, errstr, errstr_size);
+    if (err == BF_OK && *status < 300) {
+        char why[256];
+        err =
+            bf_registry_answer_parse(call, resp.data, resp.len, answer, why, sizeof(why));
+        if (err)
+            bf_seterr(err, errstr, errstr_size, "schema registry %s %s: %s", method, path,
+                      why);
+    }
+    bf_buf_free(&resp);
+    return err;
 }
 
 /* ------------------------------------------------------------------------
@@ -369,34 +369,27 @@ bf_err_t bf_registry_register(bf_registry_t *reg, const char *subject,
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     long status = 0;
-    json_t *answer = NULL;
-    bf_err_t err =
-        body ? request(reg, "POST", path, body, &status, &answer, errstr, errstr_size)
-             : bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
-                         "schema registry: schema is not valid UTF-8 text");
+    bf_registry_answer_t answer;
+    bf_err_t err = body ? ask(reg, "POST", path, body, BF_REGISTRY_CALL_REGISTER, &status,
+                              &answer, errstr, errstr_size)
+                        : bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
+                                    "schema registry: schema is not valid UTF-8 text");
     free(body);
     if (err == BF_OK && status >= 300) {
         err = registry_error(status, BF_ERR_SCHEMA);
     } else if (err == BF_OK) {
-        json_t *j = json_object_get(answer, "id");
-        if (!json_is_integer(j) || json_integer_value(j) < 0 ||
-            json_integer_value(j) > INT32_MAX) {
-            err = bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
-                            "schema registry POST %s: answer has no valid \"id\"", path);
-        } else {
-            *id = (int32_t)json_integer_value(j);
-            if (reg->n_subjects < MAX_CACHED) {
-                subject_entry_t *s = &reg->subjects[reg->n_subjects++];
-                s->subject = bf_strdup(subject);
-                s->schema = bf_strdup(schema_json);
-                s->id = *id;
-            }
-            remember_id(reg, *id, schema_json);
-            bf_log(BF_LOG_INFO, "registry", "schema_registered",
-                   BF_LSTR("subject", subject), BF_LINT("id", *id));
+        *id = answer.id;
+        if (reg->n_subjects < MAX_CACHED) {
+            subject_entry_t *s = &reg->subjects[reg->n_subjects++];
+            s->subject = bf_strdup(subject);
+            s->schema = bf_strdup(schema_json);
+            s->id = *id;
         }
+        remember_id(reg, *id, schema_json);
+        bf_log(BF_LOG_INFO, "registry", "schema_registered", BF_LSTR("subject", subject),
+               BF_LINT("id", *id));
     }
-    json_decref(answer);
+    bf_registry_answer_free(&answer);
     free(path);
     return err;
 }
@@ -427,28 +420,17 @@ bf_err_t bf_registry_schema_by_id(bf_registry_t *reg, int32_t id,
     char path[64];
     snprintf(path, sizeof(path), "/schemas/ids/%d", (int)id);
     long status;
-    json_t *answer;
-    bf_err_t err = request(reg, "GET", path, NULL, &status, &answer, errstr, errstr_size);
+    bf_registry_answer_t answer;
+    bf_err_t err = ask(reg, "GET", path, NULL, BF_REGISTRY_CALL_SCHEMA_BY_ID, &status,
+                       &answer, errstr, errstr_size);
     if (err == BF_OK && status >= 300) {
         err = registry_error(status, BF_ERR_HTTP);
         if (err == BF_ERR_NOT_FOUND)
             remember_id(reg, id, NULL);
     } else if (err == BF_OK) {
-        json_t *schema = json_object_get(answer, "schema");
-        json_t *type = json_object_get(answer, "schemaType");
-        if (!json_is_string(schema)) {
-            err = bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
-                            "schema registry GET %s: answer has no \"schema\" string",
-                            path);
-        } else if (json_is_string(type) && strcmp(json_string_value(type), "AVRO") != 0) {
-            err = bf_seterr(BF_ERR_SCHEMA, errstr, errstr_size,
-                            "schema registry: schema id %d is %s, not Avro", (int)id,
-                            json_string_value(type));
-        } else {
-            *schema_json = remember_id(reg, id, json_string_value(schema))->schema;
-        }
+        *schema_json = remember_id(reg, id, answer.schema)->schema;
     }
-    json_decref(answer);
+    bf_registry_answer_free(&answer);
     return err;
 }
 
@@ -473,9 +455,6 @@ bf_err_t bf_registry_register_for_encoding(bf_registry_t *reg, bf_codec_t *codec
     return BF_OK;
 }
 
-/* At most this many versions of a subject are preloaded (the latest). */
-#define MAX_PRELOAD 64
-
 bf_err_t bf_registry_preload(bf_registry_t *reg, bf_codec_t *codec, bf_record_type_t type,
                              const char *topic, size_t *learned, char *errstr,
                              size_t errstr_size)
@@ -490,52 +469,38 @@ bf_err_t bf_registry_preload(bf_registry_t *reg, bf_codec_t *codec, bf_record_ty
     char *path = bf_asprintf("/subjects/%s/versions", escaped ? escaped : "");
     curl_free(escaped);
     long status = 0;
-    json_t *versions = NULL;
-    bf_err_t err =
-        request(reg, "GET", path, NULL, &status, &versions, errstr, errstr_size);
-    if (err == BF_OK && status == 404) {
+    bf_registry_answer_t versions;
+    bf_err_t err = ask(reg, "GET", path, NULL, BF_REGISTRY_CALL_VERSIONS, &status,
+                       &versions, errstr, errstr_size);
+    if (err == BF_OK && status == 404)
         err = BF_OK; /* nothing registered yet */
-    } else if (err == BF_OK && status >= 300) {
+    else if (err == BF_OK && status >= 300)
         err = BF_ERR_HTTP;
-    } else if (err == BF_OK && !json_is_array(versions)) {
-        err = bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
-                        "schema registry GET %s: answer is not a list of versions", path);
-    } else if (err == BF_OK) {
-        size_t n = json_array_size(versions);
-        for (size_t i = n > MAX_PRELOAD ? n - MAX_PRELOAD : 0; i < n && err == BF_OK;
-             i++) {
-            json_t *v = json_array_get(versions, i), *answer = NULL;
-            char *vpath = bf_asprintf("%s/%lld", path, (long long)json_integer_value(v));
-            err = request(reg, "GET", vpath, NULL, &status, &answer, errstr, errstr_size);
-            json_t *id = json_object_get(answer, "id");
-            json_t *schema = json_object_get(answer, "schema");
-            if (err == BF_OK && status >= 300) {
-                err = BF_ERR_HTTP;
-            } else if (err == BF_OK && (!json_is_integer(id) || !json_is_string(schema) ||
-                                        json_integer_value(id) < 0 ||
-                                        json_integer_value(id) > INT32_MAX)) {
-                err = bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
-                                "schema registry GET %s: answer has no id and schema",
-                                vpath);
-            } else if (err == BF_OK) {
-                int32_t sid = (int32_t)json_integer_value(id);
-                char why[256] = "";
-                remember_id(reg, sid, json_string_value(schema));
-                if (bf_codec_add_writer_schema(codec, type, json_string_value(schema),
-                                               sid, why, sizeof(why)) == BF_OK) {
-                    if (learned)
-                        (*learned)++;
-                } else {
-                    bf_log(BF_LOG_WARN, "registry", "version_unreadable",
-                           BF_LSTR("subject", subject), BF_LINT("id", sid),
-                           BF_LSTR("error", why));
-                }
+    /* The latest BF_REGISTRY_MAX_VERSIONS, one request each. */
+    for (size_t i = 0; err == BF_OK && status < 300 && i < versions.n_versions; i++) {
+        bf_registry_answer_t answer;
+        char *vpath = bf_asprintf("%s/%lld", path, (long long)versions.version[i]);
+        err = ask(reg, "GET", vpath, NULL, BF_REGISTRY_CALL_VERSION, &status, &answer,
+                  errstr, errstr_size);
+        if (err == BF_OK && status >= 300) {
+            err = BF_ERR_HTTP;
+        } else if (err == BF_OK) {
+            char why[256] = "";
+            remember_id(reg, answer.id, answer.schema);
+            if (bf_codec_add_writer_schema(codec, type, answer.schema, answer.id, why,
+                                           sizeof(why)) == BF_OK) {
+                if (learned)
+                    (*learned)++;
+            } else {
+                bf_log(BF_LOG_WARN, "registry", "version_unreadable",
+                       BF_LSTR("subject", subject), BF_LINT("id", answer.id),
+                       BF_LSTR("error", why));
             }
-            json_decref(answer);
-            free(vpath);
         }
+        bf_registry_answer_free(&answer);
+        free(vpath);
     }
-    json_decref(versions);
+    bf_registry_answer_free(&versions);
     free(path);
     free(subject);
     return err;

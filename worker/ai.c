@@ -501,28 +501,34 @@ static void cache_store(call_t *c)
 }
 
 /* A stored answer, checked again like a fresh one: a corrupt entry is a
- * miss, never a half-trusted verdict. */
-static bool cache_hit(call_t *c, const char *text, size_t len)
+ * miss, never a half-trusted verdict. The entry is the answer's JSON plus
+ * "model" (and "severity", which only the severity analysis keeps). */
+bool bf_ai_cache_entry_parse(bf_analysis_kind_t kind, const char *text, size_t len,
+                             bf_verdict_t *out)
 {
     char errstr[200];
-    json_t *j = json_loadb(text, len, 0, NULL);
+    json_t *j = text ? json_loadb(text, len, 0, NULL) : NULL;
     bool ok = false;
-    if (j) {
+    if (json_is_object(j)) {
         json_t *answer = json_deep_copy(j);
         const char *sev = json_string_value(json_object_get(j, "severity"));
         json_object_del(answer, "model");
-        if (c->kind != BF_ANALYSIS_SEVERITY || !sev || !*sev)
+        if (kind != BF_ANALYSIS_SEVERITY || !sev || !*sev)
             json_object_del(answer, "severity");
-        ok = bf_analysis_check_answer(c->kind, answer, &c->verdict, errstr,
-                                      sizeof(errstr)) == BF_OK;
+        ok = bf_analysis_check_answer(kind, answer, out, errstr, sizeof(errstr)) == BF_OK;
         const char *model = json_string_value(json_object_get(j, "model"));
-        snprintf(c->verdict.model, sizeof(c->verdict.model), "%s", model ? model : "");
+        snprintf(out->model, sizeof(out->model), "%s", model ? model : "");
         json_decref(answer);
-        json_decref(j);
     }
+    json_decref(j);
     if (!ok)
-        bf_verdict_clear(&c->verdict);
+        bf_verdict_clear(out);
     return ok;
+}
+
+static bool cache_hit(call_t *c, const char *text, size_t len)
+{
+    return bf_ai_cache_entry_parse(c->kind, text, len, &c->verdict);
 }
 
 static void on_cache_lookup(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)

@@ -143,6 +143,18 @@ double bf_ai_cost_total(const bf_ai_t *ai);
 bf_breaker_state_t bf_ai_breaker_state(const bf_ai_t *ai, size_t index);
 
 /**
+ * @brief Read an entry of the AI result cache (Redis; written by any
+ *        worker of the fleet, so read like outside input): the answer's
+ *        JSON with "model", checked against the analysis schema of
+ *        @p kind exactly like a fresh answer.
+ * @param out filled on true (free with bf_verdict_clear()); cleared on false
+ * @returns true for a usable verdict; false for a corrupt or stale entry
+ *          (a cache miss).
+ */
+bool bf_ai_cache_entry_parse(bf_analysis_kind_t kind, const char *text, size_t len,
+                             bf_verdict_t *out);
+
+/**
  * @brief Parse "6s", "1m30s", "250ms", "0.5s" (OpenAI's
  *        x-ratelimit-reset-* durations) or plain seconds.
  * @returns seconds, or -1 if unparsable.

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -403,22 +404,56 @@ double bf_test_metric_value(const char *text, const char *series)
 
 char *bf_test_http_get(const char *url, long *status)
 {
+    return bf_test_http_call("GET", url, NULL, NULL, status, NULL);
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    bool *challenge = userdata;
+    size_t n = size * nmemb;
+    if (n >= 24 && strncasecmp(ptr, "WWW-Authenticate: Bearer", 24) == 0)
+        *challenge = true;
+    return n;
+}
+
+char *bf_test_http_call(const char *method, const char *url, const char *authorization,
+                        const char *body, long *status, bool *bearer_challenge)
+{
     CURL *c = curl_easy_init();
     if (!c)
         return NULL;
     bf_buf_t b;
     bf_buf_init(&b, 64 * 1024 * 1024);
+    struct curl_slist *headers = NULL;
+    if (authorization) {
+        char *h = bf_asprintf("Authorization: %s", authorization);
+        headers = curl_slist_append(headers, h);
+        free(h);
+    }
+    if (body)
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+    bool challenge = false;
     curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &challenge);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     CURLcode rc = curl_easy_perform(c);
     if (status)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    if (bearer_challenge)
+        *bearer_challenge = challenge;
+    curl_slist_free_all(headers);
     curl_easy_cleanup(c);
     if (rc != CURLE_OK) {
         bf_buf_free(&b);
         return NULL;
     }
-    return bf_buf_steal(&b, NULL);
+    char *text = bf_buf_steal(&b, NULL);
+    return text ? text : bf_strdup("");
 }

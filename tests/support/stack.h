@@ -120,4 +120,14 @@ double bf_test_metric_value(const char *text, const char *series);
 /** @brief HTTP GET a URL into a malloc'd string (NULL on failure). */
 char *bf_test_http_get(const char *url, long *status);
 
+/**
+ * @brief One HTTP request: @p method to @p url with an Authorization
+ *        header (may be NULL) and a JSON @p body (may be NULL).
+ * @param bearer_challenge set when the answer carries "WWW-Authenticate:
+ *        Bearer" (may be NULL)
+ * @returns the body, malloc'd ("" when empty), or NULL on a transport error.
+ */
+char *bf_test_http_call(const char *method, const char *url, const char *authorization,
+                        const char *body, long *status, bool *bearer_challenge);
+
 #endif

@@ -65,10 +65,43 @@ static void test_live_workers_latency_and_spend(void **unused)
     free(h);
 }
 
+/* Found while writing the heartbeat fuzz target, whose invariants it
+ * breaks (tests/fuzz/corpus/heartbeat/regression-huge-*): two workers each claiming 1e308
+ * USD made the pending spend infinite, which the budgets would carry for the rest of the
+ * month; a huge throughput made the summary infinite. */
+static void test_implausible_values_are_not_believed(void **unused)
+{
+    (void)unused;
+    bf_heartbeats_t *h = calloc(1, sizeof(*h));
+    assert_non_null(h);
+    beat(h, "w1", 1000, 0.50, 0.8, 100);
+    beat(h, "w1", 1000, 1e308, 0.8, 105); /* keeps 0.50: no spend, no inf */
+    beat(h, "w2", 1000, 1e308, 0.8, 105);
+    double spend = bf_heartbeats_take_spend(h);
+    assert_true(isfinite(spend));
+    assert_true(fabs(spend - 0.50) < 1e-9);
+    beat(h, "w1", 1000, 0.75, 0.8, 110); /* the next good value counts from 0.50 */
+    assert_true(fabs(bf_heartbeats_take_spend(h) - 0.25) < 1e-9);
+
+    json_t *rec = json_pack("{s:s, s:I, s:f, s:f, s:f}", "worker_id", "w4", "started_at",
+                            (json_int_t)1000, "ai_cost_usd", 0.0, "latency_p95_seconds",
+                            1e300, "reports_per_second", 1e308);
+    bf_heartbeats_add(h, rec, 110);
+    bf_heartbeats_add(h, rec, 110);
+    json_decref(rec);
+    bf_heartbeats_summary_t s;
+    bf_heartbeats_summary(h, 111, &s);
+    assert_int_equal(s.heartbeating, 3);
+    assert_true(isfinite(s.reports_per_second) && s.reports_per_second < 1e7);
+    assert_true(isfinite(s.latency_p95_s) && s.latency_p95_s < 1e7);
+    free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live_workers_latency_and_spend),
+        cmocka_unit_test(test_implausible_values_are_not_believed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
