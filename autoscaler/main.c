@@ -446,6 +446,9 @@ int main(int argc, char **argv)
     override = bf_override_new(cfg.admin_token, cfg.max); /* keeps a digest only */
     if (cfg.admin_token)
         explicit_bzero(cfg.admin_token, strlen(cfg.admin_token));
+    /* Nor do the workers and commands we start inherit it. */
+    unsetenv("AUTOSCALER_ADMIN_TOKEN");
+    unsetenv("AUTOSCALER_ADMIN_TOKEN_FILE");
     bf_telemetry_serve_override(telemetry, override);
     conf.override = override;
     bf_framing_t framing;

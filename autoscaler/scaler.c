@@ -13,6 +13,8 @@
 
 /* Weight of a new throughput measurement in the moving average. */
 #define RATE_EWMA 0.3
+/* Most a sample of a fleet below its cap raises the estimate by, as a factor. */
+#define RATE_RAISE_MAX 1.5
 
 struct bf_scaler_s {
     bf_scaler_conf_t conf;
@@ -97,8 +99,13 @@ static void measure_rate(bf_scaler_t *s, const bf_scaler_obs_t *o, double dt)
         s->measured_rate = s->measured_rate > 0
                                ? RATE_EWMA * sample + (1 - RATE_EWMA) * s->measured_rate
                                : sample;
-    else if (sample > (s->measured_rate > 0 ? s->measured_rate : s->conf.worker_rate))
-        s->measured_rate = sample;
+    else {
+        /* at most half again per sample: commits that stalled (a coordinator
+         * outage, a rebalance) arrive in one interval as a burst */
+        double ref = s->measured_rate > 0 ? s->measured_rate : s->conf.worker_rate;
+        if (sample > ref)
+            s->measured_rate = fmin(sample, RATE_RAISE_MAX * ref);
+    }
 }
 
 void bf_scaler_observe(bf_scaler_t *s, const bf_scaler_obs_t *o,

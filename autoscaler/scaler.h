@@ -26,7 +26,7 @@
  *     when there was lag before and after), the sample is smoothed in
  *     (EWMA 0.3); otherwise workers only did what arrived, so the sample
  *     is a lower bound and can only raise the estimate (or the configured
- *     worker_rate). (Taking those in
+ *     worker_rate), by at most half again per sample. (Taking those in
  *     too would set the throughput to arrivals / workers, and the rule
  *     would then always want 1 / utilisation times the workers running:
  *     a fleet that only ever grows.) Until a measurement exists the

@@ -22,9 +22,10 @@
  * A 429 is the provider asking us to wait, not a failure of the call: it
  * does not use up one of --ai-retries (LiteLLM keeps a separate retry
  * count for rate-limit errors for the same reason). Otherwise a call that
- * met three 429s in a burst failed for good at its first 5xx. A call
- * keeps waiting through 429s within the report's deadline, or at most
- * MAX_THROTTLED times when there is none.
+ * met three 429s in a burst failed for good at its first 5xx. 429s have a
+ * budget of their own (throttle_budget): retries + 1 while a fallback
+ * provider remains, MAX_THROTTLED at the last one, always within the
+ * report's deadline.
  */
 #include "worker/ai.h"
 
@@ -42,7 +43,7 @@
  * structure), for the token estimate before the body is built. */
 #define REQUEST_OVERHEAD_BYTES 1200
 
-/* 429s one call waits through at one provider when it has no deadline. */
+/* 429s one call waits through at the last provider of its chain. */
 #define MAX_THROTTLED 10
 
 typedef struct call_s call_t;
@@ -238,6 +239,7 @@ static void enqueue(provider_t *p, call_t *c)
 static const char CIRCUIT_OPEN[] = "circuit open";
 
 static void start_backoff(call_t *c, double delay);
+static int throttle_budget(const call_t *c);
 
 /* Seconds until some provider's breaker lets a probe through: 0 when one
  * is not open at all. */
@@ -667,8 +669,7 @@ static void on_http_done(const bf_http_response_t *resp, void *opaque)
            BF_LSTR("kind", bf_analysis_kind_name(c->kind)), BF_LINT("try", c->tries),
            BF_LSTR("error", c->last_error));
     kick(p);
-    if (!retry || c->tries > ai->cfg.retries ||
-        (c->deadline <= 0 && c->throttled > MAX_THROTTLED)) {
+    if (!retry || c->tries > ai->cfg.retries || c->throttled >= throttle_budget(c)) {
         next_provider(c, c->last_error);
         return;
     }
@@ -683,6 +684,15 @@ static void on_http_done(const bf_http_response_t *resp, void *opaque)
         return;
     }
     start_backoff(c, delay);
+}
+
+/* 429s a call waits through at its provider before it moves on: with a
+ * fallback, as many as its retries (a provider out of quota must not hold
+ * every call for the whole deadline); as the last of the chain, up to
+ * MAX_THROTTLED, within the report's deadline. */
+static int throttle_budget(const call_t *c)
+{
+    return c->pi + 1 < c->ai->cfg.n_providers ? c->ai->cfg.retries + 1 : MAX_THROTTLED;
 }
 
 static void start_backoff(call_t *c, double delay)

@@ -9,6 +9,7 @@
  * debug log or /metrics.
  */
 #include <setjmp.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -90,6 +91,8 @@ static void start_autoscaler(fixture_t *f, const char *name, const char *const e
                           "1",
                           "--max",
                           "5",
+                          "--scale-down-delay", /* back to 1 soon after a pin ends */
+                          "1",
                           "--season",
                           "none",
                           "--forecast-step",
@@ -196,7 +199,12 @@ static void test_override_pins_desired_until_ttl_or_delete(void **state)
     start_autoscaler(f, "autoscaler-override", env);
     wait_desired(f, 1, -1);
 
-    const char *pin = "{\"replicas\":3,\"ttl_seconds\":3,\"reason\":\"incident 42\"}";
+    /* Long enough to see it in /api/v1/desired and /metrics on a loaded
+     * machine, short enough to see it run out. */
+    char pin[128];
+    snprintf(pin, sizeof(pin),
+             "{\"replicas\":3,\"ttl_seconds\":%d,\"reason\":\"incident 42\"}",
+             (int)ceil(4 * bf_test_timeout_mult()));
     bool challenge = false;
     assert_int_equal(call(f, "PUT", NULL, pin, NULL, &challenge), 401);
     assert_true(challenge);
