@@ -352,22 +352,12 @@ static void batch_start(fixture_t *f, batch_t *b, const char *prefix, const char
  * from the beginning, that reports the end of each partition. */
 static rd_kafka_t *eof_reader(fixture_t *f, const char *topic)
 {
-    char errstr[512], group[64];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char group[64];
     snprintf(group, sizeof(group), "faults-diagnosis-%ld", (long)getpid());
-    rd_kafka_conf_set(conf, "bootstrap.servers", f->s.brokers, errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof(errstr));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    assert_non_null(rk);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTITIONS);
-    for (int p = 0; p < PARTITIONS; p++)
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(l);
-    return rk;
+    const char *props[] = {
+        "group.id", group, "enable.auto.commit", "false", "enable.partition.eof",
+        "true",     NULL};
+    return bf_test_topic_reader_with(f->s.brokers, topic, PARTITIONS, props);
 }
 
 /* Read @p topic to its end; @returns report id -> [partition, offset] of

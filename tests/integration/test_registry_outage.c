@@ -30,6 +30,7 @@
 #include "libbf/codec.h"
 #include "libbf/registry.h"
 #include "support/registry_server.h"
+#include "support/results.h"
 #include "support/stack.h"
 
 #define PARTITIONS 2
@@ -89,47 +90,20 @@ static void publish_confluent(fixture_t *f)
                 "duplicate\"}\n",
                 i, i, i);
     fclose(out);
-    char bin[512], env[600];
+    char env[600];
     snprintf(env, sizeof(env), "SCHEMA_REGISTRY_URL=%s",
              bf_test_registry_url(f->producer_registry));
-    const char *argv[] = {bf_test_bin("bountyfleet-producer", bin, sizeof(bin)),
-                          "-b",
-                          f->s.brokers,
-                          "--framing",
-                          "confluent",
-                          path,
-                          NULL};
+    const char *args[] = {"--framing", "confluent", NULL};
     const char *envs[] = {env, NULL};
-    bf_proc_t p;
-    assert_int_equal(bf_proc_start(&p, "producer", f->s.tmpdir, argv, envs, false, 5), 0);
-    int status = -1;
-    double deadline = bf_test_now() + 60 * bf_test_timeout_mult();
-    while (!bf_proc_exited(&p, &status) && bf_test_now() < deadline)
-        sleep_ms(20);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        bf_proc_dump_log(&p, 20);
-        fail_msg("producer failed (status %d)", status);
-    }
+    bf_test_run_producer_with(&f->s, path, args, envs);
 }
 
+/* A consumer in @p group, assigned to every partition of @p topic from
+ * the beginning, or to nothing (NULL: for reading the group's offsets). */
 static rd_kafka_t *reader(fixture_t *f, const char *group, const char *topic)
 {
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", f->s.brokers, errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    assert_non_null(rk);
-    if (topic) {
-        rd_kafka_topic_partition_list_t *l =
-            rd_kafka_topic_partition_list_new(PARTITIONS);
-        for (int p = 0; p < PARTITIONS; p++)
-            rd_kafka_topic_partition_list_add(l, topic, p)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
-        assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
-        rd_kafka_topic_partition_list_destroy(l);
-    }
-    return rk;
+    const char *props[] = {"group.id", group, NULL};
+    return bf_test_topic_reader_with(f->s.brokers, topic, topic ? PARTITIONS : 0, props);
 }
 
 /* Records on @p rk until @p want arrived or @p seconds passed. */

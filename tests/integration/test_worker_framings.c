@@ -27,6 +27,7 @@
 #include "libbf/codec.h"
 #include "libbf/registry.h"
 #include "support/registry_server.h"
+#include "support/results.h"
 #include "support/stack.h"
 
 #define PARTITIONS 2
@@ -75,29 +76,12 @@ static void publish(fixture_t *f, const char *framing, const char *prefix)
                 "duplicate\"}\n",
                 prefix, i, framing, i, prefix, prefix, i);
     fclose(out);
-    char bin[512], env[600];
+    char env[600];
     snprintf(env, sizeof(env), "SCHEMA_REGISTRY_URL=%s",
              bf_test_registry_url(f->registry));
-    const char *argv[] = {bf_test_bin("bountyfleet-producer", bin, sizeof(bin)),
-                          "-b",
-                          f->s.brokers,
-                          "--framing",
-                          framing,
-                          path,
-                          NULL};
+    const char *args[] = {"--framing", framing, NULL};
     const char *envs[] = {env, NULL};
-    bf_proc_t p;
-    assert_int_equal(bf_proc_start(&p, prefix, f->s.tmpdir, argv, envs, false, 5), 0);
-    int status = -1;
-    double deadline = bf_test_now() + 60 * bf_test_timeout_mult();
-    while (!bf_proc_exited(&p, &status) && bf_test_now() < deadline) {
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        bf_proc_dump_log(&p, 20);
-        fail_msg("producer --framing %s failed (status %d)", framing, status);
-    }
+    bf_test_run_producer_with(&f->s, path, args, envs);
 }
 
 static void test_worker_reads_every_framing_and_writes_confluent_results(void **state)

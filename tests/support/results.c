@@ -17,12 +17,22 @@
 
 rd_kafka_t *bf_test_topic_reader(const char *brokers, const char *topic, int partitions)
 {
+    return bf_test_topic_reader_with(brokers, topic, partitions, NULL);
+}
+
+rd_kafka_t *bf_test_topic_reader_with(const char *brokers, const char *topic,
+                                      int partitions, const char *const props[])
+{
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     assert_int_equal(
         rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)),
         RD_KAFKA_CONF_OK);
     rd_kafka_conf_set(conf, "group.id", "e2e-reader", errstr, sizeof(errstr));
+    for (size_t i = 0; props && props[i] && props[i + 1]; i += 2)
+        if (rd_kafka_conf_set(conf, props[i], props[i + 1], errstr, sizeof(errstr)) !=
+            RD_KAFKA_CONF_OK)
+            fail_msg("%s", errstr);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     assert_non_null(rk);
     /* Assign every partition from the beginning: no group membership. */
@@ -153,11 +163,24 @@ void bf_test_write_reports(const char *path, const char *prefix, int n, int grou
 
 void bf_test_run_producer(const bf_stack_t *s, const char *file)
 {
+    bf_test_run_producer_with(s, file, NULL, NULL);
+}
+
+void bf_test_run_producer_with(const bf_stack_t *s, const char *file,
+                               const char *const args[], const char *const env[])
+{
     char bin[512];
-    const char *argv[] = {bf_test_bin("bountyfleet-producer", bin, sizeof(bin)), "-b",
-                          s->brokers, file, NULL};
+    const char *argv[16] = {bf_test_bin("bountyfleet-producer", bin, sizeof(bin)), "-b",
+                            s->brokers};
+    size_t n = 3;
+    for (size_t i = 0; args && args[i]; i++) {
+        assert_true(n < sizeof(argv) / sizeof(argv[0]) - 2);
+        argv[n++] = args[i];
+    }
+    argv[n++] = file;
+    argv[n] = NULL;
     bf_proc_t p;
-    assert_int_equal(bf_proc_start(&p, "producer", s->tmpdir, argv, NULL, false, 5), 0);
+    assert_int_equal(bf_proc_start(&p, "producer", s->tmpdir, argv, env, false, 5), 0);
     double deadline = bf_test_now() + 120 * bf_test_timeout_mult();
     int status = -1;
     while (!bf_proc_exited(&p, &status) && bf_test_now() < deadline) {

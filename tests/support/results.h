@@ -46,6 +46,11 @@ void bf_test_write_reports(const char *path, const char *prefix, int n, int grou
  *         wait for it to exit 0. */
 void bf_test_run_producer(const bf_stack_t *s, const char *file);
 
+/** @brief bf_test_run_producer() with extra flags (e.g. {"--framing",
+ *         "confluent", NULL}) and environment ("K=V"), either may be NULL. */
+void bf_test_run_producer_with(const bf_stack_t *s, const char *file,
+                               const char *const args[], const char *const env[]);
+
 /** One record for bf_test_produce_raw(); the bytes are borrowed. */
 typedef struct bf_test_record_s {
     const char *origin; /* sent as header "origin" (names the record in the DLQ) */
@@ -60,6 +65,11 @@ void bf_test_produce_raw(const char *brokers, const char *topic,
 /** @brief A consumer assigned to every partition of @p topic from the
  *         beginning, without a group. Destroy with rd_kafka_destroy(). */
 rd_kafka_t *bf_test_topic_reader(const char *brokers, const char *topic, int partitions);
+
+/** @brief bf_test_topic_reader() with librdkafka properties set on top
+ *         ({"key", "value", ..., NULL}), e.g. enable.partition.eof. */
+rd_kafka_t *bf_test_topic_reader_with(const char *brokers, const char *topic,
+                                      int partitions, const char *const props[]);
 
 /** @brief The last header @p name of @p m copied into @p buf as text,
  *         or NULL when it has none. */
