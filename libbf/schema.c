@@ -614,6 +614,60 @@ static bf_schema_node_t *parse_node(parser_t *p, const json_t *s, const char *ns
     return n;
 }
 
+/* Whether @p n has a finite value, given what is known of its children. */
+static int finite_now(const bf_schema_node_t *n)
+{
+    switch (n->kind) {
+    case BF_SCHEMA_RECORD:
+        for (size_t i = 0; i < n->count; i++)
+            if (!n->fields[i].type->finite)
+                return 0;
+        return 1;
+    case BF_SCHEMA_UNION:
+        for (size_t i = 0; i < n->count; i++)
+            if (n->branches[i]->finite)
+                return 1;
+        return 0;
+    default:
+        return 1; /* primitives, enums, fixed; an array or map may be empty */
+    }
+}
+
+/*
+ * A recursive type is fine when the recursion can stop: {"name":"next",
+ * "type":["null","Report"]} links reports, and the codec bounds how deep a
+ * value may nest. A record whose field is the record itself (or reaches it
+ * only through records and one-branch unions) has no finite value at all,
+ * and avro-c recurses without end building one (a stack overflow that
+ * fuzz_schema found). Such a schema can come from a Schema Registry, so it
+ * is refused here, before avro-c sees it.
+ *
+ * Which types have a finite value is the least fixed point of finite_now():
+ * start from "none have" for records and unions and apply the rule until
+ * nothing changes. Nodes are listed newest first, so inner types usually
+ * settle in the first pass; each further pass settles at least one more
+ * node or ends the loop.
+ */
+static const bf_schema_node_t *first_infinite(bf_schema_tree_t *tree)
+{
+    for (bf_schema_node_t *n = tree->nodes; n; n = n->next_alloc)
+        n->finite = n->kind != BF_SCHEMA_RECORD && n->kind != BF_SCHEMA_UNION;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (bf_schema_node_t *n = tree->nodes; n; n = n->next_alloc) {
+            if (!n->finite && finite_now(n)) {
+                n->finite = 1;
+                changed = 1;
+            }
+        }
+    }
+    const bf_schema_node_t *bad = NULL;
+    for (const bf_schema_node_t *n = tree->nodes; n; n = n->next_alloc)
+        if (!n->finite && n->kind == BF_SCHEMA_RECORD)
+            bad = n; /* the last in the list: the outermost */
+    return bad;
+}
+
 bf_schema_tree_t *bf_schema_tree_new(const json_t *schema, char *errstr,
                                      size_t errstr_size)
 {
@@ -624,6 +678,15 @@ bf_schema_tree_t *bf_schema_tree_new(const json_t *schema, char *errstr,
     if (!p.tree->root) {
         if (!schema)
             seterr(errstr, errstr_size, "no schema");
+        bf_schema_tree_destroy(p.tree);
+        return NULL;
+    }
+    const bf_schema_node_t *bad = first_infinite(p.tree);
+    if (bad) {
+        seterr(errstr, errstr_size,
+               "record %s has no finite value: it contains itself outside a union, "
+               "array or map",
+               bad->fullname);
         bf_schema_tree_destroy(p.tree);
         return NULL;
     }

@@ -68,6 +68,10 @@ struct bf_schema_node_s {
     /* Fewest bytes a binary-encoded value of this type takes. Recursive
      * types count their recursion as 0, so this is a lower bound. */
     size_t min_encoded;
+    /* 1 when a value of this type can be written in finitely many bytes.
+     * Only a record that contains itself on every path (a recursive field
+     * outside a union, array or map) has none; the tree refuses it. */
+    int finite;
     bf_schema_node_t *next_alloc; /* the tree's list of its nodes */
 };
 

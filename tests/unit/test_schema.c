@@ -363,6 +363,67 @@ static void test_reader_projection_drops_fields_with_defaults_only(void **state)
     json_decref(writer_bad);
 }
 
+/* A record that contains itself on every path has no finite value; avro-c
+ * recursed without end building one (fuzz_schema found it, seed
+ * corpus/schema/regression-self-recursive-record). Recursion that can stop
+ * (through a union with another branch, an array or a map) stays allowed. */
+static void test_records_without_a_finite_value_are_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *schema;
+        int ok;
+    } cases[] = {
+        /* the fuzzer's input: a field whose type is its own record */
+        {"{\"type\":\"record\",\"name\":\"sTring\",\"fields\":[{\"name\":\"a\","
+         "\"type\":\"sTring\"}]}",
+         0},
+        /* through a one-branch union */
+        {"{\"type\":\"record\",\"name\":\"L\",\"fields\":[{\"name\":\"n\",\"type\":["
+         "\"L\"]}]}",
+         0},
+        /* mutual recursion of two records */
+        {"{\"type\":\"record\",\"name\":\"A\",\"fields\":[{\"name\":\"b\",\"type\":{"
+         "\"type\":\"record\",\"name\":\"B\",\"fields\":[{\"name\":\"a\",\"type\":\"A\"}]"
+         "}}]}",
+         0},
+        /* an inner record that contains itself, under a finite root */
+        {"{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"x\",\"type\":["
+         "\"null\",{"
+         "\"type\":\"record\",\"name\":\"I\",\"fields\":[{\"name\":\"i\",\"type\":\"I\"}]"
+         "}]}]}",
+         0},
+        /* a linked list: the null branch ends it */
+        {"{\"type\":\"record\",\"name\":\"L\",\"fields\":[{\"name\":\"v\",\"type\":"
+         "\"int\"},"
+         "{\"name\":\"n\",\"type\":[\"null\",\"L\"]}]}",
+         1},
+        /* a tree: an empty array ends it */
+        {"{\"type\":\"record\",\"name\":\"T\",\"fields\":[{\"name\":\"c\",\"type\":{"
+         "\"type\":\"array\",\"items\":\"T\"}}]}",
+         1},
+        /* a map of itself */
+        {"{\"type\":\"record\",\"name\":\"M\",\"fields\":[{\"name\":\"c\",\"type\":{"
+         "\"type\":\"map\",\"values\":\"M\"}}]}",
+         1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char errstr[256] = "";
+        json_t *schema = json_loads(cases[i].schema, 0, NULL);
+        assert_non_null(schema);
+        bf_schema_tree_t *tree = bf_schema_tree_new(schema, errstr, sizeof(errstr));
+        if (cases[i].ok && !tree)
+            fail_msg("case %zu refused: %s", i, errstr);
+        if (!cases[i].ok) {
+            if (tree)
+                fail_msg("case %zu accepted", i);
+            assert_non_null(strstr(errstr, "has no finite value"));
+        }
+        bf_schema_tree_destroy(tree);
+        json_decref(schema);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_validation_schema_is_made_self_contained),
         cmocka_unit_test(test_record_schema_fingerprints_match_independent_values),
         cmocka_unit_test(test_reader_projection_drops_fields_with_defaults_only),
+        cmocka_unit_test(test_records_without_a_finite_value_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
