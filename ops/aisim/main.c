@@ -60,6 +60,7 @@ typedef struct aisim_config_s {
     char *fault_providers;
     int64_t capture;
     int64_t cache_min_tokens;
+    char *answers;
     char *log_level;
 } aisim_config_t;
 
@@ -102,6 +103,11 @@ static const bf_opt_t options[] = {
     {"cache-min-tokens", 0, "AISIM_CACHE_MIN_TOKENS", BF_OPT_INT, "1024", 0, 1000000, "N",
      "shortest system prompt (tokens) the simulated Anthropic prompt cache keeps",
      O(cache_min_tokens)},
+    {"answers", 0, "AISIM_ANSWERS", BF_OPT_STRING, "derived", 1, 0, "derived|fixed",
+     "derived: a verdict from the report's text (quality, plausibility and severity "
+     "rules); fixed: the same schema-valid verdict for every report, which costs the "
+     "simulator nothing per report (benchmarks of clients)",
+     O(answers)},
     {"model", 'm', "AISIM_MODEL", BF_OPT_STRING, "sim-1", 1, 0, "NAME",
      "model listed by /v1/models (completions echo the requested model)", O(model)},
     {"seed", 's', "AISIM_SEED", BF_OPT_INT, "1", 0, 9007199254740991.0, "N",
@@ -281,6 +287,11 @@ static int check_config(const aisim_config_t *cfg, char *errstr, size_t errstr_s
                  cfg->fault_providers);
         return -1;
     }
+    if (strcmp(cfg->answers, "derived") != 0 && strcmp(cfg->answers, "fixed") != 0) {
+        snprintf(errstr, errstr_size, "--answers %s: expected derived or fixed",
+                 cfg->answers);
+        return -1;
+    }
     bf_log_level_t level;
     if (bf_log_level_parse(cfg->log_level, &level)) {
         snprintf(errstr, errstr_size,
@@ -354,6 +365,7 @@ int main(int argc, char **argv)
         .bad_answer_rate = cfg.bad_answer_rate,
         .capture = (size_t)cfg.capture,
         .cache_min_tokens = (unsigned)cfg.cache_min_tokens,
+        .fixed_answers = strcmp(cfg.answers, "fixed") == 0,
     };
     fault_mask(cfg.fault_providers, &scfg.fault_providers);
     srv = bf_aisim_server_start(&scfg, fd, errstr, sizeof(errstr));

@@ -389,7 +389,10 @@ static void answer_chat(request_t *rq)
     bf_aisim_report_t report;
     bf_aisim_verdict_t verdict;
     bf_aisim_report_parse(report_text, report_len, &report);
-    bf_aisim_verdict_derive(req.chat.kind, &report, &verdict);
+    if (srv->cfg.fixed_answers)
+        bf_aisim_verdict_fixed(req.chat.kind, &verdict);
+    else
+        bf_aisim_verdict_derive(req.chat.kind, &report, &verdict);
     char *content = bf_aisim_verdict_to_json(req.chat.kind, &verdict);
     /* An injected bad answer: well-formed, billed, but off the schema
      * (score out of range), as a model that ignores the schema answers. */

@@ -59,6 +59,7 @@ typedef struct bf_aisim_server_config_s {
     unsigned fault_providers;  /* bit per provider the injected faults hit */
     size_t capture;            /* requests kept for /debug/requests */
     unsigned cache_min_tokens; /* shortest system prompt the prompt cache keeps */
+    bool fixed_answers;        /* one verdict for every report, not derived */
 } bf_aisim_server_config_t;
 
 /** @brief Is @p status one an injected error may have (429, 500, 502, 503,

@@ -676,6 +676,16 @@ void bf_aisim_verdict_derive(bf_aisim_kind_t kind, const bf_aisim_report_t *r,
     free(all.s);
 }
 
+void bf_aisim_verdict_fixed(bf_aisim_kind_t kind, bf_aisim_verdict_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->score = 0.8;
+    out->confidence = 0.8;
+    if (kind == BF_AISIM_KIND_SEVERITY)
+        out->severity = BF_AISIM_SEVERITY_MEDIUM;
+    bf_aisim_verdict_add_reason(out, "fixed simulated answer");
+}
+
 char *bf_aisim_verdict_to_json(bf_aisim_kind_t kind, const bf_aisim_verdict_t *v)
 {
     json_t *reasons = json_array();

@@ -102,6 +102,14 @@ void bf_aisim_verdict_derive(bf_aisim_kind_t kind, const bf_aisim_report_t *r,
                              bf_aisim_verdict_t *out);
 
 /**
+ * @brief The same schema-valid verdict for every report (--answers fixed):
+ *        score and confidence 0.8, severity MEDIUM, one reason. Looks at
+ *        nothing, so a benchmark of a client sees only the simulator's HTTP
+ *        and JSON work, the same for every client sending the same request.
+ */
+void bf_aisim_verdict_fixed(bf_aisim_kind_t kind, bf_aisim_verdict_t *out);
+
+/**
  * @brief The verdict as the compact JSON object a model would answer with:
  *        {"score":S,"confidence":C,"reasons":[...]} plus "severity" for the
  *        severity kind.
