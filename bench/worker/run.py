@@ -1,0 +1,392 @@
+#!/usr/bin/python3
+"""bench/worker/run.py - bountyfleet-worker and a Python peer pipeline
+(bench/worker/peer.py) side by side, on one stack, in one run.
+
+    bench/worker/run.py [--build build] [--reports 10000] [--rounds 2]
+                        [--programs worker,peer] [--in-flight 100]
+                        [--latency-ms 0] [--near-dup off|on] [--rate 0]
+
+Starts on loopback: the dev broker (6 partitions), a redis-server without
+persistence and bountyfleet-aisim with --answers fixed (every request costs
+the simulator the same whichever program sends it: the same prompts, the
+same JSON Schema, the same report text, and no per-report verdict rules).
+Publishes --reports synthetic JSON reports once (bountyfleet-producer
+--synthetic N --seed 7 --framing json), then runs each program on them in
+turn, --rounds times, alternating the order (worker, peer, peer, worker,
+...), each time with a fresh consumer group, results topic and Redis
+(FLUSHALL), so both read the same records from the same broker.
+
+A run is measured from its first result to its last, as the results arrive
+on its results topic (read here), so start-up and the group join are left
+out the same way for both: reports/s = (results - 1) / that time, and the
+CPU time (user + system, all threads, /proc/PID/stat) each process spent in
+it, per report: the program ("consumer"), the simulator, Redis and the
+broker. rss_max_mb is the program's peak resident set (VmHWM).
+
+With --rate R the reports are published at R/s while the program runs
+(instead of before), for latency at a given load; the worker's
+bountyfleet_report_overhead_seconds histogram (time outside its slowest AI
+call) is read from its /metrics at the end.
+
+Prints one JSON line per run, then one summary line with the medians per
+program and the ratios. A benchmark, not a test: nothing here passes or
+fails on a number.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+from confluent_kafka import Consumer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(pid):
+    """(user, system) CPU seconds of every thread of @pid so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def cpu_seconds(pid):
+    """User + system CPU of every thread of @pid so far."""
+    return sum(cpu_split(pid))
+
+
+def rss_peak_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=2):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+class Proc:
+    """A child in its own process group, its stderr in a log file."""
+
+    def __init__(self, name, argv, tmp, env=None, first_line=False):
+        self.name = name
+        self.log = os.path.join(tmp, name + ".log")
+        with open(self.log, "wb") as log:
+            self.p = subprocess.Popen(
+                argv, stdout=subprocess.PIPE if first_line else log, stderr=log,
+                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        self.line = None
+        if first_line:
+            self.line = self.p.stdout.readline().decode().strip()
+            if not self.line:
+                raise SystemExit(f"{name} did not start; see {self.log}:\n" +
+                                 open(self.log).read()[-2000:])
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def stop(self, timeout=30):
+        if self.p.poll() is not None:
+            return
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.p.pid, signal.SIGKILL)
+            self.p.wait()
+
+
+class Counter(threading.Thread):
+    """Reads a results topic from the beginning: count, arrival times of
+    the first and the last result, and the statuses of JSON results."""
+
+    def __init__(self, brokers, topic, want):
+        super().__init__(daemon=True)
+        self.c = Consumer({"bootstrap.servers": brokers,
+                           "group.id": "bench-counter-" + topic,
+                           "auto.offset.reset": "earliest",
+                           "enable.auto.commit": False})
+        self.c.subscribe([topic])
+        self.want = want
+        self.count = 0
+        self.first = self.last = None
+        self.statuses = {}
+        self.on_first = None
+        self.done = threading.Event()
+        self.quit = False
+
+    def run(self):
+        while not self.quit and self.count < self.want:
+            for m in self.c.consume(num_messages=500, timeout=0.05):
+                if m.error():
+                    continue
+                now = time.monotonic()
+                self.count += 1
+                if self.count == 1:
+                    self.first = now
+                    if self.on_first:
+                        self.on_first()
+                self.last = now
+                v = m.value() or b""
+                if v[:1] == b"{":
+                    st = json.loads(v).get("status")
+                    self.statuses[st] = self.statuses.get(st, 0) + 1
+                if self.count >= self.want:
+                    break
+        self.done.set()
+        self.c.close()
+
+
+def metric_values(text, name):
+    """{labels: value} of one metric family in Prometheus text."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name):
+            m = re.match(re.escape(name) + r"(\{[^}]*\})?\s+(\S+)$", line)
+            if m:
+                out[m.group(1) or ""] = float(m.group(2))
+    return out
+
+
+def histogram_quantile(text, name, q):
+    """Upper bound of the bucket holding quantile @q (as Prometheus does
+    without interpolation), from cumulative _bucket lines."""
+    buckets = []
+    for labels, v in metric_values(text, name + "_bucket").items():
+        le = re.search(r'le="([^"]+)"', labels).group(1)
+        buckets.append((float("inf") if le == "+Inf" else float(le), v))
+    buckets.sort()
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    rank = q * buckets[-1][1]
+    for le, v in buckets:
+        if v >= rank:
+            return le
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--reports", type=int, default=10000)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--programs", default="worker,peer")
+    ap.add_argument("--in-flight", type=int, default=100)
+    ap.add_argument("--latency-ms", type=float, default=0)
+    ap.add_argument("--near-dup", choices=("off", "on"), default="off")
+    ap.add_argument("--rate", type=float, default=0,
+                    help="publish at this rate while a program runs (0: all before)")
+    ap.add_argument("--partitions", type=int, default=6)
+    ap.add_argument("--aisim-threads", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=900, help="seconds per run at most")
+    ap.add_argument("--perf", metavar="PREFIX",
+                    help="record an on-CPU profile of each run (perf record -g) from "
+                         "its first result to its last, into PREFIX.<program>.<round>")
+    ap.add_argument("--worker-wrap", default="",
+                    help="command line to run the worker under, e.g. "
+                         "'valgrind --tool=callgrind' (its CPU is then the wrapper's)")
+    ap.add_argument("--worker-arg", action="append", default=[],
+                    help="one more argument for bountyfleet-worker (repeatable)")
+    args = ap.parse_args()
+    programs = args.programs.split(",")
+    for p in programs:
+        if p not in ("worker", "peer"):
+            ap.error(f"--programs: unknown program {p}")
+    bin_dir = os.path.join(args.build, "bin")
+    tmp = tempfile.mkdtemp(prefix="bf-bench-worker.")
+    procs = []
+    try:
+        runs = [(r, p) for r in range(args.rounds)
+                for p in (programs if r % 2 == 0 else programs[::-1])]
+        topics = ["bench.reports", "bench.dlq", "bench.heartbeats"] + [
+            f"bench.results.{p}.{r}" for r, p in runs]
+        broker = Proc("devbroker", [os.path.join(bin_dir, "bountyfleet-devbroker"),
+                                    "-p", str(args.partitions), "-t", ",".join(topics)],
+                      tmp, first_line=True)
+        procs.append(broker)
+        brokers = broker.line
+        redis_port = free_port()
+        redis = Proc("redis", ["redis-server", "--port", str(redis_port), "--bind",
+                               "127.0.0.1", "--save", "", "--appendonly", "no"], tmp)
+        procs.append(redis)
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        aisim = Proc("aisim", [os.path.join(bin_dir, "bountyfleet-aisim"), "--answers",
+                               "fixed", "--latency-ms", str(args.latency_ms),
+                               "--threads", str(args.aisim_threads), "--capture", "0",
+                               "--max-reports", "0", "--idle-timeout", "0"],
+                     tmp, first_line=True)
+        procs.append(aisim)
+        ai_base = aisim.line
+        for _ in range(100):
+            if subprocess.run(["redis-cli", "-p", str(redis_port), "ping"],
+                              capture_output=True).returncode == 0:
+                break
+            time.sleep(0.05)
+        produce = [os.path.join(bin_dir, "bountyfleet-producer"), "-b", brokers, "-t",
+                   "bench.reports", "--synthetic", str(args.reports), "--seed", "7",
+                   "--framing", "json", "-l", "warn"]
+        if args.rate <= 0:
+            subprocess.run(produce, check=True, stdout=subprocess.DEVNULL)
+        lines = []
+        for r, prog in runs:
+            subprocess.run(["redis-cli", "-p", str(redis_port), "flushall"],
+                           capture_output=True, check=True)
+            topic = f"bench.results.{prog}.{r}"
+            group = f"bench-{prog}-{r}"
+            metrics_port = free_port()
+            env = dict(os.environ, OPENAI_API_KEY="bench", BOUNTYFLEET_LOG_LEVEL="warn")
+            if prog == "worker":
+                argv = args.worker_wrap.split() + [
+                        os.path.join(bin_dir, "bountyfleet-worker"), "-b", brokers,
+                        "-g", group, "--redis-url", redis_url, "-t", "bench.reports",
+                        "--results-topic", topic, "--dlq-topic", "bench.dlq",
+                        "--heartbeat-topic", "bench.heartbeats", "--ai-base-url",
+                        ai_base, "--max-in-flight", str(args.in_flight),
+                        "--metrics-addr", f"127.0.0.1:{metrics_port}",
+                        "--near-dup-threshold",
+                        "0.7" if args.near_dup == "on" else "off"] + args.worker_arg
+            else:
+                argv = ["/usr/bin/python3", os.path.join(HERE, "peer.py"), "--brokers",
+                        brokers, "--redis-url", redis_url, "--ai-base-url", ai_base,
+                        "--prompts", os.path.join(ROOT, "worker", "prompts", "v1"),
+                        "--group", group, "--topic", "bench.reports", "--results-topic",
+                        topic, "--dlq-topic", "bench.dlq", "--in-flight",
+                        str(args.in_flight)]
+            counter = Counter(brokers, topic, args.reports)
+            others = {"simulator": aisim, "redis": redis, "broker": broker}
+            marks = {}
+            proc = Proc(f"{prog}-{r}", argv, tmp, env=env)
+
+            def mark(key, proc=proc):
+                user, system = cpu_split(proc.pid)
+                marks[key + "_split"] = (user, system)
+                marks[key] = {"consumer": user + system,
+                              **{n: cpu_seconds(o.pid) for n, o in others.items()}}
+
+            perf = []
+
+            def on_first(proc=proc, prog=prog, r=r):
+                mark("first")
+                if args.perf and prog == "worker":
+                    perf.append(subprocess.Popen(
+                        ["perf", "record", "-q", "-F", "499", "-g", "-p", str(proc.pid),
+                         "-o", f"{args.perf}.{prog}.{r}"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+            counter.on_first = on_first
+            counter.start()
+            producer = None
+            if args.rate > 0:
+                time.sleep(5)  # the group join, so the rate is what is measured
+                producer = subprocess.Popen(produce + ["--rate", str(args.rate)],
+                                            stdout=subprocess.DEVNULL)
+            peak_in_flight = 0
+            deadline = time.monotonic() + args.timeout
+            # Once a second, about what Prometheus costs at a 1 s scrape.
+            while not counter.done.wait(1.0):
+                if proc.p.poll() is not None or time.monotonic() > deadline:
+                    break
+                if prog == "worker":
+                    try:
+                        text = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
+                        peak_in_flight = max(peak_in_flight, int(sum(metric_values(
+                            text, "bountyfleet_reports_in_flight").values())))
+                    except OSError:
+                        pass
+            if counter.count >= args.reports:
+                mark("last")
+            for p in perf:
+                p.send_signal(signal.SIGINT)
+                p.wait()
+            line = {"bench": "worker_vs_peer", "program": prog, "round": r,
+                    "reports": args.reports, "results": counter.count,
+                    "in_flight_cap": args.in_flight, "ai_latency_ms": args.latency_ms,
+                    "near_dup": args.near_dup, "rate": args.rate}
+            if "last" in marks and counter.last > counter.first:
+                secs = counter.last - counter.first
+                n = counter.count - 1
+                line["seconds"] = round(secs, 3)
+                line["reports_per_s"] = round(n / secs, 1)
+                line["cpu_ms_per_report"] = {
+                    k: round(1000 * (marks["last"][k] - marks["first"][k]) / n, 4)
+                    for k in marks["last"]}
+                line["consumer_system_share"] = round(
+                    (marks["last_split"][1] - marks["first_split"][1]) /
+                    max(1e-9, marks["last"]["consumer"] - marks["first"]["consumer"]), 3)
+                line["cpu_cores_used"] = {
+                    k: round((marks["last"][k] - marks["first"][k]) / secs, 3)
+                    for k in marks["last"]}
+            line["rss_max_mb"] = round(rss_peak_mb(proc.pid), 1)
+            if prog == "worker":
+                try:
+                    text = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
+                    line["statuses"] = {
+                        re.search(r'status="([^"]+)"', k).group(1): int(v)
+                        for k, v in metric_values(
+                            text, "bountyfleet_reports_validated_total").items()}
+                    line["peak_in_flight"] = peak_in_flight
+                    for q in (0.5, 0.99):
+                        line[f"overhead_p{int(q * 100)}_s"] = histogram_quantile(
+                            text, "bountyfleet_report_overhead_seconds", q)
+                except (OSError, AttributeError):
+                    pass
+            else:
+                line["statuses"] = counter.statuses
+            counter.quit = True
+            if producer:
+                producer.wait()
+            proc.stop()
+            print(json.dumps(line), flush=True)
+            lines.append(line)
+        summary = {"bench": "worker_vs_peer", "summary": True}
+        for prog in programs:
+            mine = [x for x in lines if x["program"] == prog and "reports_per_s" in x]
+            if not mine:
+                continue
+            summary[prog] = {
+                "runs": len(mine),
+                "reports_per_s_median": statistics.median(x["reports_per_s"] for x in mine),
+                "cpu_ms_per_report_median": {
+                    k: statistics.median(x["cpu_ms_per_report"][k] for x in mine)
+                    for k in mine[0]["cpu_ms_per_report"]},
+                "rss_max_mb": max(x["rss_max_mb"] for x in mine),
+            }
+        if "worker" in summary and "peer" in summary:
+            w, p = summary["worker"], summary["peer"]
+            summary["worker_over_peer_reports_per_s"] = round(
+                w["reports_per_s_median"] / p["reports_per_s_median"], 2)
+            summary["worker_cpu_share_of_peer"] = round(
+                w["cpu_ms_per_report_median"]["consumer"] /
+                p["cpu_ms_per_report_median"]["consumer"], 3)
+        print(json.dumps(summary), flush=True)
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        if os.environ.get("BENCH_KEEP_LOGS") != "1":
+            subprocess.run(["rm", "-rf", tmp])
+        else:
+            print("logs kept in", tmp, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
