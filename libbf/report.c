@@ -246,3 +246,179 @@ json_t *bf_report_to_json(const bf_report_t *r)
                                             : json_null());
     return o;
 }
+
+/* ------------------------------------------------------------------------
+ * JSON text without jansson
+ *
+ * The rules are jansson's (dump.c), so that the text and anything hashed
+ * from it match what jansson writes: keys in insertion order, or sorted
+ * by strcmp with JSON_SORT_KEYS; in strings '"' and '\\' get a backslash,
+ * \b \f \n \r \t their short escapes, other code points below U+0020
+ * "\u00XX"; with JSON_ESCAPE_SLASH '/' is "\/"; with JSON_ENSURE_ASCII
+ * every code point above U+007F is "\uXXXX" (upper-case hex; a UTF-16
+ * surrogate pair above U+FFFF); integers as "%lld".
+ */
+
+/* Decode one UTF-8 sequence (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF). @returns its length, or 0 if invalid. */
+static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if ((c & 0xe0) == 0xc0) {
+        len = 2, min = 0x80, c &= 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+        len = 3, min = 0x800, c &= 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+        len = 4, min = 0x10000, c &= 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+static char *put_u16(char *o, unsigned v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    *o++ = '\\';
+    *o++ = 'u';
+    *o++ = hex[(v >> 12) & 0xf];
+    *o++ = hex[(v >> 8) & 0xf];
+    *o++ = hex[(v >> 4) & 0xf];
+    *o++ = hex[v & 0xf];
+    return o;
+}
+
+/* Write "s" (quotes included) at @p o; NULL if @p s is not valid UTF-8. */
+static char *put_string(char *o, const char *s, size_t flags)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    *o++ = '"';
+    while (n) {
+        unsigned c = *p;
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' &&
+            !(c == '/' && (flags & JSON_ESCAPE_SLASH))) {
+            *o++ = (char)c;
+            p++, n--;
+            continue;
+        }
+        unsigned cp;
+        size_t len = utf8_decode(p, n, &cp);
+        if (!len)
+            return NULL;
+        p += len, n -= len;
+        if (cp >= 0x80 && !(flags & JSON_ENSURE_ASCII)) {
+            memcpy(o, p - len, len);
+            o += len;
+            continue;
+        }
+        switch (cp) {
+        case '"':
+        case '\\':
+        case '/':
+            *o++ = '\\', *o++ = (char)cp;
+            break;
+        case '\b':
+            *o++ = '\\', *o++ = 'b';
+            break;
+        case '\f':
+            *o++ = '\\', *o++ = 'f';
+            break;
+        case '\n':
+            *o++ = '\\', *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\', *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = '\\', *o++ = 't';
+            break;
+        default:
+            if (cp < 0x10000) {
+                o = put_u16(o, cp);
+            } else {
+                cp -= 0x10000;
+                o = put_u16(o, 0xd800 | (cp >> 10));
+                o = put_u16(o, 0xdc00 | (cp & 0x3ff));
+            }
+        }
+    }
+    *o++ = '"';
+    return o;
+}
+
+/* A report's members: the string fields of fields[], then submitted_at and
+ * claimed_severity, as bf_report_to_json() adds them. */
+#define N_MEMBERS (sizeof(fields) / sizeof(fields[0]) + 2)
+
+static const char *member_name(size_t i)
+{
+    static const size_t nf = sizeof(fields) / sizeof(fields[0]);
+    return i < nf ? fields[i].name : i == nf ? "submitted_at" : "claimed_severity";
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(member_name(*(const size_t *)a), member_name(*(const size_t *)b));
+}
+
+char *bf_report_json_text(const bf_report_t *r, size_t flags, size_t *len)
+{
+    static const size_t nf = sizeof(fields) / sizeof(fields[0]);
+    size_t order[N_MEMBERS];
+    for (size_t i = 0; i < N_MEMBERS; i++)
+        order[i] = i;
+    if (flags & JSON_SORT_KEYS)
+        qsort(order, N_MEMBERS, sizeof(order[0]), by_name);
+    /* Bound: a byte becomes at most six ("\u00XX"; four bytes of UTF-8
+     * become two "\uXXXX"), plus names, punctuation and the integer. */
+    size_t bound = 64;
+    for (size_t i = 0; i < N_MEMBERS; i++) {
+        const char *v = i < nf    ? *(char *const *)((const char *)r + fields[i].offset)
+                        : i == nf ? NULL
+                                  : r->claimed_severity;
+        bound += strlen(member_name(i)) + 32 + (v ? 6 * strlen(v) : 0);
+    }
+    char *out = bf_malloc(bound);
+    char *o = out;
+    *o++ = '{';
+    for (size_t k = 0; k < N_MEMBERS; k++) {
+        size_t i = order[k];
+        if (k)
+            *o++ = ',';
+        o = put_string(o, member_name(i), flags);
+        *o++ = ':';
+        if (i == nf) {
+            o += snprintf(o, 24, "%lld", (long long)r->submitted_at_ms);
+            continue;
+        }
+        const char *v = i < nf ? *(char *const *)((const char *)r + fields[i].offset)
+                               : r->claimed_severity;
+        if (!v) {
+            memcpy(o, "null", 4);
+            o += 4;
+        } else if (!(o = put_string(o, v, flags))) {
+            free(out);
+            return NULL;
+        }
+    }
+    *o++ = '}';
+    *o = '\0';
+    *len = (size_t)(o - out);
+    return out;
+}

@@ -52,6 +52,19 @@ bf_err_t bf_report_from_json(const json_t *obj, bf_report_t **out, char *errstr,
 /** @brief The report as a JSON object for the codec (new reference). */
 json_t *bf_report_to_json(const bf_report_t *r);
 
+/**
+ * @brief The report as compact JSON text, byte for byte what
+ *        json_dumps(bf_report_to_json(r), JSON_COMPACT | flags) writes,
+ *        without building the JSON object (the worker does this for every
+ *        report). @p flags may hold JSON_SORT_KEYS, JSON_ENSURE_ASCII and
+ *        JSON_ESCAPE_SLASH; other flags are not supported.
+ * @param len receives the text's length
+ * @returns a new NUL-terminated string (caller frees), or NULL when a field
+ *          is not valid UTF-8 (which a report made by bf_report_from_json()
+ *          never has).
+ */
+char *bf_report_json_text(const bf_report_t *r, size_t flags, size_t *len);
+
 /** @brief Free a report. NULL-safe. */
 void bf_report_destroy(bf_report_t *r);
 
