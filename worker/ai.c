@@ -39,10 +39,6 @@
 #include "libbf/log.h"
 #include "libbf/mem.h"
 
-/* Bytes of a request besides the prompts and the report (schema, JSON
- * structure), for the token estimate before the body is built. */
-#define REQUEST_OVERHEAD_BYTES 1200
-
 /* 429s one call waits through at the last provider of its chain. */
 #define MAX_THROTTLED 10
 
@@ -52,6 +48,7 @@ typedef struct provider_s {
     bf_ai_t *ai;
     bf_ai_provider_config_t cfg;
     bf_ai_endpoint_t ep;
+    bf_ai_template_t tmpl[BF_ANALYSIS__COUNT]; /* the request of each analysis */
     bf_bucket_t rpm, tpm;
     bf_breaker_t breaker;
     call_t *head, *tail; /* waiting to be sent */
@@ -81,7 +78,7 @@ struct call_s {
     call_t *next_queued;
     bf_ai_t *ai;
     bf_analysis_kind_t kind;
-    json_t *report;
+    bf_ai_input_t *input; /* a reference of our own */
     double deadline, started, sent;
     bf_ai_done_cb *cb;
     void *opaque;
@@ -96,8 +93,7 @@ struct call_s {
     char reasons[512]; /* why earlier providers were left */
     char last_error[256];
     bf_verdict_t verdict;
-    char content_hash[65]; /* sha256 of the report, hex; "" without a cache */
-    double paid;           /* cost of rejected answers the provider billed */
+    double paid; /* cost of rejected answers the provider billed */
     bool cached;
     bf_ai_stream_t *stream; /* cfg.stream: this attempt's assembly */
     char *stream_body;      /* its equivalent non-streamed body */
@@ -181,7 +177,7 @@ static void call_free(call_t *c)
     if (c->next_all)
         c->next_all->prev_all = c->prev_all;
     ai->pending--;
-    json_decref(c->report);
+    bf_ai_input_release(c->input);
     bf_verdict_clear(&c->verdict);
     stream_clear(c);
     if (c->timer_ready)
@@ -289,12 +285,12 @@ static void on_http_done(const bf_http_response_t *resp, void *opaque);
 static void send_call(provider_t *p, call_t *c, double now)
 {
     bf_ai_t *ai = c->ai;
-    bf_ai_wire_t wire;
-    bf_ai_wire_build(&p->ep, ai->cfg.prompts, c->kind, c->report, &wire);
-    c->estimate = bf_ai_tokens_estimate(wire.body_len);
+    const bf_ai_template_t *t = &p->tmpl[c->kind];
+    size_t body_len;
+    char *body = bf_ai_template_body(t, c->input, &body_len);
+    c->estimate = bf_ai_tokens_estimate(body_len);
     stream_clear(c);
     if (ai->cfg.stream) {
-        bf_ai_wire_stream(p->cfg.provider, &wire);
         c->stream = bf_malloc(sizeof(*c->stream));
         bf_ai_stream_init(c->stream, p->cfg.provider, on_stream_text, c);
     }
@@ -304,10 +300,11 @@ static void send_call(provider_t *p, call_t *c, double now)
     if (c->deadline > 0 && c->deadline - now < timeout)
         timeout = c->deadline - now;
     bf_http_request_t req = {
-        .url = wire.url,
-        .headers = (const char *const *)wire.headers,
-        .body = wire.body,
-        .body_len = wire.body_len,
+        .url = t->url,
+        .headers = (const char *const *)t->headers,
+        .body = body,
+        .body_len = body_len,
+        .take_body = true,
         .timeout_s = timeout > 0.001 ? timeout : 0.001,
         .connect_timeout_s = ai->cfg.connect_timeout_s,
         .on_chunk = ai->cfg.stream ? on_http_chunk : NULL,
@@ -317,7 +314,6 @@ static void send_call(provider_t *p, call_t *c, double now)
     c->tries++;
     c->sent = now;
     bf_err_t err = bf_http_start(ai->http, &req, on_http_done, c);
-    bf_ai_wire_free(&wire);
     if (err) {
         snprintf(c->last_error, sizeof(c->last_error), "could not start request: %s",
                  bf_err_str(err));
@@ -464,7 +460,7 @@ static char *cache_key(const call_t *c, size_t pi)
     return bf_asprintf("%sai:%s:%s:%s:%s:%s",
                        ai->cfg.cache_prefix ? ai->cfg.cache_prefix : "",
                        bf_ai_provider_name(pc->provider), pc->model, version,
-                       bf_analysis_kind_name(c->kind), c->content_hash);
+                       bf_analysis_kind_name(c->kind), c->input->content_hash);
 }
 
 static void on_cache_stored(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
@@ -481,7 +477,7 @@ static void on_cache_stored(bf_redis_t *r, bf_err_t err, redisReply *reply, void
 static void cache_store(call_t *c)
 {
     bf_ai_t *ai = c->ai;
-    if (!ai->cfg.cache || !c->content_hash[0])
+    if (!ai->cfg.cache || !c->input->content_hash[0])
         return;
     const bf_verdict_t *v = &c->verdict;
     json_t *j = json_pack("{s:f, s:f, s:s, s:O, s:s}", "score", v->score, "confidence",
@@ -538,7 +534,7 @@ static void on_cache_lookup(bf_redis_t *r, bf_err_t err, redisReply *reply, void
     (void)r;
     call_t *c = opaque;
     if (!c->cb) { /* abandoned by bf_ai_destroy() */
-        json_decref(c->report);
+        bf_ai_input_release(c->input);
         free(c);
         return;
     }
@@ -561,13 +557,7 @@ static void on_cache_lookup(bf_redis_t *r, bf_err_t err, redisReply *reply, void
 static bool cache_lookup(call_t *c)
 {
     bf_ai_t *ai = c->ai;
-    char *text = json_dumps(c->report, JSON_COMPACT | JSON_SORT_KEYS);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(text ? text : "", text ? strlen(text) : 0, md, &mdlen, EVP_sha256(), NULL);
-    free(text);
-    for (unsigned int i = 0; i < mdlen && i < 32; i++)
-        snprintf(c->content_hash + 2 * i, 3, "%02x", md[i]);
+    bf_ai_input_content_hash(c->input);
     const char *argv[1 + BF_AI__COUNT];
     size_t lens[1 + BF_AI__COUNT];
     char *keys[BF_AI__COUNT];
@@ -786,7 +776,8 @@ bf_ai_t *bf_ai_new(uv_loop_t *loop, bf_http_t *http, const bf_ai_config_t *cfg,
         cfg->metrics ? bf_metrics_gauge(cfg->metrics, "bountyfleet_ai_circuit_state",
                                         "0 closed, 1 half-open, 2 open.", "provider")
                      : NULL;
-    double now = now_s();
+    /* The requests first: a prompt set that cannot make one fails here,
+     * before anything is on the loop. */
     for (size_t i = 0; i < cfg->n_providers; i++) {
         provider_t *p = &ai->providers[i];
         p->ai = ai;
@@ -799,6 +790,21 @@ bf_ai_t *bf_ai_new(uv_loop_t *loop, bf_http_t *http, const bf_ai_config_t *cfg,
             .api_key = p->cfg.api_key,
             .model = p->cfg.model,
         };
+        for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
+            if (bf_ai_template_build(&p->ep, cfg->prompts, (bf_analysis_kind_t)k,
+                                     cfg->stream, &p->tmpl[k], errstr,
+                                     errstr_size) != BF_OK) {
+                for (size_t j = 0; j <= i; j++)
+                    for (int m = 0; m < BF_ANALYSIS__COUNT; m++)
+                        bf_ai_template_free(&ai->providers[j].tmpl[m]);
+                free(ai);
+                return NULL;
+            }
+        }
+    }
+    double now = now_s();
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        provider_t *p = &ai->providers[i];
         bf_bucket_init(&p->rpm, p->cfg.rpm, now);
         bf_bucket_init(&p->tpm, p->cfg.tpm, now);
         bf_breaker_init(&p->breaker, &bc);
@@ -817,6 +823,8 @@ static void on_pump_closed(uv_handle_t *h)
 {
     provider_t *p = h->data;
     bf_ai_t *ai = p->ai;
+    for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
+        bf_ai_template_free(&p->tmpl[k]);
     if (--ai->open_handles == 0)
         free(ai);
 }
@@ -858,24 +866,21 @@ void bf_ai_destroy(bf_ai_t *ai)
     }
 }
 
-void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, const json_t *report,
+void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, bf_ai_input_t *input,
                    double deadline, bf_ai_done_cb *cb, void *opaque)
 {
     call_t *c = bf_calloc(1, sizeof(*c));
     c->ai = ai;
     c->kind = kind;
-    c->report = json_incref((json_t *)report);
+    c->input = bf_ai_input_ref(input);
     c->deadline = deadline;
     c->started = now_s();
     c->cb = cb;
     c->opaque = opaque;
     /* The tokens/min bucket is asked for this estimate before the request
      * is built; the built body refines it (send_call), usage settles it. */
-    char *text = json_dumps(report, JSON_COMPACT);
-    size_t bytes = (text ? strlen(text) : 0) + strlen(ai->cfg.prompts->system) +
-                   strlen(ai->cfg.prompts->task[kind]) + REQUEST_OVERHEAD_BYTES;
-    free(text);
-    c->estimate = bf_ai_tokens_estimate(bytes);
+    c->estimate = bf_ai_tokens_estimate(ai->providers[0].tmpl[kind].fixed_bytes +
+                                        input->user_escaped_len);
     c->next_all = ai->calls;
     if (ai->calls)
         ai->calls->prev_all = c;

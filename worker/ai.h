@@ -5,7 +5,9 @@
  * exponential backoff and full jitter, inside a per-report deadline.
  *
  *   bf_ai_t *ai = bf_ai_new(loop, http, &cfg, errstr, sizeof(errstr));
- *   bf_ai_analyse(ai, BF_ANALYSIS_QUALITY, report_json, deadline, on_done, job);
+ *   bf_ai_input_t *in = bf_ai_input_new(report_json);
+ *   bf_ai_analyse(ai, BF_ANALYSIS_QUALITY, in, deadline, on_done, job);
+ *   bf_ai_input_release(in);   the calls keep their own references
  *   ...
  *   bf_http_destroy(http);   in-flight calls finish with BF_ERR_STATE
  *   bf_ai_destroy(ai);       waiting calls finish with BF_ERR_STATE
@@ -28,6 +30,7 @@
 #include "libbf/http.h"
 #include "libbf/metrics.h"
 #include "libbf/redis.h"
+#include "worker/ai_input.h"
 #include "worker/ai_limit.h"
 #include "worker/ai_provider.h"
 #include "worker/ai_stream.h"
@@ -116,13 +119,13 @@ bf_ai_t *bf_ai_new(uv_loop_t *loop, bf_http_t *http, const bf_ai_config_t *cfg,
 void bf_ai_destroy(bf_ai_t *ai);
 
 /**
- * @brief Start analysis @p kind of @p report; @p cb runs exactly once, on
- *        the loop, never from inside this call.
- * @param report borrowed (a reference is kept until cb)
+ * @brief Start analysis @p kind of the report of @p input (ai_input.h);
+ *        @p cb runs exactly once, on the loop, never from inside this call.
+ * @param input borrowed (a reference is kept until cb)
  * @param deadline absolute time on uv_hrtime()/1e9 seconds after which no
  *        new attempt starts (0: none)
  */
-void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, const json_t *report,
+void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, bf_ai_input_t *input,
                    double deadline, bf_ai_done_cb *cb, void *opaque);
 
 /**

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "libbf/mem.h"
+#include "worker/ai_stream.h"
 
 static const char *const names[] = {"openai", "anthropic", "gemini"};
 static const char *const default_bases[] = {
@@ -74,11 +75,11 @@ static char *schema_name(bf_analysis_kind_t kind)
 /* ---- OpenAI ------------------------------------------------------------ */
 
 static void build_openai(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts,
-                         bf_analysis_kind_t kind, const json_t *report, bf_ai_wire_t *out)
+                         bf_analysis_kind_t kind, const char *user, bf_ai_wire_t *out)
 {
     out->url = bf_asprintf("%.*s/chat/completions", base_len(ep->base_url), ep->base_url);
     out->headers[0] = bf_asprintf("Authorization: Bearer %s", ep->api_key);
-    out->body = bf_analysis_openai_body(prompts, kind, ep->model, report, &out->body_len);
+    out->body = bf_analysis_openai_body(prompts, kind, ep->model, user, &out->body_len);
 }
 
 /* ---- Anthropic ----------------------------------------------------------- */
@@ -92,14 +93,12 @@ static void build_openai(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts
  * structured output; a plain-text JSON answer is accepted too.
  */
 static void build_anthropic(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts,
-                            bf_analysis_kind_t kind, const json_t *report,
-                            bf_ai_wire_t *out)
+                            bf_analysis_kind_t kind, const char *user, bf_ai_wire_t *out)
 {
     out->url = bf_asprintf("%.*s/v1/messages", base_len(ep->base_url), ep->base_url);
     out->headers[0] = bf_asprintf("x-api-key: %s", ep->api_key);
     out->headers[1] = bf_strdup("anthropic-version: " ANTHROPIC_VERSION);
     char *system = bf_asprintf("%s\n%s", prompts->system, prompts->task[kind]);
-    char *user = bf_analysis_user_text(report);
     char *tool = schema_name(kind);
     json_t *body = json_pack(
         "{s:s, s:i, s:f, s:[{s:s, s:s, s:{s:s}}], s:[{s:s, s:s}],"
@@ -111,7 +110,6 @@ static void build_anthropic(const bf_ai_endpoint_t *ep, const bf_prompts_t *prom
         bf_analysis_answer_schema(kind), "tool_choice", "type", "tool", "name", tool);
     out->body = dump(body, &out->body_len);
     free(system);
-    free(user);
     free(tool);
 }
 
@@ -160,13 +158,12 @@ static json_t *gemini_schema(const json_t *s)
 }
 
 static void build_gemini(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts,
-                         bf_analysis_kind_t kind, const json_t *report, bf_ai_wire_t *out)
+                         bf_analysis_kind_t kind, const char *user, bf_ai_wire_t *out)
 {
     out->url = bf_asprintf("%.*s/v1beta/models/%s:generateContent",
                            base_len(ep->base_url), ep->base_url, ep->model);
     out->headers[0] = bf_asprintf("x-goog-api-key: %s", ep->api_key);
     char *system = bf_asprintf("%s\n%s", prompts->system, prompts->task[kind]);
-    char *user = bf_analysis_user_text(report);
     json_t *schema = bf_analysis_answer_schema(kind);
     json_t *gschema = gemini_schema(schema);
     char *title = schema_name(kind);
@@ -181,22 +178,22 @@ static void build_gemini(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts
     json_decref(schema);
     out->body = dump(body, &out->body_len);
     free(system);
-    free(user);
 }
 
-void bf_ai_wire_build(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts,
-                      bf_analysis_kind_t kind, const json_t *report, bf_ai_wire_t *out)
+/* The request with @p user as its user message (any text). */
+static void wire_build(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts,
+                       bf_analysis_kind_t kind, const char *user, bf_ai_wire_t *out)
 {
     memset(out, 0, sizeof(*out));
     switch (ep->provider) {
     case BF_AI_ANTHROPIC:
-        build_anthropic(ep, prompts, kind, report, out);
+        build_anthropic(ep, prompts, kind, user, out);
         break;
     case BF_AI_GEMINI:
-        build_gemini(ep, prompts, kind, report, out);
+        build_gemini(ep, prompts, kind, user, out);
         break;
     default:
-        build_openai(ep, prompts, kind, report, out);
+        build_openai(ep, prompts, kind, user, out);
         break;
     }
     /* The first free slot: every provider's body is JSON. */
@@ -205,6 +202,78 @@ void bf_ai_wire_build(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts,
             out->headers[i] = bf_strdup("Content-Type: application/json");
             break;
         }
+}
+
+/*
+ * A template is the request built once with a marker for the user message,
+ * then cut where the marker stands. The marker starts and ends with U+0001,
+ * which jansson writes as "\u0001": text that a prompt file can only hold
+ * as that control character itself (a written-out backslash would be
+ * escaped to "\\u0001"), so finding exactly one marker is checked.
+ */
+static const char MARKER[] = "\001bountyfleet-user-message\001";
+static const char MARKER_ESCAPED[] = "\\u0001bountyfleet-user-message\\u0001";
+
+bf_err_t bf_ai_template_build(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts,
+                              bf_analysis_kind_t kind, bool stream, bf_ai_template_t *out,
+                              char *errstr, size_t errstr_size)
+{
+    memset(out, 0, sizeof(*out));
+    bf_ai_wire_t w;
+    wire_build(ep, prompts, kind, MARKER, &w);
+    if (stream)
+        bf_ai_wire_stream(ep->provider, &w);
+    char *at = strstr(w.body, MARKER_ESCAPED);
+    if (!at || strstr(at + 1, MARKER_ESCAPED)) {
+        snprintf(errstr, errstr_size,
+                 "%s request of %s: the prompts may not contain the control character "
+                 "U+0001",
+                 bf_ai_provider_name(ep->provider), bf_analysis_kind_name(kind));
+        bf_ai_wire_free(&w);
+        return BF_ERR_CONFIG;
+    }
+    out->url = w.url;
+    memcpy(out->headers, w.headers, sizeof(out->headers));
+    out->head_len = (size_t)(at - w.body);
+    out->head = bf_strndup(w.body, out->head_len);
+    const char *rest = at + sizeof(MARKER_ESCAPED) - 1;
+    out->tail_len = w.body_len - (size_t)(rest - w.body);
+    out->tail = bf_strndup(rest, out->tail_len);
+    out->fixed_bytes = out->head_len + out->tail_len;
+    free(w.body);
+    return BF_OK;
+}
+
+void bf_ai_template_free(bf_ai_template_t *t)
+{
+    if (!t)
+        return;
+    free(t->url);
+    for (size_t i = 0; i < sizeof(t->headers) / sizeof(t->headers[0]); i++)
+        free(t->headers[i]);
+    free(t->head);
+    free(t->tail);
+    memset(t, 0, sizeof(*t));
+}
+
+char *bf_ai_template_body(const bf_ai_template_t *t, const bf_ai_input_t *in, size_t *len)
+{
+    size_t n = t->head_len + in->user_escaped_len + t->tail_len;
+    char *body = bf_malloc(n + 1);
+    memcpy(body, t->head, t->head_len);
+    memcpy(body + t->head_len, in->user_escaped, in->user_escaped_len);
+    memcpy(body + t->head_len + in->user_escaped_len, t->tail, t->tail_len);
+    body[n] = '\0';
+    *len = n;
+    return body;
+}
+
+void bf_ai_wire_build(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts,
+                      bf_analysis_kind_t kind, const json_t *report, bf_ai_wire_t *out)
+{
+    char *user = bf_analysis_user_text(report);
+    wire_build(ep, prompts, kind, user, out);
+    free(user);
 }
 
 void bf_ai_wire_free(bf_ai_wire_t *w)

@@ -30,6 +30,7 @@
 #include <stddef.h>
 
 #include "libbf/err.h"
+#include "worker/ai_input.h"
 #include "worker/analysis.h"
 
 typedef enum bf_ai_provider_e {
@@ -63,6 +64,44 @@ typedef struct bf_ai_wire_s {
     char *body;
     size_t body_len;
 } bf_ai_wire_t;
+
+/**
+ * A provider's request for one analysis with the report left out: built
+ * once per provider and kind when the AI layer starts, so that a call only
+ * copies the prompts, schema and settings around the report's user
+ * message (ai_input.h) instead of building and escaping them again.
+ */
+typedef struct bf_ai_template_s {
+    char *url;
+    char *headers[4]; /* NULL-terminated "Name: value" lines */
+    char *head;       /* the body up to the user message's text */
+    size_t head_len;
+    char *tail; /* the body after it */
+    size_t tail_len;
+    size_t fixed_bytes; /* head_len + tail_len */
+} bf_ai_template_t;
+
+/**
+ * @brief Build the template of analysis @p kind for @p ep; with @p stream
+ *        the request asks for server-sent events (bf_ai_wire_stream()).
+ * @param out filled; release with bf_ai_template_free()
+ * @returns BF_OK, or BF_ERR_CONFIG when the prompts hold the control
+ *          character U+0001 (the template's marker).
+ */
+bf_err_t bf_ai_template_build(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts,
+                              bf_analysis_kind_t kind, bool stream, bf_ai_template_t *out,
+                              char *errstr, size_t errstr_size);
+
+/** @brief Free what a template owns. NULL-safe. */
+void bf_ai_template_free(bf_ai_template_t *t);
+
+/**
+ * @brief The request body of template @p t for input @p in: the same bytes
+ *        bf_ai_wire_build() makes for the input's report.
+ * @returns a new NUL-terminated string (caller frees); *len its length.
+ */
+char *bf_ai_template_body(const bf_ai_template_t *t, const bf_ai_input_t *in,
+                          size_t *len);
 
 /**
  * @brief Build the request of analysis @p kind of @p report.

@@ -132,10 +132,9 @@ char *bf_analysis_user_text(const json_t *report)
 }
 
 char *bf_analysis_openai_body(const bf_prompts_t *prompts, bf_analysis_kind_t kind,
-                              const char *model, const json_t *report, size_t *len)
+                              const char *model, const char *user, size_t *len)
 {
     char *system = bf_asprintf("%s\n%s", prompts->system, prompts->task[kind]);
-    char *user = bf_analysis_user_text(report);
     char *schema_name = bf_asprintf("bountyfleet_%s", kind_names[kind]);
     json_t *body = json_pack(
         "{s:s, s:[{s:s,s:s},{s:s,s:s}], s:f, s:{s:s, s:{s:s, s:b, s:o}}}", "model", model,
@@ -143,11 +142,12 @@ char *bf_analysis_openai_body(const bf_prompts_t *prompts, bf_analysis_kind_t ki
         "temperature", 0.0, "response_format", "type", "json_schema", "json_schema",
         "name", schema_name, "strict", 1, "schema", bf_analysis_answer_schema(kind));
     char *out = json_dumps(body, JSON_COMPACT);
+    if (!out)
+        abort(); /* allocation failure: the project's out-of-memory policy */
     if (len)
         *len = strlen(out);
     json_decref(body);
     free(system);
-    free(user);
     free(schema_name);
     return out;
 }

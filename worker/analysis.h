@@ -41,14 +41,12 @@ void bf_prompts_free(bf_prompts_t *p);
 
 /**
  * @brief Body of an OpenAI Chat Completions request for one analysis, with
- *        structured output (response_format json_schema, strict). The
- *        report is serialised as JSON and delimited as data between
- *        <report> and </report>.
- * @param report borrowed
+ *        structured output (response_format json_schema, strict), and
+ *        @p user (bf_analysis_user_text()) as the user message.
  * @returns a new string (caller frees).
  */
 char *bf_analysis_openai_body(const bf_prompts_t *prompts, bf_analysis_kind_t kind,
-                              const char *model, const json_t *report, size_t *len);
+                              const char *model, const char *user, size_t *len);
 
 /**
  * @brief The JSON Schema of an answer for @p kind (strict-mode shape:

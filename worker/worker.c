@@ -135,7 +135,7 @@ typedef struct job_s {
     const char *dlq_reason; /* bf.error of a dead letter */
     bool dedup_unchecked;   /* fail-open: validated without asking Redis */
     bf_report_t *report;
-    json_t *report_json;
+    bf_ai_input_t *ai_input; /* the report as the AI layer sends it */
     char fingerprint[BF_FINGERPRINT_LEN];
     int claim_attempts;
     int decode_attempts;     /* schema lookups that failed transiently */
@@ -185,7 +185,7 @@ static void job_free(job_t *j)
     if (j->msg)
         rd_kafka_message_destroy(j->msg);
     bf_report_destroy(j->report);
-    json_decref(j->report_json);
+    bf_ai_input_release(j->ai_input);
     for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
         bf_verdict_clear(&j->verdicts[k]);
     free(j->out);
@@ -736,8 +736,8 @@ static void start_analyses(job_t *j)
         ai_call_t *call = bf_malloc(sizeof(*call));
         call->job = j;
         call->kind = k;
-        bf_ai_analyse(w->ai, (bf_analysis_kind_t)k, j->report_json, deadline,
-                      on_ai_result, call);
+        bf_ai_analyse(w->ai, (bf_analysis_kind_t)k, j->ai_input, deadline, on_ai_result,
+                      call);
     }
 }
 
@@ -967,7 +967,7 @@ static void decode_report(job_t *j)
         dead_letter(j, err, errstr);
         return;
     }
-    j->report_json = bf_report_to_json(j->report);
+    j->ai_input = bf_ai_input_from_report(j->report);
     bf_dedup_fingerprint(j->report, j->fingerprint);
     claim(j);
 }
@@ -1785,7 +1785,7 @@ bf_err_t bf_worker_run_once(bf_worker_t *w)
     j->open_timers = N_TIMERS;
     w->jobs = j;
     w->in_flight = 1;
-    j->report_json = bf_report_to_json(j->report);
+    j->ai_input = bf_ai_input_from_report(j->report);
     uv_signal_start(&w->sigterm, on_signal, SIGTERM);
     uv_signal_start(&w->sigint, on_signal, SIGINT);
     start_analyses(j);

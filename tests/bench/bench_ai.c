@@ -39,7 +39,7 @@ typedef struct bench_s {
     uv_loop_t loop;
     bf_http_t *http;
     bf_ai_t *ai;
-    json_t *report;
+    bf_ai_input_t *report;
     long started, done, ok;
     long ok_after_warmup;
     double t0, warmup_end, end;
@@ -138,9 +138,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_ai: %s\n", errstr);
         return 1;
     }
-    b.report = json_pack("{s:s, s:s, s:s}", "report_id", "bench", "title",
-                         "Stored XSS in profile name", "description",
-                         "1. Set name to <script>. 2. Visit profile. Impact: theft.");
+    json_t *report_json = json_pack(
+        "{s:s, s:s, s:s}", "report_id", "bench", "title", "Stored XSS in profile name",
+        "description", "1. Set name to <script>. 2. Visit profile. Impact: theft.");
+    b.report = bf_ai_input_new(report_json);
+    json_decref(report_json);
     b.t0 = now_s();
     uv_timer_t end;
     uv_timer_init(&b.loop, &end);
@@ -178,6 +180,6 @@ int main(int argc, char **argv)
     bf_ai_destroy(b.ai);
     uv_run(&b.loop, UV_RUN_DEFAULT);
     uv_loop_close(&b.loop);
-    json_decref(b.report);
+    bf_ai_input_release(b.report);
     return b.ok == b.started ? 0 : 1;
 }

@@ -254,8 +254,10 @@ static void run_analyses(run_t *r, int n)
                                 "session theft.");
         double deadline =
             r->deadline_s > 0 ? (double)uv_hrtime() / 1e9 + r->deadline_s : 0;
-        bf_ai_analyse(r->ai, (bf_analysis_kind_t)(i % BF_ANALYSIS__COUNT), rep, deadline,
+        bf_ai_input_t *in = bf_ai_input_new(rep);
+        bf_ai_analyse(r->ai, (bf_analysis_kind_t)(i % BF_ANALYSIS__COUNT), in, deadline,
                       on_result, r);
+        bf_ai_input_release(in);
         json_decref(rep);
     }
     uv_timer_t watchdog;
@@ -707,7 +709,9 @@ static void test_shutdown_settles_every_call_once(void **unused)
     r.target = 1000; /* run_analyses would wait for all: start them by hand */
     for (int i = 0; i < 20; i++) {
         json_t *rep = json_pack("{s:s, s:i}", "report_id", "shutdown", "n", i);
-        bf_ai_analyse(r.ai, BF_ANALYSIS_QUALITY, rep, 0, on_result, &r);
+        bf_ai_input_t *in = bf_ai_input_new(rep);
+        bf_ai_analyse(r.ai, BF_ANALYSIS_QUALITY, in, 0, on_result, &r);
+        bf_ai_input_release(in);
         json_decref(rep);
     }
     uv_timer_t t;

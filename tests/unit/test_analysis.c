@@ -50,7 +50,9 @@ static json_t *sample_report(void)
 static json_t *body_for(bf_analysis_kind_t kind, const json_t *report)
 {
     size_t len = 0;
-    char *text = bf_analysis_openai_body(&prompts, kind, "gpt-4o-mini", report, &len);
+    char *user = bf_analysis_user_text(report);
+    char *text = bf_analysis_openai_body(&prompts, kind, "gpt-4o-mini", user, &len);
+    free(user);
     assert_non_null(text);
     assert_int_equal(len, strlen(text));
     json_error_t jerr;
