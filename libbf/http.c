@@ -16,26 +16,56 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "libbf/buf.h"
 #include "libbf/mem.h"
 
 typedef struct transfer_s transfer_t;
 
+/* Easy handles kept for reuse (curl_easy_reset) when their transfer ends:
+ * making and freeing one per request cost more than the request's own
+ * work in curl. Bounded, so a burst of thousands of calls does not keep
+ * thousands of idle handles. */
+#define MAX_IDLE_HANDLES 256
+
+typedef struct sock_ctx_s sock_ctx_t;
+
 struct bf_http_s {
     uv_loop_t *loop;
     CURLM *multi;
+    CURL *idle[MAX_IDLE_HANDLES];
+    size_t n_idle;
+    sock_ctx_t **by_fd; /* every socket we poll, by descriptor */
+    size_t by_fd_size;
     uv_timer_t timer;
     size_t in_flight;
     transfer_t *transfers; /* doubly linked list of in-flight transfers */
     int closing;
 };
 
-typedef struct sock_ctx_s {
+/*
+ * One per socket curl opened, from its first use until curl closes it.
+ *
+ * curl says CURL_POLL_REMOVE when a connection goes idle in its cache and
+ * asks for it again when a request reuses it. Stopping the poll there and
+ * starting it again costs three epoll_ctl calls per request (libuv's
+ * uv_poll_start is a DEL plus an ADD), the largest share of the worker's
+ * system calls at 0 ms AI latency. So an idle socket stays polled for what
+ * it was polled for ("lingering"), and a request that wants the same
+ * events costs nothing. A lingering socket that becomes readable was
+ * closed or spoken to by the server, and curl is not watching it: the
+ * poll stops there; curl checks a cached connection before it reuses it.
+ * The context goes when curl closes the socket (CURLOPT_CLOSESOCKETFUNCTION,
+ * which curl keeps with the connection), before the descriptor is closed.
+ */
+struct sock_ctx_s {
     uv_poll_t poll;
     curl_socket_t fd;
     bf_http_t *http;
-} sock_ctx_t;
+    int events;     /* what the poll watches; 0: stopped */
+    bool lingering; /* curl said CURL_POLL_REMOVE */
+};
 
 struct transfer_s {
     transfer_t *prev, *next;
@@ -74,7 +104,12 @@ static void finish(bf_http_t *http, transfer_t *t, CURLcode rc)
     if (t->next)
         t->next->prev = t->prev;
     t->cb(&resp, t->opaque);
-    curl_easy_cleanup(t->easy);
+    if (!http->closing && http->n_idle < MAX_IDLE_HANDLES) {
+        curl_easy_reset(t->easy);
+        http->idle[http->n_idle++] = t->easy;
+    } else {
+        curl_easy_cleanup(t->easy);
+    }
     curl_slist_free_all(t->headers);
     free(t->body);
     bf_buf_free(&t->response);
@@ -97,6 +132,11 @@ static void check_done(bf_http_t *http)
 static void on_poll(uv_poll_t *handle, int status, int events)
 {
     sock_ctx_t *ctx = handle->data;
+    if (ctx->lingering) {
+        uv_poll_stop(&ctx->poll);
+        ctx->events = 0;
+        return;
+    }
     int flags = 0;
     if (status < 0)
         flags = CURL_CSELECT_ERR;
@@ -133,34 +173,69 @@ static void free_sock_ctx(uv_handle_t *h)
     free(h->data);
 }
 
+static sock_ctx_t *ctx_of(bf_http_t *http, curl_socket_t s)
+{
+    return s >= 0 && (size_t)s < http->by_fd_size ? http->by_fd[s] : NULL;
+}
+
+static void ctx_close(bf_http_t *http, sock_ctx_t *ctx)
+{
+    http->by_fd[ctx->fd] = NULL;
+    uv_close((uv_handle_t *)&ctx->poll, free_sock_ctx); /* stops polling now */
+}
+
 static int socket_cb(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp)
 {
     (void)easy;
+    (void)socketp;
     bf_http_t *http = userp;
-    sock_ctx_t *ctx = socketp;
+    sock_ctx_t *ctx = ctx_of(http, s);
     if (action == CURL_POLL_REMOVE) {
-        if (ctx) {
-            uv_poll_stop(&ctx->poll);
-            uv_close((uv_handle_t *)&ctx->poll, free_sock_ctx);
-            curl_multi_assign(http->multi, s, NULL);
-        }
+        if (ctx)
+            ctx->lingering = true;
         return 0;
     }
     if (!ctx) {
+        if (s < 0)
+            return -1;
+        if ((size_t)s >= http->by_fd_size) {
+            size_t n = http->by_fd_size ? http->by_fd_size : 64;
+            while (n <= (size_t)s)
+                n *= 2;
+            http->by_fd = bf_realloc(http->by_fd, n * sizeof(*http->by_fd));
+            memset(http->by_fd + http->by_fd_size, 0,
+                   (n - http->by_fd_size) * sizeof(*http->by_fd));
+            http->by_fd_size = n;
+        }
         ctx = bf_calloc(1, sizeof(*ctx));
         ctx->fd = s;
         ctx->http = http;
         uv_poll_init_socket(http->loop, &ctx->poll, s);
         ctx->poll.data = ctx;
-        curl_multi_assign(http->multi, s, ctx);
+        http->by_fd[s] = ctx;
     }
+    ctx->lingering = false;
     int events = 0;
     if (action == CURL_POLL_IN || action == CURL_POLL_INOUT)
         events |= UV_READABLE;
     if (action == CURL_POLL_OUT || action == CURL_POLL_INOUT)
         events |= UV_WRITABLE;
-    uv_poll_start(&ctx->poll, events, on_poll);
+    if (events != ctx->events) {
+        ctx->events = events;
+        uv_poll_start(&ctx->poll, events, on_poll);
+    }
     return 0;
+}
+
+/* curl is closing socket @p s: let go of its poll first (libuv must not
+ * watch a closed descriptor, whose number the next socket may get). */
+static int close_socket(void *clientp, curl_socket_t s)
+{
+    bf_http_t *http = clientp;
+    sock_ctx_t *ctx = ctx_of(http, s);
+    if (ctx)
+        ctx_close(http, ctx);
+    return close(s);
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -234,8 +309,16 @@ bf_http_t *bf_http_new(uv_loop_t *loop, long max_connections, char *errstr,
     curl_multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(http->multi, CURLMOPT_TIMERDATA, http);
     curl_multi_setopt(http->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-    if (max_connections > 0)
+    if (max_connections > 0) {
         curl_multi_setopt(http->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
+        /* Keep as many idle connections as may be open. curl's default
+         * cache is 4 x the transfers added at the time, so when the calls
+         * in flight dipped (a report batch finishing) it closed idle
+         * connections that the next batch opened again: a fifth of all
+         * requests paid a TCP connect (and a TLS handshake, to a real
+         * provider) at 0 ms latency (strace, BENCHMARKS.md). */
+        curl_multi_setopt(http->multi, CURLMOPT_MAXCONNECTS, max_connections);
+    }
     return http;
 }
 
@@ -247,16 +330,21 @@ size_t bf_http_in_flight(const bf_http_t *http)
 bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_done_cb *cb,
                        void *opaque)
 {
-    if (http->closing)
+    if (http->closing) {
+        if (req->take_body)
+            free((char *)req->body);
         return BF_ERR_STATE;
+    }
     transfer_t *t = bf_calloc(1, sizeof(*t));
     t->cb = cb;
     t->on_chunk = req->on_chunk;
     t->opaque = opaque;
     t->retry_after_s = -1;
     bf_buf_init(&t->response, req->max_response ? req->max_response : 8 * 1024 * 1024);
-    t->easy = curl_easy_init();
+    t->easy = http->n_idle ? http->idle[--http->n_idle] : curl_easy_init();
     if (!t->easy) {
+        if (req->take_body)
+            free((char *)req->body);
         free(t);
         return BF_ERR_HTTP;
     }
@@ -275,6 +363,8 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, http);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
@@ -282,7 +372,11 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
     curl_easy_setopt(
         e, CURLOPT_CONNECTTIMEOUT_MS,
         (long)((req->connect_timeout_s > 0 ? req->connect_timeout_s : 10) * 1000));
-    if (req->body) {
+    if (req->body && req->take_body) {
+        t->body = (char *)req->body;
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    } else if (req->body) {
         t->body = bf_malloc(req->body_len + 1);
         memcpy(t->body, req->body, req->body_len);
         t->body[req->body_len] = '\0';
@@ -320,7 +414,17 @@ void bf_http_destroy(bf_http_t *http)
      * on it; finish() unlinks each from the list. */
     while (http->transfers)
         finish(http, http->transfers, CURLE_ABORTED_BY_CALLBACK);
-    curl_multi_cleanup(http->multi);
+    while (http->n_idle)
+        curl_easy_cleanup(http->idle[--http->n_idle]);
+    curl_multi_cleanup(http->multi); /* closes the cached connections */
+    /* Sockets curl closed without telling (none expected: every easy
+     * handle sets close_socket) still have their polls: let them go. */
+    for (size_t i = 0; i < http->by_fd_size; i++)
+        if (http->by_fd[i])
+            ctx_close(http, http->by_fd[i]);
+    free(http->by_fd);
+    http->by_fd = NULL;
+    http->by_fd_size = 0;
     uv_timer_stop(&http->timer);
     uv_close((uv_handle_t *)&http->timer, free_http);
 }

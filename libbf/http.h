@@ -11,6 +11,7 @@
 #ifndef BF_HTTP_H
 #define BF_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -64,8 +65,10 @@ typedef void(bf_http_chunk_cb)(const char *data, size_t len, long status, void *
 typedef struct bf_http_request_s {
     const char *url;            /* copied */
     const char *const *headers; /* "Name: value", NULL-terminated; copied */
-    const char *body;           /* copied; NULL for GET */
+    const char *body;           /* copied (see take_body); NULL for GET */
     size_t body_len;
+    bool take_body;             /* body is from malloc and the client takes it (frees it
+                                   when done, or at once if bf_http_start fails) */
     const char *method;         /* NULL: POST with a body, GET without */
     double timeout_s;           /* total; 0 = none */
     double connect_timeout_s;   /* 0 = 10 s */
