@@ -15,7 +15,6 @@
  */
 #include "libbf/redis.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +47,138 @@ typedef struct cmd_s {
 } cmd_t;
 
 static void connect_now(bf_redis_t *r);
+
+/* ------------------------------------------------------------------------
+ * hiredis on the loop
+ *
+ * hiredis's own libuv adapter (hiredis/adapters/libuv.h) turns writable
+ * polling on for every batch of commands and off once it is written: two
+ * uv_poll_start() calls, and libuv makes each an epoll_ctl DEL plus an ADD,
+ * four system calls to write what one write() does. Here a command only
+ * schedules a flush (a uv_prepare, which runs once per loop iteration
+ * before the loop waits, so every command queued in the same iteration
+ * goes out in one write), and writable polling is used only while a write
+ * is unfinished (the socket buffer was full) or the connection is still
+ * being made (hiredis learns that the connect finished from writability).
+ */
+
+typedef struct uv_events_s {
+    redisAsyncContext *ac; /* NULL once hiredis let go (cleanup) */
+    uv_poll_t poll;
+    uv_prepare_t flush;
+    int wanted;         /* UV_READABLE | UV_WRITABLE as hiredis asked */
+    int polled;         /* what the poll handle watches now */
+    bool write_polling; /* a connect in progress or a write that fell short */
+    bool flushing;      /* inside our own redisAsyncHandleWrite() */
+    int open;           /* handles not closed yet */
+} uv_events_t;
+
+static void on_events_poll(uv_poll_t *h, int status, int events)
+{
+    uv_events_t *e = h->data;
+    if (status != 0)
+        return;
+    if (e->ac && (events & UV_READABLE))
+        redisAsyncHandleRead(e->ac);
+    if (e->ac && (events & UV_WRITABLE))
+        redisAsyncHandleWrite(e->ac);
+}
+
+/* Watch for reads when hiredis wants them, and for writability only while
+ * write_polling; start or stop the poll only when that changes. */
+static void events_apply(uv_events_t *e)
+{
+    int want = (e->wanted & UV_READABLE) |
+               (e->write_polling && (e->wanted & UV_WRITABLE) ? UV_WRITABLE : 0);
+    if (want == e->polled)
+        return;
+    e->polled = want;
+    if (want)
+        uv_poll_start(&e->poll, want, on_events_poll);
+    else
+        uv_poll_stop(&e->poll);
+}
+
+static void on_events_flush(uv_prepare_t *h)
+{
+    uv_events_t *e = h->data;
+    uv_prepare_stop(h);
+    if (!e->ac || !(e->wanted & UV_WRITABLE))
+        return;
+    e->flushing = true;
+    redisAsyncHandleWrite(e->ac); /* calls del_write when done, add_write if not */
+    e->flushing = false;
+}
+
+static void events_add_read(void *privdata)
+{
+    uv_events_t *e = privdata;
+    e->wanted |= UV_READABLE;
+    events_apply(e);
+}
+
+static void events_del_read(void *privdata)
+{
+    uv_events_t *e = privdata;
+    e->wanted &= ~UV_READABLE;
+    events_apply(e);
+}
+
+static void events_add_write(void *privdata)
+{
+    uv_events_t *e = privdata;
+    e->wanted |= UV_WRITABLE;
+    if (e->flushing || !(e->ac->c.flags & REDIS_CONNECTED))
+        e->write_polling = true; /* wait until the socket takes more */
+    else if (!uv_is_active((uv_handle_t *)&e->flush))
+        uv_prepare_start(&e->flush, on_events_flush);
+    events_apply(e);
+}
+
+static void events_del_write(void *privdata)
+{
+    uv_events_t *e = privdata;
+    e->wanted &= ~UV_WRITABLE;
+    e->write_polling = false;
+    events_apply(e);
+}
+
+static void on_events_closed(uv_handle_t *h)
+{
+    uv_events_t *e = h->data;
+    if (--e->open == 0)
+        free(e);
+}
+
+static void events_cleanup(void *privdata)
+{
+    uv_events_t *e = privdata;
+    e->ac = NULL;
+    uv_close((uv_handle_t *)&e->poll, on_events_closed);
+    uv_close((uv_handle_t *)&e->flush, on_events_closed);
+}
+
+static int events_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    if (ac->ev.data)
+        return REDIS_ERR;
+    uv_events_t *e = bf_calloc(1, sizeof(*e));
+    if (uv_poll_init(loop, &e->poll, ac->c.fd) != 0) {
+        free(e);
+        return REDIS_ERR;
+    }
+    uv_prepare_init(loop, &e->flush);
+    e->poll.data = e->flush.data = e;
+    e->open = 2;
+    e->ac = ac;
+    ac->ev.addRead = events_add_read;
+    ac->ev.delRead = events_del_read;
+    ac->ev.addWrite = events_add_write;
+    ac->ev.delWrite = events_del_write;
+    ac->ev.cleanup = events_cleanup;
+    ac->ev.data = e;
+    return REDIS_OK;
+}
 
 void bf_redis_url_free(bf_redis_url_t *u)
 {
@@ -195,10 +326,16 @@ static void connect_now(bf_redis_t *r)
         schedule_reconnect(r);
         return;
     }
+    if (events_attach(ac, r->loop) != REDIS_OK) {
+        bf_log(BF_LOG_WARN, "redis", "connect_failed", BF_LSTR("host", r->url.host),
+               BF_LINT("port", r->url.port), BF_LSTR("error", "cannot watch the socket"));
+        redisAsyncFree(ac);
+        schedule_reconnect(r);
+        return;
+    }
     ac->data = r;
     r->ac = ac;
     r->state = ST_CONNECTING;
-    redisLibuvAttach(ac, r->loop);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     /* AUTH and SELECT go first in the pipeline; commands are sent in order,
