@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "libbf/mem.h"
+
 /* KEYS: fp, result, lease, pub. ARGV: report_id, worker_id, ttl_s, lease_ms.
  * Returns {state, value, published}: state is "cached" (value = stored
  * result), "duplicate" (value = original report_id), "busy" (value = lease
@@ -37,42 +39,81 @@ const char bf_dedup_peek_script[] =
     "if owner and owner ~= ARGV[1] then return {'duplicate', owner, pub} end\n"
     "return {'claimed', ARGV[1], pub}\n";
 
+/* The normalised text goes to the digest in chunks of this many bytes:
+ * one EVP_DigestUpdate() per byte cost more than the hashing itself. */
+#define NORM_CHUNK 4096
+
 typedef struct norm_s {
     EVP_MD_CTX *md;
     int pending_space; /* a space is owed before the next visible char */
     int started;
+    size_t len;
+    char buf[NORM_CHUNK];
 } norm_t;
+
+static void put(norm_t *n, char c)
+{
+    if (n->len == sizeof(n->buf)) {
+        EVP_DigestUpdate(n->md, n->buf, n->len);
+        n->len = 0;
+    }
+    n->buf[n->len++] = c;
+}
+
+static void flush(norm_t *n)
+{
+    EVP_DigestUpdate(n->md, n->buf, n->len);
+    n->len = 0;
+}
 
 static void emit(norm_t *n, const char *bytes, size_t len)
 {
     if (n->pending_space) {
-        EVP_DigestUpdate(n->md, " ", 1);
+        put(n, ' ');
         n->pending_space = 0;
     }
-    EVP_DigestUpdate(n->md, bytes, len);
+    for (size_t i = 0; i < len; i++)
+        put(n, bytes[i]);
     n->started = 1;
+}
+
+/* What each byte becomes: a space (white space and control characters,
+ * so the 0x1F field separator can never come from the text itself),
+ * nothing (Markdown emphasis and quote marks), or its lower-case form.
+ * The "C" locale's isspace/iscntrl/tolower, as a table. */
+enum { CH_KEEP = 0, CH_SPACE = 1, CH_DROP = 2 };
+
+static unsigned char char_class(unsigned char c)
+{
+    if (isspace(c) || iscntrl(c))
+        return CH_SPACE;
+    if (c == '*' || c == '_' || c == '`' || c == '#' || c == '>')
+        return CH_DROP;
+    return CH_KEEP;
 }
 
 static void norm_text(norm_t *n, const char *s)
 {
-    const char *p = s;
+    const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        if (strncasecmp(p, "https://", 8) == 0) {
+        if ((*p == 'h' || *p == 'H') &&
+            strncasecmp((const char *)p, "https://", 8) == 0) {
             emit(n, "http://", 7);
             p += 8;
             continue;
         }
-        unsigned char c = (unsigned char)*p++;
-        /* Control characters count as white space, so the 0x1F field
-         * separator can never come from the text itself. */
-        if (isspace(c) || iscntrl(c)) {
+        unsigned char c = *p++;
+        switch (char_class(c)) {
+        case CH_SPACE:
             n->pending_space = n->started;
-            continue;
+            break;
+        case CH_DROP:
+            break;
+        default: {
+            char lc = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+            emit(n, &lc, 1);
         }
-        if (c == '*' || c == '_' || c == '`' || c == '#' || c == '>')
-            continue;
-        char lc = (char)tolower(c);
-        emit(n, &lc, 1);
+        }
     }
 }
 
@@ -80,20 +121,27 @@ void bf_dedup_fingerprint(const bf_report_t *r, char out[BF_FINGERPRINT_LEN])
 {
     const char *parts[] = {r->title, r->asset, r->description, r->steps_to_reproduce,
                            r->impact};
-    norm_t n = {.md = EVP_MD_CTX_new()};
-    EVP_DigestInit_ex(n.md, EVP_sha256(), NULL);
+    norm_t *n = bf_malloc(sizeof(*n));
+    n->md = EVP_MD_CTX_new();
+    n->len = 0;
+    EVP_DigestInit_ex(n->md, EVP_sha256(), NULL);
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         if (i)
-            EVP_DigestUpdate(n.md, "\x1f", 1);
-        n.pending_space = 0;
-        n.started = 0;
-        norm_text(&n, parts[i] ? parts[i] : "");
+            put(n, '\x1f');
+        n->pending_space = 0;
+        n->started = 0;
+        norm_text(n, parts[i] ? parts[i] : "");
     }
+    flush(n);
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_DigestFinal_ex(n.md, digest, &len);
-    EVP_MD_CTX_free(n.md);
-    for (unsigned int i = 0; i < len && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    EVP_DigestFinal_ex(n->md, digest, &len);
+    EVP_MD_CTX_free(n->md);
+    free(n);
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < len && i < 32; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 0xf];
+    }
     out[64] = '\0';
 }
