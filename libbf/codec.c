@@ -126,9 +126,24 @@ static size_t path_push(ctx_t *c, const char *fmt, ...)
     return old;
 }
 
+/* The path is only read when something fails, but it is kept for every
+ * field of every record: a copy, not a printf (which was 3% of the
+ * worker's instructions). */
 static size_t path_push_field(ctx_t *c, const char *name)
 {
-    return path_push(c, c->path_len ? ".%s" : "%s", name);
+    size_t old = c->path_len, room = sizeof(c->path) - 1 - old;
+    char *o = c->path + old;
+    if (old && room) {
+        *o++ = '.';
+        room--;
+    }
+    size_t n = strlen(name);
+    if (n > room)
+        n = room;
+    memcpy(o, name, n);
+    o[n] = '\0';
+    c->path_len = (size_t)(o + n - c->path);
+    return old;
 }
 
 static void path_pop(ctx_t *c, size_t len)
