@@ -33,9 +33,10 @@
 #include "libbf/cvss_int.h"
 
 /* ------------------------------------------------------------------------
- * v3.x metrics (Table 15 of v3.1, the same in v3.0) and their weights
- * (section 7.4). A modified metric's values are "X" and then those of its
- * Base metric, so its value i > 0 is the Base metric's value i - 1.
+ * Metrics: v3.x Table 15 of v3.1 (the same in v3.0), v4.0 Table 23. A
+ * modified metric's values are "X" and then those of its Base metric, so
+ * its value i > 0 is the Base metric's value i - 1. Lists that both
+ * versions use are shared.
  */
 
 enum {
@@ -64,40 +65,73 @@ enum {
     V3__COUNT
 };
 
-static const char *const v3_av[] = {"N", "A", "L", "P"};
-static const char *const v3_ac[] = {"L", "H"};
-static const char *const v3_pr[] = {"N", "L", "H"};
+static const char *const values_av[] = {"N", "A", "L", "P"};
+static const char *const values_ac[] = {"L", "H"};
+static const char *const values_pr[] = {"N", "L", "H"};
+static const char *const values_cia[] = {"H", "L", "N"};
+static const char *const values_req[] = {"X", "H", "M", "L"};
+static const char *const values_mav[] = {"X", "N", "A", "L", "P"};
+static const char *const values_mac[] = {"X", "L", "H"};
+static const char *const values_mpr[] = {"X", "N", "L", "H"};
+static const char *const values_mcia[] = {"X", "H", "L", "N"};
+
 static const char *const v3_ui[] = {"N", "R"};
 static const char *const v3_s[] = {"U", "C"};
-static const char *const v3_cia[] = {"H", "L", "N"};
 static const char *const v3_e[] = {"X", "H", "F", "P", "U"};
 static const char *const v3_rl[] = {"X", "U", "W", "T", "O"};
 static const char *const v3_rc[] = {"X", "C", "R", "U"};
-static const char *const v3_req[] = {"X", "H", "M", "L"};
-static const char *const v3_mav[] = {"X", "N", "A", "L", "P"};
-static const char *const v3_mac[] = {"X", "L", "H"};
-static const char *const v3_mpr[] = {"X", "N", "L", "H"};
 static const char *const v3_mui[] = {"X", "N", "R"};
 static const char *const v3_ms[] = {"X", "U", "C"};
-static const char *const v3_mcia[] = {"X", "H", "L", "N"};
+
+static const char *const v4_at[] = {"N", "P"};
+static const char *const v4_ui[] = {"N", "P", "A"};
+static const char *const v4_e[] = {"X", "A", "P", "U"};
+static const char *const v4_mat[] = {"X", "N", "P"};
+static const char *const v4_mui[] = {"X", "N", "P", "A"};
+static const char *const v4_msia[] = {"X", "H", "L", "N", "S"}; /* S: Safety */
+static const char *const v4_s[] = {"X", "N", "P"};
+static const char *const v4_au[] = {"X", "N", "Y"};
+static const char *const v4_r[] = {"X", "A", "U", "I"};
+static const char *const v4_v[] = {"X", "D", "C"};
+static const char *const v4_re[] = {"X", "L", "M", "H"};
+static const char *const v4_u[] = {"X", "Clear", "Green", "Amber", "Red"};
 
 #define M(name, values, mandatory)                                                       \
     {                                                                                    \
         name, values, sizeof(values) / sizeof(values[0]), mandatory                      \
     }
 static const bf_cvss_metric_t v3_metrics[V3__COUNT] = {
-    M("AV", v3_av, true),    M("AC", v3_ac, true),    M("PR", v3_pr, true),
-    M("UI", v3_ui, true),    M("S", v3_s, true),      M("C", v3_cia, true),
-    M("I", v3_cia, true),    M("A", v3_cia, true),    M("E", v3_e, false),
-    M("RL", v3_rl, false),   M("RC", v3_rc, false),   M("CR", v3_req, false),
-    M("IR", v3_req, false),  M("AR", v3_req, false),  M("MAV", v3_mav, false),
-    M("MAC", v3_mac, false), M("MPR", v3_mpr, false), M("MUI", v3_mui, false),
-    M("MS", v3_ms, false),   M("MC", v3_mcia, false), M("MI", v3_mcia, false),
-    M("MA", v3_mcia, false),
+    M("AV", values_av, true),    M("AC", values_ac, true),    M("PR", values_pr, true),
+    M("UI", v3_ui, true),        M("S", v3_s, true),          M("C", values_cia, true),
+    M("I", values_cia, true),    M("A", values_cia, true),    M("E", v3_e, false),
+    M("RL", v3_rl, false),       M("RC", v3_rc, false),       M("CR", values_req, false),
+    M("IR", values_req, false),  M("AR", values_req, false),  M("MAV", values_mav, false),
+    M("MAC", values_mac, false), M("MPR", values_mpr, false), M("MUI", v3_mui, false),
+    M("MS", v3_ms, false),       M("MC", values_mcia, false), M("MI", values_mcia, false),
+    M("MA", values_mcia, false),
+};
+
+const bf_cvss_metric_t bf_cvss4_metrics[BF_CVSS4__COUNT] = {
+    M("AV", values_av, true),     M("AC", values_ac, true),
+    M("AT", v4_at, true),         M("PR", values_pr, true),
+    M("UI", v4_ui, true),         M("VC", values_cia, true),
+    M("VI", values_cia, true),    M("VA", values_cia, true),
+    M("SC", values_cia, true),    M("SI", values_cia, true),
+    M("SA", values_cia, true),    M("E", v4_e, false),
+    M("CR", values_req, false),   M("IR", values_req, false),
+    M("AR", values_req, false),   M("MAV", values_mav, false),
+    M("MAC", values_mac, false),  M("MAT", v4_mat, false),
+    M("MPR", values_mpr, false),  M("MUI", v4_mui, false),
+    M("MVC", values_mcia, false), M("MVI", values_mcia, false),
+    M("MVA", values_mcia, false), M("MSC", values_mcia, false),
+    M("MSI", v4_msia, false),     M("MSA", v4_msia, false),
+    M("S", v4_s, false),          M("AU", v4_au, false),
+    M("R", v4_r, false),          M("V", v4_v, false),
+    M("RE", v4_re, false),        M("U", v4_u, false),
 };
 #undef M
 
-/* Weights, indexed like the values above. */
+/* v3.x weights (v3.1 section 7.4), indexed like the values above. */
 static const double w_av[] = {0.85, 0.62, 0.55, 0.2};
 static const double w_ac[] = {0.77, 0.44};
 static const double w_pr_unchanged[] = {0.85, 0.62, 0.27};
@@ -142,23 +176,30 @@ const char *bf_cvss_version_name(bf_cvss_version_t version)
  * Parsing
  */
 
-/* Copy up to 24 bytes of untrusted text for a message, with anything but
- * printable ASCII shown as '?', so that a reason stays one printable line
- * (the CLI prints it in a tab-separated column). */
-static const char *quote(const char *s, size_t len, char *buf, size_t size)
+const char *bf_cvss_printable(const char *s, size_t len, size_t max, char *buf,
+                              size_t size)
 {
-    const size_t shown = 24;
     size_t n = 0;
-    for (size_t i = 0; i < len && i < shown && n + 1 < size; i++) {
+    if (size == 0)
+        return buf;
+    for (size_t i = 0; i < len && i < max && n + 1 < size; i++) {
         unsigned char c = (unsigned char)s[i];
         buf[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
     }
-    if (len > shown && n + 4 < size) {
+    if (len > max && n + 4 <= size) {
         memcpy(buf + n, "...", 3);
         n += 3;
     }
     buf[n] = '\0';
     return buf;
+}
+
+/* A piece of the vector in a message: the first 24 bytes, printable, so
+ * that a reason stays one line (the CLI prints it in a TAB-separated
+ * column). */
+static const char *quote(const char *s, size_t len, char *buf, size_t size)
+{
+    return bf_cvss_printable(s, len, 24, buf, size);
 }
 
 static int find_metric(const spec_t *s, const char *name, size_t len)

@@ -157,6 +157,18 @@ const char *bf_cvss_rating_name(bf_cvss_rating_t rating);
  */
 bf_err_t bf_cvss_rating_parse(const char *name, bf_cvss_rating_t *out);
 
+/**
+ * @brief Untrusted text as it may be shown in a message or a one-line
+ *        output: printable ASCII kept, any other byte '?', cut after
+ *        @p max bytes with "..." appended. bf_cvss_parse() quotes the
+ *        pieces of a vector it refuses this way.
+ * @param s    @p len bytes, borrowed (NUL bytes are shown as '?')
+ * @param buf  receives the text, NUL-terminated; max + 4 bytes always fit
+ * @returns @p buf
+ */
+const char *bf_cvss_printable(const char *s, size_t len, size_t max, char *buf,
+                              size_t size);
+
 /** @brief "3.0", "3.1" or "4.0"; static, never NULL ("?" when unknown). */
 const char *bf_cvss_version_name(bf_cvss_version_t version);
 

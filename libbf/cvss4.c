@@ -1,6 +1,6 @@
 /*
- * cvss4.c - the CVSS v4.0 metrics and score (v4.0 specification, section
- * 8 "CVSS v4.0 Scoring").
+ * cvss4.c - the CVSS v4.0 score (v4.0 specification, section 8 "CVSS v4.0
+ * Scoring"); its metrics are in cvss.c with those of v3.x.
  *
  * v4.0 has no formula. Experts ranked 270 MacroVectors, equivalence
  * classes of vectors defined by six "EQ" levels (Tables 24-30), and gave
@@ -23,48 +23,6 @@
 #include <string.h>
 
 #include "libbf/cvss_int.h"
-
-/* Values of each metric, Table 23 ("X" first for optional metrics). */
-static const char *const v_av[] = {"N", "A", "L", "P"};
-static const char *const v_ac[] = {"L", "H"};
-static const char *const v_at[] = {"N", "P"};
-static const char *const v_pr[] = {"N", "L", "H"};
-static const char *const v_ui[] = {"N", "P", "A"};
-static const char *const v_cia[] = {"H", "L", "N"};
-static const char *const v_e[] = {"X", "A", "P", "U"};
-static const char *const v_req[] = {"X", "H", "M", "L"};
-static const char *const v_mav[] = {"X", "N", "A", "L", "P"};
-static const char *const v_mac[] = {"X", "L", "H"};
-static const char *const v_mat[] = {"X", "N", "P"};
-static const char *const v_mpr[] = {"X", "N", "L", "H"};
-static const char *const v_mui[] = {"X", "N", "P", "A"};
-static const char *const v_mcia[] = {"X", "H", "L", "N"};
-static const char *const v_msia[] = {"X", "H", "L", "N", "S"};
-static const char *const v_s[] = {"X", "N", "P"};
-static const char *const v_au[] = {"X", "N", "Y"};
-static const char *const v_r[] = {"X", "A", "U", "I"};
-static const char *const v_v[] = {"X", "D", "C"};
-static const char *const v_re[] = {"X", "L", "M", "H"};
-static const char *const v_u[] = {"X", "Clear", "Green", "Amber", "Red"};
-
-#define M(name, values, mandatory)                                                       \
-    {                                                                                    \
-        name, values, sizeof(values) / sizeof(values[0]), mandatory                      \
-    }
-const bf_cvss_metric_t bf_cvss4_metrics[BF_CVSS4__COUNT] = {
-    M("AV", v_av, true),     M("AC", v_ac, true),     M("AT", v_at, true),
-    M("PR", v_pr, true),     M("UI", v_ui, true),     M("VC", v_cia, true),
-    M("VI", v_cia, true),    M("VA", v_cia, true),    M("SC", v_cia, true),
-    M("SI", v_cia, true),    M("SA", v_cia, true),    M("E", v_e, false),
-    M("CR", v_req, false),   M("IR", v_req, false),   M("AR", v_req, false),
-    M("MAV", v_mav, false),  M("MAC", v_mac, false),  M("MAT", v_mat, false),
-    M("MPR", v_mpr, false),  M("MUI", v_mui, false),  M("MVC", v_mcia, false),
-    M("MVI", v_mcia, false), M("MVA", v_mcia, false), M("MSC", v_mcia, false),
-    M("MSI", v_msia, false), M("MSA", v_msia, false), M("S", v_s, false),
-    M("AU", v_au, false),    M("R", v_r, false),      M("V", v_v, false),
-    M("RE", v_re, false),    M("U", v_u, false),
-};
-#undef M
 
 /*
  * The MacroVector scores (section 8.3; cvss_lookup.js), indexed

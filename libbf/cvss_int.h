@@ -59,7 +59,7 @@ enum {
     BF_CVSS4__COUNT
 };
 
-/** The v4.0 metrics, indexed by the enum above (cvss4.c). */
+/** The v4.0 metrics, indexed by the enum above (cvss.c). */
 extern const bf_cvss_metric_t bf_cvss4_metrics[BF_CVSS4__COUNT];
 
 /**

@@ -31,7 +31,9 @@
 
 /* The longest stdin line looked at; longer lines are reported, not read. */
 #define LINE_MAX_BYTES 4096
-/* How much of a bad line the VECTOR column shows. */
+/* How much of a bad line the VECTOR column shows (bf_cvss_printable:
+ * printable ASCII only, so that a hostile line cannot break the
+ * one-line-per-vector format, or the JSON's UTF-8). */
 #define SHOWN_MAX_BYTES (BF_CVSS_MAX_VECTOR + 16)
 
 typedef struct cvss_tool_config_s {
@@ -57,24 +59,6 @@ static const bf_cli_t cli = {
     .n_opts = sizeof(options) / sizeof(options[0]),
     .kafka_props = false,
 };
-
-/* The input as it may be printed: printable ASCII, anything else '?',
- * cut after SHOWN_MAX_BYTES, so that a hostile line cannot break the
- * one-line-per-vector format (or the JSON's UTF-8). */
-static const char *shown(const char *s, size_t len, char *buf, size_t size)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len && i < SHOWN_MAX_BYTES && n + 1 < size; i++) {
-        unsigned char c = (unsigned char)s[i];
-        buf[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-    }
-    if (len > SHOWN_MAX_BYTES && n + 4 < size) {
-        memcpy(buf + n, "...", 3);
-        n += 3;
-    }
-    buf[n] = '\0';
-    return buf;
-}
 
 static void print_json(json_t *o, FILE *out)
 {
@@ -128,7 +112,7 @@ static void print_scores(const char *vector, const bf_cvss_scores_t *s, bool jso
 static bool score_vector(const char *vector, size_t len, bool json, FILE *out)
 {
     char show[SHOWN_MAX_BYTES + 8], errstr[256];
-    shown(vector, len, show, sizeof(show));
+    bf_cvss_printable(vector, len, SHOWN_MAX_BYTES, show, sizeof(show));
     bf_cvss_t v;
     bf_cvss_scores_t s;
     bf_err_t err;
@@ -190,8 +174,8 @@ static bool score_stdin(bool json, FILE *out)
         if (too_long) {
             char show[SHOWN_MAX_BYTES + 8], reason[64];
             snprintf(reason, sizeof(reason), "line longer than %d bytes", LINE_MAX_BYTES);
-            print_error(shown(s, len, show, sizeof(show)), BF_ERR_TOO_LARGE, reason, json,
-                        out);
+            print_error(bf_cvss_printable(s, len, SHOWN_MAX_BYTES, show, sizeof(show)),
+                        BF_ERR_TOO_LARGE, reason, json, out);
             ok = false;
         } else if (len > 0) {
             ok = score_vector(s, len, json, out) && ok;
