@@ -166,6 +166,13 @@ static const spec_t *spec_of(bf_cvss_version_t version)
     return (unsigned)version < BF_CVSS_VERSION__COUNT ? &specs[version] : NULL;
 }
 
+const bf_cvss_metric_t *bf_cvss_metrics(bf_cvss_version_t version, size_t *n)
+{
+    const spec_t *s = spec_of(version);
+    *n = s ? s->n_metrics : 0;
+    return s ? s->metrics : NULL;
+}
+
 const char *bf_cvss_version_name(bf_cvss_version_t version)
 {
     const spec_t *s = spec_of(version);

@@ -6,6 +6,7 @@
 #define BF_CVSS_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "libbf/cvss.h"
@@ -61,6 +62,13 @@ enum {
 
 /** The v4.0 metrics, indexed by the enum above (cvss.c). */
 extern const bf_cvss_metric_t bf_cvss4_metrics[BF_CVSS4__COUNT];
+
+/**
+ * @brief The metrics of @p version, in the specification's order (its
+ *        bf_cvss_t.values indices); static. NULL for an unknown version.
+ * @param n receives how many
+ */
+const bf_cvss_metric_t *bf_cvss_metrics(bf_cvss_version_t version, size_t *n);
 
 /**
  * @brief The v4.0 score of @p values (a parsed v4.0 vector's values, every
