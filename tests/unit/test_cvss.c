@@ -166,8 +166,8 @@ static void test_v3_temporal_and_environmental_scores(void **state)
         /* v3.1 section 6's example: 3.8 x E:F 0.97 = 3.686 -> 3.7. */
         {"CVSS:3.1/S:U/AV:N/AC:L/PR:H/UI:N/C:L/I:L/A:N/E:F/RL:X", 3.8, 3.7, 3.7},
         /* Explicit and omitted X are the same. */
-        {"CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H/MAV:A/MAC:L/MPR:N/MUI:X/MS:U/CR:L/"
-         "IR:H/AR:X",
+        {"CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H/MAV:A/MAC:L/MPR:N/MUI:X/MS:U/"
+         "CR:L/IR:H/AR:X",
          7.8, 7.8, 8.0},
         {"CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H/MAV:A/MAC:L/MPR:N/MS:U/CR:L/IR:H",
          7.8, 7.8, 8.0},
@@ -201,12 +201,10 @@ static void test_v3_0_and_v3_1_differ_in_round_up_and_modified_impact(void **sta
         {"CVSS:3.1/AV:N/AC:L/PR:L/UI:R/S:C/C:N/I:H/A:H/CR:X/IR:H/AR:H/MAV:X/MUI:R/MI:H",
          8.7, 8.7, 9.1},
         {"CVSS:3.0/AV:L/AC:L/PR:N/UI:R/S:C/C:H/I:L/A:H/E:X/RL:T/RC:X/CR:X/IR:M/AR:H/"
-         "MAV:X/"
-         "MAC:H/MS:X/MC:H",
+         "MAV:X/MAC:H/MS:X/MC:H",
          8.5, 8.2, 7.4},
         {"CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:C/C:H/I:L/A:H/E:X/RL:T/RC:X/CR:X/IR:M/AR:H/"
-         "MAV:X/"
-         "MAC:H/MS:X/MC:H",
+         "MAV:X/MAC:H/MS:X/MC:H",
          8.5, 8.2, 7.5},
         {"CVSS:3.0/AV:N/AC:H/PR:L/UI:N/S:C/C:N/I:L/A:H/IR:M/MAV:N/MAC:H/MPR:H/MC:L", 7.1,
          7.1, 7.2},
@@ -266,11 +264,9 @@ static void test_malformed_vectors_get_an_error_never_a_score(void **state)
          "missing the CVSS:3.0/, CVSS:3.1/ or CVSS:4.0/ prefix"},
         {"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:L/SC:N/SI:N/SA:N",
          BF_ERR_MISSING_FIELD, "missing mandatory metric VA"},
-        {"CVSS:4.0/AC:L/AV:N/PR:H/UI:N/VC:L/VI:L/VA:N/SC:N/SI:N/SA:N/CR:L/IR:X/AR:L/RE:H/"
-         "MAV:A/"
-         "MAC:H/MAT:N/MPR:N/MUI:P/AT:N/MVC:X/MVI:N/MVA:H/MSC:N/MSI:L/MSA:S/E:U/S:N/AU:N/"
-         "R:I/"
-         "V:C/U:Green",
+        {"CVSS:4.0/AC:L/AV:N/PR:H/UI:N/VC:L/VI:L/VA:N/SC:N/SI:N/SA:N/CR:L/IR:X/AR:L/"
+         "RE:H/MAV:A/MAC:H/MAT:N/MPR:N/MUI:P/AT:N/MVC:X/MVI:N/MVA:H/MSC:N/MSI:L/MSA:S/"
+         "E:U/S:N/AU:N/R:I/V:C/U:Green",
          BF_ERR_SCHEMA, "metric AV comes after AC: CVSS 4.0 fixes the order"},
         /* v4.0: Threat before Base, Supplemental before Environmental. */
         {"CVSS:4.0/E:A/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:L/VA:N/SC:N/SI:N/SA:N",
@@ -449,16 +445,13 @@ static void test_not_defined_is_the_same_as_absent(void **state)
     (void)state;
     static const char *const pairs[][2] = {
         {"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:X/RL:X/RC:X/CR:X/IR:X/AR:X/"
-         "MAV:X/"
-         "MAC:X/MPR:X/MUI:X/MS:X/MC:X/MI:X/MA:X",
+         "MAV:X/MAC:X/MPR:X/MUI:X/MS:X/MC:X/MI:X/MA:X",
          "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
         {"CVSS:3.0/AV:L/AC:H/PR:H/UI:R/S:C/C:L/I:N/A:L/E:X/MS:X",
          "CVSS:3.0/AV:L/AC:H/PR:H/UI:R/S:C/C:L/I:N/A:L"},
         {"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:X/CR:X/IR:X/"
-         "AR:X/"
-         "MAV:X/MAC:X/MAT:X/MPR:X/MUI:X/MVC:X/MVI:X/MVA:X/MSC:X/MSI:X/MSA:X/S:X/AU:X/R:X/"
-         "V:X/"
-         "RE:X/U:X",
+         "AR:X/MAV:X/MAC:X/MAT:X/MPR:X/MUI:X/MVC:X/MVI:X/MVA:X/MSC:X/MSI:X/MSA:X/S:X/"
+         "AU:X/R:X/V:X/RE:X/U:X",
          "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"},
     };
     for (size_t i = 0; i < N(pairs); i++) {
@@ -478,8 +471,7 @@ static void test_format_truncates_like_snprintf(void **state)
 {
     (void)state;
     const char *vector =
-        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/"
-        "E:A/U:Amber";
+        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:A/U:Amber";
     bf_cvss_t v;
     assert_int_equal(bf_cvss_parse(vector, &v, NULL, 0), BF_OK);
     char out[16];
@@ -488,10 +480,8 @@ static void test_format_truncates_like_snprintf(void **state)
     assert_int_equal(bf_cvss_format(&v, NULL, 0), strlen(vector));
     /* The longest valid vector fits the bound. */
     const char *longest = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/"
-                          "SA:N/E:A/CR:H/IR:H/AR:H/"
-                          "MAV:N/MAC:L/MAT:N/MPR:N/MUI:N/MVC:H/MVI:H/MVA:H/MSC:H/MSI:S/"
-                          "MSA:S/S:P/AU:Y/R:I/V:C/"
-                          "RE:H/U:Amber";
+                          "SA:N/E:A/CR:H/IR:H/AR:H/MAV:N/MAC:L/MAT:N/MPR:N/MUI:N/MVC:H/"
+                          "MVI:H/MVA:H/MSC:H/MSI:S/MSA:S/S:P/AU:Y/R:I/V:C/RE:H/U:Amber";
     assert_int_equal(strlen(longest), 178);
     assert_int_equal(bf_cvss_parse(longest, &v, NULL, 0), BF_OK);
     char full[BF_CVSS_MAX_VECTOR + 1];

@@ -41,16 +41,13 @@ static void test_v4_first_reference_scores(void **state)
     } cases[] = {
         /* Highest severity vectors of MacroVectors (the set's first part). */
         {"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H/E:A/CR:H/IR:H/"
-         "AR:H/"
-         "MSI:S/MSA:S",
+         "AR:H/MSI:S/MSA:S",
          10.0},
         {"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H/E:P/CR:H/IR:H/"
-         "AR:H/"
-         "MSI:S/MSA:S",
+         "AR:H/MSI:S/MSA:S",
          9.8},
         {"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H/E:U/CR:H/IR:H/"
-         "AR:H/"
-         "MSI:S/MSA:S",
+         "AR:H/MSI:S/MSA:S",
          9.5},
         {"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H/E:P/CR:H/IR:H/"
          "AR:H",
@@ -80,8 +77,7 @@ static void test_v4_first_reference_scores(void **state)
          "AR:H",
          1.7},
         {"CVSS:4.0/AV:A/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H/E:A/CR:H/IR:H/"
-         "AR:H/"
-         "MSI:S/MSA:S",
+         "AR:H/MSI:S/MSA:S",
          9.8},
         {"CVSS:4.0/AV:A/AC:L/AT:P/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H/E:U/CR:H/IR:H/"
          "AR:H",
@@ -90,119 +86,84 @@ static void test_v4_first_reference_scores(void **state)
          "AR:M",
          6.4},
         {"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:H/SI:H/SA:H/E:A/CR:H/IR:H/"
-         "AR:H/"
-         "MSI:S/MSA:S",
+         "AR:H/MSI:S/MSA:S",
          9.2},
         {"CVSS:4.0/AV:N/AC:L/AT:P/PR:N/UI:N/VC:L/VI:L/VA:L/SC:H/SI:H/SA:H/E:U/CR:H/IR:H/"
-         "AR:H/"
-         "MSI:S/MSA:S",
+         "AR:H/MSI:S/MSA:S",
          5.2},
         {"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:L/VA:H/SC:H/SI:H/SA:H/E:U/CR:M/IR:H/"
          "AR:M",
          6.5},
         {"CVSS:4.0/AV:N/AC:L/AT:P/PR:N/UI:N/VC:H/VI:L/VA:H/SC:H/SI:H/SA:H/E:U/CR:M/IR:H/"
-         "AR:M/"
-         "MSI:S/MSA:S",
+         "AR:M/MSI:S/MSA:S",
          7.3},
         {"CVSS:4.0/AV:A/AC:L/AT:P/PR:N/UI:N/VC:H/VI:H/VA:H/SC:L/SI:L/SA:L/E:P/CR:H/IR:H/"
          "AR:H",
          6.8},
         /* Random vectors with every group, Supplemental included. */
         {"CVSS:4.0/AV:P/AC:L/AT:N/PR:L/UI:A/VC:N/VI:H/VA:L/SC:H/SI:H/SA:H/E:P/CR:H/IR:H/"
-         "AR:H/"
-         "MAV:A/MAC:X/MAT:N/MPR:X/MUI:X/MVC:N/MVI:H/MVA:H/MSC:N/MSI:H/MSA:S/S:N/AU:X/R:I/"
-         "V:X/"
-         "RE:M/U:Clear",
+         "AR:H/MAV:A/MAC:X/MAT:N/MPR:X/MUI:X/MVC:N/MVI:H/MVA:H/MSC:N/MSI:H/MSA:S/S:N/"
+         "AU:X/R:I/V:X/RE:M/U:Clear",
          7.1},
         {"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:H/SC:H/SI:L/SA:L/E:A/CR:H/IR:X/"
-         "AR:H/"
-         "MAV:P/MAC:X/MAT:X/MPR:H/MUI:A/MVC:H/MVI:X/MVA:X/MSC:L/MSI:L/MSA:H/S:X/AU:Y/R:A/"
-         "V:X/"
-         "RE:L/U:Green",
+         "AR:H/MAV:P/MAC:X/MAT:X/MPR:H/MUI:A/MVC:H/MVI:X/MVA:X/MSC:L/MSI:L/MSA:H/S:X/"
+         "AU:Y/R:A/V:X/RE:L/U:Green",
          7.0},
         {"CVSS:4.0/AV:N/AC:H/AT:N/PR:N/UI:P/VC:N/VI:N/VA:H/SC:H/SI:N/SA:N/E:A/CR:M/IR:X/"
-         "AR:M/"
-         "MAV:N/MAC:L/MAT:P/MPR:N/MUI:A/MVC:L/MVI:X/MVA:H/MSC:H/MSI:N/MSA:L/S:N/AU:N/R:A/"
-         "V:X/"
-         "RE:L/U:Red",
+         "AR:M/MAV:N/MAC:L/MAT:P/MPR:N/MUI:A/MVC:L/MVI:X/MVA:H/MSC:H/MSI:N/MSA:L/S:N/"
+         "AU:N/R:A/V:X/RE:L/U:Red",
          5.7},
         {"CVSS:4.0/AV:N/AC:L/AT:N/PR:L/UI:N/VC:H/VI:L/VA:H/SC:L/SI:H/SA:N/E:X/CR:H/IR:X/"
-         "AR:X/"
-         "MAV:A/MAC:X/MAT:P/MPR:X/MUI:N/MVC:X/MVI:N/MVA:L/MSC:X/MSI:X/MSA:L/S:P/AU:Y/R:U/"
-         "V:C/"
-         "RE:M/U:Red",
+         "AR:X/MAV:A/MAC:X/MAT:P/MPR:X/MUI:N/MVC:X/MVI:N/MVA:L/MSC:X/MSI:X/MSA:L/S:P/"
+         "AU:Y/R:U/V:C/RE:M/U:Red",
          7.1},
         {"CVSS:4.0/AV:L/AC:H/AT:P/PR:H/UI:N/VC:N/VI:H/VA:L/SC:L/SI:H/SA:N/E:U/CR:X/IR:L/"
-         "AR:H/"
-         "MAV:P/MAC:L/MAT:P/MPR:X/MUI:A/MVC:N/MVI:X/MVA:X/MSC:L/MSI:H/MSA:X/S:N/AU:X/R:X/"
-         "V:C/"
-         "RE:H/U:Amber",
+         "AR:H/MAV:P/MAC:L/MAT:P/MPR:X/MUI:A/MVC:N/MVI:X/MVA:X/MSC:L/MSI:H/MSA:X/S:N/"
+         "AU:X/R:X/V:C/RE:H/U:Amber",
          0.6},
         {"CVSS:4.0/AV:N/AC:H/AT:N/PR:N/UI:A/VC:H/VI:H/VA:N/SC:N/SI:N/SA:H/E:X/CR:X/IR:X/"
-         "AR:M/"
-         "MAV:N/MAC:X/MAT:X/MPR:L/MUI:A/MVC:H/MVI:N/MVA:X/MSC:H/MSI:N/MSA:N/S:X/AU:X/R:X/"
-         "V:C/"
-         "RE:M/U:Green",
+         "AR:M/MAV:N/MAC:X/MAT:X/MPR:L/MUI:A/MVC:H/MVI:N/MVA:X/MSC:H/MSI:N/MSA:N/S:X/"
+         "AU:X/R:X/V:C/RE:M/U:Green",
          6.8},
         {"CVSS:4.0/AV:P/AC:L/AT:N/PR:H/UI:A/VC:H/VI:L/VA:H/SC:N/SI:N/SA:L/E:X/CR:X/IR:H/"
-         "AR:M/"
-         "MAV:P/MAC:L/MAT:N/MPR:H/MUI:N/MVC:N/MVI:N/MVA:L/MSC:N/MSI:L/MSA:S/S:X/AU:Y/R:X/"
-         "V:C/"
-         "RE:L/U:Clear",
+         "AR:M/MAV:P/MAC:L/MAT:N/MPR:H/MUI:N/MVC:N/MVI:N/MVA:L/MSC:N/MSI:L/MSA:S/S:X/"
+         "AU:Y/R:X/V:C/RE:L/U:Clear",
          6.0},
         {"CVSS:4.0/AV:A/AC:L/AT:N/PR:N/UI:P/VC:N/VI:H/VA:H/SC:H/SI:N/SA:L/E:A/CR:H/IR:M/"
-         "AR:M/"
-         "MAV:N/MAC:X/MAT:P/MPR:X/MUI:A/MVC:H/MVI:L/MVA:L/MSC:X/MSI:S/MSA:L/S:P/AU:X/R:X/"
-         "V:C/"
-         "RE:L/U:Clear",
+         "AR:M/MAV:N/MAC:X/MAT:P/MPR:X/MUI:A/MVC:H/MVI:L/MVA:L/MSC:X/MSI:S/MSA:L/S:P/"
+         "AU:X/R:X/V:C/RE:L/U:Clear",
          8.6},
         {"CVSS:4.0/AV:N/AC:L/AT:P/PR:H/UI:N/VC:H/VI:L/VA:L/SC:H/SI:H/SA:H/E:X/CR:L/IR:L/"
-         "AR:X/"
-         "MAV:L/MAC:H/MAT:P/MPR:L/MUI:A/MVC:N/MVI:N/MVA:X/MSC:H/MSI:L/MSA:S/S:P/AU:N/R:U/"
-         "V:X/"
-         "RE:L/U:Green",
+         "AR:X/MAV:L/MAC:H/MAT:P/MPR:L/MUI:A/MVC:N/MVI:N/MVA:X/MSC:H/MSI:L/MSA:S/S:P/"
+         "AU:N/R:U/V:X/RE:L/U:Green",
          4.8},
         {"CVSS:4.0/AV:N/AC:H/AT:P/PR:L/UI:A/VC:L/VI:L/VA:H/SC:L/SI:N/SA:L/E:U/CR:X/IR:H/"
-         "AR:M/"
-         "MAV:L/MAC:X/MAT:P/MPR:H/MUI:X/MVC:L/MVI:N/MVA:N/MSC:L/MSI:S/MSA:H/S:N/AU:X/R:U/"
-         "V:D/"
-         "RE:H/U:Red",
+         "AR:M/MAV:L/MAC:X/MAT:P/MPR:H/MUI:X/MVC:L/MVI:N/MVA:N/MSC:L/MSI:S/MSA:H/S:N/"
+         "AU:X/R:U/V:D/RE:H/U:Red",
          1.1},
         {"CVSS:4.0/AV:N/AC:H/AT:P/PR:N/UI:P/VC:H/VI:N/VA:L/SC:L/SI:L/SA:L/E:U/CR:L/IR:H/"
-         "AR:H/"
-         "MAV:P/MAC:X/MAT:N/MPR:L/MUI:P/MVC:L/MVI:L/MVA:X/MSC:X/MSI:H/MSA:X/S:X/AU:X/R:A/"
-         "V:X/"
-         "RE:X/U:X",
+         "AR:H/MAV:P/MAC:X/MAT:N/MPR:L/MUI:P/MVC:L/MVI:L/MVA:X/MSC:X/MSI:H/MSA:X/S:X/"
+         "AU:X/R:A/V:X/RE:X/U:X",
          0.3},
         {"CVSS:4.0/AV:P/AC:H/AT:N/PR:L/UI:P/VC:H/VI:N/VA:N/SC:L/SI:L/SA:L/E:A/CR:X/IR:M/"
-         "AR:X/"
-         "MAV:L/MAC:L/MAT:X/MPR:N/MUI:P/MVC:N/MVI:N/MVA:H/MSC:L/MSI:S/MSA:H/S:N/AU:Y/R:U/"
-         "V:X/"
-         "RE:M/U:Amber",
+         "AR:X/MAV:L/MAC:L/MAT:X/MPR:N/MUI:P/MVC:N/MVI:N/MVA:H/MSC:L/MSI:S/MSA:H/S:N/"
+         "AU:Y/R:U/V:X/RE:M/U:Amber",
          9.2},
         {"CVSS:4.0/AV:P/AC:H/AT:N/PR:L/UI:N/VC:N/VI:L/VA:N/SC:L/SI:N/SA:N/E:X/CR:M/IR:X/"
-         "AR:H/"
-         "MAV:X/MAC:L/MAT:X/MPR:X/MUI:A/MVC:H/MVI:H/MVA:X/MSC:H/MSI:X/MSA:L/S:P/AU:X/R:X/"
-         "V:X/"
-         "RE:M/U:X",
+         "AR:H/MAV:X/MAC:L/MAT:X/MPR:X/MUI:A/MVC:H/MVI:H/MVA:X/MSC:H/MSI:X/MSA:L/S:P/"
+         "AU:X/R:X/V:X/RE:M/U:X",
          8.2},
         {"CVSS:4.0/AV:L/AC:L/AT:P/PR:N/UI:P/VC:H/VI:N/VA:N/SC:N/SI:N/SA:H/E:X/CR:H/IR:H/"
-         "AR:X/"
-         "MAV:L/MAC:L/MAT:X/MPR:N/MUI:X/MVC:N/MVI:X/MVA:H/MSC:L/MSI:S/MSA:S/S:N/AU:X/R:A/"
-         "V:X/"
-         "RE:H/U:Green",
+         "AR:X/MAV:L/MAC:L/MAT:X/MPR:N/MUI:X/MVC:N/MVI:X/MVA:H/MSC:L/MSI:S/MSA:S/S:N/"
+         "AU:X/R:A/V:X/RE:H/U:Green",
          8.6},
         {"CVSS:4.0/AV:N/AC:H/AT:N/PR:L/UI:A/VC:H/VI:L/VA:L/SC:N/SI:N/SA:N/E:A/CR:M/IR:L/"
-         "AR:M/"
-         "MAV:N/MAC:H/MAT:X/MPR:H/MUI:N/MVC:X/MVI:L/MVA:X/MSC:H/MSI:S/MSA:L/S:X/AU:X/R:U/"
-         "V:X/"
-         "RE:X/U:Clear",
+         "AR:M/MAV:N/MAC:H/MAT:X/MPR:H/MUI:N/MVC:X/MVI:L/MVA:X/MSC:H/MSI:S/MSA:L/S:X/"
+         "AU:X/R:U/V:X/RE:X/U:Clear",
          7.4},
         {"CVSS:4.0/AV:P/AC:L/AT:N/PR:H/UI:N/VC:N/VI:N/VA:N/SC:L/SI:N/SA:L/E:X/CR:X/IR:X/"
-         "AR:M/"
-         "MAV:A/MAC:X/MAT:X/MPR:H/MUI:P/MVC:L/MVI:L/MVA:N/MSC:X/MSI:L/MSA:X/S:P/AU:N/R:X/"
-         "V:D/"
-         "RE:X/U:Clear",
+         "AR:M/MAV:A/MAC:X/MAT:X/MPR:H/MUI:P/MVC:L/MVI:L/MVA:N/MSC:X/MSI:L/MSA:X/S:P/"
+         "AU:N/R:X/V:D/RE:X/U:Clear",
          2.4},
     };
     for (size_t i = 0; i < N(cases); i++) {
@@ -357,20 +318,16 @@ static void test_v4_spec_sample_vectors_score_each_group(void **state)
          BF_CVSS_BT, 5.1, 5.1, NONE, NONE},
         {"CVSS:4.0/AV:A/AC:H/AT:P/PR:L/UI:P/VC:H/VI:H/VA:H/SC:L/SI:L/SA:L/E:P",
          BF_CVSS_BT, 5.4, 4.5, NONE, NONE},
-        {"CVSS:4.0/AV:L/AC:H/AT:N/PR:N/UI:A/VC:N/VI:N/VA:L/SC:H/SI:H/SA:H/CR:H/IR:H/AR:M/"
-         "MAV:N/"
-         "MAC:L/MAT:P/MPR:L/MUI:A/MVC:N/MVI:H/MVA:L/MSC:L/MSI:S/MSA:H",
+        {"CVSS:4.0/AV:L/AC:H/AT:N/PR:N/UI:A/VC:N/VI:N/VA:L/SC:H/SI:H/SA:H/CR:H/IR:H/"
+         "AR:M/MAV:N/MAC:L/MAT:P/MPR:L/MUI:A/MVC:N/MVI:H/MVA:L/MSC:L/MSI:S/MSA:H",
          BF_CVSS_BE, 5.0, NONE, 8.5, NONE},
         /* Supplemental metrics never change a score. */
         {"CVSS:4.0/AV:P/AC:H/AT:P/PR:L/UI:P/VC:H/VI:H/VA:H/SC:L/SI:L/SA:L/E:A/S:P/AU:Y/"
-         "R:A/V:D/"
-         "RE:L/U:Red",
+         "R:A/V:D/RE:L/U:Red",
          BF_CVSS_BT, 5.4, 5.4, NONE, NONE},
         {"CVSS:4.0/AV:N/AC:L/AT:N/PR:H/UI:N/VC:L/VI:L/VA:N/SC:N/SI:N/SA:N/E:U/CR:L/IR:X/"
-         "AR:L/"
-         "MAV:A/MAC:H/MAT:N/MPR:N/MUI:P/MVC:X/MVI:N/MVA:H/MSC:N/MSI:L/MSA:S/S:N/AU:N/R:I/"
-         "V:C/"
-         "RE:H/U:Green",
+         "AR:L/MAV:A/MAC:H/MAT:N/MPR:N/MUI:P/MVC:X/MVI:N/MVA:H/MSC:N/MSI:L/MSA:S/S:N/"
+         "AU:N/R:I/V:C/RE:H/U:Green",
          BF_CVSS_BTE, 5.1, 1.2, 7.3, 4.2},
     };
     check_v4_cases(cases, N(cases));
