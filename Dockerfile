@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 #
 # One image for every bountyfleet program: bountyfleet-worker (the default
-# command), bountyfleet-autoscaler, bountyfleet-producer, bountyfleet-aisim
-# and bountyfleet-devbroker, plus bountyfleet-dlq-replay (ops/dlq-replay).
+# command), bountyfleet-autoscaler, bountyfleet-producer, bountyfleet-aisim,
+# bountyfleet-devbroker and bountyfleet-cvss, plus bountyfleet-dlq-replay
+# (ops/dlq-replay).
 #
 #   docker build -t bountyfleet:0.1.0 .
 #   docker run --rm bountyfleet:0.1.0 bountyfleet-worker --help
@@ -55,7 +56,8 @@ RUN apt-get update \
             --home-dir /nonexistent --shell /usr/sbin/nologin bountyfleet
 COPY --from=build /build/bin/bountyfleet-worker /build/bin/bountyfleet-autoscaler \
                   /build/bin/bountyfleet-producer /build/bin/bountyfleet-aisim \
-                  /build/bin/bountyfleet-devbroker /usr/local/bin/
+                  /build/bin/bountyfleet-devbroker /build/bin/bountyfleet-cvss \
+                  /usr/local/bin/
 COPY ops/dlq-replay /usr/local/bin/bountyfleet-dlq-replay
 COPY schemas/ /usr/share/bountyfleet/schemas/
 COPY worker/prompts/ /usr/share/bountyfleet/worker/prompts/
