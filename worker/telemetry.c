@@ -21,6 +21,12 @@
 static const double lag_buckets[] = {0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                      0.05,   0.1,    0.25,  0.5,    1,     2.5,  5};
 
+/* The worker's own share of a report: well under a millisecond when the
+ * loop is idle, tens of milliseconds when it is saturated. */
+static const double overhead_buckets[] = {0.0005, 0.001, 0.002, 0.003, 0.005,
+                                          0.0075, 0.01,  0.025, 0.05,  0.1,
+                                          0.25,   0.5,   1,     2.5};
+
 void bf_telemetry_init(bf_telemetry_t *t, const char *program)
 {
     memset(t, 0, sizeof(*t));
@@ -43,6 +49,11 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
     t->report_duration = bf_metric_series(
         bf_metrics_histogram(m, "bountyfleet_report_duration_seconds",
                              "Consume to result delivered, seconds.", NULL, NULL, 0));
+    t->report_overhead = bf_metric_series(bf_metrics_histogram(
+        m, "bountyfleet_report_overhead_seconds",
+        "Of an analysed report's time, what was not its slowest AI call: decoding, "
+        "Redis, encoding, publishing, waiting in the loop.",
+        NULL, overhead_buckets, sizeof(overhead_buckets) / sizeof(overhead_buckets[0])));
     /* The AI families (bountyfleet_ai_*) are the AI layer's (ai.c). */
     t->redis_duration = bf_metric_series(
         bf_metrics_histogram(m, "bountyfleet_redis_request_duration_seconds",

@@ -34,6 +34,7 @@ typedef struct bf_telemetry_s {
     bf_metric_t *dlq;       /* label: reason */
     bf_series_t *in_flight;
     bf_series_t *report_duration;
+    bf_series_t *report_overhead; /* a report's time outside its slowest AI call */
     bf_series_t *redis_duration;
     bf_series_t *redis_up;
     bf_series_t *loop_lag;

@@ -92,29 +92,6 @@ bf_err_t bf_worker_run(bf_worker_t *w);
  */
 bf_err_t bf_worker_run_once(bf_worker_t *w);
 
-/**
- * @brief Pause (or stop pausing) consumption because every AI provider is
- *        unavailable (circuit open), so reports wait in Kafka instead of
- *        being burnt into NEEDS_REVIEW. Combined with the worker's own
- *        reasons (in-flight cap, Redis in fail-closed mode, stopping):
- *        fetching resumes only when none holds.
- * @locality the loop thread.
- */
-void bf_worker_set_ai_unavailable(bf_worker_t *w, bool unavailable);
-
-/**
- * @brief The worker's metrics registry (borrowed, valid for the worker's
- *        lifetime), so other layers (the AI providers) register their
- *        series on the one /metrics endpoint.
- */
-bf_metrics_t *bf_worker_metrics(bf_worker_t *w);
-
-/**
- * @brief Port the metrics endpoint listens on (useful with port 0), or 0
- *        when METRICS_ADDR is off.
- */
-int bf_worker_metrics_port(const bf_worker_t *w);
-
 /** @brief Free everything. NULL-safe. */
 void bf_worker_destroy(bf_worker_t *w);
 

@@ -1,0 +1,176 @@
+/*
+ * intake.c - taking reports from the consumer, and flow control (see
+ * worker_int.h).
+ *
+ * librdkafka's consumer queue writes a byte to a pipe when it becomes
+ * non-empty (rd_kafka_queue_io_event_enable); the loop watches the pipe and
+ * takes messages without waiting. It writes again only after the queue was
+ * empty, so a serve that stops before the queue is empty (the batch bound,
+ * which keeps one serve from starving the loop) continues on the loop's
+ * next iteration (an idle handle), not on a timer.
+ *
+ * Flow control. At --max-in-flight reports the worker *holds*: it stops
+ * taking messages from librdkafka's local queue (bounded by
+ * queued.max.messages.kbytes) and takes the next one as soon as a report
+ * finishes. Pausing the partitions at once would be simpler, but
+ * librdkafka drops what it has prefetched on a pause and fetches it again
+ * on resume, and at a cap of 64 that round trip cut throughput five-fold
+ * (BENCHMARKS.md). A hold has no hysteresis: it costs nothing to end.
+ *
+ * Rebalance events wait in the same queue behind held messages, so a hold
+ * in which nothing was taken for HOLD_S (reports are slow: providers at
+ * seconds of latency) becomes a pause, and the worker polls again (events
+ * are served; max.poll.interval.ms never runs out because of its own
+ * backlog). That pause ends at --low-water, so that fetching is not paused
+ * and resumed for every report.
+ *
+ * Stopping, Redis unreachable in fail-closed mode, every AI provider
+ * unavailable and a Schema Registry that cannot answer pause at once.
+ */
+#include <unistd.h>
+
+#include "libbf/log.h"
+#include "worker/worker_int.h"
+
+/* At most this many messages per serve, then the loop runs once. */
+#define CONSUME_BATCH 256
+/* A hold with nothing taken for this long becomes a pause (see above). */
+#define HOLD_S 2.0
+
+static bool full(const bf_worker_t *w)
+{
+    return w->in_flight >= (size_t)w->cfg->max_in_flight;
+}
+
+static void set_paused(bf_worker_t *w, bool pause)
+{
+    if (!w->consumer)
+        return;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(w->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(w->consumer, parts)
+                                    : rd_kafka_resume_partitions(w->consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (err) {
+        bf_log(BF_LOG_WARN, "worker", pause ? "pause_failed" : "resume_failed",
+               BF_LSTR("error", rd_kafka_err2str(err)));
+        return;
+    }
+    w->paused = pause;
+    bf_log(BF_LOG_DEBUG, "worker", pause ? "paused" : "resumed",
+           BF_LINT("in_flight", w->in_flight), BF_LBOOL("stopping", w->stopping),
+           BF_LBOOL("redis_blocked", w->redis_blocked),
+           BF_LBOOL("ai_blocked", w->ai_blocked),
+           BF_LBOOL("registry_blocked", w->registry_blocked),
+           BF_LBOOL("cap_paused", w->cap_paused));
+}
+
+static void on_more(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    bf_intake_serve(h->data);
+}
+
+static void serve_soon(bf_worker_t *w)
+{
+    if (w->more.loop && !w->shutdown && !uv_is_active((uv_handle_t *)&w->more))
+        uv_idle_start(&w->more, on_more);
+}
+
+void bf_intake_update(bf_worker_t *w)
+{
+    double now = bf_worker_now();
+    if (full(w) && !w->cap_paused && now - w->last_take >= HOLD_S)
+        w->cap_paused = true;
+    else if (w->cap_paused && w->in_flight <= w->low_water)
+        w->cap_paused = false;
+    bool want = w->stopping || w->redis_blocked || w->ai_blocked || w->registry_blocked ||
+                w->cap_paused;
+    if (want != w->paused)
+        set_paused(w, want);
+    if (!full(w))
+        serve_soon(w); /* a hold ends as soon as there is room */
+}
+
+static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
+{
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            bf_log(BF_LOG_WARN, "worker", "consume_error",
+                   BF_LSTR("error", rd_kafka_message_errstr(m)));
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (m->partition < 0 || m->partition >= BF_WORKER_MAX_PARTITIONS) {
+        bf_log(BF_LOG_ERROR, "worker", "partition_out_of_range",
+               BF_LINT("partition", m->partition));
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    w->consumed++;
+    w->kafka_down = false;
+    bf_series_add(w->tel.consumed, 1);
+    bf_decode_report(bf_job_new(w, m));
+}
+
+void bf_intake_serve(bf_worker_t *w)
+{
+    if (!w->consumer || w->shutdown)
+        return;
+    for (int i = 0; i < CONSUME_BATCH; i++) {
+        /* At the cap: hold, unless paused, when polling serves the events
+         * queued behind (a message that still arrives is taken). */
+        if (full(w) && !w->paused)
+            return;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 0);
+        if (!m)
+            return;
+        w->last_take = bf_worker_now();
+        handle_message(w, m);
+    }
+    serve_soon(w); /* the batch bound, not an empty queue, ended this serve */
+}
+
+static void drain_pipe(int fd)
+{
+    char buf[256];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+}
+
+static void on_cons_readable(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    bf_worker_t *w = h->data;
+    drain_pipe(w->cons_pipe[0]);
+    bf_intake_serve(w);
+}
+
+static void on_prod_readable(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    bf_worker_t *w = h->data;
+    drain_pipe(w->prod_pipe[0]);
+    rd_kafka_poll(w->producer, 0);
+}
+
+void bf_intake_start(bf_worker_t *w)
+{
+    uv_poll_start(&w->cons_poll, UV_READABLE, on_cons_readable);
+    uv_poll_start(&w->prod_poll, UV_READABLE, on_prod_readable);
+}
+
+void bf_intake_set_ai_unavailable(bf_worker_t *w, bool unavailable)
+{
+    if (w->ai_blocked == unavailable)
+        return;
+    w->ai_blocked = unavailable;
+    if (unavailable)
+        bf_series_add(bf_metric_series(w->tel.pauses, "ai"), 1);
+    bf_log(BF_LOG_WARN, "worker", unavailable ? "ai_unavailable_pausing" : "ai_back",
+           BF_LINT("in_flight", w->in_flight));
+    bf_intake_update(w);
+}

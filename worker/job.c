@@ -1,0 +1,154 @@
+/*
+ * job.c - a report's job from the message it came in to the moment it is
+ * done (see worker_int.h).
+ *
+ * A job is done when Kafka acknowledged its result or its dead letter, or
+ * when there is nothing to publish (a result that is out already). Only
+ * then is its offset marked done in its partition's tracker (offsets.h),
+ * which stores for commit the first offset still in flight: offsets only
+ * advance past completed work, so a crash or a rebalance re-delivers what
+ * was not finished and loses nothing.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "libbf/log.h"
+#include "libbf/mem.h"
+#include "worker/worker_int.h"
+
+double bf_worker_now(void)
+{
+    return (double)uv_hrtime() / 1e9;
+}
+
+bf_job_t *bf_job_new(bf_worker_t *w, rd_kafka_message_t *m)
+{
+    bf_job_t *j = bf_calloc(1, sizeof(*j));
+    j->w = w;
+    j->msg = m;
+    j->started = bf_worker_now();
+    if (m) {
+        j->partition = m->partition;
+        j->epoch = w->partitions[m->partition].epoch;
+        j->offset = m->offset;
+        bf_offsets_add(&w->partitions[m->partition].offsets, m->offset);
+    }
+    for (int i = 0; i < BF_JOB_N_TIMERS; i++) {
+        uv_timer_init(&w->loop, &j->timers[i]);
+        j->timers[i].data = j;
+    }
+    j->open_timers = BF_JOB_N_TIMERS;
+    j->next = w->jobs;
+    if (j->next)
+        j->next->prev = j;
+    w->jobs = j;
+    w->in_flight++;
+    bf_series_set(w->tel.in_flight, (double)w->in_flight);
+    return j;
+}
+
+static void on_job_timer_closed(uv_handle_t *h)
+{
+    bf_job_t *j = h->data;
+    if (--j->open_timers == 0)
+        free(j);
+}
+
+void bf_job_free(bf_job_t *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        j->w->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    if (j->msg)
+        rd_kafka_message_destroy(j->msg);
+    bf_report_destroy(j->report);
+    bf_ai_input_release(j->ai_input);
+    for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
+        bf_verdict_clear(&j->verdicts[k]);
+    free(j->out);
+    if (j->out_headers)
+        rd_kafka_headers_destroy(j->out_headers);
+    for (int i = 0; i < BF_JOB_N_TIMERS; i++)
+        uv_close((uv_handle_t *)&j->timers[i], on_job_timer_closed);
+}
+
+/* Move the partition's commit point past the job, if the job still
+ * belongs to the partition's current assignment. */
+static void mark_offset_done(bf_job_t *j)
+{
+    bf_worker_t *w = j->w;
+    bf_partition_t *p = &w->partitions[j->partition];
+    if (!j->msg || p->epoch != j->epoch ||
+        !bf_offsets_mark_done(&p->offsets, j->offset) || !p->assigned || w->cfg->dry_run)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, w->cfg->topic_reports, j->partition)->offset =
+        bf_offsets_commit_point(&p->offsets);
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(w->consumer, l);
+    if (err)
+        bf_log(BF_LOG_DEBUG, "worker", "offset_store_failed",
+               BF_LINT("partition", j->partition),
+               BF_LSTR("error", rd_kafka_err2str(err)));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void bf_job_done(bf_job_t *j)
+{
+    bf_worker_t *w = j->w;
+    mark_offset_done(j);
+    double seconds = bf_worker_now() - j->started;
+    bf_telemetry_report_done(&w->tel, seconds);
+    /* What the worker itself added to an analysed report: everything but
+     * the slowest AI call (decode, Redis, encoding, publishing, queues). */
+    if (j->ai_slowest > 0)
+        bf_series_observe(w->tel.report_overhead,
+                          seconds > j->ai_slowest ? seconds - j->ai_slowest : 0);
+    w->in_flight--;
+    bf_series_set(w->tel.in_flight, (double)w->in_flight);
+    bf_intake_update(w); /* below the cap again: take more */
+    bf_job_free(j);
+}
+
+/* Full-jitter exponential backoff (AWS architecture blog, "Exponential
+ * Backoff And Jitter"): uniform in [0, min(cap, base * 2^attempt)]. */
+uint64_t bf_job_backoff_ms(int attempt, double base_s, double cap_s)
+{
+    double ceiling = base_s * pow(2.0, attempt);
+    if (ceiling > cap_s)
+        ceiling = cap_s;
+    return (uint64_t)(ceiling * 1000.0 * ((double)rand() / RAND_MAX));
+}
+
+/* A Redis round trip of the worker's (claims, results, published marks),
+ * timed into bountyfleet_redis_request_duration_seconds. The near-duplicate
+ * script (neardup.c) and the AI layer's answer cache send their commands
+ * themselves and are not in that histogram. */
+typedef struct redis_call_s {
+    bf_worker_t *w;
+    bf_redis_cb *cb;
+    void *opaque;
+    double started;
+} redis_call_t;
+
+static void on_redis_reply(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
+{
+    redis_call_t *c = opaque;
+    if (!c->w->shutdown)
+        bf_series_observe(c->w->tel.redis_duration, bf_worker_now() - c->started);
+    c->cb(r, err, reply, c->opaque);
+    free(c);
+}
+
+bf_err_t bf_worker_redis(bf_worker_t *w, bf_redis_cb *cb, void *opaque, int argc,
+                         const char **argv, const size_t *lens)
+{
+    redis_call_t *c = bf_malloc(sizeof(*c));
+    *c = (redis_call_t){.w = w, .cb = cb, .opaque = opaque, .started = bf_worker_now()};
+    bf_err_t err = bf_redis_command_argv(w->redis, on_redis_reply, c, argc, argv, lens);
+    if (err)
+        free(c);
+    return err;
+}

@@ -1,0 +1,230 @@
+/*
+ * worker_int.h - what the files of the worker share: the worker and the
+ * job (one report on its way), and each stage's entry points. Not part of
+ * the worker's API (worker.h).
+ *
+ * A report's path, one file per stage, in the order it goes:
+ *
+ *   intake.c     the Kafka consumer: take messages while below the
+ *                in-flight cap, hold or pause at it (flow control)
+ *   job.c        a job's life: made from a message, done when its result
+ *                or dead letter is acknowledged (its offset may then be
+ *                committed), freed
+ *   decode.c     the record's bytes -> a checked report (Schema Registry
+ *                lookups that cannot be answered now wait and retry)
+ *   claim.c      Redis: the stored result, an exact duplicate, another
+ *                worker's lease, or the claim; then the near-duplicate check
+ *   analyse.c    the three AI analyses and the verdict they add up to
+ *   result.c     result records: encoded, stored in Redis, published
+ *   publish.c    producing results and dead letters; delivery reports
+ *   rebalance.c  partitions given and taken away
+ *   heartbeat.c  gauges, readiness, librdkafka's statistics and errors,
+ *                and the heartbeat record
+ *   worker.c     making, running and stopping a worker; --once is once.c
+ *
+ * @locality the loop thread, everywhere.
+ */
+#ifndef BF_WORKER_WORKER_INT_H
+#define BF_WORKER_WORKER_INT_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "libbf/codec.h"
+#include "libbf/http.h"
+#include "libbf/redis.h"
+#include "libbf/registry.h"
+#include "libbf/report.h"
+#include "worker/ai.h"
+#include "worker/analysis.h"
+#include "worker/dedup.h"
+#include "worker/neardup.h"
+#include "worker/offsets.h"
+#include "worker/telemetry.h"
+#include "worker/worker.h"
+
+/* Partitions a worker can track (indexes into bf_worker_t.partitions). */
+#define BF_WORKER_MAX_PARTITIONS 4096
+
+typedef struct bf_partition_s {
+    bool assigned;
+    /* Bumped at every assign and revoke, so a job still running from an
+     * earlier assignment never marks offsets in the current tracker. */
+    uint32_t epoch;
+    bf_offsets_t offsets;
+} bf_partition_t;
+
+typedef struct bf_job_s bf_job_t;
+
+struct bf_worker_s {
+    const bf_worker_config_t *cfg;
+    int stream_kind; /* --once: the analysis whose text stderr shows, or -1 */
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t tick;            /* TICK_MS: loop lag, drain deadline, Kafka */
+    uv_timer_t stats_timer;     /* 1 s: gauges, consumer lag, readiness */
+    uv_timer_t heartbeat_timer; /* heartbeat_interval_s */
+    uv_idle_t more;             /* intake.c: consume more on the next iteration */
+    double last_tick;
+    bf_telemetry_t tel;
+    bool fail_open;          /* --redis-mode fail-open */
+    bool redis_blocked;      /* fail-closed and Redis unreachable: paused */
+    bool ai_blocked;         /* every AI provider unavailable: paused */
+    bool registry_blocked;   /* a schema lookup failed transiently: paused */
+    bool cap_paused;         /* paused because the cap held too long (intake.c) */
+    double last_take;        /* when a message was last taken (intake.c) */
+    bool kafka_down;         /* librdkafka said all brokers are down */
+    double kafka_retries[2]; /* last statistics' txretries: consumer, producer */
+    uint64_t redis_connects; /* bf_redis_connects() at the last stats tick */
+    size_t low_water;
+    int assigned;
+    int64_t started_ms;
+    double last_heartbeat;
+    uint64_t finished_at_last_heartbeat;
+    uv_poll_t cons_poll, prod_poll;
+    int cons_pipe[2], prod_pipe[2];
+    rd_kafka_t *consumer, *producer;
+    rd_kafka_queue_t *cons_q, *prod_q;
+    bf_redis_t *redis;
+    bf_http_t *http;
+    bf_codec_t *codec;
+    bf_registry_t *registry; /* SCHEMA_REGISTRY_URL, or NULL */
+    bf_framing_t framing;
+    bf_prompts_t prompts;
+    bf_prices_t prices;
+    bf_thresholds_t thresholds;
+    bf_neardup_params_t neardup;
+    bf_ai_t *ai;
+    bf_partition_t *partitions; /* indexed by partition number */
+    size_t in_flight;
+    bool paused;
+    bool stopping;
+    bool shutdown; /* destroying: callbacks must not start new work */
+    bool loop_ready;
+    bf_job_t *jobs;
+    double stop_deadline;
+    /* counters for the final log line */
+    uint64_t consumed, validated, duplicates, dlq, cached, acked;
+};
+
+/* Each job's retry timers (the AI layer keeps its own). */
+enum { BF_JOB_T_CLAIM = 0, BF_JOB_T_PUBLISH = 1, BF_JOB_T_DECODE = 2, BF_JOB_N_TIMERS };
+
+struct bf_job_s {
+    bf_job_t *prev, *next; /* the worker's list of live jobs */
+    bf_worker_t *w;
+    rd_kafka_message_t *msg; /* the consumed message (owned); NULL for --once */
+    int32_t partition;
+    uint32_t epoch;
+    int64_t offset;
+    double started;         /* consumed at (bf_worker_now) */
+    const char *status;     /* result status once known (static string) */
+    const char *dlq_reason; /* bf.error of a dead letter */
+    bool dedup_unchecked;   /* fail-open: validated without asking Redis */
+    bf_report_t *report;
+    bf_ai_input_t *ai_input; /* the report as the AI layer sends it */
+    char fingerprint[BF_FINGERPRINT_LEN];
+    int claim_attempts;
+    int decode_attempts;     /* schema lookups that failed transiently */
+    bool near_dup_published; /* the claim's published flag, for a near dup */
+    int ai_pending;
+    double ai_slowest; /* seconds of the slowest analysis, for the overhead */
+    int ok[BF_ANALYSIS__COUNT];
+    bf_verdict_t verdicts[BF_ANALYSIS__COUNT];
+    char ai_error[BF_ANALYSIS__COUNT][160];
+    double ai_seconds[BF_ANALYSIS__COUNT];
+    const char *ai_provider[BF_ANALYSIS__COUNT]; /* static name */
+    char ai_model[BF_ANALYSIS__COUNT][128];
+    double ai_cost[BF_ANALYSIS__COUNT];
+    const char *publish_topic;
+    char *out; /* encoded record to publish */
+    size_t out_len;
+    rd_kafka_headers_t *out_headers; /* for dead letters */
+    bool is_dlq;
+    int publish_attempts;
+    uv_timer_t timers[BF_JOB_N_TIMERS];
+    int open_timers;
+};
+
+/** @brief Seconds on the loop's monotonic clock (uv_hrtime). */
+double bf_worker_now(void);
+
+/** @brief worker.c: SIGTERM and SIGINT stop the worker (or --once). */
+void bf_worker_watch_signals(bf_worker_t *w);
+
+/* ---- job.c --------------------------------------------------------------- */
+
+/** @brief A job for @p m (takes the message; NULL for --once), in flight. */
+bf_job_t *bf_job_new(bf_worker_t *w, rd_kafka_message_t *m);
+/** @brief The result or dead letter is acknowledged (or nothing is to be
+ *         published): mark the offset done, count, free. */
+void bf_job_done(bf_job_t *j);
+/** @brief Free a job (its timers close on the loop). */
+void bf_job_free(bf_job_t *j);
+/** @brief Full-jitter exponential backoff in ms for try @p attempt. */
+uint64_t bf_job_backoff_ms(int attempt, double base_s, double cap_s);
+/**
+ * @brief One Redis command for the worker, its round trip measured in
+ *        bountyfleet_redis_request_duration_seconds.
+ */
+bf_err_t bf_worker_redis(bf_worker_t *w, bf_redis_cb *cb, void *opaque, int argc,
+                         const char **argv, const size_t *lens);
+
+/* ---- intake.c ------------------------------------------------------------ */
+
+/** @brief Take what the consumer queue holds, as the cap allows. */
+void bf_intake_serve(bf_worker_t *w);
+/** @brief Pause or resume fetching as the worker's state says. */
+void bf_intake_update(bf_worker_t *w);
+/** @brief Start watching librdkafka's queues (pipes set up by worker.c). */
+void bf_intake_start(bf_worker_t *w);
+/** @brief Every AI provider's circuit is open (or no longer is). */
+void bf_intake_set_ai_unavailable(bf_worker_t *w, bool unavailable);
+
+/* ---- the stages ---------------------------------------------------------- */
+
+/** decode.c: decode and check the job's record, then claim it. */
+void bf_decode_report(bf_job_t *j);
+/** claim.c: ask Redis what to do with the report. */
+void bf_claim(bf_job_t *j);
+/** analyse.c: run the analyses; the result follows. */
+void bf_analyse_start(bf_job_t *j);
+/** result.c: the DUPLICATE result of an earlier report's copy. */
+void bf_result_duplicate(bf_job_t *j, const char *original, double similarity,
+                         bool published);
+/** result.c: publish a stored result (the claim found one). */
+void bf_result_cached(bf_job_t *j, const char *bytes, size_t len, bool published);
+/** result.c: the verdict of the analyses: encode, store, publish. */
+void bf_result_verdict(bf_job_t *j);
+/** result.c: the status as the schema's symbol (static), or NULL. */
+const char *bf_result_status_symbol(const char *status);
+/** publish.c: produce j->out to j->publish_topic (or print it, --once). */
+void bf_publish(bf_job_t *j);
+/** publish.c: send the original record to the dead-letter topic. */
+void bf_dead_letter(bf_job_t *j, bf_err_t err, const char *reason);
+/** publish.c: librdkafka's delivery report callback. */
+void bf_publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+/** rebalance.c: librdkafka's rebalance callback. */
+void bf_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                     rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+/* ---- heartbeat.c --------------------------------------------------------- */
+
+/** @brief The 1 s stats timer: gauges, consumer lag, readiness. */
+void bf_heartbeat_on_stats(uv_timer_t *t);
+/** @brief The heartbeat timer. */
+void bf_heartbeat_on_timer(uv_timer_t *t);
+/** @brief Publish one heartbeat now. */
+void bf_heartbeat_send(bf_worker_t *w);
+/** @brief librdkafka's error, statistics and offset commit callbacks. */
+void bf_heartbeat_on_kafka_error(rd_kafka_t *rk, int err, const char *reason,
+                                 void *opaque);
+int bf_heartbeat_on_kafka_stats(rd_kafka_t *rk, char *json, size_t json_len,
+                                void *opaque);
+void bf_heartbeat_on_offset_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                   rd_kafka_topic_partition_list_t *offsets,
+                                   void *opaque);
+
+#endif
