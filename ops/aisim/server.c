@@ -388,11 +388,17 @@ static void answer_chat(request_t *rq)
         req.chat.user_text, strlen(req.chat.user_text), &report_len);
     bf_aisim_report_t report;
     bf_aisim_verdict_t verdict;
-    bf_aisim_report_parse(report_text, report_len, &report);
-    if (srv->cfg.fixed_answers)
+    if (srv->cfg.fixed_answers && srv->cfg.max_reports == 0) {
+        /* Nothing looks at the report: neither the verdict nor /stats. */
+        memset(&report, 0, sizeof(report));
         bf_aisim_verdict_fixed(req.chat.kind, &verdict);
-    else
-        bf_aisim_verdict_derive(req.chat.kind, &report, &verdict);
+    } else {
+        bf_aisim_report_parse(report_text, report_len, &report);
+        if (srv->cfg.fixed_answers)
+            bf_aisim_verdict_fixed(req.chat.kind, &verdict);
+        else
+            bf_aisim_verdict_derive(req.chat.kind, &report, &verdict);
+    }
     char *content = bf_aisim_verdict_to_json(req.chat.kind, &verdict);
     /* An injected bad answer: well-formed, billed, but off the schema
      * (score out of range), as a model that ignores the schema answers. */
