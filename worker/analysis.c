@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "libbf/buf.h"
+#include "libbf/json_scan.h"
 #include "libbf/mem.h"
 
 static const char *const kind_symbols[] = {"QUALITY", "PLAUSIBILITY", "SEVERITY"};
@@ -229,39 +230,44 @@ bf_err_t bf_analysis_check_answer_text(bf_analysis_kind_t kind, const char *text
     return err;
 }
 
+/* Chat Completions: choices[0].message.content holds the answer's JSON;
+ * usage.prompt_tokens counts cached tokens too (prompt_tokens_details).
+ * Read with a scan (libbf/json_scan.h), not a parse: of a response only
+ * these few values are needed. */
 bf_err_t bf_analysis_parse_openai(bf_analysis_kind_t kind, const char *body, size_t len,
                                   bf_verdict_t *out, char *errstr, size_t errstr_size)
 {
     memset(out, 0, sizeof(*out));
-    json_error_t jerr;
-    json_t *resp = json_loadb(body, len, 0, &jerr);
-    bf_err_t err = BF_ERR_BAD_ANSWER;
-    if (!resp) {
-        snprintf(errstr, errstr_size, "response is not JSON: %s", jerr.text);
-        goto out;
+    bf_json_view_t resp;
+    if (!body || !bf_json_scan(body, len, &resp)) {
+        snprintf(errstr, errstr_size, "response is not JSON");
+        return BF_ERR_BAD_ANSWER;
     }
-    json_t *msg =
-        json_object_get(json_array_get(json_object_get(resp, "choices"), 0), "message");
-    json_t *content = json_object_get(msg, "content");
-    if (!json_is_string(content)) {
-        json_t *refusal = json_object_get(msg, "refusal");
+    bf_json_view_t msg =
+        bf_json_member(bf_json_element(bf_json_member(resp, "choices"), 0), "message");
+    bf_json_view_t content = bf_json_member(msg, "content");
+    if (content.kind != BF_JSON_STRING) {
         snprintf(errstr, errstr_size, "%s",
-                 json_is_string(refusal) ? "model refused"
-                                         : "no choices[0].message.content");
-        goto out;
+                 bf_json_member(msg, "refusal").kind == BF_JSON_STRING
+                     ? "model refused"
+                     : "no choices[0].message.content");
+        return BF_ERR_BAD_ANSWER;
     }
-    if ((err = bf_analysis_check_answer_text(kind, json_string_value(content),
-                                             json_string_length(content), out, errstr,
-                                             errstr_size)) != BF_OK)
+    /* Unescaped text is never longer than its escaped form. */
+    size_t cap = (size_t)(content.end - content.start);
+    char *text = bf_malloc(cap);
+    size_t text_len = bf_json_string(content, text, cap);
+    bf_err_t err =
+        bf_analysis_check_answer_text(kind, text, text_len, out, errstr, errstr_size);
+    free(text);
+    if (err != BF_OK)
         goto out;
     err = BF_ERR_BAD_ANSWER;
-    /* prompt_tokens counts cached tokens too (prompt_tokens_details). */
-    json_t *usage = json_object_get(resp, "usage");
-    out->tokens_in = (long)json_integer_value(json_object_get(usage, "prompt_tokens"));
-    out->tokens_out =
-        (long)json_integer_value(json_object_get(usage, "completion_tokens"));
-    out->tokens_cached = (long)json_integer_value(json_object_get(
-        json_object_get(usage, "prompt_tokens_details"), "cached_tokens"));
+    bf_json_view_t usage = bf_json_member(resp, "usage");
+    out->tokens_in = (long)bf_json_integer(bf_json_member(usage, "prompt_tokens"));
+    out->tokens_out = (long)bf_json_integer(bf_json_member(usage, "completion_tokens"));
+    out->tokens_cached = (long)bf_json_integer(
+        bf_json_member(bf_json_member(usage, "prompt_tokens_details"), "cached_tokens"));
     if (out->tokens_in < 0 || out->tokens_out < 0 || out->tokens_cached < 0) {
         snprintf(errstr, errstr_size, "usage: negative token counts");
         goto out;
@@ -271,11 +277,11 @@ bf_err_t bf_analysis_parse_openai(bf_analysis_kind_t kind, const char *body, siz
      * for it again, so the cache share is capped at the prompt instead. */
     if (out->tokens_cached > out->tokens_in)
         out->tokens_cached = out->tokens_in;
-    const char *model = json_string_value(json_object_get(resp, "model"));
-    snprintf(out->model, sizeof(out->model), "%s", model ? model : "");
+    if (bf_json_string(bf_json_member(resp, "model"), out->model, sizeof(out->model)) ==
+        (size_t)-1)
+        out->model[0] = '\0';
     err = BF_OK;
 out:
-    json_decref(resp);
     if (err)
         bf_verdict_clear(out);
     return err;
