@@ -105,8 +105,10 @@ static const bf_opt_t options[] = {
      O(cache_min_tokens)},
     {"answers", 0, "AISIM_ANSWERS", BF_OPT_STRING, "derived", 1, 0, "derived|fixed",
      "derived: a verdict from the report's text (quality, plausibility and severity "
-     "rules); fixed: the same schema-valid verdict for every report, which costs the "
-     "simulator nothing per report (benchmarks of clients)",
+     "rules); fixed: the same schema-valid verdict for every report, and OpenAI "
+     "requests only skimmed for their model and analysis, not validated, so the "
+     "simulator costs next to nothing and the same for every client (benchmarks of "
+     "clients)",
      O(answers)},
     {"model", 'm', "AISIM_MODEL", BF_OPT_STRING, "sim-1", 1, 0, "NAME",
      "model listed by /v1/models (completions echo the requested model)", O(model)},

@@ -300,3 +300,38 @@ char *bf_aisim_completion_to_json(const char *id, const char *model, int64_t cre
         abort(); /* allocation failure (inputs are valid UTF-8 by construction) */
     return out;
 }
+
+/* The string value that follows the first "key": in @p body, copied (at
+ * most 255 bytes), or NULL. No unescaping: skimming, not parsing. */
+static char *skim_string(const char *body, size_t len, const char *key)
+{
+    char pat[64];
+    int n = snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+    const char *at = memmem(body, len, pat, (size_t)n);
+    if (!at)
+        return NULL;
+    const char *v = at + n, *end = body + len;
+    const char *q = memchr(v, '"', (size_t)(end - v));
+    if (!q || q - v > 255)
+        return NULL;
+    return bf_strndup(v, (size_t)(q - v));
+}
+
+bf_err_t bf_aisim_chat_skim(const char *body, size_t len, bf_aisim_chat_t *out,
+                            bf_aisim_error_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->model = skim_string(body, len, "model");
+    if (!out->model) {
+        bf_aisim_error_set(err, 400, "invalid_request_error", "model",
+                           "missing_required_parameter",
+                           "you must provide a model parameter");
+        return BF_ERR_SCHEMA;
+    }
+    char *name = skim_string(body, len, "name");
+    out->kind = bf_aisim_kind_from_schema_name(name);
+    free(name);
+    out->user_text = bf_strdup("");
+    out->prompt_bytes = len;
+    return BF_OK;
+}

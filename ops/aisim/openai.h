@@ -46,6 +46,18 @@ typedef struct bf_aisim_chat_s {
 bf_err_t bf_aisim_chat_parse(const char *body, size_t len, bf_aisim_chat_t *out,
                              bf_aisim_error_t *err);
 
+/**
+ * @brief --answers fixed, for benchmarks of clients: the model (the first
+ *        "model" string) and the analysis kind (the first "name" string,
+ *        the worker's and the peer's json_schema name) found by their text,
+ *        nothing validated, the body's length as its prompt bytes. Costs
+ *        the same for any client sending the same body, and next to
+ *        nothing, so the simulator is not what a benchmark measures.
+ * @returns BF_OK, or BF_ERR_SCHEMA (no model) with @p err.
+ */
+bf_err_t bf_aisim_chat_skim(const char *body, size_t len, bf_aisim_chat_t *out,
+                            bf_aisim_error_t *err);
+
 /** @brief Free the fields of @p c and zero it. NULL-safe. */
 void bf_aisim_chat_clear(bf_aisim_chat_t *c);
 

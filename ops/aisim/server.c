@@ -377,6 +377,8 @@ static void answer_chat(request_t *rq)
         perr = bf_aisim_anthropic_parse(body, rq->body.len, &req, &err);
     else if (rq->provider == BF_AISIM_GEMINI)
         perr = bf_aisim_gemini_parse(rq->gemini_model, body, rq->body.len, &req, &err);
+    else if (srv->cfg.fixed_answers)
+        perr = bf_aisim_chat_skim(body, rq->body.len, &req.chat, &err);
     else
         perr = bf_aisim_chat_parse(body, rq->body.len, &req.chat, &err);
     if (perr) {

@@ -1,2 +1,3 @@
 # AI simulator tests.
-bf_unit_test(aisim_verdict ${CMAKE_SOURCE_DIR}/ops/aisim/verdict.c ${CMAKE_SOURCE_DIR}/ops/aisim/severity.c)
+bf_unit_test(aisim_verdict ${CMAKE_SOURCE_DIR}/ops/aisim/verdict.c ${CMAKE_SOURCE_DIR}/ops/aisim/severity.c
+             ${CMAKE_SOURCE_DIR}/ops/aisim/openai.c)

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "../../ops/aisim/openai.h"
 #include "../../ops/aisim/verdict.h"
 #include "libbf/mem.h"
 
@@ -388,6 +389,38 @@ static void test_reasons_stay_valid_utf8_when_cut(void **state)
     bf_aisim_report_clear(&r);
 }
 
+/* --answers fixed: the same verdict whatever the report says, and an
+ * OpenAI body skimmed for its model and analysis only. */
+static void test_fixed_answers_ignore_the_report(void **unused)
+{
+    (void)unused;
+    for (int k = 0; k < BF_AISIM_KIND__COUNT; k++) {
+        bf_aisim_verdict_t v;
+        bf_aisim_verdict_fixed((bf_aisim_kind_t)k, &v);
+        char *json = bf_aisim_verdict_to_json((bf_aisim_kind_t)k, &v);
+        assert_non_null(strstr(json, "\"score\":0.8"));
+        assert_true((strstr(json, "\"severity\":\"MEDIUM\"") != NULL) ==
+                    (k == BF_AISIM_KIND_SEVERITY));
+        free(json);
+    }
+    static const char body[] =
+        "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"system\",\"content\":\"x\"}"
+        "],"
+        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":"
+        "\"bountyfleet_severity\",\"strict\":true}}}";
+    bf_aisim_chat_t chat;
+    bf_aisim_error_t err;
+    assert_int_equal(bf_aisim_chat_skim(body, sizeof(body) - 1, &chat, &err), BF_OK);
+    assert_string_equal(chat.model, "gpt-4o-mini");
+    assert_int_equal(chat.kind, BF_AISIM_KIND_SEVERITY);
+    assert_int_equal(chat.prompt_bytes, sizeof(body) - 1);
+    bf_aisim_chat_clear(&chat);
+    assert_int_equal(bf_aisim_chat_skim("{\"messages\":[]}", 15, &chat, &err),
+                     BF_ERR_SCHEMA);
+    assert_int_equal(err.status, 400);
+    bf_aisim_chat_clear(&chat);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_unknown_kind_gets_neutral_answer),
         cmocka_unit_test(test_kind_comes_from_schema_name),
         cmocka_unit_test(test_reasons_stay_valid_utf8_when_cut),
+        cmocka_unit_test(test_fixed_answers_ignore_the_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
