@@ -8,6 +8,7 @@
 #include "libbf/report.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,15 +309,18 @@ static char *put_string(char *o, const char *s, size_t flags)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
+    const bool slash = flags & JSON_ESCAPE_SLASH;
     *o++ = '"';
     while (n) {
-        unsigned c = *p;
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' &&
-            !(c == '/' && (flags & JSON_ESCAPE_SLASH))) {
-            *o++ = (char)c;
-            p++, n--;
-            continue;
-        }
+        /* Plain ASCII goes over as a run. */
+        size_t run = 0;
+        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' &&
+               p[run] != '\\' && !(slash && p[run] == '/'))
+            run++;
+        memcpy(o, p, run);
+        o += run, p += run, n -= run;
+        if (!n)
+            break;
         unsigned cp;
         size_t len = utf8_decode(p, n, &cp);
         if (!len)

@@ -24,11 +24,17 @@ size_t bf_ai_json_escape(const char *text, size_t len, char *out)
     static const char hex[] = "0123456789ABCDEF";
     char *o = out;
     for (size_t i = 0; i < len; i++) {
+        /* A run of bytes that need no escape goes over at once. */
+        size_t run = i;
+        while (run < len && (unsigned char)text[run] >= 0x20 && text[run] != '"' &&
+               text[run] != '\\')
+            run++;
+        memcpy(o, text + i, run - i);
+        o += run - i;
+        i = run;
+        if (i == len)
+            break;
         unsigned char c = (unsigned char)text[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            continue;
-        }
         *o++ = '\\';
         switch (c) {
         case '"':

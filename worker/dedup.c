@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -79,17 +80,22 @@ static void emit(norm_t *n, const char *bytes, size_t len)
 
 /* What each byte becomes: a space (white space and control characters,
  * so the 0x1F field separator can never come from the text itself),
- * nothing (Markdown emphasis and quote marks), or its lower-case form.
- * The "C" locale's isspace/iscntrl/tolower, as a table. */
-enum { CH_KEEP = 0, CH_SPACE = 1, CH_DROP = 2 };
+ * nothing (Markdown emphasis and quote marks), or its lower-case form:
+ * the "C" locale's isspace/iscntrl/tolower, as a table made once. */
+enum { CH_SPACE = 0x100, CH_DROP = 0x200 };
+static unsigned short char_map[256];
+static pthread_once_t char_map_once = PTHREAD_ONCE_INIT;
 
-static unsigned char char_class(unsigned char c)
+static void char_map_init(void)
 {
-    if (isspace(c) || iscntrl(c))
-        return CH_SPACE;
-    if (c == '*' || c == '_' || c == '`' || c == '#' || c == '>')
-        return CH_DROP;
-    return CH_KEEP;
+    for (int c = 0; c < 256; c++) {
+        if (isspace(c) || iscntrl(c))
+            char_map[c] = CH_SPACE;
+        else if (c == '*' || c == '_' || c == '`' || c == '#' || c == '>')
+            char_map[c] = CH_DROP;
+        else
+            char_map[c] = (unsigned short)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+    }
 }
 
 static void norm_text(norm_t *n, const char *s)
@@ -102,17 +108,12 @@ static void norm_text(norm_t *n, const char *s)
             p += 8;
             continue;
         }
-        unsigned char c = *p++;
-        switch (char_class(c)) {
-        case CH_SPACE:
+        unsigned short m = char_map[*p++];
+        if (m == CH_SPACE) {
             n->pending_space = n->started;
-            break;
-        case CH_DROP:
-            break;
-        default: {
-            char lc = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+        } else if (m != CH_DROP) {
+            char lc = (char)m;
             emit(n, &lc, 1);
-        }
         }
     }
 }
@@ -121,6 +122,7 @@ void bf_dedup_fingerprint(const bf_report_t *r, char out[BF_FINGERPRINT_LEN])
 {
     const char *parts[] = {r->title, r->asset, r->description, r->steps_to_reproduce,
                            r->impact};
+    pthread_once(&char_map_once, char_map_init);
     norm_t *n = bf_malloc(sizeof(*n));
     n->md = EVP_MD_CTX_new();
     n->len = 0;
