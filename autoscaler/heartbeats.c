@@ -34,11 +34,13 @@ static int64_t count_of(const json_t *rec, const char *key, int64_t keep)
                                                             : keep;
 }
 
-/* A latency from a heartbeat, -1 when implausible. */
+/* A latency from a heartbeat, -1 when missing or implausible. */
 static double latency_of(const json_t *rec, const char *key)
 {
-    double v = json_number_value(json_object_get(rec, key));
-    return plausible(v, BF_HEARTBEATS_MAX_SECONDS) ? v : -1;
+    json_t *v = json_object_get(rec, key);
+    return json_is_number(v) && plausible(json_number_value(v), BF_HEARTBEATS_MAX_SECONDS)
+               ? json_number_value(v)
+               : -1;
 }
 
 void bf_heartbeats_add(bf_heartbeats_t *h, const json_t *rec, double now)
