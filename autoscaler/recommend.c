@@ -276,7 +276,9 @@ static void fleet_item(doc_t *doc, const bf_recommend_input_t *in)
     const bf_backtest_settings_t *b = &f.best, *n = &in->fleet;
     double slo = n->slo_s, minutes = (double)tr->steps * tr->step_s / 60;
     char span[32], versus[300], text[700];
-    if (minutes < 120)
+    if (minutes < 2)
+        snprintf(span, sizeof(span), "%.0f s", minutes * 60);
+    else if (minutes < 120)
         snprintf(span, sizeof(span), "%.0f min", minutes);
     else
         snprintf(span, sizeof(span), "%.1f h", minutes / 60);
