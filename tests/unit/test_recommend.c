@@ -44,15 +44,15 @@ static int setup(void **state)
         return -1;
     snprintf(trace_path, sizeof(trace_path), "%s/trace.csv", dir);
     snprintf(results_path, sizeof(results_path), "%s/results.jsonl", dir);
-    /* Two days of 5-minute steps: a quiet night, a busy day (as test_backtest). */
+    /* Two days of 5-minute steps: 1 report/s at night, 5 from 08:00 to
+     * 20:00 UTC (T0 is 10:00). */
     FILE *fp = fopen(trace_path, "w");
     if (!fp)
         return -1;
     fprintf(fp, "timestamp,value\n");
     for (int i = 0; i < 2 * 288; i++) {
-        double hour = (double)(i % 288) / 12.0;
-        fprintf(fp, "%d,%.0f\n", (int)T0 + i * 300,
-                300 * (1 + 4 * fmax(0, sin((hour - 6) / 12 * M_PI))));
+        int hour = (10 + i / 12) % 24;
+        fprintf(fp, "%d,%d\n", (int)T0 + i * 300, hour >= 8 && hour < 20 ? 1500 : 300);
     }
     fclose(fp);
     /* 100 results: openai answers 60 reports (3 analyses each, 0.003 USD a
