@@ -504,3 +504,44 @@ out:
     bf_cli_free(&cli, &cfg);
     return rc;
 }
+
+int bf_backtest_replay(const bf_backtest_settings_t *s, const bf_trace_t *tr,
+                       bf_backtest_outcome_t *out, int64_t *workers)
+{
+    backtest_config_t cfg = {
+        .worker_rate = s->worker_rate,
+        .startup = s->startup_s,
+        .partitions = s->partitions,
+        .slo = s->slo_s,
+        .price = s->price,
+        .min = s->min,
+        .max = s->max,
+        .scale_down_delay = s->scale_down_delay_s,
+        .horizon = s->horizon_s,
+        .tick = s->tick_s > 0 ? s->tick_s : 60,
+    };
+    sim_t sim = {0};
+    int rc = sim_init(&sim, &cfg, tr);
+    run_t *r = &sim.runs[0];
+    double arrived = 0;
+    for (size_t i = 0; rc == 0 && i < tr->steps; i++) {
+        arrived += tr->arrivals[i];
+        double each = tr->arrivals[i] / (double)sim.ticks_per_step;
+        for (size_t j = 0; j < sim.ticks_per_step; j++)
+            tick(&sim, r, i * sim.ticks_per_step + j, each, &sim.forecast[i]);
+        if (workers)
+            workers[i] = r->n;
+    }
+    if (rc == 0)
+        *out = (bf_backtest_outcome_t){
+            .worker_hours = r->worker_hours,
+            .cost_usd = r->worker_hours * s->price,
+            .slo_violation_minutes = r->violation_s / 60,
+            .p95_queue_delay_s = p95_delay(&sim, r),
+            .served = arrived - r->queue, /* what is not still queued */
+            .forecast_last = tr->steps ? sim.forecast[tr->steps - 1] : 0,
+            .scaling_actions = r->actions,
+        };
+    sim_free(&sim);
+    return rc;
+}

@@ -44,7 +44,41 @@
 #ifndef BF_AUTOSCALER_BACKTEST_H
 #define BF_AUTOSCALER_BACKTEST_H
 
+#include <stdint.h>
+
+#include "autoscaler/trace.h"
+
 /** @brief Run the subcommand; argv[0] is "backtest". @returns exit status. */
 int bf_backtest_main(int argc, char **argv);
+
+/** The fleet and policy settings of one replay (the subcommand's flags). */
+typedef struct bf_backtest_settings_s {
+    double worker_rate;        /* --worker-rate, > 0 */
+    double startup_s;          /* --startup */
+    int64_t partitions;        /* --partitions, >= 1 */
+    double slo_s;              /* --slo, > 0 */
+    double price;              /* --price, USD per worker-hour */
+    int64_t min, max;          /* --min, --max */
+    double scale_down_delay_s; /* --scale-down-delay */
+    double horizon_s;          /* --horizon */
+    double tick_s;             /* --tick; 0 = 60 */
+} bf_backtest_settings_t;
+
+/** What the bountyfleet policy did over a trace (the JSON's fields). */
+typedef struct bf_backtest_outcome_s {
+    double worker_hours, cost_usd, slo_violation_minutes, p95_queue_delay_s;
+    double served;        /* reports the simulated fleet worked off */
+    double forecast_last; /* the policy's forecast peak (arrivals/s) at the end */
+    int64_t scaling_actions;
+} bf_backtest_outcome_t;
+
+/**
+ * @brief Replay @p tr through the bountyfleet policy alone, exactly as the
+ *        subcommand does (for the recommendations, recommend.h).
+ * @param workers NULL, or tr->steps counts: the workers after each step
+ * @returns 0, or 1 when the scaler refused the settings (said on stderr).
+ */
+int bf_backtest_replay(const bf_backtest_settings_t *s, const bf_trace_t *tr,
+                       bf_backtest_outcome_t *out, int64_t *workers);
 
 #endif

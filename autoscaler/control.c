@@ -16,13 +16,17 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
+#include "autoscaler/aispend.h"
 #include "autoscaler/clock.h"
 #include "autoscaler/decision_line.h"
+#include "autoscaler/recommend.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 
-/* Seconds between two recommendation log lines. */
-#define RECOMMEND_EVERY_S 3600.0
+/* Seconds between two logs of the recommendations' warnings. */
+#define RECOMMEND_LOG_EVERY_S 3600.0
 
 /* Longest wait between two lag readings while Kafka is unreachable. */
 #define KAFKA_BACKOFF_MAX_S 30.0
@@ -35,11 +39,15 @@ typedef struct control_s {
     int64_t target; /* workers the fleet should run; --min until a decision */
     bf_scaler_t *scaler;
     bf_budget_t budget;
-    bf_heartbeats_t *heartbeats; /* owned */
-    size_t saved_steps;          /* forecast steps in the last saved state */
-    bool save_failing;           /* the last save failed (logged once per run) */
-    double recommended_at;       /* wall time of the last recommendation line */
-    bool have_sums;              /* high_sum/committed_sum hold a previous reading */
+    bf_heartbeats_t *heartbeats;    /* owned */
+    size_t saved_steps;             /* forecast steps in the last saved state */
+    bool save_failing;              /* the last save failed (logged once per run) */
+    double recommended_at;          /* wall time of the last recommendations, 0 none */
+    double recommend_logged_at;     /* wall time their warnings were last logged */
+    bf_recommend_history_t history; /* arrivals per step, worker time paid and needed */
+    bf_aispend_t *ai;               /* owned: AI spend per provider (aispend.h) */
+    char redis_error[512];          /* the state store's last failure, "" when it works */
+    bool have_sums;                 /* high_sum/committed_sum hold a previous reading */
     int32_t prev_partitions;
     int64_t high_sum, committed_sum;
     bf_decision_line_state_t line;
@@ -110,6 +118,41 @@ static void reading_failed(control_t *c, bf_err_t err, const char *errstr, doubl
            BF_LDBL("retry_in_s", c->backoff_s), BF_LINT("keeping_workers", c->target));
 }
 
+static double wall_clock(void)
+{
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    return (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
+}
+
+/* Publish what this tick saw (status.h); @p snap and @p d are NULL after a
+ * failed reading, which @p kafka_error then names. */
+static void publish_status(control_t *c, double now, double wall_now,
+                           const bf_lag_snapshot_t *snap, const char *kafka_error,
+                           const bf_scaler_decision_t *d,
+                           const bf_budget_status_t *budget)
+{
+    if (!c->conf->status)
+        return;
+    bf_override_state_t ov;
+    bf_override_get(c->conf->override, now, &ov);
+    bf_status_tick_t tick = {
+        .wall = wall_now,
+        .now = now,
+        .snap = snap,
+        .kafka_error = kafka_error,
+        .kafka_failures = c->failures,
+        .decision = d,
+        .heartbeats = c->heartbeats,
+        .budget = budget,
+        .forecast = bf_scaler_forecast(c->scaler),
+        .override = &ov,
+        .current_workers = bf_actuator_current(c->act),
+        .redis_error = c->redis_error[0] ? c->redis_error : NULL,
+    };
+    bf_status_update(c->conf->status, &tick);
+}
+
 static void log_snapshot(const bf_lag_snapshot_t *snap)
 {
     if (BF_LOG_DEBUG > bf_log_level_get())
@@ -152,6 +195,8 @@ static void restore_state(control_t *c)
     if (!err && text && bf_scaler_load(c->scaler, text, errstr, sizeof(errstr)) != 0)
         err = BF_ERR_PARSE;
     free(text);
+    if (err == BF_ERR_REDIS || err == BF_ERR_TIMEOUT)
+        snprintf(c->redis_error, sizeof(c->redis_error), "%s", errstr);
     if (err)
         bf_log(BF_LOG_WARN, "autoscaler", "state_not_restored", BF_LSTR("error", errstr),
                BF_LSTR("code", bf_err_name(err)));
@@ -175,36 +220,90 @@ static void save_state(control_t *c)
         bf_log(BF_LOG_WARN, "autoscaler", "state_not_saved", BF_LSTR("error", errstr),
                BF_LSTR("code", bf_err_name(err)));
     c->save_failing = err != BF_OK;
+    snprintf(c->redis_error, sizeof(c->redis_error), "%s", err ? errstr : "");
     if (!err)
         c->saved_steps = steps;
 }
 
-/* Once an hour, what the forecast and the budget suggest to an operator
- * sizing --min/--max or a budget. */
-static void recommend(control_t *c, const bf_scaler_decision_t *d,
-                      const bf_budget_status_t *budget, double wall_now)
+/* Log the recommendations' warnings, at most once an hour: the document
+ * (/api/v1/recommendations) is there for the rest. */
+static void log_recommendations(control_t *c, const char *text, double wall_now)
 {
-    if (wall_now - c->recommended_at < RECOMMEND_EVERY_S)
+    if (c->recommend_logged_at > 0 &&
+        wall_now - c->recommend_logged_at < RECOMMEND_LOG_EVERY_S)
         return;
-    int64_t offpeak, peak;
-    bf_scaler_season_needs(c->scaler, d->worker_rate, &offpeak, &peak);
-    if (offpeak < 0 && !budget->limited)
+    json_t *doc = json_loads(text, 0, NULL);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "recommendations"), i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "severity")), "warning") != 0)
+            continue;
+        c->recommend_logged_at = wall_now;
+        bf_log(BF_LOG_INFO, "autoscaler", "recommendation",
+               BF_LSTR("kind", json_string_value(json_object_get(e, "kind"))),
+               BF_LSTR("text", json_string_value(json_object_get(e, "text"))));
+    }
+    json_decref(doc);
+}
+
+/* Every recommend_every_s (and at the first decision), the cost
+ * recommendations from what this run measured (recommend.h). The fleet
+ * search replays the recorded steps, so it costs some milliseconds per
+ * replay; the interval keeps that far below the loop's own work. */
+static void recommend(control_t *c, const bf_scaler_decision_t *d,
+                      const bf_budget_status_t *budget, int32_t partitions,
+                      double wall_now)
+{
+    if (c->recommended_at > 0 &&
+        wall_now - c->recommended_at < c->conf->recommend_every_s)
         return;
     c->recommended_at = wall_now;
-    char text[400];
-    size_t n = 0;
-    text[0] = '\0';
-    if (offpeak >= 0)
-        n = (size_t)snprintf(
-            text, sizeof(text),
-            "%lld workers suffice off-peak, %lld at the forecast peak of "
-            "the coming season",
-            (long long)offpeak, (long long)peak);
-    if (budget->limited && n < sizeof(text))
-        snprintf(text + n, sizeof(text) - n, "%s%s", n ? "; " : "",
-                 budget->recommendation);
-    bf_log(BF_LOG_INFO, "autoscaler", "recommendation", BF_LSTR("text", text),
-           BF_LINT("offpeak_workers", offpeak), BF_LINT("peak_workers", peak));
+    const bf_decide_policy_t *p = &c->conf->scaler.policy;
+    bf_trace_t history;
+    bf_recommend_history_trace(&c->history, &history);
+    bf_recommend_input_t in = {
+        .source = "live",
+        .wall = wall_now,
+        .history = &history,
+        .fleet =
+            {
+                .worker_rate = d->worker_rate,
+                .startup_s = c->conf->worker_startup_s,
+                .partitions = partitions,
+                .slo_s = p->latency_slo_s > 0 ? p->latency_slo_s : 60,
+                .price = c->conf->budget.worker_price,
+                .min = p->min_workers,
+                .max = p->max_workers,
+                .scale_down_delay_s = p->scale_down_delay_s,
+                .horizon_s = c->conf->scaler.horizon_s,
+                .tick_s = fmin(c->conf->scaler.step_s, 60),
+            },
+        .target_utilization = p->target_utilization,
+        .worker_hours = c->history.worker_hours,
+        .busy_worker_hours = c->history.busy_worker_hours,
+        .ai_usd = c->heartbeats->ai_usd_total,
+        .reports =
+            c->heartbeats->validated_total > 0 ? c->heartbeats->validated_total : -1,
+        .duplicates = c->heartbeats->duplicate_total,
+        .ai = c->ai,
+        .budget = budget,
+        .forecast_rate = d->forecast_ready ? d->forecast_peak : -1,
+    };
+    bf_scaler_season_needs(c->scaler, d->worker_rate, &in.offpeak_workers,
+                           &in.peak_workers);
+    char *text = bf_recommend_render(&in);
+    bf_trace_free(&history);
+    log_recommendations(c, text, wall_now);
+    if (c->conf->status)
+        bf_status_set_recommendations(c->conf->status, text);
+    else
+        free(text);
+}
+
+static void take_validation(void *opaque, const json_t *record)
+{
+    bf_aispend_add(opaque, record);
 }
 
 /* @p tick is when this tick started: the next reading is due one interval
@@ -218,6 +317,7 @@ static void observe_and_decide(control_t *c, double tick)
     if (err) {
         bf_telemetry_set_ready(c->conf->telemetry, false, "lag unavailable");
         reading_failed(c, err, errstr, now);
+        publish_status(c, now, wall_clock(), NULL, errstr, NULL, NULL);
         return;
     }
     bf_telemetry_set_ready(c->conf->telemetry, true, NULL);
@@ -250,11 +350,11 @@ static void observe_and_decide(control_t *c, double tick)
     c->committed_sum = committed;
 
     int64_t current = bf_actuator_current(c->act);
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    double wall_now = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
+    double wall_now = wall_clock();
     bf_heartbeats_summary_t hb;
     bf_heartbeat_reader_poll(c->conf->heartbeats, c->heartbeats, wall_now);
+    if (c->conf->validations)
+        bf_tail_poll(c->conf->validations, BF_AISPEND_PER_TICK, take_validation, c->ai);
     bf_heartbeats_summary(c->heartbeats, wall_now, &hb);
     bf_telemetry_heartbeating(c->conf->telemetry, hb.heartbeating);
     bf_budget_status_t budget;
@@ -283,8 +383,11 @@ static void observe_and_decide(control_t *c, double tick)
     bf_override_apply(&ov, &c->conf->scaler.policy, &budget, &sd.decision);
     bf_telemetry_observe(c->conf->telemetry, &snap, &sd, &budget, current);
     bf_publisher_send(c->conf->publisher, &sd);
-    recommend(c, &sd, &budget, wall_now);
+    bf_recommend_history_add(&c->history, wall_now, arrivals, processed, current,
+                             sd.worker_rate);
     save_state(c);
+    publish_status(c, now, wall_now, &snap, NULL, &sd, &budget);
+    recommend(c, &sd, &budget, snap.partition_count, wall_now);
     bf_lag_snapshot_free(&snap);
     const bf_decision_t d = sd.decision;
     if (bf_decision_line_due(&c->line, &d, now))
@@ -310,8 +413,13 @@ bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
     };
     bf_budget_init(&c.budget, &conf->budget);
     c.heartbeats = bf_calloc(1, sizeof(*c.heartbeats));
+    c.ai = bf_calloc(1, sizeof(*c.ai));
+    bf_recommend_history_init(&c.history, conf->scaler.step_s);
     if (!(c.scaler = bf_scaler_new(&conf->scaler, errstr, sizeof(errstr)))) {
         bf_log(BF_LOG_FATAL, "autoscaler", "bad_configuration", BF_LSTR("error", errstr));
+        free(c.heartbeats);
+        free(c.ai);
+        bf_recommend_history_free(&c.history);
         return BF_ERR_CONFIG;
     }
     restore_state(&c);
@@ -355,6 +463,8 @@ bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
     bf_actuator_shutdown(act);
     bf_scaler_destroy(c.scaler);
     free(c.heartbeats);
+    free(c.ai);
+    bf_recommend_history_free(&c.history);
     bf_log(BF_LOG_INFO, "autoscaler", "stopped");
     return ret;
 }

@@ -14,7 +14,12 @@
  *      last reading, and the workers actually running; print the decision
  *      when it is news (decision_line.h), apply its target. A manual
  *      override (override.h) replaces the scaler's target within --max
- *      and the budget before anything is published, printed or applied.
+ *      and the budget before anything is published, printed or applied;
+ *   4. publish the status document (status.h), also after a failed
+ *      reading, and every recommend_every_s the recommendations
+ *      (recommend.h), from the arrivals recorded per forecast step, the
+ *      worker time paid and needed, the heartbeats' AI totals and the
+ *      validation results' spend per provider.
  * Between ticks the loop sleeps in sigtimedwait(): SIGCHLD wakes it to reap
  * at once, SIGTERM or SIGINT ends it with a graceful stop of the workers.
  */
@@ -32,6 +37,8 @@
 #include "autoscaler/publish.h"
 #include "autoscaler/scaler.h"
 #include "autoscaler/state.h"
+#include "autoscaler/status.h"
+#include "autoscaler/tail.h"
 #include "autoscaler/telemetry.h"
 #include "libbf/err.h"
 
@@ -44,6 +51,10 @@ typedef struct bf_control_conf_s {
     bf_state_t *state;                 /* borrowed; NULL = the forecast starts afresh */
     bf_heartbeat_reader_t *heartbeats; /* borrowed; NULL = no heartbeats read */
     bf_override_t *override;           /* borrowed; NULL = no manual override */
+    bf_status_t *status;               /* borrowed; NULL = no status document */
+    bf_tail_t *validations;            /* borrowed; NULL = no results read (aispend.h) */
+    double recommend_every_s;          /* recommendations recomputed this often, > 0 */
+    double worker_startup_s;           /* a worker's start-up, for their replays */
 } bf_control_conf_t;
 
 /**

@@ -3,15 +3,12 @@
  */
 #include "autoscaler/heartbeats.h"
 
-#include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "libbf/codec.h"
-#include "libbf/kafka.h"
-#include "libbf/log.h"
+#include "autoscaler/tail.h"
 #include "libbf/mem.h"
 
 /* A heartbeat's number is trusted only within 0..max: anything that can
@@ -20,6 +17,30 @@
 static bool plausible(double v, double max)
 {
     return v >= 0 && v <= max;
+}
+
+/* A counter's growth since the worker's previous record; all of it for a
+ * worker (or a restart of one) not seen before. */
+static double growth(bool restarted, double now_value, double before)
+{
+    return restarted || now_value < before ? now_value : now_value - before;
+}
+
+/* A cumulative count from a heartbeat, or @p keep when implausible. */
+static int64_t count_of(const json_t *rec, const char *key, int64_t keep)
+{
+    json_t *v = json_object_get(rec, key);
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v)
+                                                            : keep;
+}
+
+/* A latency from a heartbeat, -1 when missing or implausible. */
+static double latency_of(const json_t *rec, const char *key)
+{
+    json_t *v = json_object_get(rec, key);
+    return json_is_number(v) && plausible(json_number_value(v), BF_HEARTBEATS_MAX_SECONDS)
+               ? json_number_value(v)
+               : -1;
 }
 
 void bf_heartbeats_add(bf_heartbeats_t *h, const json_t *rec, double now)
@@ -55,17 +76,30 @@ void bf_heartbeats_add(bf_heartbeats_t *h, const json_t *rec, double now)
          * inf) nor lose what was already counted. */
         cost = restarted ? 0 : w->ai_cost_usd;
     }
-    if (restarted || cost < w->ai_cost_usd)
-        h->ai_spend_pending += cost; /* new worker, or a restart of one */
-    else
-        h->ai_spend_pending += cost - w->ai_cost_usd;
+    double spent = growth(restarted, cost, w->ai_cost_usd);
+    h->ai_spend_pending += spent;
+    h->ai_usd_total += spent;
+    int64_t validated =
+        count_of(rec, "reports_validated", restarted ? 0 : w->reports_validated);
+    int64_t duplicate =
+        count_of(rec, "reports_duplicate", restarted ? 0 : w->reports_duplicate);
+    h->validated_total +=
+        (int64_t)growth(restarted, (double)validated, (double)w->reports_validated);
+    h->duplicate_total +=
+        (int64_t)growth(restarted, (double)duplicate, (double)w->reports_duplicate);
+    w->reports_validated = validated;
+    w->reports_duplicate = duplicate;
     w->started_at = started;
     w->ai_cost_usd = cost;
     w->seen_at = now;
-    double p95 = json_number_value(json_object_get(rec, "latency_p95_seconds"));
     double rate = json_number_value(json_object_get(rec, "reports_per_second"));
-    w->latency_p95_s = plausible(p95, BF_HEARTBEATS_MAX_SECONDS) ? p95 : -1;
+    w->latency_p50_s = latency_of(rec, "latency_p50_seconds");
+    w->latency_p95_s = latency_of(rec, "latency_p95_seconds");
+    w->latency_p99_s = latency_of(rec, "latency_p99_seconds");
     w->reports_per_second = plausible(rate, BF_HEARTBEATS_MAX_RATE) ? rate : 0;
+    w->in_flight_reports = count_of(rec, "in_flight_reports", 0);
+    w->in_flight_ai_calls = count_of(rec, "in_flight_ai_calls", 0);
+    w->assigned_partitions = count_of(rec, "assigned_partitions", 0);
     w->paused = json_is_true(json_object_get(rec, "paused"));
 }
 
@@ -93,9 +127,7 @@ double bf_heartbeats_take_spend(bf_heartbeats_t *h)
 }
 
 struct bf_heartbeat_reader_s {
-    rd_kafka_t *rk;
-    bf_codec_t *codec;
-    bool bad_logged;
+    bf_tail_t *tail;
 };
 
 bf_heartbeat_reader_t *bf_heartbeat_reader_new(const char *brokers,
@@ -103,76 +135,39 @@ bf_heartbeat_reader_t *bf_heartbeat_reader_new(const char *brokers,
                                                const char *topic, char *errstr,
                                                size_t errstr_size)
 {
-    bf_codec_t *codec = bf_codec_new(errstr, errstr_size);
-    if (!codec)
+    bf_tail_t *tail =
+        bf_tail_new(brokers, props, topic, "bountyfleet-autoscaler-heartbeats",
+                    BF_RECORD_HEARTBEAT, errstr, errstr_size);
+    if (!tail)
         return NULL;
-    rd_kafka_conf_t *conf = bf_kafka_conf_new(brokers, props, errstr, errstr_size);
-    if (!conf ||
-        bf_kafka_conf_set(conf, "group.id", "bountyfleet-autoscaler-heartbeats", errstr,
-                          errstr_size) != BF_OK ||
-        bf_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) !=
-            BF_OK ||
-        bf_kafka_conf_set(conf, "auto.offset.reset", "latest", errstr, errstr_size) !=
-            BF_OK) {
-        if (conf)
-            rd_kafka_conf_destroy(conf);
-        bf_codec_destroy(codec);
-        return NULL;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        bf_codec_destroy(codec);
-        return NULL;
-    }
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(t, topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, t);
-    rd_kafka_topic_partition_list_destroy(t);
-    if (err) {
-        snprintf(errstr, errstr_size, "subscribe %s: %s", topic, rd_kafka_err2str(err));
-        rd_kafka_destroy(rk);
-        bf_codec_destroy(codec);
-        return NULL;
-    }
     bf_heartbeat_reader_t *r = bf_calloc(1, sizeof(*r));
-    r->rk = rk;
-    r->codec = codec;
+    r->tail = tail;
     return r;
+}
+
+typedef struct poll_ctx_s {
+    bf_heartbeats_t *h;
+    double now;
+} poll_ctx_t;
+
+static void take(void *opaque, const json_t *rec)
+{
+    poll_ctx_t *ctx = opaque;
+    bf_heartbeats_add(ctx->h, rec, ctx->now);
 }
 
 void bf_heartbeat_reader_poll(bf_heartbeat_reader_t *r, bf_heartbeats_t *h, double now)
 {
     if (!r)
         return;
-    for (int i = 0; i < BF_HEARTBEATS_PER_TICK; i++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 0);
-        if (!m)
-            return;
-        if (!m->err) {
-            json_t *rec = NULL;
-            char errstr[256];
-            if (bf_codec_decode(r->codec, BF_RECORD_HEARTBEAT, m->payload, m->len, &rec,
-                                NULL, errstr, sizeof(errstr)) == BF_OK)
-                bf_heartbeats_add(h, rec, now);
-            else if (!r->bad_logged) {
-                r->bad_logged = true; /* one line, not one per record */
-                bf_log(BF_LOG_WARN, "autoscaler", "heartbeat_undecodable",
-                       BF_LSTR("error", errstr));
-            }
-            json_decref(rec);
-        }
-        rd_kafka_message_destroy(m);
-    }
+    poll_ctx_t ctx = {h, now};
+    bf_tail_poll(r->tail, BF_HEARTBEATS_PER_TICK, take, &ctx);
 }
 
 void bf_heartbeat_reader_destroy(bf_heartbeat_reader_t *r)
 {
     if (!r)
         return;
-    rd_kafka_consumer_close(r->rk);
-    rd_kafka_destroy(r->rk);
-    bf_codec_destroy(r->codec);
+    bf_tail_destroy(r->tail);
     free(r);
 }

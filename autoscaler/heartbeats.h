@@ -40,8 +40,10 @@ typedef struct bf_heartbeat_worker_s {
     double seen_at; /* receiver's wall seconds */
     int64_t started_at;
     double ai_cost_usd;
-    double latency_p95_s;
+    double latency_p50_s, latency_p95_s, latency_p99_s; /* -1 unknown */
     double reports_per_second;
+    int64_t reports_validated, reports_duplicate; /* cumulative since started_at */
+    int64_t in_flight_reports, in_flight_ai_calls, assigned_partitions;
     bool paused; /* at its in-flight cap (or blocked) when it sent it */
 } bf_heartbeat_worker_t;
 
@@ -49,6 +51,11 @@ typedef struct bf_heartbeats_s {
     size_t count;
     bf_heartbeat_worker_t workers[BF_HEARTBEATS_MAX_WORKERS];
     double ai_spend_pending; /* AI USD not yet taken by bf_heartbeats_take_spend() */
+    /* Since the autoscaler started, from the growth of the cumulative
+     * counters (like the spend): AI USD, reports validated, of them
+     * duplicates. For the AI spend per report (recommend.h). */
+    double ai_usd_total;
+    int64_t validated_total, duplicate_total;
 } bf_heartbeats_t;
 
 typedef struct bf_heartbeats_summary_s {

@@ -19,6 +19,7 @@
 
 #include "autoscaler/actuator.h"
 #include "autoscaler/actuator_local.h"
+#include "autoscaler/aispend.h"
 #include "autoscaler/backtest.h"
 #include "autoscaler/control.h"
 #include "autoscaler/decide.h"
@@ -26,6 +27,9 @@
 #include "autoscaler/forecast_eval.h"
 #include "autoscaler/lag.h"
 #include "autoscaler/override.h"
+#include "autoscaler/recommend.h"
+#include "autoscaler/status.h"
+#include "autoscaler/tail.h"
 #include "autoscaler/telemetry.h"
 #include "libbf/config.h"
 #include "libbf/kafka.h"
@@ -81,6 +85,9 @@ typedef struct autoscaler_config_s {
     char *state_key;
     char *topic_heartbeats;
     char *admin_token;
+    char *topic_validations;
+    double worker_startup;
+    double recommend_interval;
 } autoscaler_config_t;
 
 #define OPT(field) offsetof(autoscaler_config_t, field)
@@ -217,6 +224,17 @@ static const bf_opt_t options[] = {
      "bearer token of PUT/GET/DELETE /api/v1/override (manual scale override); unset: "
      "the endpoint answers 403",
      OPT(admin_token)},
+    {"topic-validations", 0, "BOUNTYFLEET_TOPIC_VALIDATIONS", BF_OPT_STRING,
+     BF_TOPIC_VALIDATIONS, 1, 0, "TOPIC",
+     "the workers' results, read for the AI spend per provider in the recommendations "
+     "(\"off\": not read)",
+     OPT(topic_validations)},
+    {"worker-startup", 0, NULL, BF_OPT_DOUBLE, "30", 0, 86400, "SECONDS",
+     "how long a started worker takes to consume, for the recommendations' replays",
+     OPT(worker_startup)},
+    {"recommend-interval", 0, NULL, BF_OPT_DOUBLE, "300", 1, 86400, "SECONDS",
+     "how often the cost recommendations (/api/v1/recommendations) are computed again",
+     OPT(recommend_interval)},
 };
 
 static const bf_cli_t cli = {
@@ -226,7 +244,9 @@ static const bf_cli_t cli = {
     .usage = "[OPTIONS] [-- WORKER-PATH [WORKER-ARGS...]]\n"
              "       bountyfleet-autoscaler backtest --trace FILE.csv [OPTIONS]  (see "
              "backtest --help)\n"
-             "       bountyfleet-autoscaler forecast-eval --trace FILE.csv [OPTIONS]",
+             "       bountyfleet-autoscaler forecast-eval --trace FILE.csv [OPTIONS]\n"
+             "       bountyfleet-autoscaler recommend --trace FILE.csv [OPTIONS]  (see "
+             "recommend --help)",
     .opts = options,
     .n_opts = sizeof(options) / sizeof(options[0]),
     .kafka_props = true,
@@ -342,6 +362,8 @@ int main(int argc, char **argv)
     bf_state_t *state = NULL;
     bf_heartbeat_reader_t *heartbeats = NULL;
     bf_override_t *override = NULL;
+    bf_status_t *status = NULL;
+    bf_tail_t *validations = NULL;
     int rc = 2;
 
     /* Subcommands that work offline on a recorded trace. */
@@ -349,6 +371,8 @@ int main(int argc, char **argv)
         return bf_forecast_eval_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "backtest") == 0)
         return bf_backtest_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "recommend") == 0)
+        return bf_recommend_main(argc - 1, argv + 1);
 
     switch (bf_cli_parse(&cli, &cfg, argc, argv, &props, &first_arg, errstr,
                          sizeof(errstr))) {
@@ -472,6 +496,16 @@ int main(int argc, char **argv)
         goto out;
     }
     conf.heartbeats = heartbeats;
+    if (strcmp(cfg.topic_validations, "off") != 0 &&
+        !(validations =
+              bf_tail_new(cfg.brokers, &props, cfg.topic_validations, BF_AISPEND_GROUP,
+                          BF_RECORD_VALIDATION, errstr, sizeof(errstr)))) {
+        rc = usage_error(errstr);
+        goto out;
+    }
+    conf.validations = validations;
+    conf.recommend_every_s = cfg.recommend_interval;
+    conf.worker_startup_s = cfg.worker_startup;
     if (cfg.state_url) {
         char *key = cfg.state_key
                         ? bf_strdup(cfg.state_key)
@@ -485,6 +519,21 @@ int main(int argc, char **argv)
         }
         conf.state = state;
     }
+    status = bf_status_new(&(bf_status_conf_t){
+        .group = cfg.group,
+        .topic = cfg.topic,
+        .actuator = cfg.actuator,
+        .interval_s = cfg.interval,
+        .step_s = cfg.forecast_step,
+        .horizon_s = cfg.horizon,
+        .worker_price = cfg.worker_price,
+        .alert_at = cfg.budget_alert,
+        .min_workers = cfg.min,
+        .max_workers = cfg.max,
+        .state_store = state != NULL,
+    });
+    bf_telemetry_serve_status(telemetry, status);
+    conf.status = status;
     bf_log(BF_LOG_INFO, "autoscaler", "started", BF_LSTR("version", bf_version()),
            BF_LSTR("brokers", cfg.brokers), BF_LSTR("group", cfg.group),
            BF_LSTR("topic", cfg.topic), BF_LSTR("actuator", cfg.actuator),
@@ -501,10 +550,12 @@ int main(int argc, char **argv)
 
 out:
     bf_heartbeat_reader_destroy(heartbeats);
+    bf_tail_destroy(validations);
     bf_state_destroy(state);
     bf_publisher_destroy(publisher, cfg.kafka_timeout);
     bf_telemetry_destroy(telemetry);
     bf_override_destroy(override); /* after the endpoint that uses it */
+    bf_status_destroy(status);     /* likewise */
     bf_lag_reader_destroy(lag);
     bf_actuator_destroy(act);
     bf_actuator_local_argv_free(worker_argv_owned);

@@ -82,6 +82,12 @@ void bf_telemetry_serve_override(bf_telemetry_t *t, bf_override_t *ov)
     bf_httpd_route(t->httpd, "/api/v1/override", bf_override_http, ov);
 }
 
+void bf_telemetry_serve_status(bf_telemetry_t *t, bf_status_t *st)
+{
+    if (t && st)
+        bf_status_serve(st, t->httpd);
+}
+
 bf_telemetry_t *bf_telemetry_new(const char *addr, const char *actuator, char *errstr,
                                  size_t errstr_size)
 {

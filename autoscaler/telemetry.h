@@ -25,6 +25,7 @@
 #include "autoscaler/lag.h"
 #include "autoscaler/override.h"
 #include "autoscaler/scaler.h"
+#include "autoscaler/status.h"
 
 typedef struct bf_telemetry_s bf_telemetry_t;
 
@@ -42,6 +43,14 @@ bf_telemetry_t *bf_telemetry_new(const char *addr, const char *actuator, char *e
  *        before traffic matters. @p ov borrowed; it must outlive @p t.
  */
 void bf_telemetry_serve_override(bf_telemetry_t *t, bf_override_t *ov);
+
+/**
+ * @brief Serve the status document, the recommendations and the status
+ *        page (status.h) at /api/v1/status, /api/v1/recommendations and /.
+ *        Call once, before traffic matters. @p st borrowed; it must outlive
+ *        @p t.
+ */
+void bf_telemetry_serve_status(bf_telemetry_t *t, bf_status_t *st);
 
 /** @brief The port bound. */
 int bf_telemetry_port(const bf_telemetry_t *t);
