@@ -28,6 +28,8 @@ typedef struct transfer_s transfer_t;
  * work in curl. Bounded, so a burst of thousands of calls does not keep
  * thousands of idle handles. */
 #define MAX_IDLE_HANDLES 256
+/* See CURLOPT_BUFFERSIZE in bf_http_start(). */
+#define RECV_BUFFER_BYTES 2048
 
 typedef struct sock_ctx_s sock_ctx_t;
 
@@ -330,11 +332,10 @@ size_t bf_http_in_flight(const bf_http_t *http)
 bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_done_cb *cb,
                        void *opaque)
 {
-    if (http->closing) {
-        if (req->take_body)
-            free((char *)req->body);
+    if (http->closing)
         return BF_ERR_STATE;
-    }
+    if (req->n_body_parts > BF_HTTP_MAX_PARTS)
+        return BF_ERR_INVALID_ARG;
     transfer_t *t = bf_calloc(1, sizeof(*t));
     t->cb = cb;
     t->on_chunk = req->on_chunk;
@@ -343,8 +344,6 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
     bf_buf_init(&t->response, req->max_response ? req->max_response : 8 * 1024 * 1024);
     t->easy = http->n_idle ? http->idle[--http->n_idle] : curl_easy_init();
     if (!t->easy) {
-        if (req->take_body)
-            free((char *)req->body);
         free(t);
         return BF_ERR_HTTP;
     }
@@ -363,6 +362,10 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    /* The receive buffer of every transfer in flight (16 KiB by default):
+     * thousands of AI calls in flight hold one each, and an answer is a
+     * few hundred bytes; a larger body just takes more reads. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER_BYTES);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, http);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
@@ -372,10 +375,22 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
     curl_easy_setopt(
         e, CURLOPT_CONNECTTIMEOUT_MS,
         (long)((req->connect_timeout_s > 0 ? req->connect_timeout_s : 10) * 1000));
-    if (req->body && req->take_body) {
-        t->body = (char *)req->body;
+    if (req->n_body_parts) {
+        /* Joined once, into the buffer curl sends from: a read callback
+         * would cost an upload buffer of 16 KiB or more per transfer,
+         * the body itself is a few KiB. */
+        size_t total = 0;
+        for (size_t i = 0; i < req->n_body_parts; i++)
+            total += req->body_parts[i].len;
+        t->body = bf_malloc(total + 1);
+        size_t off = 0;
+        for (size_t i = 0; i < req->n_body_parts; i++) {
+            memcpy(t->body + off, req->body_parts[i].data, req->body_parts[i].len);
+            off += req->body_parts[i].len;
+        }
+        t->body[total] = '\0';
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)total);
     } else if (req->body) {
         t->body = bf_malloc(req->body_len + 1);
         memcpy(t->body, req->body, req->body_len);

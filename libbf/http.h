@@ -61,14 +61,26 @@ void bf_http_destroy(bf_http_t *http);
  */
 typedef void(bf_http_chunk_cb)(const char *data, size_t len, long status, void *opaque);
 
+/** A piece of a request body (bf_http_request_t.body_parts). */
+typedef struct bf_http_part_s {
+    const char *data;
+    size_t len;
+} bf_http_part_t;
+
+/** Most pieces one body may be sent from. */
+#define BF_HTTP_MAX_PARTS 4
+
 /** Options of one request. */
 typedef struct bf_http_request_s {
     const char *url;            /* copied */
     const char *const *headers; /* "Name: value", NULL-terminated; copied */
-    const char *body;           /* copied (see take_body); NULL for GET */
+    const char *body;           /* copied; NULL for GET */
     size_t body_len;
-    bool take_body;             /* body is from malloc and the client takes it (frees it
-                                   when done, or at once if bf_http_start fails) */
+    /* Or the body as up to BF_HTTP_MAX_PARTS pieces, joined (copied) into
+     * the one buffer the request is sent from: for bodies made of shared
+     * pieces (an AI request: a template around a report's message). */
+    const bf_http_part_t *body_parts;
+    size_t n_body_parts;
     const char *method;         /* NULL: POST with a body, GET without */
     double timeout_s;           /* total; 0 = none */
     double connect_timeout_s;   /* 0 = 10 s */

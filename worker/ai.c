@@ -286,8 +286,13 @@ static void send_call(provider_t *p, call_t *c, double now)
 {
     bf_ai_t *ai = c->ai;
     const bf_ai_template_t *t = &p->tmpl[c->kind];
-    size_t body_len;
-    char *body = bf_ai_template_body(t, c->input, &body_len);
+    /* The body: the template around the report's shared message. */
+    const bf_http_part_t parts[] = {
+        {t->head, t->head_len},
+        {c->input->user_escaped, c->input->user_escaped_len},
+        {t->tail, t->tail_len},
+    };
+    size_t body_len = t->fixed_bytes + c->input->user_escaped_len;
     c->estimate = bf_ai_tokens_estimate(body_len);
     stream_clear(c);
     if (ai->cfg.stream) {
@@ -302,9 +307,8 @@ static void send_call(provider_t *p, call_t *c, double now)
     bf_http_request_t req = {
         .url = t->url,
         .headers = (const char *const *)t->headers,
-        .body = body,
-        .body_len = body_len,
-        .take_body = true,
+        .body_parts = parts,
+        .n_body_parts = sizeof(parts) / sizeof(parts[0]),
         .timeout_s = timeout > 0.001 ? timeout : 0.001,
         .connect_timeout_s = ai->cfg.connect_timeout_s,
         .on_chunk = ai->cfg.stream ? on_http_chunk : NULL,

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "libbf/kafka.h"
@@ -35,6 +36,8 @@
  * otherwise: often enough for a 15 s scrape, and the JSON of one client
  * with a few dozen partitions parses in well under a millisecond. */
 #define STATISTICS_INTERVAL_MS "5000"
+/* Most prefetched report bytes (KiB) librdkafka keeps, unless -X says. */
+#define CONSUMER_PREFETCH_KBYTES "8192"
 /* A schema lookup holds the event loop: connect and whole request. */
 #define REGISTRY_LOOKUP_TIMEOUT_S 0.5
 
@@ -132,9 +135,36 @@ static void init_loop(bf_worker_t *w)
 
 /* Connections to the providers: the three analyses of every report in
  * flight run at once, so by default three per report. */
+/* Descriptors kept for everything but provider connections: Kafka
+ * brokers, Redis, the metrics server, pipes, the Schema Registry. */
+#define FD_RESERVE 256
+
+/* Connections to the providers: the three analyses of every report in
+ * flight run at once, so by default three per report, but never more than
+ * the descriptors allow: a connect that fails with EMFILE would fail the
+ * call, where a call beyond the limit only waits in curl for a connection.
+ * The soft limit is raised to the hard one first (as redis-server does). */
 static int64_t http_connections(const bf_worker_config_t *cfg)
 {
-    return cfg->max_connections > 0 ? cfg->max_connections : 3 * cfg->max_in_flight;
+    int64_t want =
+        cfg->max_connections > 0 ? cfg->max_connections : 3 * cfg->max_in_flight;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return want;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || (int64_t)rl.rlim_cur > want + FD_RESERVE)
+        return want;
+    int64_t room = (int64_t)rl.rlim_cur - FD_RESERVE;
+    if (room < 16)
+        room = 16;
+    bf_log(BF_LOG_WARN, "worker", "connections_limited_by_descriptors",
+           BF_LINT("wanted", want), BF_LINT("allowed", room),
+           BF_LINT("nofile_limit", (int64_t)rl.rlim_cur));
+    return room;
 }
 
 /* --once: the model's text on stderr as it streams in; a "[kind] " line
@@ -286,6 +316,11 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
                               "cooperative-sticky", errstr, errstr_size) ||
         bf_kafka_conf_default(conf, props, "auto.commit.interval.ms", "1000", errstr,
                               errstr_size) ||
+        /* Prefetch: librdkafka's default (64 MiB) holds tens of thousands
+         * of reports that wait anyway (the cap decides what runs); 8 MiB
+         * is a few seconds of work at full speed, and RSS stays bounded. */
+        bf_kafka_conf_default(conf, props, "queued.max.messages.kbytes",
+                              CONSUMER_PREFETCH_KBYTES, errstr, errstr_size) ||
         bf_kafka_conf_default(conf, props, "statistics.interval.ms",
                               STATISTICS_INTERVAL_MS, errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
