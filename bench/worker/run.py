@@ -171,11 +171,12 @@ def metric_values(text, name):
 def histogram_quantile(text, name, q):
     """Upper bound of the bucket holding quantile @q (as Prometheus does
     without interpolation), from cumulative _bucket lines."""
-    buckets = []
+    sums = {}  # every series of the family added up, bucket by bucket
     for labels, v in metric_values(text, name + "_bucket").items():
         le = re.search(r'le="([^"]+)"', labels).group(1)
-        buckets.append((float("inf") if le == "+Inf" else float(le), v))
-    buckets.sort()
+        key = float("inf") if le == "+Inf" else float(le)
+        sums[key] = sums.get(key, 0) + v
+    buckets = sorted(sums.items())
     if not buckets or buckets[-1][1] == 0:
         return None
     rank = q * buckets[-1][1]
@@ -348,6 +349,13 @@ def main():
                     for q in (0.5, 0.99):
                         line[f"overhead_p{int(q * 100)}_s"] = histogram_quantile(
                             text, "bountyfleet_report_overhead_seconds", q)
+                    # Where a report's time went, as the worker measured it.
+                    for name, family in (("report", "bountyfleet_report_duration_seconds"),
+                                         ("redis", "bountyfleet_redis_request_duration_seconds"),
+                                         ("ai_call", "bountyfleet_ai_request_duration_seconds"),
+                                         ("loop_lag", "bountyfleet_event_loop_lag_seconds")):
+                        line[f"{name}_p50_p99_s"] = [histogram_quantile(text, family, q)
+                                                     for q in (0.5, 0.99)]
                 except (OSError, AttributeError):
                     pass
             else:
