@@ -1,4 +1,4 @@
 # Fault injection: the worker on an in-process mock cluster with brokers
 # taken down, leaders moved and requests failed, Redis killed, and the AI
 # simulator failing in bursts (tests/integration/test_faults.c).
-bf_integration_test(faults support/mock_cluster.c)
+bf_integration_test(faults support/mock_cluster.c support/faults.c)
