@@ -56,6 +56,11 @@ typedef struct bf_producer_conf_s {
     const char *const *kafka_props;
     /** How long a send may wait while librdkafka's queue is full; 0: 60 s. */
     double queue_full_timeout_s;
+    /** How long a report may take to be acknowledged from its first send,
+     *  sends again after transient errors included (a broker restarting, the
+     *  topic missing from metadata for a while); 0: 300 s. Only then does it
+     *  fail, and the delivery callback says so. */
+    double delivery_timeout_s;
     bf_producer_delivery_cb *on_delivery; /**< may be NULL */
     void *opaque;                         /**< passed to on_delivery */
 } bf_producer_conf_t;
@@ -68,6 +73,7 @@ typedef struct bf_producer_stats_s {
     uint64_t invalid;     /**< refused before sending (bad JSON, schema, size) */
     uint64_t bytes;       /**< encoded bytes handed to Kafka (values only) */
     uint64_t outstanding; /**< handed to Kafka, not yet acknowledged */
+    uint64_t retried;     /**< sends again after a transient error */
 } bf_producer_stats_t;
 
 /**
@@ -81,7 +87,9 @@ bf_producer_t *bf_producer_new(const bf_producer_conf_t *conf, char *errstr,
 /**
  * @brief Check, encode and send one report given as JSON text.
  * @param len bytes of @p json; 0: it is NUL-terminated
- * @returns BF_OK once Kafka has taken it (delivery is reported later);
+ * @returns BF_OK once the producer has taken it: librdkafka has it, or a
+ *          transient error (the topic missing from metadata while a broker
+ *          restarts) holds it for a retry; delivery is reported later;
  *          BF_ERR_PARSE, BF_ERR_MISSING_FIELD, BF_ERR_SCHEMA, BF_ERR_UTF8 or
  *          BF_ERR_TOO_LARGE for a bad report (errstr names the field);
  *          BF_ERR_TIMEOUT when the queue stayed full; BF_ERR_KAFKA.

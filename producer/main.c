@@ -54,6 +54,7 @@ typedef struct producer_config_s {
     double near_dup_ratio;
     double speedup;
     double flush_timeout_s;
+    double delivery_timeout_s;
     bool quiet;
 } producer_config_t;
 
@@ -102,6 +103,11 @@ static const bf_opt_t options[] = {
      "replay the trace K times faster than recorded", O(speedup)},
     {"flush-timeout", 0, NULL, BF_OPT_DOUBLE, "60", 0.1, 3600, "SECONDS",
      "how long to wait for outstanding deliveries at the end", O(flush_timeout_s)},
+    {"delivery-timeout", 0, NULL, BF_OPT_DOUBLE, "300", 1, 86400, "SECONDS",
+     "how long a report may take to be acknowledged: sent again after transient errors "
+     "(a broker restarting, the topic missing from metadata) until then; a report not "
+     "delivered by then is named on stderr and makes the exit status 1",
+     O(delivery_timeout_s)},
     {"quiet", 'q', NULL, BF_OPT_BOOL, "false", NORANGE, NULL,
      "no progress line even when stderr is a terminal", O(quiet)},
     {"log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_STRING, "warn", NORANGE,
@@ -369,8 +375,9 @@ static void print_summary(run_t *run)
     bf_producer_stats(run->producer, &st);
     double secs = bf_monotonic_s() - run->started;
     json_t *j = json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}", "sent", (json_int_t)st.sent, "delivered",
-        (json_int_t)st.delivered, "failed", (json_int_t)(st.failed + st.outstanding),
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}", "sent", (json_int_t)st.sent,
+        "delivered", (json_int_t)st.delivered, "failed",
+        (json_int_t)(st.failed + st.outstanding), "retried", (json_int_t)st.retried,
         "invalid", (json_int_t)(st.invalid + run->invalid_input), "duplicates_generated",
         (json_int_t)run->duplicates, "near_duplicates_generated",
         (json_int_t)run->near_duplicates, "bytes", (json_int_t)st.bytes, "seconds", secs,
@@ -476,6 +483,7 @@ int main(int argc, char **argv)
                              .confluent_id = (int32_t)cfg.confluent_id,
                              .compression = cfg.compression,
                              .kafka_props = props_list,
+                             .delivery_timeout_s = cfg.delivery_timeout_s,
                              .on_delivery = on_delivery};
     if (!(run.producer = bf_producer_new(&pc, errstr, sizeof(errstr)))) {
         fprintf(stderr, "%s: %s\n", cli.program, errstr);

@@ -7,6 +7,22 @@
  * rd_kafka_producev keyed by report_id. The Kafka configuration starts
  * from ours (idempotence, which implies acks=all; compression; a short
  * linger to batch) and the caller's properties override it, kcat style.
+ *
+ * Nothing is dropped over a transient error. A broker that restarts
+ * answers metadata requests with UNKNOWN_TOPIC_OR_PART for a few seconds,
+ * and a client that refreshes its metadata then sees the topic vanish:
+ * librdkafka fails what it holds for it ("Local: Unknown partition",
+ * "Local: Unknown topic") and refuses new messages the same way. So each
+ * report keeps its encoded bytes until Kafka acknowledges them; a report
+ * that fails with a transient error waits in a retry queue (backoff from
+ * RETRY_BASE_S to RETRY_CAP_S) and is produced again, until it is
+ * acknowledged or its delivery timeout (delivery_timeout_s, from the
+ * first send) runs out, which is the only way it fails: the delivery
+ * callback then says why, with the last error and the attempts made.
+ * Errors that no retry can cure (too large, not authorised, a fatal
+ * idempotence error) fail at once. A report sent again after a timeout
+ * may have been written the first time as well (at-least-once): the
+ * workers answer such a copy from the stored result, keyed by report_id.
  */
 #include "producer/bountyfleet_producer.h"
 
@@ -28,6 +44,28 @@
 
 /* Room for the framing header on top of the largest report. */
 #define ENCODED_MAX (BF_REPORT_MAX_ENCODED + 64)
+/* Backoff of a report's retries after a transient error. */
+#define RETRY_BASE_S 0.1
+#define RETRY_CAP_S  5.0
+/* Reports held at most (sent, not yet acknowledged); a send beyond waits
+ * as for a full librdkafka queue. */
+#define MAX_PENDING 100000
+
+/* One report from its first send until it is acknowledged or given up.
+ * librdkafka is given these bytes without a copy (no MSG_F_COPY) and the
+ * report as its message opaque. */
+typedef struct pending_s {
+    struct pending_s *prev, *next; /* every pending report */
+    struct pending_s *next_retry;  /* the retry queue, in due order */
+    char *key;
+    size_t key_len;
+    char *value;
+    size_t value_len;
+    double deadline; /* give up after this (bf_monotonic_s) */
+    double due;      /* in the retry queue: when to send again */
+    int attempts;
+    rd_kafka_resp_err_t last_err;
+} pending_t;
 
 struct bf_producer_s {
     rd_kafka_t *rk;
@@ -37,27 +75,150 @@ struct bf_producer_s {
     bf_framing_t framing;
     bf_buf_t buf;
     double queue_full_timeout_s;
+    double delivery_timeout_s;
     bf_producer_delivery_cb *on_delivery;
     void *opaque;
     bf_producer_stats_t stats;
     uint64_t delivery_failed; /* of the sent ones */
+    pending_t *pending;       /* every report not settled yet */
+    size_t n_pending;
+    pending_t *retry_head, *retry_tail; /* due order: appended with one backoff */
+    bool closing;
 };
+
+/* Errors no retry can cure: the report, the producer or the account is
+ * wrong, or the producer is going away. Everything else (unknown topic or
+ * partition, timeouts, brokers down, leader changes) may pass. */
+static bool permanent(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+    case RD_KAFKA_RESP_ERR__DESTROY:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void pending_free(bf_producer_t *p, pending_t *pd)
+{
+    if (pd->prev)
+        pd->prev->next = pd->next;
+    else
+        p->pending = pd->next;
+    if (pd->next)
+        pd->next->prev = pd->prev;
+    p->n_pending--;
+    free(pd->key);
+    free(pd->value);
+    free(pd);
+}
+
+/* The report is settled: acknowledged (err 0) or given up. */
+static void settle(bf_producer_t *p, pending_t *pd, rd_kafka_resp_err_t err)
+{
+    if (err) {
+        p->stats.failed++;
+        p->delivery_failed++;
+    } else {
+        p->stats.delivered++;
+    }
+    if (p->on_delivery) {
+        char id[BF_REPORT_MAX_ID + 1];
+        snprintf(id, sizeof(id), "%.*s", (int)pd->key_len, pd->key);
+        char reason[256];
+        snprintf(reason, sizeof(reason), "%s (%d attempt%s)", rd_kafka_err2str(err),
+                 pd->attempts, pd->attempts == 1 ? "" : "s");
+        p->on_delivery(p->opaque, id, err ? BF_ERR_KAFKA : BF_OK, err ? reason : NULL);
+    }
+    pending_free(p, pd);
+}
+
+/* Send it again after a backoff, or give up at its deadline. */
+static void schedule_retry(bf_producer_t *p, pending_t *pd, rd_kafka_resp_err_t err)
+{
+    pd->last_err = err;
+    double now = bf_monotonic_s();
+    if (p->closing || permanent(err) || now >= pd->deadline) {
+        settle(p, pd, err);
+        return;
+    }
+    double backoff = RETRY_BASE_S * (double)(1u << (pd->attempts < 6 ? pd->attempts : 6));
+    pd->due = now + (backoff < RETRY_CAP_S ? backoff : RETRY_CAP_S);
+    if (pd->due > pd->deadline)
+        pd->due = pd->deadline;
+    /* Keep the queue in due order: one backoff grows with the attempts, so
+     * an entry goes before the first that is due later. */
+    pending_t **at = &p->retry_head;
+    while (*at && (*at)->due <= pd->due)
+        at = &(*at)->next_retry;
+    pd->next_retry = *at;
+    *at = pd;
+    if (!pd->next_retry)
+        p->retry_tail = pd;
+}
+
+/* Hand @p pd to librdkafka once. A transient refusal goes to the retry
+ * queue; a full queue is the caller's (it may wait). */
+static rd_kafka_resp_err_t produce_once(bf_producer_t *p, pending_t *pd)
+{
+    pd->attempts++;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(pd->key, pd->key_len),
+        RD_KAFKA_V_VALUE(pd->value, pd->value_len), RD_KAFKA_V_MSGFLAGS(0),
+        RD_KAFKA_V_OPAQUE(pd), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        pd->attempts--;
+    return err;
+}
+
+/* Send again what is due in the retry queue. */
+static void serve_retries(bf_producer_t *p)
+{
+    double now = bf_monotonic_s();
+    while (p->retry_head && p->retry_head->due <= now) {
+        pending_t *pd = p->retry_head;
+        p->retry_head = pd->next_retry;
+        if (!p->retry_head)
+            p->retry_tail = NULL;
+        pd->next_retry = NULL;
+        rd_kafka_resp_err_t err = produce_once(p, pd);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            /* Full again: put it back at the head and stop for now. */
+            pd->next_retry = p->retry_head;
+            p->retry_head = pd;
+            if (!p->retry_tail)
+                p->retry_tail = pd;
+            return;
+        }
+        p->stats.retried++;
+        if (err)
+            schedule_retry(p, pd, err);
+    }
+}
 
 static void on_kafka_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     bf_producer_t *p = opaque;
-    if (m->err) {
-        p->stats.failed++;
-        p->delivery_failed++;
-    } else
-        p->stats.delivered++;
-    if (p->on_delivery) {
-        char id[BF_REPORT_MAX_ID + 1];
-        snprintf(id, sizeof(id), "%.*s", (int)m->key_len, (const char *)m->key);
-        p->on_delivery(p->opaque, id, m->err ? BF_ERR_KAFKA : BF_OK,
-                       m->err ? rd_kafka_err2str(m->err) : NULL);
-    }
+    pending_t *pd = m->_private;
+    if (!pd)
+        return;
+    if (m->err)
+        schedule_retry(p, pd, m->err);
+    else
+        settle(p, pd, RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
 /* Our Kafka defaults, then the caller's -X style properties. */
@@ -101,6 +262,7 @@ bf_producer_t *bf_producer_new(const bf_producer_conf_t *c, char *errstr,
     bf_buf_init(&p->buf, ENCODED_MAX);
     p->topic = bf_strdup(c->topic ? c->topic : BF_TOPIC_REPORTS);
     p->queue_full_timeout_s = c->queue_full_timeout_s > 0 ? c->queue_full_timeout_s : 60;
+    p->delivery_timeout_s = c->delivery_timeout_s > 0 ? c->delivery_timeout_s : 300;
     p->on_delivery = c->on_delivery;
     p->opaque = c->opaque;
     if (bf_framing_parse(c->framing ? c->framing : "single-object", &p->framing) != 0) {
@@ -147,6 +309,16 @@ void bf_producer_destroy(bf_producer_t *p)
 {
     if (!p)
         return;
+    p->closing = true; /* no more retries: what fails now is given up */
+    if (p->rk) {
+        /* What librdkafka still holds is reported as not delivered (its
+         * delivery reports are served here, before the handle goes). */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(p->rk, 0);
+    }
+    while (p->pending) /* the retry queue, and anything purge left */
+        settle(p, p->pending,
+               p->pending->last_err ? p->pending->last_err : RD_KAFKA_RESP_ERR__DESTROY);
     if (p->rk)
         rd_kafka_destroy(p->rk);
     bf_registry_destroy(p->registry);
@@ -176,32 +348,56 @@ bf_err_t bf_producer_send_object(bf_producer_t *p, const json_t *report, char *e
         bf_report_destroy(r);
         return err;
     }
+    /* Held until settled (see the top of the file). */
     double deadline = bf_monotonic_s() + p->queue_full_timeout_s;
+    while (p->n_pending >= MAX_PENDING && bf_monotonic_s() < deadline) {
+        rd_kafka_poll(p->rk, 100);
+        serve_retries(p);
+    }
+    if (p->n_pending >= MAX_PENDING) {
+        p->stats.failed++;
+        bf_report_destroy(r);
+        return bf_seterr(BF_ERR_TIMEOUT, errstr, errstr_size,
+                         "%d reports stayed unacknowledged for %.0f s", MAX_PENDING,
+                         p->queue_full_timeout_s);
+    }
+    pending_t *pd = bf_calloc(1, sizeof(*pd));
+    pd->key_len = strlen(r->report_id);
+    pd->key = bf_strndup(r->report_id, pd->key_len);
+    pd->value = bf_buf_steal(&p->buf, &pd->value_len);
+    pd->deadline = bf_monotonic_s() + p->delivery_timeout_s;
+    pd->next = p->pending;
+    if (pd->next)
+        pd->next->prev = pd;
+    p->pending = pd;
+    p->n_pending++;
     for (;;) {
-        rd_kafka_resp_err_t kerr =
-            rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(p->topic),
-                              RD_KAFKA_V_KEY(r->report_id, strlen(r->report_id)),
-                              RD_KAFKA_V_VALUE(p->buf.data, p->buf.len),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t kerr = produce_once(p, pd);
         if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL && bf_monotonic_s() < deadline) {
             rd_kafka_poll(p->rk, 100); /* back-pressure: wait for deliveries */
+            serve_retries(p);
             continue;
         }
-        if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             err = bf_seterr(BF_ERR_TIMEOUT, errstr, errstr_size,
                             "librdkafka's queue stayed full for %.0f s",
                             p->queue_full_timeout_s);
-        else if (kerr)
+        } else if (kerr && permanent(kerr)) {
             err = bf_seterr(BF_ERR_KAFKA, errstr, errstr_size, "kafka: %s",
                             rd_kafka_err2str(kerr));
+        } else if (kerr) {
+            schedule_retry(p, pd, kerr); /* the topic is back soon: taken */
+        }
         break;
     }
     if (err == BF_OK) {
         p->stats.sent++;
-        p->stats.bytes += p->buf.len;
+        p->stats.bytes += pd->value_len;
     } else {
         p->stats.failed++;
+        pending_free(p, pd);
     }
+    serve_retries(p);
     rd_kafka_poll(p->rk, 0);
     bf_report_destroy(r);
     return err;
@@ -236,16 +432,26 @@ bf_err_t bf_producer_send_json(bf_producer_t *p, const char *json, size_t len,
 
 int bf_producer_poll(bf_producer_t *p, int timeout_ms)
 {
-    return p ? rd_kafka_poll(p->rk, timeout_ms) : 0;
+    if (!p)
+        return 0;
+    int n = rd_kafka_poll(p->rk, timeout_ms);
+    serve_retries(p);
+    return n;
 }
 
 bf_err_t bf_producer_flush(bf_producer_t *p, int timeout_ms)
 {
     if (!p)
         return BF_ERR_INVALID_ARG;
-    return rd_kafka_flush(p->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR
-               ? BF_OK
-               : BF_ERR_TIMEOUT;
+    double deadline = bf_monotonic_s() + timeout_ms / 1000.0;
+    while (p->n_pending > 0) {
+        double left = deadline - bf_monotonic_s();
+        if (left <= 0)
+            return BF_ERR_TIMEOUT;
+        rd_kafka_flush(p->rk, (int)(left < 0.1 ? left * 1000 : 100));
+        serve_retries(p);
+    }
+    return BF_OK;
 }
 
 void bf_producer_stats(const bf_producer_t *p, bf_producer_stats_t *out)
@@ -253,5 +459,5 @@ void bf_producer_stats(const bf_producer_t *p, bf_producer_stats_t *out)
     if (!p || !out)
         return;
     *out = p->stats;
-    out->outstanding = p->stats.sent - p->stats.delivered - p->delivery_failed;
+    out->outstanding = p->n_pending;
 }
