@@ -33,6 +33,33 @@
 rd_kafka_conf_t *bf_kafka_conf_new(const char *brokers, const bf_kprops_t *props,
                                    char *errstr, size_t errstr_size);
 
+/** Which client a configuration is for (bf_kafka_conf_new_for()). */
+typedef enum bf_kafka_client_e {
+    BF_KAFKA_CLIENT_ANY = 0,
+    BF_KAFKA_CONSUMER,
+    BF_KAFKA_PRODUCER,
+} bf_kafka_client_t;
+
+/**
+ * @brief The scope librdkafka gives property @p name in its configuration
+ *        table (the "C/P" column of CONFIGURATION.md, as
+ *        rd_kafka_conf_properties_show() prints it for the version linked):
+ *        'C' consumer only, 'P' producer only, '*' both.
+ * @returns that character, or 0 for a name librdkafka does not list.
+ */
+char bf_kafka_property_scope(const char *name);
+
+/**
+ * @brief bf_kafka_conf_new() for one kind of client: a -X property that
+ *        belongs only to the other kind (session.timeout.ms to a producer,
+ *        linger.ms to a consumer) is left out, instead of making librdkafka
+ *        warn that it will ignore it (CONFWARN). A program with a consumer
+ *        and a producer takes one -X list and gives each client its share.
+ */
+rd_kafka_conf_t *bf_kafka_conf_new_for(bf_kafka_client_t client, const char *brokers,
+                                       const bf_kprops_t *props, char *errstr,
+                                       size_t errstr_size);
+
 /**
  * @brief Set one property, failing with a message that names it.
  */
