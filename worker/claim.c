@@ -96,7 +96,7 @@ static void on_claim(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaqu
     bf_worker_t *w = j->w;
     if (w->shutdown)
         return;
-    if (err || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+    if (err || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
         reply->element[0]->type != REDIS_REPLY_STRING) {
         const char *why =
             reply && reply->type == REDIS_REPLY_ERROR ? reply->str : bf_err_str(err);
@@ -124,6 +124,15 @@ static void on_claim(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaqu
          * it while in flight): wait for its result rather than pay twice. */
         retry_claim(j, 2.0);
     } else if (strcmp(state, "claimed") == 0) {
+        if (reply->element[3]->type == REDIS_REPLY_STRING) {
+            /* Its holder stopped renewing its liveness: it died with the
+             * report in flight, and only what it had paid for by then is
+             * paid again. */
+            bf_series_add(w->tel.claims_taken_over, 1);
+            bf_log(BF_LOG_INFO, "worker", "claim_taken_over",
+                   BF_LSTR("report_id", j->report->report_id),
+                   BF_LSTR("dead_holder", reply->element[3]->str));
+        }
         check_near_duplicate(j, published);
     } else {
         bf_log(BF_LOG_ERROR, "worker", "claim_unexpected_reply", BF_LSTR("state", state));
@@ -144,10 +153,12 @@ void bf_claim(bf_job_t *j)
     snprintf(ttl, sizeof(ttl), "%lld", (long long)w->cfg->dedup_ttl_s);
     snprintf(lease, sizeof(lease), "%lld", (long long)(w->cfg->lease_s * 1000));
     const char *script = w->cfg->dry_run ? bf_dedup_peek_script : bf_dedup_claim_script;
+    char *alive = bf_asprintf("%salive:", pfx);
     const char *argv[] = {
-        "EVAL", script, "4", k_fp, k_res, k_lease, k_pub, id, w->cfg->worker_id,
-        ttl,    lease};
-    bf_err_t err = bf_worker_redis(w, on_claim, j, 11, argv, NULL);
+        "EVAL", script, "4",  k_fp, k_res, k_lease, k_pub, id, w->cfg->worker_id,
+        ttl,    lease,  alive};
+    bf_err_t err = bf_worker_redis(w, on_claim, j, 12, argv, NULL);
+    free(alive);
     free(k_fp);
     free(k_res);
     free(k_lease);

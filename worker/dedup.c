@@ -12,22 +12,37 @@
 
 #include "libbf/mem.h"
 
-/* KEYS: fp, result, lease, pub. ARGV: report_id, worker_id, ttl_s, lease_ms.
- * Returns {state, value, published}: state is "cached" (value = stored
- * result), "duplicate" (value = original report_id), "busy" (value = lease
- * holder) or "claimed". A Lua nil would end the array early, so missing
- * values are returned as false (a nil bulk reply). */
+/* KEYS: fp, result, lease, pub. ARGV: report_id, worker_id, ttl_s, lease_ms,
+ * alive_prefix. Returns {state, value, published, taken_over}: state is
+ * "cached" (value = stored result), "duplicate" (value = original
+ * report_id), "busy" (value = lease holder) or "claimed"; taken_over names
+ * the holder whose lease a claim replaced because that worker is dead.
+ * A Lua nil would end the array early, so missing values are returned as
+ * false (a nil bulk reply).
+ *
+ * A lease blocks other workers only while its holder is alive: every
+ * worker keeps alive_prefix..worker_id in Redis for --liveness-ttl and
+ * renews it (liveness.c). A killed worker's claims are free again within
+ * that time instead of the whole lease, which once stalled a fleet for
+ * minutes after a SIGKILL; a live holder keeps its reports, so two live
+ * workers never both pay for one. */
 const char bf_dedup_claim_script[] =
     "local pub = redis.call('EXISTS', KEYS[4])\n"
     "local cached = redis.call('GET', KEYS[2])\n"
-    "if cached then return {'cached', cached, pub} end\n"
+    "if cached then return {'cached', cached, pub, false} end\n"
     "local owner = redis.call('GET', KEYS[1])\n"
-    "if owner and owner ~= ARGV[1] then return {'duplicate', owner, pub} end\n"
+    "if owner and owner ~= ARGV[1] then return {'duplicate', owner, pub, false} end\n"
     "local holder = redis.call('GET', KEYS[3])\n"
-    "if holder and holder ~= ARGV[2] then return {'busy', holder, pub} end\n"
+    "local dead = false\n"
+    "if holder and holder ~= ARGV[2] then\n"
+    "  if redis.call('EXISTS', ARGV[5] .. holder) == 1 then\n"
+    "    return {'busy', holder, pub, false}\n"
+    "  end\n"
+    "  dead = holder\n"
+    "end\n"
     "if not owner then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) end\n"
     "redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[4])\n"
-    "return {'claimed', ARGV[1], pub}\n";
+    "return {'claimed', ARGV[1], pub, dead}\n";
 
 /* --dry-run: the same answers from the same keys, writing nothing, so a
  * dry run leaves no claim or lease behind for the real workers to trip on.
@@ -35,10 +50,10 @@ const char bf_dedup_claim_script[] =
 const char bf_dedup_peek_script[] =
     "local pub = redis.call('EXISTS', KEYS[4])\n"
     "local cached = redis.call('GET', KEYS[2])\n"
-    "if cached then return {'cached', cached, pub} end\n"
+    "if cached then return {'cached', cached, pub, false} end\n"
     "local owner = redis.call('GET', KEYS[1])\n"
-    "if owner and owner ~= ARGV[1] then return {'duplicate', owner, pub} end\n"
-    "return {'claimed', ARGV[1], pub}\n";
+    "if owner and owner ~= ARGV[1] then return {'duplicate', owner, pub, false} end\n"
+    "return {'claimed', ARGV[1], pub, false}\n";
 
 /* The normalised text goes to the digest in chunks of this many bytes:
  * one EVP_DigestUpdate() per byte cost more than the hashing itself. */

@@ -4,9 +4,10 @@
  * One Lua script per report does, atomically on the server:
  *   1. a stored result for this report_id?      -> CACHED (redelivery)
  *   2. the content fingerprint claimed by another report_id? -> DUPLICATE
- *   3. another worker holds this report's lease? -> BUSY (try again later)
+ *   3. another worker holds this report's lease and is alive? -> BUSY (try
+ *      again later)
  *   4. otherwise claim the fingerprint (first report_id wins) and take the
- *      lease                                     -> CLAIMED (run the AI)
+ *      lease, from a dead holder too             -> CLAIMED (run the AI)
  * and says whether a result for it was already published to Kafka, so a
  * redelivered report whose result is out there is not published twice.
  *
@@ -15,6 +16,8 @@
  *   bf:result:<id>     encoded result record              (TTL --dedup-ttl)
  *   bf:lease:<id>      worker_id analysing it now         (TTL --lease)
  *   bf:pub:<id>        "1" once the result is acked        (TTL --dedup-ttl)
+ *   bf:alive:<worker>  that worker is alive                (TTL --liveness-ttl,
+ *                      renewed by the worker: liveness.h)
  */
 #ifndef BF_WORKER_DEDUP_H
 #define BF_WORKER_DEDUP_H
@@ -39,7 +42,8 @@
  */
 void bf_dedup_fingerprint(const bf_report_t *r, char out[BF_FINGERPRINT_LEN]);
 
-/** The Lua script (EVAL) implementing the steps above. */
+/** The Lua script (EVAL) implementing the steps above; its KEYS, ARGV and
+ *  reply are described in dedup.c. */
 extern const char bf_dedup_claim_script[];
 
 /** Steps 1, 2 and 4 without writing anything (for --dry-run); same KEYS,

@@ -125,8 +125,10 @@ void bf_heartbeat_on_stats(uv_timer_t *t)
     bool redis_up = bf_redis_connected(w->redis);
     bf_series_set(w->tel.redis_up, redis_up ? 1 : 0);
     uint64_t connects = bf_redis_connects(w->redis);
-    if (connects > w->redis_connects && w->redis_connects > 0)
+    if (connects > w->redis_connects && w->redis_connects > 0) {
         bf_series_add(w->tel.redis_reconnects, (double)(connects - w->redis_connects));
+        bf_liveness_reconnected(w);
+    }
     if (connects > 0)
         w->redis_connects = connects;
     bf_series_set(w->tel.partitions, w->assigned);

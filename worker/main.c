@@ -113,7 +113,20 @@ static const bf_opt_t options[] = {
     {"dedup-ttl", 0, NULL, BF_OPT_INT, "2592000", 60, 315360000, "SECONDS",
      "how long fingerprints and results are remembered", O(dedup_ttl_s)},
     {"lease", 0, NULL, BF_OPT_DOUBLE, "300", 1, 86400, "SECONDS",
-     "how long a worker may hold a report before another may take it", O(lease_s)},
+     "how long a worker may hold a report before another may take it, even while the "
+     "holder is alive",
+     O(lease_s)},
+    {"liveness-ttl", 0, NULL, BF_OPT_DOUBLE, "10", 1, 3600, "SECONDS",
+     "a worker's claims are taken over by others this long after it stopped renewing "
+     "its liveness key in Redis (it renews every third of this): a killed worker "
+     "blocks nothing for longer",
+     O(liveness_ttl_s)},
+    {"static-membership", 0, "BOUNTYFLEET_STATIC_MEMBERSHIP", BF_OPT_BOOL, "false",
+     NORANGE, NULL,
+     "join the group as a static member (group.instance.id = --worker-id, KIP-345), so "
+     "a restarted worker with the same id gets its partitions back without a "
+     "rebalance; give each worker a stable --worker-id (e.g. the pod name)",
+     O(static_membership)},
     {"drain-timeout", 0, NULL, BF_OPT_DOUBLE, "30", 0, 3600, "SECONDS",
      "on SIGTERM, how long to finish reports in flight", O(drain_timeout_s)},
     {"min-quality", 0, NULL, BF_OPT_DOUBLE, "0.4", 0, 1, "X",

@@ -79,6 +79,17 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
     t->redis_reconnects = bf_metric_series(bf_metrics_counter(
         m, "bountyfleet_redis_reconnects_total",
         "Connections to Redis established again after one was lost.", NULL));
+    t->redis_data_lost = bf_metric_series(bf_metrics_counter(
+        m, "bountyfleet_redis_data_lost_total",
+        "Times Redis was found without the data it held (restarted empty or flushed): "
+        "results, fingerprints and leases are gone, so redelivered reports are "
+        "analysed and published again.",
+        NULL));
+    t->claims_taken_over = bf_metric_series(bf_metrics_counter(
+        m, "bountyfleet_claims_taken_over_total",
+        "Reports claimed from a worker that stopped renewing its liveness (it died "
+        "with them in flight).",
+        NULL));
     t->pauses = bf_metrics_counter(
         m, "bountyfleet_consumer_pauses_total",
         "Times fetching paused because a dependency was unavailable, by reason.",

@@ -44,11 +44,13 @@ typedef struct bf_telemetry_s {
     bf_series_t *heartbeats;
     bf_series_t *registry_retries;
     bf_series_t *redis_reconnects;
-    bf_metric_t *pauses;          /* label: reason (redis, ai, schema_registry) */
-    bf_metric_t *kafka_errors;    /* labels: client, error */
-    bf_metric_t *kafka_brokers;   /* label: client */
-    bf_metric_t *kafka_retries;   /* label: client */
-    bf_metric_t *commit_failures; /* label: error */
+    bf_series_t *redis_data_lost;   /* Redis came back without its data */
+    bf_series_t *claims_taken_over; /* leases of dead workers claimed */
+    bf_metric_t *pauses;            /* label: reason (redis, ai, schema_registry) */
+    bf_metric_t *kafka_errors;      /* labels: client, error */
+    bf_metric_t *kafka_brokers;     /* label: client */
+    bf_metric_t *kafka_retries;     /* label: client */
+    bf_metric_t *commit_failures;   /* label: error */
     /* Ring of the last BF_TELEMETRY_WINDOW report durations (seconds). */
     double window[BF_TELEMETRY_WINDOW];
     size_t window_count, window_next;

@@ -85,6 +85,7 @@ static void close_all(bf_worker_t *w)
     close_handle(&w->tick);
     close_handle(&w->stats_timer);
     close_handle(&w->more);
+    close_handle(&w->liveness_timer);
     close_handle(&w->heartbeat_timer);
     close_handle(&w->cons_poll);
     close_handle(&w->prod_poll);
@@ -118,6 +119,7 @@ static void on_tick(uv_timer_t *t)
         if (w->in_flight)
             bf_log(BF_LOG_WARN, "worker", "drain_timeout",
                    BF_LINT("abandoned", w->in_flight));
+        bf_liveness_stop(w); /* what was abandoned is taken over at once */
         uv_stop(&w->loop);
     }
 }
@@ -302,7 +304,8 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     /* Consumer. The operator's -X/-F properties go in first; our defaults
      * fill only what they left unset; the few settings correctness rests
      * on (group, manual offset store) are ours. */
-    rd_kafka_conf_t *conf = bf_kafka_conf_new(cfg->brokers, props, errstr, errstr_size);
+    rd_kafka_conf_t *conf = bf_kafka_conf_new_for(BF_KAFKA_CONSUMER, cfg->brokers, props,
+                                                  errstr, errstr_size);
     if (!conf)
         goto fail;
     if (bf_kafka_conf_set(conf, "group.id", cfg->group, errstr, errstr_size) ||
@@ -322,7 +325,10 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         bf_kafka_conf_default(conf, props, "queued.max.messages.kbytes",
                               CONSUMER_PREFETCH_KBYTES, errstr, errstr_size) ||
         bf_kafka_conf_default(conf, props, "statistics.interval.ms",
-                              STATISTICS_INTERVAL_MS, errstr, errstr_size)) {
+                              STATISTICS_INTERVAL_MS, errstr, errstr_size) ||
+        (cfg->static_membership &&
+         bf_kafka_conf_default(conf, props, "group.instance.id", cfg->worker_id, errstr,
+                               errstr_size))) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }
@@ -340,7 +346,8 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     rd_kafka_poll_set_consumer(w->consumer);
 
     /* Producer: idempotent (which implies acks=all and ordered retries). */
-    conf = bf_kafka_conf_new(cfg->brokers, props, errstr, errstr_size);
+    conf = bf_kafka_conf_new_for(BF_KAFKA_PRODUCER, cfg->brokers, props, errstr,
+                                 errstr_size);
     if (!conf)
         goto fail;
     if (bf_kafka_conf_default(conf, props, "enable.idempotence", "true", errstr,
@@ -391,6 +398,8 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     w->stats_timer.data = w;
     uv_idle_init(&w->loop, &w->more);
     w->more.data = w;
+    uv_timer_init(&w->loop, &w->liveness_timer);
+    w->liveness_timer.data = w;
     uv_timer_init(&w->loop, &w->heartbeat_timer);
     w->heartbeat_timer.data = w;
 
@@ -422,6 +431,7 @@ bf_err_t bf_worker_run(bf_worker_t *w)
     bf_intake_start(w);
     uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
     uv_timer_start(&w->stats_timer, bf_heartbeat_on_stats, 200, 1000);
+    bf_liveness_start(w);
     w->last_heartbeat = bf_worker_now();
     if (!w->cfg->dry_run) {
         uint64_t hb_ms = (uint64_t)(w->cfg->heartbeat_interval_s * 1000);

@@ -57,12 +57,14 @@ typedef struct bf_worker_config_s {
     double openai_rpm, openai_tpm, anthropic_rpm, anthropic_tpm, gemini_rpm, gemini_tpm;
     double redis_timeout_s;
     double lease_s;
+    double liveness_ttl_s; /* the worker's liveness key in Redis lives this long */
     double drain_timeout_s;
     double heartbeat_interval_s;
     double min_quality;
     double min_plausibility;
     bool dry_run;
-    bool no_stream; /* --once: do not stream the answers to stderr */
+    bool static_membership; /* group.instance.id = worker_id */
+    bool no_stream;         /* --once: do not stream the answers to stderr */
 } bf_worker_config_t;
 
 typedef struct bf_worker_s bf_worker_t;

@@ -20,6 +20,8 @@
  *   rebalance.c  partitions given and taken away
  *   heartbeat.c  gauges, readiness, librdkafka's statistics and errors,
  *                and the heartbeat record
+ *   liveness.c   the worker's liveness key (what lets others take over the
+ *                claims of a dead worker) and Redis's instance id
  *   worker.c     making, running and stopping a worker; --once is once.c
  *
  * @locality the loop thread, everywhere.
@@ -67,6 +69,8 @@ struct bf_worker_s {
     uv_timer_t stats_timer;     /* 1 s: gauges, consumer lag, readiness */
     uv_timer_t heartbeat_timer; /* heartbeat_interval_s */
     uv_idle_t more;             /* intake.c: consume more on the next iteration */
+    uv_timer_t liveness_timer;  /* liveness.c: renew the alive key */
+    char redis_instance[64];    /* liveness.c: the Redis instance id last seen */
     double last_tick;
     bf_telemetry_t tel;
     bool fail_open;          /* --redis-mode fail-open */
@@ -209,6 +213,15 @@ void bf_publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
 /** rebalance.c: librdkafka's rebalance callback. */
 void bf_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                      rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+/* ---- liveness.c ---------------------------------------------------------- */
+
+/** @brief Renew the worker's liveness key now and every third of its TTL. */
+void bf_liveness_start(bf_worker_t *w);
+/** @brief Redis is connected again: renew now (and check its instance id). */
+void bf_liveness_reconnected(bf_worker_t *w);
+/** @brief A clean stop: delete the liveness key (best effort). */
+void bf_liveness_stop(bf_worker_t *w);
 
 /* ---- heartbeat.c --------------------------------------------------------- */
 

@@ -317,6 +317,7 @@ typedef struct claim_s {
     char state[16];
     char value[256]; /* "" when the script returned false */
     long long published;
+    char taken_over[64]; /* the dead holder a claim replaced, or "" */
 } claim_t;
 
 /* The keys of one report, as the worker names them. */
@@ -341,14 +342,15 @@ static claim_t run_script(const redis_fixture_t *f, const char *script,
                           const char *lease_ms)
 {
     keys_t k = keys_for(f->fp, report_id);
-    const char *argv[] = {"EVAL", script,    "4",       k.fp,        k.result, k.lease,
-                          k.pub,  report_id, worker_id, DEDUP_TTL_S, lease_ms};
-    redisReply *r = redisCommandArgv(f->c, 11, argv, NULL);
+    const char *argv[] = {"EVAL",    script,      "4",      k.fp,
+                          k.result,  k.lease,     k.pub,    report_id,
+                          worker_id, DEDUP_TTL_S, lease_ms, "bf:alive:"};
+    redisReply *r = redisCommandArgv(f->c, 12, argv, NULL);
     assert_non_null(r);
     if (r->type == REDIS_REPLY_ERROR)
         fail_msg("claim script: %s", r->str);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    assert_int_equal(r->elements, 3);
+    assert_int_equal(r->elements, 4);
     claim_t out = {0};
     assert_int_equal(r->element[0]->type, REDIS_REPLY_STRING);
     snprintf(out.state, sizeof(out.state), "%s", r->element[0]->str);
@@ -356,8 +358,19 @@ static claim_t run_script(const redis_fixture_t *f, const char *script,
         snprintf(out.value, sizeof(out.value), "%s", r->element[1]->str);
     assert_int_equal(r->element[2]->type, REDIS_REPLY_INTEGER);
     out.published = r->element[2]->integer;
+    if (r->element[3]->type == REDIS_REPLY_STRING)
+        snprintf(out.taken_over, sizeof(out.taken_over), "%s", r->element[3]->str);
     freeReplyObject(r);
     return out;
+}
+
+/* Worker @p id renews its liveness key (liveness.c), or stops (NULL ttl). */
+static void set_alive(const redis_fixture_t *f, const char *id, const char *ttl_ms)
+{
+    redisReply *r = ttl_ms ? redisCommand(f->c, "SET bf:alive:%s 1 PX %s", id, ttl_ms)
+                           : redisCommand(f->c, "DEL bf:alive:%s", id);
+    assert_non_null(r);
+    freeReplyObject(r);
 }
 
 static claim_t claim_with_lease(const redis_fixture_t *f, const char *report_id,
@@ -430,8 +443,42 @@ static void test_redelivery_without_result_is_claimed_again_by_same_worker(void 
 static void test_other_worker_is_busy_while_lease_held(void **state)
 {
     redis_fixture_t *f = empty_redis(state);
+    set_alive(f, "w-1", "60000");
     expect_claim(f, "r-1", "w-1", "claimed", "r-1", 0);
     expect_claim(f, "r-1", "w-2", "busy", "w-1", 0);
+}
+
+/* A lease blocks others only while its holder is alive: once w-1's
+ * liveness key is gone (killed, not renewed for --liveness-ttl), w-2
+ * claims the report at once, long before the lease would run out, and
+ * learns whose claim it replaced. */
+static void test_claims_of_a_dead_worker_are_taken_over(void **state)
+{
+    redis_fixture_t *f = empty_redis(state);
+    set_alive(f, "w-1", "60000");
+    expect_claim(f, "r-1", "w-1", "claimed", "r-1", 0);
+    set_alive(f, "w-1", NULL);
+    claim_t got = claim_with_lease(f, "r-1", "w-2", LEASE_MS);
+    assert_string_equal(got.state, "claimed");
+    assert_string_equal(got.taken_over, "w-1");
+    keys_t k = keys_for(f->fp, "r-1");
+    redisReply *holder = redisCommand(f->c, "GET %s", k.lease);
+    assert_string_equal(holder->str, "w-2");
+    freeReplyObject(holder);
+    /* w-2 is alive: now w-1, back under the same id, waits for it. */
+    set_alive(f, "w-2", "60000");
+    expect_claim(f, "r-1", "w-1", "busy", "w-2", 0);
+    /* An expiring key counts as dead once it expired. */
+    set_alive(f, "w-2", "30");
+    double deadline = bf_test_now() + 5 * bf_test_timeout_mult();
+    while (integer_reply(f->c, "EXISTS %s", "bf:alive:w-2") == 1) {
+        if (bf_test_now() > deadline)
+            fail_msg("the liveness key did not expire");
+        pause_ms(10);
+    }
+    got = claim_with_lease(f, "r-1", "w-3", LEASE_MS);
+    assert_string_equal(got.state, "claimed");
+    assert_string_equal(got.taken_over, "w-2");
 }
 
 static void test_other_worker_claims_after_lease_expires(void **state)
@@ -467,6 +514,7 @@ static void test_published_flag_is_reported(void **state)
 {
     redis_fixture_t *f = empty_redis(state);
     keys_t k = keys_for(f->fp, "r-1");
+    set_alive(f, "w-1", "60000");
     expect_claim(f, "r-1", "w-1", "claimed", "r-1", 0);
     run(f->c, "SET %s %s", k.result, "encoded-result");
     expect_claim(f, "r-1", "w-1", "cached", "encoded-result", 0);
@@ -493,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_same_content_other_id_is_duplicate_of_owner),
         cmocka_unit_test(test_redelivery_without_result_is_claimed_again_by_same_worker),
         cmocka_unit_test(test_other_worker_is_busy_while_lease_held),
+        cmocka_unit_test(test_claims_of_a_dead_worker_are_taken_over),
         cmocka_unit_test(test_other_worker_claims_after_lease_expires),
         cmocka_unit_test(test_stored_result_is_returned_as_cached),
         cmocka_unit_test(test_published_flag_is_reported),
