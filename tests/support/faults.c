@@ -39,9 +39,10 @@ void bf_faults_place_leaders(bf_faults_t *f, int shift)
                                          BF_TOPIC_DLQ, BF_TOPIC_HEARTBEATS};
     for (size_t t = 0; t < sizeof(topics) / sizeof(topics[0]); t++)
         for (int p = 0; p < BF_FAULTS_PARTITIONS; p++)
-            assert_int_equal(rd_kafka_mock_partition_set_leader(
-                                 f->mock.mc, topics[t], p, (p + shift) % BF_FAULTS_BROKERS + 1),
-                             RD_KAFKA_RESP_ERR_NO_ERROR);
+            assert_int_equal(
+                rd_kafka_mock_partition_set_leader(f->mock.mc, topics[t], p,
+                                                   (p + shift) % BF_FAULTS_BROKERS + 1),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
 int bf_faults_start_worker(bf_faults_t *f, int i, bool wait_ready)
@@ -56,8 +57,14 @@ int bf_faults_start_worker(bf_faults_t *f, int i, bool wait_ready)
      * titles, which near-duplicate detection would rightly pair up);
      * statistics every second for the broker gauges. */
     const char *wenv[] = {"BOUNTYFLEET_NEAR_DUP_THRESHOLD=off", NULL};
-    const char *wargs[40] = {"--redis-timeout", "0.5", "-X", "statistics.interval.ms=1000",
-                             "-X", BF_FAULTS_IN_FLIGHT_ONE, "--heartbeat-interval", "1"};
+    const char *wargs[40] = {"--redis-timeout",
+                             "0.5",
+                             "-X",
+                             "statistics.interval.ms=1000",
+                             "-X",
+                             BF_FAULTS_IN_FLIGHT_ONE,
+                             "--heartbeat-interval",
+                             "1"};
     size_t n = 8;
     for (const char *const *a = f->opts.worker_args; a && *a && n + 1 < 40; a++)
         wargs[n++] = *a;
@@ -67,8 +74,11 @@ int bf_faults_start_worker(bf_faults_t *f, int i, bool wait_ready)
         return -1;
     if (i >= f->n_workers)
         f->n_workers = i + 1;
-    if (!wait_ready)
-        return 0;
+    return wait_ready ? bf_faults_wait_ready(f, i) : 0;
+}
+
+int bf_faults_wait_ready(bf_faults_t *f, int i)
+{
     /* Ready: it joined the group and owns partitions. */
     double deadline = bf_test_now() + 60 * bf_test_timeout_mult();
     long status = 0;
@@ -109,6 +119,13 @@ int bf_faults_setup(bf_faults_t *f, const bf_faults_opts_t *opts)
     const char *const *aisim_args = opts->aisim_args ? opts->aisim_args : default_aisim;
     if (bf_stack_start_with_brokers(&f->s, f->mock.brokers, aisim_args) != 0)
         goto fail;
+    if (opts->redis_persistence && *opts->redis_persistence) {
+        /* Again on its port, now with an append-only file. */
+        snprintf(f->s.redis_persistence, sizeof(f->s.redis_persistence), "%s",
+                 opts->redis_persistence);
+        if (bf_stack_restart_redis(&f->s) != 0)
+            goto fail;
+    }
     snprintf(f->aisim_url, sizeof(f->aisim_url), "%s", f->s.ai_base_url);
     char *v1 = strstr(f->aisim_url, "/v1");
     if (v1)
@@ -313,7 +330,8 @@ static json_t *scan_topic(bf_faults_t *f, const char *topic, bool results,
         if (!m)
             continue;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (m->partition >= 0 && m->partition < BF_FAULTS_PARTITIONS && !eof[m->partition]) {
+            if (m->partition >= 0 && m->partition < BF_FAULTS_PARTITIONS &&
+                !eof[m->partition]) {
                 eof[m->partition] = true;
                 eofs++;
             }
@@ -358,7 +376,8 @@ static void explain_missing(bf_faults_t *f, const char *prefix)
     rd_kafka_conf_set(conf, "group.id", BF_FAULTS_GROUP, errstr, sizeof(errstr));
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     assert_non_null(rk);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(BF_FAULTS_PARTITIONS);
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new(BF_FAULTS_PARTITIONS);
     for (int p = 0; p < BF_FAULTS_PARTITIONS; p++)
         rd_kafka_topic_partition_list_add(l, BF_TOPIC_REPORTS, p);
     rd_kafka_resp_err_t err = rd_kafka_committed(rk, l, 10000);
@@ -424,6 +443,7 @@ void bf_faults_batch_count(bf_faults_t *f, bf_faults_batch_t *b, bf_faults_count
     want += (size_t)f->reports;
     size_t got = bf_test_results_wait(&f->res, want, f->opts.recovery_s);
     b->completed = bf_test_now();
+    bf_test_results_drain(&f->res, 1.0); /* a second record for any of them */
     c->seconds = b->completed - b->started;
     json_t *stats = bf_test_aisim_stats(&f->s);
     json_t *by_report = json_object_get(stats, "by_report");

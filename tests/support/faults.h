@@ -56,7 +56,8 @@ typedef struct bf_faults_opts_s {
     int workers;                    /* started at setup, 1..BF_FAULTS_MAX_WORKERS */
     const char *const *aisim_args;  /* NULL-terminated; NULL: --latency-ms 20 */
     const char *const *worker_args; /* more flags for every worker; may be NULL */
-    double recovery_s; /* how long a batch may take after its fault; 0: 90 */
+    double recovery_s;              /* how long a batch may take after its fault; 0: 90 */
+    const char *redis_persistence;  /* bf_stack_t.redis_persistence; NULL: none */
 } bf_faults_opts_t;
 
 typedef struct bf_faults_s {
@@ -71,7 +72,7 @@ typedef struct bf_faults_s {
     bf_proc_t producer;
     bf_test_results_t res;
     bool results_open;
-    int reports; /* per batch */
+    int reports;         /* per batch */
     char aisim_url[512]; /* without /v1 */
 } bf_faults_t;
 
@@ -85,6 +86,9 @@ void bf_faults_teardown(bf_faults_t *f);
 /** @brief Start worker @p i (again: a replacement after a kill) as
  *         "faults-<i>"; with @p wait_ready, until its /readyz says 200. */
 int bf_faults_start_worker(bf_faults_t *f, int i, bool wait_ready);
+
+/** @brief Wait until worker @p i's /readyz says 200. @returns 0 or -1. */
+int bf_faults_wait_ready(bf_faults_t *f, int i);
 
 /** @brief SIGKILL worker @p i (a crash: nothing is flushed or committed). */
 void bf_faults_kill_worker(bf_faults_t *f, int i);
@@ -121,17 +125,17 @@ typedef struct bf_faults_batch_s {
 
 /** What came of a batch. */
 typedef struct bf_faults_counts_s {
-    int reports;          /* published ("in") */
-    int producer_status;  /* the publisher's exit status (0: all delivered) */
-    int results;          /* reports of the batch with a result ("out") */
-    int missing;          /* without one */
-    int repeated;         /* with more than one result record */
-    int max_records;      /* most result records one report got */
-    int failed;           /* with an analysis that failed */
-    int billed_wrong;     /* billed other than once per successful analysis */
-    int billed_more;      /* of those: billed more than that (paid twice) */
-    long ai_calls;        /* analyses billed for the batch's reports */
-    double seconds;       /* publishing started to the last result */
+    int reports;         /* published ("in") */
+    int producer_status; /* the publisher's exit status (0: all delivered) */
+    int results;         /* reports of the batch with a result ("out") */
+    int missing;         /* without one */
+    int repeated;        /* with more than one result record */
+    int max_records;     /* most result records one report got */
+    int failed;          /* with an analysis that failed */
+    int billed_wrong;    /* billed other than once per successful analysis */
+    int billed_more;     /* of those: billed more than that (paid twice) */
+    long ai_calls;       /* analyses billed for the batch's reports */
+    double seconds;      /* publishing started to the last result */
 } bf_faults_counts_t;
 
 /** @brief Publish batch @p prefix at @p rate reports/s in the background

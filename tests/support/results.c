@@ -98,32 +98,49 @@ void bf_test_results_close(bf_test_results_t *r)
     json_decref(r->count);
 }
 
+/* One record of the results topic into by_id and count. */
+static void take(bf_test_results_t *r, rd_kafka_message_t *m)
+{
+    if (!m->err) {
+        json_t *obj = NULL;
+        char errstr[256];
+        bf_err_t err = bf_codec_decode(r->codec, BF_RECORD_VALIDATION, m->payload, m->len,
+                                       &obj, NULL, errstr, sizeof(errstr));
+        if (err)
+            fail_msg("undecodable result at offset %lld: %s", (long long)m->offset,
+                     errstr);
+        const char *id = json_string_value(json_object_get(obj, "report_id"));
+        assert_non_null(id);
+        json_t *c = json_object_get(r->count, id);
+        json_object_set_new(r->count, id,
+                            json_integer(c ? json_integer_value(c) + 1 : 1));
+        json_object_set(r->by_id, id, obj);
+        json_decref(obj);
+    }
+    rd_kafka_message_destroy(m);
+}
+
 size_t bf_test_results_wait(bf_test_results_t *r, size_t want, double timeout_s)
 {
     double deadline = bf_test_now() + timeout_s * bf_test_timeout_mult();
     while (json_object_size(r->by_id) < want && bf_test_now() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 200);
-        if (!m)
-            continue;
-        if (!m->err) {
-            json_t *obj = NULL;
-            char errstr[256];
-            bf_err_t err = bf_codec_decode(r->codec, BF_RECORD_VALIDATION, m->payload,
-                                           m->len, &obj, NULL, errstr, sizeof(errstr));
-            if (err)
-                fail_msg("undecodable result at offset %lld: %s", (long long)m->offset,
-                         errstr);
-            const char *id = json_string_value(json_object_get(obj, "report_id"));
-            assert_non_null(id);
-            json_t *c = json_object_get(r->count, id);
-            json_object_set_new(r->count, id,
-                                json_integer(c ? json_integer_value(c) + 1 : 1));
-            json_object_set(r->by_id, id, obj);
-            json_decref(obj);
-        }
-        rd_kafka_message_destroy(m);
+        if (m)
+            take(r, m);
     }
     return json_object_size(r->by_id);
+}
+
+void bf_test_results_drain(bf_test_results_t *r, double quiet_s)
+{
+    double quiet_until = bf_test_now() + quiet_s;
+    while (bf_test_now() < quiet_until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 100);
+        if (m) {
+            take(r, m);
+            quiet_until = bf_test_now() + quiet_s;
+        }
+    }
 }
 
 void bf_test_write_reports(const char *path, const char *prefix, int n, int group)

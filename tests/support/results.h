@@ -31,6 +31,11 @@ void bf_test_results_open(bf_test_results_t *r, const char *brokers, int partiti
  *  @returns the number of distinct report ids with a result. */
 size_t bf_test_results_wait(bf_test_results_t *r, size_t want, double timeout_s);
 
+/** @brief Read whatever arrives until nothing has for @p quiet_s seconds
+ *         (records that came after bf_test_results_wait() was satisfied:
+ *         a second result for a report). */
+void bf_test_results_drain(bf_test_results_t *r, double quiet_s);
+
 void bf_test_results_close(bf_test_results_t *r);
 
 /**

@@ -228,9 +228,21 @@ static int launch_redis(bf_stack_t *s, int port)
     snprintf(portstr, sizeof(portstr), "%d", port);
     snprintf(dir, sizeof(dir), "%s/redis", s->tmpdir);
     mkdir(dir, 0700);
-    const char *argv[] = {
-        "/usr/bin/redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "",
-        "--appendonly",          "no",     "--dir", dir,      NULL};
+    bool aof = s->redis_persistence[0] != '\0';
+    const char *argv[] = {"/usr/bin/redis-server",
+                          "--port",
+                          portstr,
+                          "--bind",
+                          "127.0.0.1",
+                          "--save",
+                          "",
+                          "--appendonly",
+                          aof ? "yes" : "no",
+                          "--appendfsync",
+                          aof ? s->redis_persistence : "everysec",
+                          "--dir",
+                          dir,
+                          NULL};
     if (bf_proc_start(&s->redis, "redis", s->tmpdir, argv, NULL, false, 5) != 0)
         return -1;
     /* Wait until it accepts connections or exits (port taken). */

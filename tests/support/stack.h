@@ -58,6 +58,11 @@ typedef struct bf_stack_s {
     char brokers[512];
     char redis_url[128];
     char ai_base_url[512];
+    /* Redis persistence from the next restart on (bf_stack_restart_redis):
+     * "" none (the default: it keeps nothing), or an appendfsync policy,
+     * "everysec" or "always", for an append-only file in tmpdir/redis that
+     * a restart reloads. */
+    char redis_persistence[16];
 } bf_stack_t;
 
 /**

@@ -1,0 +1,336 @@
+/*
+ * test_restarts.c - what a real restart does to the system, reproduced on
+ * the in-process mock cluster (support/faults.h): a broker that answers
+ * metadata requests with UNKNOWN_TOPIC_OR_PART while it comes back,
+ * workers SIGKILLed while they hold claims, and Redis SIGKILLed and
+ * restarted with each persistence setting.
+ *
+ * Each scenario prints what it counted: reports in, results out, result
+ * records per report and AI calls per report (the simulator's bill), and
+ * checks the promises: nothing lost, one result per report, nothing paid
+ * twice but what was in flight when a process died, no stall.
+ *
+ * Each test starts its own stack (a scenario needs its own workers or
+ * Redis), so they run in any order or alone (test_restarts NAME).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "libbf/kafka.h"
+#include "libbf/mem.h"
+#include "support/faults.h"
+
+static int teardown(void **state)
+{
+    bf_faults_t *f = *state;
+    if (!f)
+        return 0;
+    bf_faults_teardown(f);
+    free(f);
+    return 0;
+}
+
+static int start(void **state, const bf_faults_opts_t *opts)
+{
+    bf_faults_t *f = bf_calloc(1, sizeof(*f));
+    if (bf_faults_setup(f, opts) != 0) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* A broker restarting: the topic missing from metadata for a while     */
+/* ------------------------------------------------------------------ */
+
+static int setup_one_worker(void **state)
+{
+    bf_faults_opts_t opts = {.workers = 1};
+    return start(state, &opts);
+}
+
+/* A restarting Apache Kafka broker answers Metadata with
+ * UNKNOWN_TOPIC_OR_PART for a few seconds, and a client that refreshes
+ * then sees the topic gone ("partition count changed from 6 to 0"): the
+ * publisher once lost a tenth of its reports there. Here every broker
+ * goes down and comes back (the clients reconnect and ask for metadata)
+ * while the mock answers just that for the reports and results topics,
+ * for five seconds, in the middle of a batch. */
+static void test_topic_missing_from_metadata_loses_nothing(void **state)
+{
+    bf_faults_t *f = *state;
+    bf_faults_batch_t b;
+    bf_faults_watch_t w = {0};
+    bf_faults_batch_start(f, &b, "tm", "40");
+    rd_kafka_mock_topic_set_error(f->mock.mc, BF_TOPIC_REPORTS,
+                                  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    rd_kafka_mock_topic_set_error(f->mock.mc, BF_TOPIC_VALIDATIONS,
+                                  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    for (int id = 1; id <= BF_FAULTS_BROKERS; id++)
+        assert_int_equal(rd_kafka_mock_broker_set_down(f->mock.mc, id), 0);
+    bf_faults_hold(f, 1.5, &w);
+    for (int id = 1; id <= BF_FAULTS_BROKERS; id++)
+        assert_int_equal(rd_kafka_mock_broker_set_up(f->mock.mc, id), 0);
+    bf_faults_hold(f, 3.5, &w);
+    rd_kafka_mock_topic_set_error(f->mock.mc, BF_TOPIC_REPORTS,
+                                  RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_mock_topic_set_error(f->mock.mc, BF_TOPIC_VALIDATIONS,
+                                  RD_KAFKA_RESP_ERR_NO_ERROR);
+    bf_faults_batch_check(f, &b, 0);
+    bf_faults_batch_free(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers killed while they hold claims                                */
+/* ------------------------------------------------------------------ */
+
+/* Seconds of the group's session timeout and of the workers' liveness
+ * keys in this scenario (short, so the test is; the bound scales). */
+#define SESSION_S  6
+#define LIVENESS_S 3
+
+static int setup_three_workers(void **state)
+{
+    static const char *const aisim[] = {"--latency-ms", "800", NULL};
+    static const char *const args[] = {"-X",
+                                       "session.timeout.ms=6000",
+                                       "-X",
+                                       "heartbeat.interval.ms=1000",
+                                       "--liveness-ttl",
+                                       "3",
+                                       NULL};
+    bf_faults_opts_t opts = {.workers = 3, .aisim_args = aisim, .worker_args = args};
+    return start(state, &opts);
+}
+
+/* Two of three workers are SIGKILLed with reports in flight (AI calls of
+ * 0.8 s: each holds a few dozen claims). Their partitions move to the
+ * survivor after the session timeout, and their claims must not block it:
+ * a lease counts only while its holder renews its liveness key, so the
+ * fleet is back to full throughput within 2 x the session timeout + 10 s
+ * (it once stalled for minutes: the leases lasted --lease, 300 s). Only
+ * the analyses in flight at the kill may be paid again. */
+static void test_killed_workers_claims_do_not_stall_the_fleet(void **state)
+{
+    bf_faults_t *f = *state;
+    for (int i = 1; i < 3; i++) /* all three own partitions */
+        if (bf_faults_wait_ready(f, i) != 0)
+            bf_faults_fail(f, "a worker did not turn ready");
+    bf_faults_batch_t b;
+    bf_faults_batch_start(f, &b, "sk", "60");
+    bf_faults_sleep(2);
+    double killed_at = bf_test_now();
+    bf_faults_kill_worker(f, 1);
+    bf_faults_kill_worker(f, 2);
+    bf_faults_counts_t c;
+    bf_faults_batch_count(f, &b, &c);
+    double after_kill = b.completed - killed_at;
+    /* The last report was published ~5 s after the start at 60/s for 300;
+     * the survivor needs the rest plus the hand-over. */
+    double bound = 2 * SESSION_S + 10 + 0.8 * 3 + 10;
+    char *m = bf_faults_metrics(f);
+    double taken = bf_faults_metric_sum(m, "bountyfleet_claims_taken_over_total", NULL);
+    free(m);
+    fprintf(
+        stderr,
+        "[sk] 2 of 3 workers SIGKILLed: the batch completed %.1f s after the kill "
+        "(bound %.0f s); claims taken over from the dead: %g; paid again: %d reports\n",
+        after_kill, bound, taken, c.billed_more);
+    if (c.missing)
+        bf_faults_fail(f, "reports without a result after the kill (a stall)");
+    assert_true(WIFEXITED(c.producer_status) && WEXITSTATUS(c.producer_status) == 0);
+    assert_true(after_kill <= bound * bf_test_timeout_mult());
+    /* At-least-once: a result acknowledged by Kafka just before the kill,
+     * whose "published" mark never reached Redis, goes out once more. */
+    assert_true(c.repeated <= 2 * 64);
+    /* Paid twice: at most what the two dead workers had in flight. */
+    assert_true(c.billed_more <= 2 * 64);
+    assert_int_equal(c.failed, 0);
+    bf_faults_batch_free(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Redis SIGKILLed: what each persistence setting costs                 */
+/* ------------------------------------------------------------------ */
+
+typedef struct redis_cost_s {
+    long ai_calls;    /* paid again for reports that had a result */
+    int records;      /* result records published again */
+    double data_lost; /* bountyfleet_redis_data_lost_total */
+} redis_cost_t;
+
+/* Publish batch @p prefix (already done once) again, as a producer that
+ * retried after a timeout would, and wait until the worker consumed it. */
+static void publish_again(bf_faults_t *f, const char *prefix)
+{
+    char *before = bf_faults_metrics(f);
+    double consumed0 = bf_test_metric_value(before, "bountyfleet_reports_consumed_total");
+    free(before);
+    char file[400], bin[512];
+    snprintf(file, sizeof(file), "%s/%s.jsonl", f->s.tmpdir, prefix);
+    const char *argv[] = {bf_test_bin("bountyfleet-producer", bin, sizeof(bin)),
+                          "-b",
+                          f->s.brokers,
+                          "-q",
+                          "-X",
+                          BF_FAULTS_IN_FLIGHT_ONE,
+                          file,
+                          NULL};
+    bf_proc_t p = {0};
+    assert_int_equal(
+        bf_proc_start(&p, "producer-again", f->s.tmpdir, argv, NULL, false, 5), 0);
+    int status = -1;
+    double deadline = bf_test_now() + 60 * bf_test_timeout_mult();
+    while (!bf_proc_exited(&p, &status) && bf_test_now() < deadline)
+        bf_faults_sleep(0.05);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* Consumed, and nothing in flight any more. */
+    deadline = bf_test_now() + 90 * bf_test_timeout_mult();
+    for (;;) {
+        char *m = bf_faults_metrics(f);
+        double consumed = bf_test_metric_value(m, "bountyfleet_reports_consumed_total");
+        double in_flight = bf_test_metric_value(m, "bountyfleet_reports_in_flight");
+        free(m);
+        if (consumed >= consumed0 + f->reports && in_flight == 0)
+            break;
+        if (bf_test_now() > deadline)
+            bf_faults_fail(f, "the reports published again were not all consumed");
+        bf_faults_sleep(0.2);
+    }
+    bf_test_results_drain(&f->res, 2.0); /* results still on their way */
+}
+
+/* A batch completes; Redis is SIGKILLed at once and started again with
+ * the same setting; the same reports arrive again. What was stored decides
+ * what is paid and published again. */
+static void redis_kill_costs(bf_faults_t *f, const char *prefix, redis_cost_t *cost)
+{
+    bf_faults_batch_t b;
+    bf_faults_batch_start(f, &b, prefix, "150");
+    bf_faults_batch_check(f, &b, 0);
+    json_t *stats = bf_test_aisim_stats(&f->s);
+    long billed_before = 0;
+    const char *id;
+    json_t *v;
+    json_object_foreach(json_object_get(stats, "by_report"), id, v) billed_before +=
+        (long)json_integer_value(v);
+    json_decref(stats);
+    size_t records_before = 0;
+    json_object_foreach(f->res.count, id, v) records_before +=
+        (size_t)json_integer_value(v);
+    char *m = bf_faults_metrics(f);
+    double lost_before = bf_test_metric_value(m, "bountyfleet_redis_data_lost_total");
+    free(m);
+
+    bf_proc_stop(&f->s.redis, SIGKILL, 5);
+    assert_int_equal(bf_stack_restart_redis(&f->s), 0);
+    publish_again(f, prefix);
+
+    stats = bf_test_aisim_stats(&f->s);
+    long billed_after = 0;
+    json_object_foreach(json_object_get(stats, "by_report"), id, v) billed_after +=
+        (long)json_integer_value(v);
+    json_decref(stats);
+    size_t records_after = 0;
+    json_object_foreach(f->res.count, id, v) records_after +=
+        (size_t)json_integer_value(v);
+    m = bf_faults_metrics(f);
+    cost->data_lost = bf_test_metric_value(m, "bountyfleet_redis_data_lost_total") -
+                      (lost_before > 0 ? lost_before : 0);
+    free(m);
+    cost->ai_calls = billed_after - billed_before;
+    cost->records = (int)(records_after - records_before);
+    fprintf(stderr,
+            "[%s] Redis %s: after a SIGKILL and %d reports delivered again: %ld AI calls "
+            "paid again (%.2f per report), %d results published again, data loss "
+            "noticed %g time(s)\n",
+            prefix,
+            f->s.redis_persistence[0] ? f->s.redis_persistence : "without persistence",
+            f->reports, cost->ai_calls, (double)cost->ai_calls / f->reports,
+            cost->records, cost->data_lost);
+    bf_faults_batch_free(&b);
+}
+
+static int setup_redis_none(void **state)
+{
+    bf_faults_opts_t opts = {.workers = 1};
+    return start(state, &opts);
+}
+
+static int setup_redis_always(void **state)
+{
+    bf_faults_opts_t opts = {.workers = 1, .redis_persistence = "always"};
+    return start(state, &opts);
+}
+
+static int setup_redis_everysec(void **state)
+{
+    bf_faults_opts_t opts = {.workers = 1, .redis_persistence = "everysec"};
+    return start(state, &opts);
+}
+
+/* Without persistence (how the demo once ran Redis) everything is gone:
+ * every report is analysed and published again, and the worker says so. */
+static void test_redis_without_persistence_loses_its_data_loudly(void **state)
+{
+    redis_cost_t c;
+    redis_kill_costs(*state, "rn", &c);
+    assert_true(c.data_lost >= 1);
+    assert_true(c.ai_calls > 0);
+}
+
+/* appendfsync always: nothing acknowledged is lost, nothing is paid or
+ * published twice, nothing is reported lost. */
+static void test_redis_with_appendfsync_always_loses_nothing(void **state)
+{
+    bf_faults_t *f = *state;
+    redis_cost_t c;
+    redis_kill_costs(f, "ra", &c);
+    assert_int_equal(c.ai_calls, 0);
+    assert_int_equal(c.records, 0);
+    assert_true(c.data_lost == 0);
+}
+
+/* appendfsync everysec (docker-compose, the demo): at most the last
+ * second's writes; the numbers are printed for BENCHMARKS.md / RUNBOOK. */
+static void test_redis_with_appendfsync_everysec_loses_at_most_a_second(void **state)
+{
+    bf_faults_t *f = *state;
+    redis_cost_t c;
+    redis_kill_costs(f, "re", &c);
+    assert_true(c.data_lost == 0); /* the instance id is on disk */
+    assert_true(c.ai_calls <= 3L * f->reports);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_topic_missing_from_metadata_loses_nothing,
+                                        setup_one_worker, teardown),
+        cmocka_unit_test_setup_teardown(test_killed_workers_claims_do_not_stall_the_fleet,
+                                        setup_three_workers, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_redis_without_persistence_loses_its_data_loudly, setup_redis_none,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_redis_with_appendfsync_always_loses_nothing,
+                                        setup_redis_always, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_redis_with_appendfsync_everysec_loses_at_most_a_second,
+            setup_redis_everysec, teardown),
+    };
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
