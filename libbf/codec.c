@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "libbf/clock.h"
 #include "libbf/mem.h"
 #include "libbf/schema_int.h"
 
@@ -301,77 +302,6 @@ static json_t *bytes_to_latin1(const unsigned char *b, size_t n)
     return j;
 }
 
-static int take_digits(const char **p, int count, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < count; i++, (*p)++) {
-        if (**p < '0' || **p > '9')
-            return 0;
-        v = v * 10 + (**p - '0');
-    }
-    *out = v;
-    return 1;
-}
-
-/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* RFC 3339 date-time ("2024-05-01T12:00:00.250+02:00") to milliseconds
- * since the epoch; report.avsc promises JSON producers this form for
- * timestamp-millis. Digits past milliseconds are truncated. */
-static int parse_rfc3339_ms(const char *s, int64_t *out)
-{
-    int y, mo, d, h, mi, sec, ms = 0;
-    if (!take_digits(&s, 4, &y) || *s++ != '-' || !take_digits(&s, 2, &mo) ||
-        *s++ != '-' || !take_digits(&s, 2, &d) || (*s != 'T' && *s != 't' && *s != ' '))
-        return 0;
-    s++;
-    if (!take_digits(&s, 2, &h) || *s++ != ':' || !take_digits(&s, 2, &mi) ||
-        *s++ != ':' || !take_digits(&s, 2, &sec))
-        return 0;
-    if (*s == '.') {
-        s++;
-        int digits = 0;
-        for (; *s >= '0' && *s <= '9'; s++, digits++)
-            if (digits < 3)
-                ms = ms * 10 + (*s - '0');
-        if (digits == 0)
-            return 0;
-        for (; digits < 3; digits++)
-            ms *= 10;
-    }
-    int offset_min = 0;
-    if (*s == 'Z' || *s == 'z') {
-        s++;
-    } else if (*s == '+' || *s == '-') {
-        int sign = *s++ == '-' ? -1 : 1, oh, om;
-        if (!take_digits(&s, 2, &oh) || *s++ != ':' || !take_digits(&s, 2, &om) ||
-            oh > 23 || om > 59)
-            return 0;
-        offset_min = sign * (oh * 60 + om);
-    } else {
-        return 0;
-    }
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (*s || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 60)
-        return 0;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
-                   (int64_t)offset_min * 60;
-    *out = secs * 1000 + ms;
-    return 1;
-}
-
 /* ------------------------------------------------------------------------
  * fit(): JSON -> schema
  *
@@ -574,7 +504,7 @@ static bf_err_t fit_scalar(ctx_t *c, const bf_schema_node_t *n, const json_t *in
             v = json_integer_value(in);
         else if (!accepts(n, in))
             return mismatch(c, n, in);
-        else if (!parse_rfc3339_ms(json_string_value(in), &v))
+        else if (bf_time_parse_rfc3339(json_string_value(in), &v) != BF_OK)
             return fail(c, BF_ERR_SCHEMA, "'%s' is not an RFC 3339 date-time",
                         json_string_value(in));
         rc = dst ? avro_value_set_long(dst, v) : 0;

@@ -9,7 +9,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 
 static const struct {
     const char *name;
@@ -58,11 +57,4 @@ bf_err_t bf_seterr(bf_err_t err, char *errstr, size_t size, const char *fmt, ...
         va_end(ap);
     }
     return err;
-}
-
-double bf_monotonic_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -52,7 +52,4 @@ const char *bf_err_name(bf_err_t err);
 bf_err_t bf_seterr(bf_err_t err, char *errstr, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/** @brief Seconds on the monotonic clock (for durations and deadlines). */
-double bf_monotonic_s(void);
-
 #endif

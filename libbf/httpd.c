@@ -12,6 +12,7 @@
  * stays libmicrohttpd's, which then sees the end of the stream and closes
  * it the usual way).
  */
+#include "libbf/clock.h"
 #include "libbf/httpd.h"
 
 #include <arpa/inet.h>

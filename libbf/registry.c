@@ -10,6 +10,7 @@
  * bad ids cannot grow memory; past the bound the oldest negative entry is
  * reused, and positive entries, which are few, simply stop being added.
  */
+#include "libbf/clock.h"
 #include "libbf/registry.h"
 
 #include <curl/curl.h>

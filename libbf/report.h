@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "libbf/clock.h"
 #include "libbf/err.h"
 
 /* Bounds on a report's fields. A real write-up is a few KiB; the largest of
@@ -67,15 +68,5 @@ char *bf_report_json_text(const bf_report_t *r, size_t flags, size_t *len);
 
 /** @brief Free a report. NULL-safe. */
 void bf_report_destroy(bf_report_t *r);
-
-/**
- * @brief Parse an RFC 3339 timestamp ("2014-07-03T05:06:17.257Z",
- *        "2014-07-03 05:06:17+02:00") into milliseconds since the epoch.
- * @returns BF_OK or BF_ERR_PARSE.
- */
-bf_err_t bf_time_parse_rfc3339(const char *s, int64_t *ms);
-
-/** @brief Milliseconds since the Unix epoch, now. */
-int64_t bf_time_now_ms(void);
 
 #endif

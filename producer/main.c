@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "libbf/clock.h"
 #include "libbf/config.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"

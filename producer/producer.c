@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "libbf/clock.h"
 #include "libbf/buf.h"
 #include "libbf/codec.h"
 #include "libbf/config.h"

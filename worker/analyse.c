@@ -61,7 +61,7 @@ void bf_analyse_start(bf_job_t *j)
 {
     bf_worker_t *w = j->w;
     double deadline =
-        w->cfg->ai_deadline_s > 0 ? bf_worker_now() + w->cfg->ai_deadline_s : 0;
+        w->cfg->ai_deadline_s > 0 ? bf_monotonic_s() + w->cfg->ai_deadline_s : 0;
     j->ai_pending = BF_ANALYSIS__COUNT;
     for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
         ai_call_t *call = bf_malloc(sizeof(*call));

@@ -161,7 +161,7 @@ void bf_heartbeat_on_stats(uv_timer_t *t)
 /* One heartbeat record (schemas/heartbeat.avsc), keyed by worker id. */
 void bf_heartbeat_send(bf_worker_t *w)
 {
-    double now = bf_worker_now();
+    double now = bf_monotonic_s();
     double interval = now - w->last_heartbeat;
     uint64_t finished = w->acked + w->dlq;
     double rate =

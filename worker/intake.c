@@ -80,7 +80,7 @@ static void serve_soon(bf_worker_t *w)
 
 void bf_intake_update(bf_worker_t *w)
 {
-    double now = bf_worker_now();
+    double now = bf_monotonic_s();
     if (full(w) && !w->cap_paused && now - w->last_take >= HOLD_S)
         w->cap_paused = true;
     else if (w->cap_paused && w->in_flight <= w->low_water)
@@ -126,7 +126,7 @@ void bf_intake_serve(bf_worker_t *w)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 0);
         if (!m)
             return;
-        w->last_take = bf_worker_now();
+        w->last_take = bf_monotonic_s();
         handle_message(w, m);
     }
     serve_soon(w); /* the batch bound, not an empty queue, ended this serve */

@@ -16,17 +16,12 @@
 #include "libbf/mem.h"
 #include "worker/worker_int.h"
 
-double bf_worker_now(void)
-{
-    return (double)uv_hrtime() / 1e9;
-}
-
 bf_job_t *bf_job_new(bf_worker_t *w, rd_kafka_message_t *m)
 {
     bf_job_t *j = bf_calloc(1, sizeof(*j));
     j->w = w;
     j->msg = m;
-    j->started = bf_worker_now();
+    j->started = bf_monotonic_s();
     if (m) {
         j->partition = m->partition;
         j->epoch = w->partitions[m->partition].epoch;
@@ -99,7 +94,7 @@ void bf_job_done(bf_job_t *j)
 {
     bf_worker_t *w = j->w;
     mark_offset_done(j);
-    double seconds = bf_worker_now() - j->started;
+    double seconds = bf_monotonic_s() - j->started;
     bf_telemetry_report_done(&w->tel, seconds);
     /* What the worker itself added to an analysed report: everything but
      * the slowest AI call (decode, Redis, encoding, publishing, queues). */
@@ -137,7 +132,7 @@ static void on_redis_reply(bf_redis_t *r, bf_err_t err, redisReply *reply, void 
 {
     redis_call_t *c = opaque;
     if (!c->w->shutdown)
-        bf_series_observe(c->w->tel.redis_duration, bf_worker_now() - c->started);
+        bf_series_observe(c->w->tel.redis_duration, bf_monotonic_s() - c->started);
     c->cb(r, err, reply, c->opaque);
     free(c);
 }
@@ -146,7 +141,7 @@ bf_err_t bf_worker_redis(bf_worker_t *w, bf_redis_cb *cb, void *opaque, int argc
                          const char **argv, const size_t *lens)
 {
     redis_call_t *c = bf_malloc(sizeof(*c));
-    *c = (redis_call_t){.w = w, .cb = cb, .opaque = opaque, .started = bf_worker_now()};
+    *c = (redis_call_t){.w = w, .cb = cb, .opaque = opaque, .started = bf_monotonic_s()};
     bf_err_t err = bf_redis_command_argv(w->redis, on_redis_reply, c, argc, argv, lens);
     if (err)
         free(c);

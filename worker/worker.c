@@ -46,7 +46,7 @@ static void begin_stop(bf_worker_t *w, const char *why)
     if (w->stopping)
         return;
     w->stopping = true;
-    w->stop_deadline = bf_worker_now() + w->cfg->drain_timeout_s;
+    w->stop_deadline = bf_monotonic_s() + w->cfg->drain_timeout_s;
     bf_log(BF_LOG_INFO, "worker", "stopping", BF_LSTR("signal", why),
            BF_LINT("in_flight", w->in_flight),
            BF_LDBL("drain_timeout_s", w->cfg->drain_timeout_s));
@@ -104,7 +104,7 @@ static void on_tick(uv_timer_t *t)
     bf_worker_t *w = t->data;
     /* Loop lag: how much later than its period this repeating timer
      * fires. Anything that blocks the loop shows up here. */
-    double now = bf_worker_now();
+    double now = bf_monotonic_s();
     if (w->last_tick > 0) {
         double late = now - w->last_tick - TICK_MS / 1000.0;
         bf_series_observe(w->tel.loop_lag, late > 0 ? late : 0);
@@ -115,7 +115,7 @@ static void on_tick(uv_timer_t *t)
     rd_kafka_poll(w->producer, 0);
     if (!w->stopping)
         return;
-    if (w->in_flight == 0 || bf_worker_now() > w->stop_deadline) {
+    if (w->in_flight == 0 || bf_monotonic_s() > w->stop_deadline) {
         if (w->in_flight)
             bf_log(BF_LOG_WARN, "worker", "drain_timeout",
                    BF_LINT("abandoned", w->in_flight));
@@ -432,7 +432,7 @@ bf_err_t bf_worker_run(bf_worker_t *w)
     uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
     uv_timer_start(&w->stats_timer, bf_heartbeat_on_stats, 200, 1000);
     bf_liveness_start(w);
-    w->last_heartbeat = bf_worker_now();
+    w->last_heartbeat = bf_monotonic_s();
     if (!w->cfg->dry_run) {
         uint64_t hb_ms = (uint64_t)(w->cfg->heartbeat_interval_s * 1000);
         uv_timer_start(&w->heartbeat_timer, bf_heartbeat_on_timer, hb_ms, hb_ms);

@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "libbf/clock.h"
 #include "libbf/codec.h"
 #include "libbf/http.h"
 #include "libbf/redis.h"
@@ -123,7 +124,7 @@ struct bf_job_s {
     int32_t partition;
     uint32_t epoch;
     int64_t offset;
-    double started;         /* consumed at (bf_worker_now) */
+    double started;         /* consumed at (bf_monotonic_s) */
     const char *status;     /* result status once known (static string) */
     const char *dlq_reason; /* bf.error of a dead letter */
     bool dedup_unchecked;   /* fail-open: validated without asking Redis */
@@ -151,9 +152,6 @@ struct bf_job_s {
     uv_timer_t timers[BF_JOB_N_TIMERS];
     int open_timers;
 };
-
-/** @brief Seconds on the loop's monotonic clock (uv_hrtime). */
-double bf_worker_now(void);
 
 /** @brief worker.c: SIGTERM and SIGINT stop the worker (or --once). */
 void bf_worker_watch_signals(bf_worker_t *w);

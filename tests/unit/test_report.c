@@ -385,6 +385,8 @@ static void test_rfc3339_rejects_malformed_text(void **unused)
         "2014-07-03T05:60:17Z",
         "2014-07-03T05:06:61Z",
         "2014-07-03T05:06:17.Z",
+        "2014-07-03T05:06:17",     /* no offset: local time of an unknown place */
+        "2014-07-03T05:06:17.257", /* (the codec refused it; the report parser took it) */
         "2014-07-03T05:06:17+02",
         "2014-07-03T05:06:17+0200",
         "2014-07-03T05:06:17Z ",
