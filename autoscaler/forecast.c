@@ -404,8 +404,11 @@ void bf_hw_observe(bf_hw_t *hw, double y, const double *first)
 {
     hw->t++;
     bool missing = isnan(y);
-    if (!missing && hw->n_obs < 2) { /* Holt's usual start: the first difference */
-        hw->trend = hw->n_obs ? y - hw->level : 0;
+    if (!missing && hw->n_obs < 2) {
+        /* Holt's usual start is the first difference; the book's form
+         * starts flat and lets beta find a trend (with beta 0 a noisy
+         * first difference would only ever decay) */
+        hw->trend = hw->n_obs && !hw->book_form ? y - hw->level : 0;
         hw->level = y;
         hw->n_obs++;
     } else if (missing) {
@@ -417,13 +420,18 @@ void bf_hw_observe(bf_hw_t *hw, double y, const double *first)
         size_t k = hw->m2 ? (hw->t - 1) % hw->m2 : 0;
         double s = hw->on1 ? hw->s1[i] : 0;
         double w = hw->on2 ? hw->s2[k] : 0;
-        double prev = hw->level;
+        double prev = hw->level, prev_trend = hw->trend;
         hw->level = hw->alpha * (y - s - w) + (1 - hw->alpha) * (prev + PHI * hw->trend);
         hw->trend = hw->beta * (hw->level - prev) + (1 - hw->beta) * PHI * hw->trend;
+        /* the seasonal indices learn from what is left of y after the
+         * level: the new one (the plain model, as it always did) or the
+         * one forecast for this step (the book's form, the selecting
+         * model's) */
+        double base = hw->book_form ? prev + PHI * prev_trend : hw->level;
         if (hw->on1)
-            hw->s1[i] = hw->gamma * (y - hw->level - w) + (1 - hw->gamma) * s;
+            hw->s1[i] = hw->gamma * (y - base - w) + (1 - hw->gamma) * s;
         if (hw->on2)
-            hw->s2[k] = hw->omega * (y - hw->level - s) + (1 - hw->omega) * w;
+            hw->s2[k] = hw->omega * (y - base - s) + (1 - hw->omega) * w;
         hw->n_obs++;
     }
     if (hw->m2 && hw->t == 2 * hw->m2)

@@ -38,9 +38,10 @@
  *   How fast the means forget (12 or 96 steps), or whether the level is
  *   used at all, is part of the grid.
  *
- *   Interval. The 95 % interval is the forecast +- the 95th percentile of
- *   the last BF_FORECAST_INTERVAL_ERRORS absolute errors at `horizon`
- *   steps (widened by sqrt(h / horizon) for other horizons): the errors of
+ *   Interval. The 95 % interval is the forecast +- the conformal 95 % quantile
+ *   of the last BF_FORECAST_INTERVAL_ERRORS absolute errors at `horizon`
+ *   steps (widened by sqrt(h / horizon) for other horizons; the largest
+ *   error while fewer than 19 are known): the errors of
  *   count data are neither normal nor of constant spread, and a normal
  *   RMSE interval covered 80-90 % on the real traces.
  *
@@ -61,17 +62,13 @@
 #define FIRST_REFIT 8
 /* Steps between selections without a daily season. */
 #define REFIT_EVERY_NO_SEASON 60
-/* Errors the interval needs before it trusts its percentile. */
-#define INTERVAL_MIN_ERRORS 32
-/* 97.5 % quantile of the normal distribution, for the first few steps. */
-#define Z95 1.96
 
 /* How the engine is combined with the recent level: the forgetting of the
  * two error means (weight of a new error), or 0 for the engine alone. */
 static const double combine_decays[] = {0, 2.0 / 13, 2.0 / 97};
 #define N_COMBINE (sizeof(combine_decays) / sizeof(combine_decays[0]))
 
-static const double alphas[] = {0.05, 0.1, 0.2, 0.4, 0.7};
+static const double alphas[] = {0.05, 0.1, 0.2, 0.4, 0.7, 1};
 static const double betas[] = {0, 0.02};
 static const double gammas[] = {0.05, 0.1, 0.3};
 static const double omegas[] = {0.05, 0.2};
@@ -138,12 +135,15 @@ void bf_forecast_auto_init(bf_forecast_t *f)
     a->best2 = bf_calloc(f->conf.season2 + 1, sizeof(double));
     a->sorted = bf_malloc(BF_FORECAST_INTERVAL_ERRORS * sizeof(double));
     a->next_engine = a->next_level = NAN;
-    a->combine = 1;
+    a->combine = 0;
     a->next_refit = FIRST_REFIT;
     f->autom = a;
-    /* Until the first selection: Holt's damped linear method with the
-     * default constants, combined with the level. */
+    /* Until the first selection, nothing is known about the series: the
+     * last value (the engine without season, trend or smoothing). */
     f->hw.m1 = f->hw.m2 = 0;
+    f->hw.alpha = 1;
+    f->hw.beta = 0;
+    f->hw.book_form = true;
 }
 
 void bf_forecast_auto_free(bf_forecast_t *f)
@@ -195,16 +195,25 @@ static double kth_smallest(double *v, size_t n, size_t k)
     return v[k];
 }
 
+/* The conformal 95 % quantile of the errors kept: the ceil(0.95 (n + 1))-th
+ * smallest of n, which covers a new error of the same kind with at least
+ * 95 % probability; the largest while n < 19 (too few to rank). */
+static double quantile95(bf_forecast_auto_t *a)
+{
+    size_t n = a->n_abs, k = (size_t)ceil(0.95 * (double)(n + 1));
+    if (k > n)
+        k = n;
+    memcpy(a->sorted, a->abs_err, n * sizeof(double));
+    return kth_smallest(a->sorted, n, k - 1);
+}
+
 static void record_interval_error(bf_forecast_auto_t *a, double abs_err)
 {
     a->abs_err[a->abs_next] = abs_err;
     a->abs_next = (a->abs_next + 1) % BF_FORECAST_INTERVAL_ERRORS;
     if (a->n_abs < BF_FORECAST_INTERVAL_ERRORS)
         a->n_abs++;
-    memcpy(a->sorted, a->abs_err, a->n_abs * sizeof(double));
-    /* the smallest error at or above 95 % of them */
-    size_t k = (size_t)ceil(0.95 * (double)a->n_abs) - 1;
-    a->q95 = kth_smallest(a->sorted, a->n_abs, k);
+    a->q95 = quantile95(a);
 }
 
 /* One trial: an engine of @p proto's seasons and constants with combination
@@ -318,7 +327,8 @@ static void refit(bf_forecast_t *f)
                                              .gamma = seasonal ? gammas[gi] : f->hw.gamma,
                                              .omega = two ? omegas[oi] : f->hw.omega,
                                              .m1 = st[s][0],
-                                             .m2 = st[s][1]};
+                                             .m2 = st[s][1],
+                                             .book_form = true};
                             trial_t tr;
                             double err = run_trial(f, &proto, ci, n, from, &tr);
                             if (err < best_err) {
@@ -341,11 +351,11 @@ static void refit(bf_forecast_t *f)
         f->hw.s1 = f->season;
         f->hw.s2 = f->season2;
         bf_hw_copy(&f->hw, &best.hw);
-        a->combine = best_combine;
         a->err_engine = best.err_engine;
         a->err_level = best.err_level;
         a->next_engine = best.next_engine;
         a->next_level = best.next_level;
+        a->combine = best_combine;
     }
     a->refits++;
     a->refit_ms = cpu_ms() - started;
@@ -393,13 +403,7 @@ void bf_forecast_auto_step(bf_forecast_t *f, double y)
 double bf_forecast_auto_half_width(const bf_forecast_t *f, size_t h)
 {
     const bf_forecast_auto_t *a = f->autom;
-    double scale = sqrt((double)h / (double)f->conf.horizon);
-    if (a->n_abs >= INTERVAL_MIN_ERRORS)
-        return a->q95 * scale;
-    double sq = 0;
-    for (size_t i = 0; i < f->n_err; i++)
-        sq += f->sq_err[i];
-    return f->n_err ? Z95 * sqrt(sq / (double)f->n_err) * scale : 0;
+    return a->q95 * sqrt((double)h / (double)f->conf.horizon);
 }
 
 void bf_forecast_auto_status(const bf_forecast_t *f, bf_forecast_status_t *out)
@@ -499,11 +503,7 @@ bool bf_forecast_auto_load(bf_forecast_t *f, const json_t *st)
         memcpy(a->pending, pend, h * sizeof(double));
         tmp.pending = a->pending;
         *a = tmp;
-        if (a->n_abs) {
-            memcpy(a->sorted, a->abs_err, a->n_abs * sizeof(double));
-            a->q95 = kth_smallest(a->sorted, a->n_abs,
-                                  (size_t)ceil(0.95 * (double)a->n_abs) - 1);
-        }
+        a->q95 = a->n_abs ? quantile95(a) : 0;
     }
     free(pend);
     return ok;

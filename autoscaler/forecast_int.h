@@ -35,6 +35,12 @@ typedef struct bf_hw_s {
     double level, trend;
     size_t t;     /* steps seen, observed or missing */
     size_t n_obs; /* steps observed (Holt's start needs two) */
+    /* false: the plain model's forms of before (s = g (y - l_t) + (1 - g) s,
+     * the trend started from the first difference); true, the selecting
+     * model's: s = g (y - l_{t-1} - phi b_{t-1}) + (1 - g) s, Hyndman &
+     * Athanasopoulos' (FPP3 8.3), which keeps learning the season when
+     * alpha is 1, and a trend that starts at 0 */
+    bool book_form;
 } bf_hw_t;
 
 /**
