@@ -34,27 +34,33 @@
  *   auto            what the autoscaler runs (forecast_auto.c): Holt-Winters
  *                   engines of every seasonal structure the seasons allow
  *                   (none; `season`, the daily one; `season2`, the weekly
- *                   one; both) and a small grid of constants are scored on
- *                   held-out data, the newer half of the history they have
- *                   not been started on, and the best is kept; this is
- *                   done again as history grows (after 8, 16, 32... steps,
- *                   then once per `season`, or per 60 steps without one).
- *                   Its forecast is combined with the recent level (the
- *                   moving average) by their recent one-step errors, so a
- *                   seasonal model that has stopped fitting hands over to
- *                   the level. Its 95 % interval is the empirical quantile
- *                   of its last BF_FORECAST_INTERVAL_ERRORS absolute errors
- *                   at `horizon` steps, not a normal approximation.
+ *                   one; both; a structure once its history holds three
+ *                   of its longest season) and a small grid of constants
+ *                   are run over the history the model holds and scored
+ *                   by their out-of-sample errors at `horizon` steps on
+ *                   its newer part (held out from every engine's start);
+ *                   the best becomes the live engine. This is done again
+ *                   as history grows (after 8, 16, 32... steps, then once
+ *                   per `season`, or per 60 steps without one); before
+ *                   the first time the forecast is the last value. The
+ *                   engine's forecast is combined with the recent level
+ *                   (the moving average) by their recent one-step errors,
+ *                   so a seasonal model that has stopped fitting hands
+ *                   over to the level. Its 95 % interval is the conformal
+ *                   quantile of its last BF_FORECAST_INTERVAL_ERRORS
+ *                   absolute errors at `horizon` steps, not a normal
+ *                   approximation; the other models keep the RMSE
+ *                   interval below.
  *
  * A step can be missing (bf_forecast_skip(): a gap in a recording, a Kafka
  * outage): the models move on without a correction and no error is scored
  * for it; it is not a zero.
  *
- * Every model keeps its own last BF_FORECAST_ERRORS one-step errors, from
- * which come:
- *   - the prediction interval: point +- 1.96 * RMSE(one-step) * sqrt(h), the
- *     random-walk widening of a one-step error over h steps (clamped at 0
- *     below, arrivals cannot be negative);
+ * Every model keeps its own last BF_FORECAST_ERRORS one-step errors (auto:
+ * at its horizon), from which come:
+ *   - the prediction interval (not auto's): point +- 1.96 * RMSE(one-step)
+ *     * sqrt(h), the random-walk widening of a one-step error over h steps
+ *     (clamped at 0 below, arrivals cannot be negative);
  *   - the confidence: 1 - sMAPE/2 of the recent one-step forecasts (sMAPE
  *     is in 0..2), scaled down while fewer than BF_FORECAST_ERRORS_FULL
  *     errors are known;
