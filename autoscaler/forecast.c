@@ -715,7 +715,7 @@ bool bf_forecast_refit(bf_forecast_t *f, size_t h)
  *    constants and step count, the selecting model ("auto"). */
 #define STATE_VERSION 3
 
-static json_t *doubles(const double *v, size_t n)
+json_t *bf_forecast_json_doubles(const double *v, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
@@ -760,19 +760,23 @@ json_t *bf_forecast_save(const bf_forecast_t *f)
                   (json_int_t)hw->t, "n_obs", (json_int_t)hw->n_obs);
     if (!o || !engine)
         abort();
-    json_object_set_new(engine, "s1", hw->m1 ? doubles(hw->s1, hw->m1) : json_array());
-    json_object_set_new(engine, "s2", hw->m2 ? doubles(hw->s2, hw->m2) : json_array());
+    json_object_set_new(engine, "s1",
+                        hw->m1 ? bf_forecast_json_doubles(hw->s1, hw->m1) : json_array());
+    json_object_set_new(engine, "s2",
+                        hw->m2 ? bf_forecast_json_doubles(hw->s2, hw->m2) : json_array());
     json_object_set_new(o, "engine", engine);
-    json_object_set_new(o, "ring", doubles(f->ring, f->cap));
-    json_object_set_new(o, "last", doubles(&f->last, 1));
-    json_object_set_new(o, "sq_err", doubles(f->sq_err, BF_FORECAST_ERRORS));
-    json_object_set_new(o, "smape_term", doubles(f->smape_term, BF_FORECAST_ERRORS));
+    json_object_set_new(o, "ring", bf_forecast_json_doubles(f->ring, f->cap));
+    json_object_set_new(o, "last", bf_forecast_json_doubles(&f->last, 1));
+    json_object_set_new(o, "sq_err",
+                        bf_forecast_json_doubles(f->sq_err, BF_FORECAST_ERRORS));
+    json_object_set_new(o, "smape_term",
+                        bf_forecast_json_doubles(f->smape_term, BF_FORECAST_ERRORS));
     if (f->autom)
         bf_forecast_auto_save(f, o);
     return o;
 }
 
-static bool size_in(const json_t *v, size_t lo, size_t hi, size_t *out)
+bool bf_forecast_json_size(const json_t *v, size_t lo, size_t hi, size_t *out)
 {
     if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo ||
         json_integer_value(v) > (json_int_t)hi)
@@ -798,10 +802,12 @@ static bool read_engine(const bf_forecast_t *f, const json_t *e, bf_hw_t *hw)
         !isfinite(json_number_value(level)) || !json_is_number(trend) ||
         !isfinite(json_number_value(trend)) || !json_is_boolean(on1) ||
         !json_is_boolean(on2) ||
-        !size_in(json_object_get(e, "m1"), 0, BF_FORECAST_MAX_SEASON, &hw->m1) ||
-        !size_in(json_object_get(e, "m2"), 0, BF_FORECAST_MAX_SEASON, &hw->m2) ||
-        !size_in(json_object_get(e, "t"), 0, SIZE_MAX / 2, &hw->t) ||
-        !size_in(json_object_get(e, "n_obs"), 0, hw->t, &hw->n_obs))
+        !bf_forecast_json_size(json_object_get(e, "m1"), 0, BF_FORECAST_MAX_SEASON,
+                               &hw->m1) ||
+        !bf_forecast_json_size(json_object_get(e, "m2"), 0, BF_FORECAST_MAX_SEASON,
+                               &hw->m2) ||
+        !bf_forecast_json_size(json_object_get(e, "t"), 0, SIZE_MAX / 2, &hw->t) ||
+        !bf_forecast_json_size(json_object_get(e, "n_obs"), 0, hw->t, &hw->n_obs))
         return false;
     bool fits;
     if (c->model == BF_FORECAST_AUTO)
@@ -856,10 +862,12 @@ int bf_forecast_load(bf_forecast_t *f, const json_t *st, char *errstr, size_t er
     bf_forecast_t tmp = *f;
     tmp.hw.s1 = s1;
     tmp.hw.s2 = s2;
-    bool ok = size_in(json_object_get(st, "count"), 0, SIZE_MAX / 2, &tmp.count) &&
-              size_in(json_object_get(st, "n_err"), 0, BF_FORECAST_ERRORS, &tmp.n_err) &&
-              size_in(json_object_get(st, "err_next"), 0, BF_FORECAST_ERRORS - 1,
-                      &tmp.err_next) &&
+    bool ok = bf_forecast_json_size(json_object_get(st, "count"), 0, SIZE_MAX / 2,
+                                    &tmp.count) &&
+              bf_forecast_json_size(json_object_get(st, "n_err"), 0, BF_FORECAST_ERRORS,
+                                    &tmp.n_err) &&
+              bf_forecast_json_size(json_object_get(st, "err_next"), 0,
+                                    BF_FORECAST_ERRORS - 1, &tmp.err_next) &&
               read_engine(f, json_object_get(st, "engine"), &tmp.hw) &&
               read_doubles(json_object_get(st, "ring"), ring, f->cap, true) &&
               read_doubles(json_object_get(st, "last"), &tmp.last, 1, true) &&

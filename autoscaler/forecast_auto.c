@@ -427,11 +427,8 @@ static json_t *number_or_null(double v)
 void bf_forecast_auto_save(const bf_forecast_t *f, json_t *o)
 {
     const bf_forecast_auto_t *a = f->autom;
-    json_t *pending = json_array(), *errs = json_array();
-    for (size_t i = 0; i < f->conf.horizon; i++)
-        json_array_append_new(pending, number_or_null(a->pending[i]));
-    for (size_t i = 0; i < BF_FORECAST_INTERVAL_ERRORS; i++)
-        json_array_append_new(errs, json_real(a->abs_err[i]));
+    json_t *pending = bf_forecast_json_doubles(a->pending, f->conf.horizon);
+    json_t *errs = bf_forecast_json_doubles(a->abs_err, BF_FORECAST_INTERVAL_ERRORS);
     json_t *st = json_pack(
         "{s:I, s:f, s:f, s:o, s:o, s:I, s:I, s:o, s:o, s:I, s:I}", "combine",
         (json_int_t)a->combine, "err_engine", a->err_engine, "err_level", a->err_level,
@@ -459,15 +456,6 @@ static bool read_number(const json_t *v, bool nullable, bool signed_ok, double *
     return true;
 }
 
-static bool read_count(const json_t *v, size_t hi, size_t *out)
-{
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        json_integer_value(v) > (json_int_t)hi)
-        return false;
-    *out = (size_t)json_integer_value(v);
-    return true;
-}
-
 bool bf_forecast_auto_load(bf_forecast_t *f, const json_t *st)
 {
     bf_forecast_auto_t *a = f->autom;
@@ -479,17 +467,20 @@ bool bf_forecast_auto_load(bf_forecast_t *f, const json_t *st)
     double *pend = bf_malloc(h * sizeof(double));
     bool ok =
         json_is_object(o) &&
-        read_count(json_object_get(o, "combine"), N_COMBINE - 1, &tmp.combine) &&
+        bf_forecast_json_size(json_object_get(o, "combine"), 0, N_COMBINE - 1,
+                              &tmp.combine) &&
         read_number(json_object_get(o, "err_engine"), false, false, &tmp.err_engine) &&
         read_number(json_object_get(o, "err_level"), false, false, &tmp.err_level) &&
         read_number(json_object_get(o, "next_engine"), true, true, &tmp.next_engine) &&
         read_number(json_object_get(o, "next_level"), true, false, &tmp.next_level) &&
-        read_count(json_object_get(o, "next_refit"), SIZE_MAX / 2, &tmp.next_refit) &&
-        read_count(json_object_get(o, "refits"), SIZE_MAX / 2, &tmp.refits) &&
-        read_count(json_object_get(o, "n_abs"), BF_FORECAST_INTERVAL_ERRORS,
-                   &tmp.n_abs) &&
-        read_count(json_object_get(o, "abs_next"), BF_FORECAST_INTERVAL_ERRORS - 1,
-                   &tmp.abs_next) &&
+        bf_forecast_json_size(json_object_get(o, "next_refit"), 0, SIZE_MAX / 2,
+                              &tmp.next_refit) &&
+        bf_forecast_json_size(json_object_get(o, "refits"), 0, SIZE_MAX / 2,
+                              &tmp.refits) &&
+        bf_forecast_json_size(json_object_get(o, "n_abs"), 0, BF_FORECAST_INTERVAL_ERRORS,
+                              &tmp.n_abs) &&
+        bf_forecast_json_size(json_object_get(o, "abs_next"), 0,
+                              BF_FORECAST_INTERVAL_ERRORS - 1, &tmp.abs_next) &&
         json_is_array(pending) && json_array_size(pending) == h && json_is_array(errs) &&
         json_array_size(errs) == BF_FORECAST_INTERVAL_ERRORS;
     for (size_t i = 0; ok && i < h; i++)

@@ -90,6 +90,12 @@ void bf_forecast_record_error(bf_forecast_t *f, double y, double yhat);
 /** @brief The mean of the observed values among the last @p w; NaN if none. */
 double bf_forecast_recent_mean(const bf_forecast_t *f, size_t w);
 
+/** @brief A JSON array of @p n numbers, null where NaN (new reference). */
+json_t *bf_forecast_json_doubles(const double *v, size_t n);
+
+/** @brief *out = @p v if it is an integer in lo..hi; false otherwise. */
+bool bf_forecast_json_size(const json_t *v, size_t lo, size_t hi, size_t *out);
+
 /* --- the selecting model (forecast_auto.c) -------------------------------- */
 
 /** @brief Allocate the selecting model's part of @p f (conf filled in). */
