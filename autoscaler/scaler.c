@@ -242,13 +242,15 @@ void bf_scaler_season_needs(const bf_scaler_t *s, double worker_rate, int64_t *o
     *offpeak = *peak = -1;
     bf_forecast_point_t now;
     bf_forecast_predict(s->forecast, 1, &now);
-    if (!now.seasonal || s->conf.season == 0 || !(worker_rate > 0))
+    /* the forecast's own seasons: a lone weekly --season is its second */
+    const bf_forecast_conf_t *fc = bf_forecast_conf(s->forecast);
+    size_t span = now.seasonal2 ? fc->season2 : fc->season;
+    if (!now.seasonal || span == 0 || !(worker_rate > 0))
         return;
     const bf_decide_policy_t *p = &s->conf.policy;
     double per = worker_rate * (p->target_utilization > 0 ? p->target_utilization : 1);
     double lo, hi;
-    bf_forecast_range(s->forecast, now.seasonal2 ? s->conf.season2 : s->conf.season, &lo,
-                      &hi);
+    bf_forecast_range(s->forecast, span, &lo, &hi);
     *offpeak = (int64_t)ceil(lo / per - 1e-9);
     *peak = (int64_t)ceil(hi / per - 1e-9);
 }
