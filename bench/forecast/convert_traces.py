@@ -7,7 +7,7 @@ file comes from); this script is the conversion.
 
     convert_traces.py nab SRC.csv OUT.csv [--rows N]
         a NAB CSV (timestamp,value): copied, optionally only its first N rows
-    convert_traces.py daily SRC.csv OUT.csv
+    convert_traces.py daily SRC.csv OUT.csv [--rows N]
         a daily `ds,y` CSV (prophet's examples): ds becomes midnight UTC
     convert_traces.py flights SRC.json OUT.csv [--step SECONDS]
         vega-datasets' flights-*.json: departures counted per step (default an
@@ -32,12 +32,14 @@ def nab(src, out, rows):
             o.write("%s,%s\n" % (row[0], row[1]))
 
 
-def daily(src, out):
+def daily(src, out, rows):
     with open(src, newline="") as f, open(out, "w") as o:
         reader = csv.reader(f)
         next(reader)
         o.write("timestamp,value\n")
-        for ds, y in reader:
+        for i, (ds, y) in enumerate(reader):
+            if rows and i >= rows:
+                break
             o.write("%s 00:00:00,%s\n" % (ds, y))
 
 
@@ -70,7 +72,7 @@ def main():
     if a.kind == "nab":
         nab(a.src, a.out, a.rows)
     elif a.kind == "daily":
-        daily(a.src, a.out)
+        daily(a.src, a.out, a.rows)
     else:
         flights(a.src, a.out, a.step)
     return 0
