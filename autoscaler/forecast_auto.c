@@ -68,7 +68,7 @@
 static const double combine_decays[] = {0, 2.0 / 13, 2.0 / 97};
 #define N_COMBINE (sizeof(combine_decays) / sizeof(combine_decays[0]))
 
-static const double alphas[] = {0.05, 0.1, 0.2, 0.4, 0.7, 1};
+static const double alphas[] = {0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1};
 static const double betas[] = {0, 0.02};
 static const double gammas[] = {0.05, 0.1, 0.3};
 static const double omegas[] = {0.05, 0.2};

@@ -13,7 +13,8 @@ python3-statsmodels), on the steps forecast-eval uses:
       trend, additive season of a day or a week (only when the fit part
       holds two of them), fitted on the fit part, then run online with its
       state updated every step: with the fitted constants all along
-      ("fixed") or refitted on all history once a week ("weekly")
+      ("fixed") or refitted on all history once a week ("weekly"; not for
+      a season of more than REFIT_MAX_SEASON steps, whose fit takes minutes)
   es-none-fixed  the same without a season, when no season fits (Holt)
   stl-holt  STL of the fit part (the daily period, else the weekly one),
       damped Holt on the seasonally adjusted series, run online; the
@@ -52,6 +53,11 @@ MAX_SEASON = 10080
 HORIZON_S = 300.0
 MIN_STEP_S = 60.0
 FIT_FRACTION = 0.3
+# One statsmodels fit of a season this long or longer takes minutes here
+# (a 2016-step week of 5-minute steps: about 8 minutes on the 2-core build
+# machine), so such a season is fitted once ("fixed") and not refitted
+# every week.
+REFIT_MAX_SEASON = 1008
 
 
 def parse_time(s):
@@ -278,6 +284,8 @@ def evaluate(path, binary):
                if m and fit_n >= 2 * m + 2]
     for name, m in seasons:
         for how, every in (("fixed", 0), ("weekly", week or int(7 * 86400 / step))):
+            if every and m > REFIT_MAX_SEASON:
+                continue
             models["es-%s-%s" % (name, how)] = run_es(y, fit_n, h, m, every)
     if not seasons:
         models["es-none-fixed"] = run_es(y, fit_n, h, 0, 0)

