@@ -31,12 +31,36 @@
  *   seasonal-naive  the value one season earlier (the last value without a
  *                   season).
  *   moving-average  the mean of the last `window` values.
+ *   auto            what the autoscaler runs (forecast_auto.c): Holt-Winters
+ *                   engines of every seasonal structure the seasons allow
+ *                   (none; `season`, the daily one; `season2`, the weekly
+ *                   one; both; a structure once its history holds three
+ *                   of its longest season) and a small grid of constants
+ *                   are run over the history the model holds and scored
+ *                   by their out-of-sample errors at `horizon` steps on
+ *                   its newer part (held out from every engine's start);
+ *                   the best becomes the live engine. This is done again
+ *                   as history grows (after 8, 16, 32... steps, then once
+ *                   per `season`, or per 60 steps without one); before
+ *                   the first time the forecast is the last value. The
+ *                   engine's forecast is combined with the recent level
+ *                   (the moving average) by their recent one-step errors,
+ *                   so a seasonal model that has stopped fitting hands
+ *                   over to the level. Its 95 % interval is the conformal
+ *                   quantile of its last BF_FORECAST_INTERVAL_ERRORS
+ *                   absolute errors at `horizon` steps, not a normal
+ *                   approximation; the other models keep the RMSE
+ *                   interval below.
  *
- * Every model keeps its own last BF_FORECAST_ERRORS one-step errors, from
- * which come:
- *   - the prediction interval: point +- 1.96 * RMSE(one-step) * sqrt(h), the
- *     random-walk widening of a one-step error over h steps (clamped at 0
- *     below, arrivals cannot be negative);
+ * A step can be missing (bf_forecast_skip(): a gap in a recording, a Kafka
+ * outage): the models move on without a correction and no error is scored
+ * for it; it is not a zero.
+ *
+ * Every model keeps its own last BF_FORECAST_ERRORS one-step errors (auto:
+ * at its horizon), from which come:
+ *   - the prediction interval (not auto's): point +- 1.96 * RMSE(one-step)
+ *     * sqrt(h), the random-walk widening of a one-step error over h steps
+ *     (clamped at 0 below, arrivals cannot be negative);
  *   - the confidence: 1 - sMAPE/2 of the recent one-step forecasts (sMAPE
  *     is in 0..2), scaled down while fewer than BF_FORECAST_ERRORS_FULL
  *     errors are known;
@@ -70,7 +94,16 @@ typedef enum bf_forecast_model_e {
     BF_FORECAST_HOLT_WINTERS = 0,
     BF_FORECAST_SEASONAL_NAIVE = 1,
     BF_FORECAST_MOVING_AVERAGE = 2,
+    BF_FORECAST_AUTO = 3,
 } bf_forecast_model_t;
+
+/** The seasonal structure a forecast uses (bf_forecast_status()). */
+typedef enum bf_forecast_structure_e {
+    BF_FORECAST_STRUCTURE_NONE = 0,   /* level and damped trend only */
+    BF_FORECAST_STRUCTURE_DAILY = 1,  /* the `season` indices */
+    BF_FORECAST_STRUCTURE_WEEKLY = 2, /* the `season2` indices alone */
+    BF_FORECAST_STRUCTURE_DAILY_WEEKLY = 3,
+} bf_forecast_structure_t;
 
 typedef enum bf_trend_e {
     BF_TREND_STABLE = 0,
@@ -81,10 +114,14 @@ typedef enum bf_trend_e {
 typedef struct bf_forecast_conf_s {
     bf_forecast_model_t model;
     size_t season; /* steps per season, 0 = none, <= BF_FORECAST_MAX_SEASON */
-    /* Holt-Winters only: a second, longer season (a week when `season` is a
-     * day), a multiple >= 2 of `season`, <= BF_FORECAST_MAX_SEASON; 0 = one
-     * season. */
+    /* Holt-Winters and auto: a second, longer season (a week when `season`
+     * is a day), a multiple >= 2 of `season`, <= BF_FORECAST_MAX_SEASON;
+     * 0 = one season. For auto `season` may be 0 with a `season2` (a day
+     * that is one step). */
     size_t season2;
+    /* auto: the horizon in steps its interval and held-out score are for,
+     * 1..BF_FORECAST_MAX_HORIZON; 0 = 1 */
+    size_t horizon;
     size_t window; /* moving-average window in steps, 0 = 12 */
     /* Holt-Winters smoothing constants, each in 0..1; all 0 = the defaults. */
     double alpha, beta, gamma;
@@ -136,8 +173,42 @@ double bf_forecast_peak(const bf_forecast_t *f, size_t h);
 /** @brief The lowest and highest point forecasts over steps 1..h. */
 void bf_forecast_range(const bf_forecast_t *f, size_t h, double *lo, double *hi);
 
-/** @brief Values observed so far. */
+/**
+ * @brief The next step is missing (a gap in the recording, no reading):
+ *        every model moves on without a correction and no error is scored.
+ *        Not the same as observing 0.
+ */
+void bf_forecast_skip(bf_forecast_t *f);
+
+/** @brief Steps taken so far (observed and skipped). */
 size_t bf_forecast_count(const bf_forecast_t *f);
+
+/** What a forecast is doing now (bf_forecast_status()). */
+typedef struct bf_forecast_status_s {
+    bf_forecast_structure_t structure; /* the seasonal structure in use */
+    size_t horizon; /* steps ahead of value/lower/upper (conf.horizon) */
+    double value;   /* point forecast at the horizon */
+    double lower;   /* its 95 % prediction interval */
+    double upper;
+    double confidence;                /* as bf_forecast_point_t.confidence */
+    double seasonal_weight;           /* auto: share of the seasonal engine in the
+                                       * forecast (the rest is the recent level);
+                                       * 1 for Holt-Winters, 0 for the baselines */
+    double alpha, beta, gamma, omega; /* the engine's constants in use */
+    size_t refits;                    /* auto: model selections run so far */
+    double refit_ms;                  /* auto: CPU time of the last one */
+} bf_forecast_status_t;
+
+/**
+ * @brief A read-only snapshot of the seasonal structure in use, the current
+ *        interval and confidence, for status reporting. O(1); does not
+ *        change @p f.
+ * @param out filled completely
+ */
+void bf_forecast_status(const bf_forecast_t *f, bf_forecast_status_t *out);
+
+/** @brief "none", "daily", "weekly" or "daily+weekly". */
+const char *bf_forecast_structure_name(bf_forecast_structure_t structure);
 
 /** @brief The configuration in use (with defaults filled in). */
 const bf_forecast_conf_t *bf_forecast_conf(const bf_forecast_t *f);
@@ -180,17 +251,28 @@ void bf_forecast_seasons_for(double step_s, double history_s, size_t *season,
                              size_t *season2);
 
 /**
+ * @brief The seasons the selecting model may use at steps of @p step_s: a
+ *        day in *season (0 unless 2..BF_FORECAST_MAX_SEASON whole steps),
+ *        a week in *season2 (0 unless 2..BF_FORECAST_MAX_SEASON steps and,
+ *        with a daily season, seven of them). Whether the history holds
+ *        enough of them is the model's own decision.
+ */
+void bf_forecast_auto_seasons(double step_s, size_t *season, size_t *season2);
+
+/**
  * @brief The whole state (history, level, trend, seasonal indices, recent
- *        errors) as a JSON object (new reference), so that a restart does
- *        not forget a week of seasonality.
+ *        errors; for auto the structure chosen and its combination) as a
+ *        JSON object (new reference), so that a restart does not forget a
+ *        week of seasonality. Missing steps are saved as null.
  */
 json_t *bf_forecast_save(const bf_forecast_t *f);
 
 /**
  * @brief Restore a state saved by bf_forecast_save() into @p f, which must
- *        have the same model, seasons and window. A state of an older
- *        format version (before the second season) is refused with an
- *        errstr that says so; the caller logs it and starts afresh.
+ *        have the same model, seasons, window and horizon. A state of an
+ *        older format version (1: before the second season; 2: before
+ *        missing steps and the selecting model) is refused with an errstr
+ *        that says so; the caller logs it and starts afresh.
  * @param state borrowed
  * @returns 0, or -1 with errstr filled (another configuration, a malformed
  *          or inconsistent state); @p f is left unchanged on failure.
@@ -198,7 +280,7 @@ json_t *bf_forecast_save(const bf_forecast_t *f);
 int bf_forecast_load(bf_forecast_t *f, const json_t *state, char *errstr,
                      size_t errstr_size);
 
-/** @brief "holt-winters", "seasonal-naive" or "moving-average". */
+/** @brief "holt-winters", "seasonal-naive", "moving-average" or "auto". */
 const char *bf_forecast_model_name(bf_forecast_model_t model);
 
 /** @brief "increasing", "decreasing" or "stable". */

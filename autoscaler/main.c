@@ -147,8 +147,8 @@ static const bf_opt_t options[] = {
      "how far ahead the forecast looks (capacity for the peak within it)", OPT(horizon)},
     {"season", 0, NULL, BF_OPT_STRING, "daily+weekly", 1, 0,
      "daily+weekly|daily|weekly|none",
-     "seasonality of the Holt-Winters forecast (Holt's linear method until two seasons "
-     "are seen; daily+weekly: the daily model until two weeks are seen)",
+     "seasons the forecast may use: it chooses none, daily, weekly or daily+weekly "
+     "among these on its own history once a day (a season once three of it are seen)",
      OPT(season)},
     {"cooldown", 0, NULL, BF_OPT_DOUBLE, "0", 0, 86400, "SECONDS",
      "least time between two scaling actions", OPT(cooldown)},

@@ -15,6 +15,11 @@
 #define RATE_EWMA 0.3
 /* Most a sample of a fleet below its cap raises the estimate by, as a factor. */
 #define RATE_RAISE_MAX 1.5
+/* A silence between two readings longer than this many forecast steps
+ * makes the steps inside it missing. */
+#define GAP_STEPS 2
+/* Seconds in a week: a lone weekly --season. */
+#define WEEK_S (7 * 86400.0)
 
 struct bf_scaler_s {
     bf_scaler_conf_t conf;
@@ -34,19 +39,27 @@ bf_scaler_t *bf_scaler_new(const bf_scaler_conf_t *conf, char *errstr, size_t er
         snprintf(errstr, errstr_size, "forecast step and worker rate must be above 0");
         return NULL;
     }
-    bf_forecast_conf_t fc = {.model = BF_FORECAST_HOLT_WINTERS,
+    double h = ceil(conf->horizon_s / conf->step_s - 1e-9);
+    size_t horizon = h < 1                         ? 1
+                     : h > BF_FORECAST_MAX_HORIZON ? BF_FORECAST_MAX_HORIZON
+                                                   : (size_t)h;
+    bf_forecast_conf_t fc = {.model = BF_FORECAST_AUTO,
                              .season = conf->season,
-                             .season2 = conf->season2};
+                             .season2 = conf->season2,
+                             .horizon = horizon};
+    /* A weekly season on its own is the selecting model's second one. */
+    if (conf->season && !conf->season2 &&
+        fabs((double)conf->season * conf->step_s - WEEK_S) < 1e-6) {
+        fc.season = 0;
+        fc.season2 = conf->season;
+    }
     bf_forecast_t *f = bf_forecast_new(&fc, errstr, errstr_size);
     if (!f)
         return NULL;
     bf_scaler_t *s = bf_calloc(1, sizeof(*s));
     s->conf = *conf;
     s->forecast = f;
-    double h = ceil(conf->horizon_s / conf->step_s - 1e-9);
-    s->horizon_steps = h < 1                         ? 1
-                       : h > BF_FORECAST_MAX_HORIZON ? BF_FORECAST_MAX_HORIZON
-                                                     : (size_t)h;
+    s->horizon_steps = horizon;
     bf_decide_state_init(&s->decide);
     return s;
 }
@@ -65,22 +78,35 @@ const bf_forecast_t *bf_scaler_forecast(const bf_scaler_t *s)
 }
 
 /* Sum the arrivals into forecast steps; every step that has ended feeds the
- * forecast its rate (steps that passed without an observation feed 0: the
- * arrivals of a long gap land in the step it ends in). */
-static void feed_forecast(bf_scaler_t *s, double now, double arrivals)
+ * forecast its rate. A reading's arrivals are spread over the time since
+ * the previous one, each step getting the part that overlaps it. When no
+ * reading came for more than two steps (the lag could not be read: a Kafka
+ * outage, a paused autoscaler), the steps that lie wholly inside that
+ * silence are missing, not zero: the forecast skips them and their share
+ * of the arrivals is not booked (when within the silence they came is
+ * unknown). @p dt is the time since the previous reading. */
+static void feed_forecast(bf_scaler_t *s, double now, double arrivals, double dt)
 {
-    double step = s->conf.step_s;
-    s->bucket_arrivals += arrivals > 0 ? arrivals : 0;
+    double step = s->conf.step_s, from = now - dt;
+    bool silence = dt > GAP_STEPS * step;
+    arrivals = arrivals > 0 && dt > 0 ? arrivals : 0;
     /* 1e-6 s of tolerance, so steps of exactly step_s close on time */
     while (now - s->bucket_start >= step - 1e-6) {
-        bf_forecast_observe(s->forecast, s->bucket_arrivals / step);
-        /* Once a season, fit the smoothing constants to this traffic. */
-        size_t n = bf_forecast_count(s->forecast);
-        if (s->conf.season && n % s->conf.season == 0)
-            bf_forecast_refit(s->forecast, s->horizon_steps);
+        double start = s->bucket_start, end = start + step;
+        if (silence && start > from + 1e-6 && end < now - 1e-6) {
+            bf_forecast_skip(s->forecast);
+        } else {
+            double overlap = fmax(0, fmin(end, now) - fmax(start, from));
+            if (dt > 0)
+                s->bucket_arrivals += arrivals * overlap / dt;
+            bf_forecast_observe(s->forecast, s->bucket_arrivals / step);
+        }
         s->bucket_arrivals = 0;
-        s->bucket_start += step;
+        s->bucket_start = end;
     }
+    /* the rest of the reading's interval lies in the step now open */
+    if (dt > 0)
+        s->bucket_arrivals += arrivals * fmax(0, now - fmax(s->bucket_start, from)) / dt;
 }
 
 /* See scaler.h: saturated samples are smoothed in, others only raise. */
@@ -118,7 +144,7 @@ void bf_scaler_observe(bf_scaler_t *s, const bf_scaler_obs_t *o,
         s->bucket_start = o->now;
     } else {
         dt = o->now - s->prev_now;
-        feed_forecast(s, o->now, o->arrivals);
+        feed_forecast(s, o->now, o->arrivals, dt);
         measure_rate(s, o, dt);
     }
     if (dt > 0) {
@@ -216,13 +242,15 @@ void bf_scaler_season_needs(const bf_scaler_t *s, double worker_rate, int64_t *o
     *offpeak = *peak = -1;
     bf_forecast_point_t now;
     bf_forecast_predict(s->forecast, 1, &now);
-    if (!now.seasonal || s->conf.season == 0 || !(worker_rate > 0))
+    /* the forecast's own seasons: a lone weekly --season is its second */
+    const bf_forecast_conf_t *fc = bf_forecast_conf(s->forecast);
+    size_t span = now.seasonal2 ? fc->season2 : fc->season;
+    if (!now.seasonal || span == 0 || !(worker_rate > 0))
         return;
     const bf_decide_policy_t *p = &s->conf.policy;
     double per = worker_rate * (p->target_utilization > 0 ? p->target_utilization : 1);
     double lo, hi;
-    bf_forecast_range(s->forecast, now.seasonal2 ? s->conf.season2 : s->conf.season, &lo,
-                      &hi);
+    bf_forecast_range(s->forecast, span, &lo, &hi);
     *offpeak = (int64_t)ceil(lo / per - 1e-9);
     *peak = (int64_t)ceil(hi / per - 1e-9);
 }

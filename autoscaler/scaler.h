@@ -10,11 +10,14 @@
  * What it adds to the two:
  *   - arrivals are summed into forecast steps of step_s seconds (e.g. one
  *     minute) and each closed step's rate (arrivals/s) feeds the forecast;
- *   - once per season (from the third on) the forecast's smoothing
- *     constants are fitted again to the last three seasons (three weeks
- *     with a second season, once they have been seen)
- *     (bf_forecast_refit), so they follow this traffic rather than
- *     textbook defaults;
+ *     a step inside a silence of more than two steps without a reading (a
+ *     Kafka outage) is missing for the forecast (bf_forecast_skip), not a
+ *     step without arrivals;
+ *   - the forecast is the selecting model (BF_FORECAST_AUTO, forecast.h):
+ *     `season` and `season2` are the structures it may choose from (a lone
+ *     weekly `season` is passed on as its weekly one), and it re-chooses
+ *     its structure and constants on its own history once a day, so they
+ *     follow this traffic rather than textbook defaults;
  *   - the arrival forecast handed to the decision is the highest point
  *     forecast over the horizon (capacity must be there before the peak,
  *     and a worker needs its start-up time), or, while the forecast has
@@ -90,7 +93,7 @@ typedef struct bf_scaler_decision_s {
 typedef struct bf_scaler_s bf_scaler_t;
 
 /**
- * @brief Create a scaler (Holt-Winters forecast with default constants).
+ * @brief Create a scaler (the selecting forecast at the horizon in steps).
  * @param conf copied
  * @returns a handle, or NULL with errstr filled (a bad season or step).
  */

@@ -143,6 +143,7 @@ bf_err_t bf_trace_read(const char *path, double min_step_s, bf_trace_t *out, cha
     }
     out->steps = (size_t)steps;
     out->arrivals = bf_calloc(out->steps, sizeof(double));
+    out->observed = bf_calloc(out->steps, sizeof(bool));
     out->step_s = step;
     out->interval_s = interval;
     out->start = rows[0].at;
@@ -152,6 +153,8 @@ bf_err_t bf_trace_read(const char *path, double min_step_s, bf_trace_t *out, cha
         if (k >= out->steps)
             k = out->steps - 1;
         out->arrivals[k] += rows[i].value;
+        out->observed_steps += !out->observed[k];
+        out->observed[k] = true;
     }
 out:
     free(rows);
@@ -163,6 +166,7 @@ void bf_trace_free(bf_trace_t *t)
     if (!t)
         return;
     free(t->arrivals);
+    free(t->observed);
     *t = (bf_trace_t){0};
 }
 

@@ -8,11 +8,15 @@
  * smallest gap between two rows. Rows are summed into steps of
  * max(interval, min_step_s), and steps without a row (a gap in the
  * recording, an outage) hold 0 arrivals: the time axis stays true, so a
- * daily season stays 24 hours long.
+ * daily season stays 24 hours long. Which steps had a row is kept beside
+ * the arrivals (`observed`): the backtest replays a gap as a quiet spell,
+ * but forecast-eval treats it as missing (neither fitted on nor scored),
+ * since nobody knows what arrived then.
  */
 #ifndef BF_AUTOSCALER_TRACE_H
 #define BF_AUTOSCALER_TRACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "libbf/config.h"
@@ -23,12 +27,14 @@
 #define BF_TRACE_MAX_STEPS 10000000
 
 typedef struct bf_trace_s {
-    double *arrivals;  /* owned; arrivals per step */
-    size_t steps;      /* number of steps */
-    double step_s;     /* seconds per step */
-    double interval_s; /* the recording's own interval */
-    double start;      /* epoch seconds of the first step */
-    size_t rows;       /* data rows read */
+    double *arrivals;      /* owned; arrivals per step (0 in a gap) */
+    bool *observed;        /* owned; per step: at least one row fell in it */
+    size_t observed_steps; /* steps with observed[k] */
+    size_t steps;          /* number of steps */
+    double step_s;         /* seconds per step */
+    double interval_s;     /* the recording's own interval */
+    double start;          /* epoch seconds of the first step */
+    size_t rows;           /* data rows read */
 } bf_trace_t;
 
 /**

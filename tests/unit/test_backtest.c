@@ -215,6 +215,43 @@ static void test_bad_flags_are_one_line_and_non_zero(void **state)
     }
 }
 
+/* forecast-eval on a trace with a hole: a constant 120 arrivals a minute
+ * for 100 minutes, rows missing for minutes 70..79. Fit part 30 steps and
+ * a one-step horizon: targets 30..99, of which the ten in the hole are
+ * skipped and sixty scored; every model forecasts 2/s exactly, so every
+ * score is 0 and every actual is inside the interval. */
+static void test_forecast_eval_skips_gaps(void **state)
+{
+    (void)state;
+    char path[160], args[400], *out;
+    snprintf(path, sizeof(path), "%s/gap.csv", tmp_dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fprintf(fp, "timestamp,value\n");
+    for (int i = 0; i < 100; i++)
+        if (i < 70 || i >= 80)
+            fprintf(fp, "%d,120\n", 1700000000 + 60 * i);
+    assert_int_equal(fclose(fp), 0);
+    snprintf(args, sizeof(args), "forecast-eval --trace %s --horizon 60", path);
+    assert_int_equal(run(args, &out, NULL), 0);
+    json_t *o = json_loads(out, 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(num(o, "steps"), 100);
+    assert_int_equal(num(o, "observed_steps"), 90);
+    assert_int_equal(num(o, "scored_steps"), 60);
+    assert_int_equal(num(o, "skipped_steps"), 10);
+    json_t *models = json_object_get(o, "models");
+    static const char *names[] = {"forecast", "seasonal-naive", "moving-average"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *m = json_object_get(models, names[i]);
+        if (num(m, "smape") > 1e-9 || num(m, "coverage") < 1)
+            fail_msg("%s: sMAPE %g coverage %g", names[i], num(m, "smape"),
+                     num(m, "coverage"));
+    }
+    json_decref(o);
+    free(out);
+}
+
 /* The real traces, when the shared data sits beside the repository. */
 static void test_real_traces(void **state)
 {
@@ -233,11 +270,15 @@ static void test_real_traces(void **state)
         json_t *o = json_loads(out, 0, &jerr);
         assert_non_null(o);
         json_t *models = json_object_get(o, "models");
-        assert_true(json_is_number(
-            json_object_get(json_object_get(models, "holt-winters"), "smape")));
-        assert_true(json_is_number(
-            json_object_get(json_object_get(models, "seasonal-naive"), "mase")));
-        assert_non_null(json_object_get(models, "moving-average"));
+        static const char *names[] = {"forecast", "holt-winters", "seasonal-naive",
+                                      "moving-average"};
+        for (size_t k = 0; k < 4; k++) {
+            json_t *m = json_object_get(models, names[k]);
+            assert_true(num(m, "smape") >= 0 && num(m, "mase") >= 0);
+            assert_true(num(m, "coverage") >= 0 && num(m, "coverage") <= 1);
+        }
+        assert_non_null(json_string_value(
+            json_object_get(json_object_get(o, "forecast"), "structure")));
         json_decref(o);
         free(out);
     }
@@ -249,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_json_contract_and_savings),
         cmocka_unit_test(test_table_csv_and_svg),
         cmocka_unit_test(test_bad_flags_are_one_line_and_non_zero),
+        cmocka_unit_test(test_forecast_eval_skips_gaps),
         cmocka_unit_test(test_real_traces),
     };
     return cmocka_run_group_tests(tests, write_trace, remove_trace);

@@ -273,6 +273,9 @@ static void test_trace_sums_into_steps_and_fills_gaps(void **unused)
     assert_true(t.step_s == 60 && t.interval_s == 30);
     assert_true(t.arrivals[0] == 3 && t.arrivals[1] == 3 && t.arrivals[2] == 0 &&
                 t.arrivals[3] == 4);
+    /* the step without a row is a gap, not a quiet minute */
+    assert_true(t.observed[0] && t.observed[1] && !t.observed[2] && t.observed[3]);
+    assert_int_equal(t.observed_steps, 3);
     assert_true(fabs(bf_trace_peak_rate(&t) - 4.0 / 60) < 1e-12);
     bf_trace_free(&t);
     unlink(path);

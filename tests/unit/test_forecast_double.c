@@ -191,7 +191,9 @@ static void test_state_round_trip_and_old_version(void **unused)
     (void)unused;
     bf_scaler_t *a = new_scaler(DAY, WEEK);
     bf_scaler_decision_t d;
-    for (size_t t = 0; t <= 2 * WEEK + 5; t++) {
+    /* the scaler's forecast considers the weekly season once three weeks
+     * are in its history */
+    for (size_t t = 0; t <= 4 * WEEK + 5; t++) {
         bf_scaler_obs_t o = {.now = 3600.0 * (double)t,
                              .partitions = 4,
                              .current_workers = 1,
@@ -240,10 +242,17 @@ static void test_state_round_trip_and_old_version(void **unused)
             .now = 0, .partitions = 4, .current_workers = 1, .latency_s = -1},
         &d);
 
-    /* a damaged weekly index is refused too */
+    /* so is one of version 2 (before missing steps and model selection) */
     json_object_set_new(fc, "version", json_integer(2));
     json_object_set_new(fc, "season2", json_integer(WEEK));
-    json_object_set_new(fc, "season2_index", json_array());
+    free(old);
+    old = json_dumps(o, JSON_COMPACT);
+    assert_int_equal(bf_scaler_load(c, old, errstr, sizeof(errstr)), -1);
+    assert_non_null(strstr(errstr, "format version 2"));
+
+    /* a damaged weekly index is refused too */
+    json_object_set_new(fc, "version", json_integer(3));
+    json_object_set_new(json_object_get(fc, "engine"), "s2", json_array());
     free(old);
     old = json_dumps(o, JSON_COMPACT);
     assert_int_equal(bf_scaler_load(c, old, errstr, sizeof(errstr)), -1);

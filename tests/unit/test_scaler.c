@@ -1,7 +1,8 @@
 /*
  * test_scaler.c - observations through the forecast into the decision
  * (autoscaler/scaler.c): arrivals summed into forecast steps, throughput
- * measured while busy, the off-peak advice, and the state round trip.
+ * measured while busy, the off-peak advice, the state round trip, and a
+ * silence in the readings (a Kafka outage) as missing steps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,10 +16,10 @@
 
 #include "autoscaler/scaler.h"
 
-static bf_scaler_t *new_scaler(size_t season)
+static bf_scaler_t *new_scaler_step(size_t season, double step_s)
 {
     bf_scaler_conf_t c = {.policy = {.min_workers = 1, .max_workers = 64},
-                          .step_s = 60,
+                          .step_s = step_s,
                           .season = season,
                           .horizon_s = 300,
                           .worker_rate = 2,
@@ -29,6 +30,11 @@ static bf_scaler_t *new_scaler(size_t season)
     if (!s)
         fail_msg("%s", errstr);
     return s;
+}
+
+static bf_scaler_t *new_scaler(size_t season)
+{
+    return new_scaler_step(season, 60);
 }
 
 /* 10 reports/s by day (steps 0..11 of 24), 2/s by night. */
@@ -158,10 +164,65 @@ static void test_unsaturated_fleet_scales_down_with_the_load(void **unused)
     bf_scaler_destroy(s);
 }
 
+/* --season weekly alone: the forecast's weekly season (hourly steps, a week
+ * of 168), whose busiest and quietest hours the off-peak advice reads:
+ * 10/s on weekdays, 2/s at weekends, at 80 % of 2/s per worker. */
+static void test_lone_weekly_season_advises_over_the_week(void **unused)
+{
+    (void)unused;
+    bf_scaler_t *s = new_scaler_step(168, 3600);
+    bf_scaler_decision_t d;
+    observe(s, 0, 0, 4, 0, 0, &d);
+    for (size_t step = 1; step <= 4 * 168; step++) {
+        double rate = (step - 1) % 168 < 120 ? 10 : 2;
+        observe(s, 3600.0 * (double)step, 0, 4, rate * 3600, rate * 3600, &d);
+    }
+    bf_forecast_status_t st;
+    bf_forecast_status(bf_scaler_forecast(s), &st);
+    assert_int_equal(st.structure, BF_FORECAST_STRUCTURE_WEEKLY);
+    int64_t off, peak;
+    bf_scaler_season_needs(s, 2, &off, &peak);
+    assert_int_equal(off, 2);  /* 2/s over 1.6/s */
+    assert_int_equal(peak, 7); /* 10/s over 1.6/s */
+    bf_scaler_destroy(s);
+}
+
+/* Readings every 30 s of a steady 3 arrivals/s; then none for ten minutes
+ * (the lag could not be read), after which the next reading reports the
+ * 1800 arrivals of the whole silence. The ten steps it covers are: the one
+ * the silence started in and the one it ended in, each booked its share,
+ * and eight wholly inside it, missing. The forecast stays at 3/s instead
+ * of being pulled towards the zeros the old loop fed. */
+static void test_a_silence_is_missing_steps_not_zero_arrivals(void **unused)
+{
+    (void)unused;
+    bf_scaler_t *s = new_scaler(0);
+    bf_scaler_decision_t d;
+    double now = 0;
+    observe(s, now, 0, 2, 0, 0, &d);
+    for (int k = 0; k < 60; k++) { /* 30 minutes */
+        now += 30;
+        observe(s, now, 0, 2, 90, 90, &d);
+    }
+    const bf_forecast_t *f = bf_scaler_forecast(s);
+    assert_int_equal(bf_forecast_count(f), 30);
+    now += 600;
+    observe(s, now, 0, 2, 1800, 1800, &d);
+    assert_int_equal(bf_forecast_count(f), 40);
+    bf_forecast_point_t p;
+    bf_forecast_predict(f, 1, &p);
+    if (fabs(p.value - 3) > 1e-6)
+        fail_msg("forecast %g/s after the silence", p.value);
+    assert_true(fabs(d.forecast_peak - 3) < 1e-6);
+    bf_scaler_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forecast_steps_and_capacity),
+        cmocka_unit_test(test_a_silence_is_missing_steps_not_zero_arrivals),
+        cmocka_unit_test(test_lone_weekly_season_advises_over_the_week),
         cmocka_unit_test(test_throughput_is_measured_while_busy),
         cmocka_unit_test(test_unsaturated_fleet_scales_down_with_the_load),
     };
