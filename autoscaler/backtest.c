@@ -15,7 +15,8 @@
 #include "autoscaler/decide.h"
 #include "autoscaler/forecast.h"
 #include "autoscaler/scaler.h"
-#include "autoscaler/trace.h"
+#include "autoscaler/offline.h"
+#include "libbf/trace.h"
 #include "libbf/config.h"
 #include "libbf/mem.h"
 
@@ -462,7 +463,7 @@ int bf_backtest_main(int argc, char **argv)
     char errstr[512];
     bf_trace_t tr = {0};
     sim_t sim = {0};
-    int rc = bf_trace_cli_parse(&cli, &cfg, argc, argv, &cfg.trace);
+    int rc = bf_offline_cli_parse(&cli, &cfg, argc, argv, &cfg.trace);
     if (rc >= 0)
         goto out;
     if (strcmp(cfg.format, "json") != 0 && strcmp(cfg.format, "table") != 0) {

@@ -46,7 +46,7 @@
 
 #include <stdint.h>
 
-#include "autoscaler/trace.h"
+#include "libbf/trace.h"
 
 /** @brief Run the subcommand; argv[0] is "backtest". @returns exit status. */
 int bf_backtest_main(int argc, char **argv);

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 
 #include "autoscaler/forecast.h"
-#include "autoscaler/trace.h"
+#include "autoscaler/offline.h"
+#include "libbf/trace.h"
 #include "libbf/config.h"
 #include "libbf/mem.h"
 
@@ -203,7 +204,7 @@ int bf_forecast_eval_main(int argc, char **argv)
     eval_config_t cfg = {0};
     char errstr[512];
     bf_trace_t tr = {0};
-    int rc = bf_trace_cli_parse(&cli, &cfg, argc, argv, &cfg.trace);
+    int rc = bf_offline_cli_parse(&cli, &cfg, argc, argv, &cfg.trace);
     if (rc >= 0)
         goto out;
     if (bf_trace_read(cfg.trace, cfg.min_step, &tr, errstr, sizeof(errstr)) != BF_OK) {

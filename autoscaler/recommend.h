@@ -46,7 +46,7 @@
 #include "autoscaler/aispend.h"
 #include "autoscaler/backtest.h"
 #include "autoscaler/budget.h"
-#include "autoscaler/trace.h"
+#include "libbf/trace.h"
 
 /* History the live loop keeps: a week of one-minute steps (80 KiB). */
 #define BF_RECOMMEND_MAX_STEPS 10080

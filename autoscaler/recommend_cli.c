@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "autoscaler/decide.h"
+#include "autoscaler/offline.h"
 #include "autoscaler/recommend.h"
 #include "libbf/config.h"
 #include "libbf/mem.h"
@@ -172,7 +173,7 @@ int bf_recommend_main(int argc, char **argv)
     bf_trace_t tr = {0};
     bf_aispend_t *ai = bf_calloc(1, sizeof(*ai));
     int64_t *workers = NULL;
-    int rc = bf_trace_cli_parse(&cli, &cfg, argc, argv, &cfg.trace);
+    int rc = bf_offline_cli_parse(&cli, &cfg, argc, argv, &cfg.trace);
     if (rc >= 0)
         goto out;
     bool json = strcmp(cfg.format, "json") == 0;

@@ -36,7 +36,7 @@
 #include "libbf/report.h"
 #include "producer/bountyfleet_producer.h"
 #include "producer/synthetic.h"
-#include "producer/trace.h"
+#include "producer/replay.h"
 
 typedef struct producer_config_s {
     char *brokers;
@@ -129,7 +129,7 @@ static const bf_cli_t cli = {
 typedef struct run_s {
     const producer_config_t *cfg;
     bf_producer_t *producer;
-    bf_trace_t *trace;
+    bf_replay_t *trace;
     double started;     /* monotonic seconds */
     uint64_t attempted; /* reports taken from the input, for pacing */
     uint64_t expected;  /* total for the ETA; 0 = unknown */
@@ -213,7 +213,7 @@ static void send_synthetic(run_t *run, bf_synth_t *synth)
     for (uint64_t i = 0; !interrupted && (limit == 0 || i < limit); i++) {
         double due;
         if (run->trace) {
-            if (!bf_trace_next(run->trace, &due))
+            if (!bf_replay_next(run->trace, &due))
                 break;
             pace(run, due);
         }
@@ -451,11 +451,11 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cfg.replay) {
-        if (bf_trace_load(cfg.replay, cfg.speedup, &run.trace, errstr, sizeof(errstr))) {
+        if (bf_replay_load(cfg.replay, cfg.speedup, &run.trace, errstr, sizeof(errstr))) {
             fprintf(stderr, "%s: --replay: %s\n", cli.program, errstr);
             goto out;
         }
-        run.expected = bf_trace_total(run.trace);
+        run.expected = bf_replay_total(run.trace);
         if (cfg.synthetic > 0 && (uint64_t)cfg.synthetic < run.expected)
             run.expected = (uint64_t)cfg.synthetic;
     } else {
@@ -519,7 +519,7 @@ int main(int argc, char **argv)
 out:
     bf_producer_destroy(run.producer);
     bf_synth_destroy(synth);
-    bf_trace_destroy(run.trace);
+    bf_replay_destroy(run.trace);
     free_props_list(props_list);
     bf_cli_free(&cli, &cfg);
     bf_kprops_free(&props);

@@ -1,6 +1,6 @@
 /*
  * test_forecast.c - the forecast (autoscaler/forecast.c) on injected
- * series whose answer is known, and the trace reader (autoscaler/trace.c).
+ * series whose answer is known.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +16,6 @@
 #include <math.h>
 
 #include "autoscaler/forecast.h"
-#include "autoscaler/trace.h"
 
 static bf_forecast_t *new_model(bf_forecast_model_t model, size_t season)
 {
@@ -248,72 +247,6 @@ static void test_state_survives_a_restart(void **unused)
     bf_forecast_destroy(other);
 }
 
-static char *write_temp(const char *text)
-{
-    char *path = strdup("/tmp/test_trace_XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    return path;
-}
-
-static void test_trace_sums_into_steps_and_fills_gaps(void **unused)
-{
-    (void)unused;
-    char *path = write_temp("timestamp,value\n"
-                            "2024-01-01 00:00:00,1\n"
-                            "2024-01-01 00:00:30,2\n"
-                            "2024-01-01 00:01:00,3\n"
-                            "2024-01-01 00:03:30,4\n");
-    bf_trace_t t;
-    char errstr[256];
-    assert_int_equal(bf_trace_read(path, 60, &t, errstr, sizeof(errstr)), BF_OK);
-    assert_int_equal(t.steps, 4);
-    assert_true(t.step_s == 60 && t.interval_s == 30);
-    assert_true(t.arrivals[0] == 3 && t.arrivals[1] == 3 && t.arrivals[2] == 0 &&
-                t.arrivals[3] == 4);
-    /* the step without a row is a gap, not a quiet minute */
-    assert_true(t.observed[0] && t.observed[1] && !t.observed[2] && t.observed[3]);
-    assert_int_equal(t.observed_steps, 3);
-    assert_true(fabs(bf_trace_peak_rate(&t) - 4.0 / 60) < 1e-12);
-    bf_trace_free(&t);
-    unlink(path);
-    free(path);
-}
-
-static void test_trace_bad_rows_are_named(void **unused)
-{
-    (void)unused;
-    static const struct {
-        const char *text;
-        bf_err_t err;
-        const char *says;
-    } cases[] = {
-        {"timestamp,value\n2024-01-01 00:00:00,1\nnonsense\n", BF_ERR_PARSE, ":3:"},
-        {"timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:00:01,-1\n", BF_ERR_PARSE,
-         ":3:"},
-        {"timestamp,value\n2024-01-01 00:00:01,1\n2024-01-01 00:00:00,1\n",
-         BF_ERR_INVALID_ARG, "increase"},
-        {"timestamp,value\n2024-01-01 00:00:00,1\n", BF_ERR_INVALID_ARG, "two rows"},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *path = write_temp(cases[i].text);
-        bf_trace_t t;
-        char errstr[256];
-        assert_int_equal(bf_trace_read(path, 1, &t, errstr, sizeof(errstr)),
-                         cases[i].err);
-        assert_non_null(strstr(errstr, cases[i].says));
-        unlink(path);
-        free(path);
-    }
-    bf_trace_t t;
-    char errstr[256];
-    assert_int_equal(
-        bf_trace_read("/nonexistent/trace.csv", 1, &t, errstr, sizeof(errstr)),
-        BF_ERR_IO);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,8 +260,6 @@ int main(void)
         cmocka_unit_test(test_refit_uses_three_seasons_of_own_history),
         cmocka_unit_test(test_season_follows_history),
         cmocka_unit_test(test_state_survives_a_restart),
-        cmocka_unit_test(test_trace_sums_into_steps_and_fills_gaps),
-        cmocka_unit_test(test_trace_bad_rows_are_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

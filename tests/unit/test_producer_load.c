@@ -1,6 +1,6 @@
 /*
  * test_producer_load.c - the producer's load generators: trace replay
- * schedules (producer/trace.c) and the synthetic report generator
+ * schedules (producer/replay.c on libbf/trace.c) and the synthetic report generator
  * (producer/synthetic.c). Traces and bad rows are data; the generator is
  * checked for determinism, its ratios and the content of each kind.
  */
@@ -19,7 +19,7 @@
 #include "libbf/mem.h"
 #include "libbf/report.h"
 #include "producer/synthetic.h"
-#include "producer/trace.h"
+#include "producer/replay.h"
 
 #define CORPUS BF_SOURCE_DIR "/ops/demo-data/sample-reports.jsonl"
 
@@ -42,18 +42,43 @@ static void test_trace_spreads_each_interval_and_keeps_gaps(void **state)
                             "2024-01-01 00:00:00,2\n"
                             "2024-01-01 00:00:10,0\n"
                             "2024-01-01 00:00:20,4.0\n");
-    bf_trace_t *t = NULL;
+    bf_replay_t *t = NULL;
     char errstr[256] = "";
-    assert_int_equal(bf_trace_load(path, 10, &t, errstr, sizeof(errstr)), BF_OK);
-    assert_int_equal(bf_trace_total(t), 6);
+    assert_int_equal(bf_replay_load(path, 10, &t, errstr, sizeof(errstr)), BF_OK);
+    assert_int_equal(bf_replay_total(t), 6);
     const double want[] = {0.0, 0.5, 2.0, 2.25, 2.5, 2.75};
     double at;
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-        assert_int_equal(bf_trace_next(t, &at), 1);
+        assert_int_equal(bf_replay_next(t, &at), 1);
         assert_float_equal(at, want[i], 1e-9);
     }
-    assert_int_equal(bf_trace_next(t, &at), 0);
-    bf_trace_destroy(t);
+    assert_int_equal(bf_replay_next(t, &at), 0);
+    bf_replay_destroy(t);
+    unlink(path);
+    free(path);
+}
+
+/* A gap in the recording (no rows for a while) is silence, not a slow
+ * trickle of the row before it; fractional counts keep their sum. */
+static void test_trace_gap_is_silence(void **state)
+{
+    (void)state;
+    char *path = write_temp("timestamp,value\n"
+                            "2024-01-01 00:00:00,1.5\n"
+                            "2024-01-01 00:00:10,1.5\n"
+                            "2024-01-01 00:00:40,1\n");
+    bf_replay_t *t = NULL;
+    char errstr[256] = "";
+    assert_int_equal(bf_replay_load(path, 1, &t, errstr, sizeof(errstr)), BF_OK);
+    assert_int_equal(bf_replay_total(t), 4);
+    const double want[] = {0.0, 5.0, 10.0, 40.0}; /* 2 (1.5 rounded), 1, 1 */
+    double at;
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        assert_int_equal(bf_replay_next(t, &at), 1);
+        assert_float_equal(at, want[i], 1e-9);
+    }
+    assert_int_equal(bf_replay_next(t, &at), 0);
+    bf_replay_destroy(t);
     unlink(path);
     free(path);
 }
@@ -70,15 +95,15 @@ static void test_bad_traces_name_file_and_line(void **state)
         {"timestamp,value\n2024-01-01 00:00:00,-1\n", BF_ERR_PARSE, ":2:"},
         {"timestamp,value\n2024-01-01 00:00:00,many\n", BF_ERR_PARSE, ":2:"},
         {"timestamp,value\n2024-01-01 00:00:00\n", BF_ERR_PARSE, ":2:"},
-        {"timestamp,value\n2024-01-01 00:00:10,1\n2024-01-01 00:00:00,1\n", BF_ERR_PARSE,
-         ":3:"},
-        {"timestamp,value\n", BF_ERR_PARSE, NULL},
+        {"timestamp,value\n2024-01-01 00:00:10,1\n2024-01-01 00:00:00,1\n",
+         BF_ERR_INVALID_ARG, ":3:"},
+        {"timestamp,value\n", BF_ERR_INVALID_ARG, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *path = write_temp(cases[i].text);
-        bf_trace_t *t = NULL;
+        bf_replay_t *t = NULL;
         char errstr[512] = "";
-        assert_int_equal(bf_trace_load(path, 1, &t, errstr, sizeof(errstr)),
+        assert_int_equal(bf_replay_load(path, 1, &t, errstr, sizeof(errstr)),
                          cases[i].err);
         assert_null(t);
         assert_non_null(strstr(errstr, path));
@@ -87,11 +112,11 @@ static void test_bad_traces_name_file_and_line(void **state)
         unlink(path);
         free(path);
     }
-    bf_trace_t *t = NULL;
+    bf_replay_t *t = NULL;
     char errstr[256];
-    assert_int_equal(bf_trace_load("/nonexistent.csv", 1, &t, errstr, sizeof(errstr)),
+    assert_int_equal(bf_replay_load("/nonexistent.csv", 1, &t, errstr, sizeof(errstr)),
                      BF_ERR_IO);
-    assert_int_equal(bf_trace_load("/nonexistent.csv", 0, &t, errstr, sizeof(errstr)),
+    assert_int_equal(bf_replay_load("/nonexistent.csv", 0, &t, errstr, sizeof(errstr)),
                      BF_ERR_INVALID_ARG);
 }
 
@@ -180,6 +205,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trace_spreads_each_interval_and_keeps_gaps),
+        cmocka_unit_test(test_trace_gap_is_silence),
         cmocka_unit_test(test_bad_traces_name_file_and_line),
         cmocka_unit_test(test_same_seed_gives_the_same_reports),
         cmocka_unit_test(test_every_kind_is_valid_and_has_the_right_content),

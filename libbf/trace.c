@@ -6,7 +6,7 @@
  * rows are bounded (BF_TRACE_MAX_ROWS), and so are the steps a sparse file
  * could ask for (BF_TRACE_MAX_STEPS).
  */
-#include "autoscaler/trace.h"
+#include "libbf/trace.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -14,8 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
+#include "libbf/clock.h"
 #include "libbf/mem.h"
 
 typedef struct row_s {
@@ -23,27 +22,21 @@ typedef struct row_s {
     double value;
 } row_t;
 
-/* `YYYY-MM-DD HH:MM:SS` (or with T), or epoch seconds. */
+/* RFC 3339, the same without a zone (UTC), or epoch seconds. */
 static bool parse_time(const char *s, double *at)
 {
-    struct tm tm = {0};
-    int y, mo, d, h, mi, sec;
-    char sep;
-    if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d", &y, &mo, &d, &sep, &h, &mi, &sec) == 7 &&
-        (sep == ' ' || sep == 'T')) {
-        tm.tm_year = y - 1900;
-        tm.tm_mon = mo - 1;
-        tm.tm_mday = d;
-        tm.tm_hour = h;
-        tm.tm_min = mi;
-        tm.tm_sec = sec;
-        *at = (double)timegm(&tm);
+    int64_t ms;
+    char utc[64];
+    if (bf_time_parse_rfc3339(s, &ms) == BF_OK ||
+        ((size_t)snprintf(utc, sizeof(utc), "%sZ", s) < sizeof(utc) &&
+         bf_time_parse_rfc3339(utc, &ms) == BF_OK)) {
+        *at = (double)ms / 1000.0;
         return true;
     }
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || !isfinite(v))
+    if (errno || end == s || *end || !isfinite(v))
         return false;
     *at = v;
     return true;
@@ -63,8 +56,8 @@ static bool parse_row(char *line, row_t *row)
     row->value = strtod(comma + 1, &end);
     while (*end == ' ')
         end++;
-    return !errno && end != comma + 1 && *end == '\0' && isfinite(row->value) &&
-           row->value >= 0;
+    return !errno && end != comma + 1 && *end == '\0' && row->value >= 0 &&
+           row->value <= BF_TRACE_MAX_VALUE;
 }
 
 static bf_err_t read_rows(FILE *fp, const char *path, row_t **rows, size_t *n,
@@ -82,8 +75,10 @@ static bf_err_t read_rows(FILE *fp, const char *path, row_t **rows, size_t *n,
         if (!parse_row(line, &r)) {
             if (*n == 0 && lineno == 1)
                 continue; /* the header */
-            snprintf(errstr, errstr_size, "%s:%zu: not a `timestamp,value` row", path,
-                     lineno);
+            snprintf(errstr, errstr_size,
+                     "%s:%zu: not a `timestamp,value` row (a UTC time or epoch "
+                     "seconds, and a count from 0 to %.0f)",
+                     path, lineno, BF_TRACE_MAX_VALUE);
             return BF_ERR_PARSE;
         }
         if (*n == BF_TRACE_MAX_ROWS) {
@@ -176,30 +171,4 @@ double bf_trace_peak_rate(const bf_trace_t *t)
     for (size_t i = 0; i < t->steps; i++)
         peak = fmax(peak, t->arrivals[i] / t->step_s);
     return peak;
-}
-
-int bf_trace_cli_parse(const bf_cli_t *cli, void *cfg, int argc, char **argv,
-                       char *const *trace_path)
-{
-    int first_arg = argc;
-    char errstr[512];
-    switch (
-        bf_cli_parse(cli, cfg, argc, argv, NULL, &first_arg, errstr, sizeof(errstr))) {
-    case BF_CLI_RUN:
-        break;
-    case BF_CLI_EXIT:
-        return 0;
-    case BF_CLI_ERROR:
-        fprintf(stderr, "%s: %s\n", cli->program, errstr);
-        return 2;
-    }
-    if (first_arg < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", cli->program, argv[first_arg]);
-        return 2;
-    }
-    if (!*trace_path) {
-        fprintf(stderr, "%s: --trace FILE.csv is required\n", cli->program);
-        return 2;
-    }
-    return -1;
 }

@@ -1,30 +1,34 @@
 /*
  * trace.h - a recorded arrival trace (CSV `timestamp,value`, value =
- * arrivals in the interval), read into a regular series of steps.
+ * arrivals in the interval), read into a regular series of steps: what
+ * the autoscaler forecasts and backtests on, and what the producer
+ * replays with --replay. One reader, so both take the same files.
  *
  * The format of ../shared/data/traces: a header line, then one row per
- * interval; the timestamp is `YYYY-MM-DD HH:MM:SS` (UTC, a `T` also
- * accepted) or seconds since the epoch. The recording interval is the
- * smallest gap between two rows. Rows are summed into steps of
- * max(interval, min_step_s), and steps without a row (a gap in the
+ * interval; the timestamp is `YYYY-MM-DD HH:MM:SS` (UTC; a `T` instead of
+ * the space, fractional seconds and a zone as in RFC 3339 are also
+ * accepted) or seconds since the epoch; values are non-negative numbers
+ * up to BF_TRACE_MAX_VALUE. Blank lines and lines starting with '#' are
+ * skipped. The recording interval is the smallest gap between two rows. Rows are summed
+ * into steps of max(interval, min_step_s), and steps without a row (a gap in the
  * recording, an outage) hold 0 arrivals: the time axis stays true, so a
  * daily season stays 24 hours long. Which steps had a row is kept beside
  * the arrivals (`observed`): the backtest replays a gap as a quiet spell,
  * but forecast-eval treats it as missing (neither fitted on nor scored),
  * since nobody knows what arrived then.
  */
-#ifndef BF_AUTOSCALER_TRACE_H
-#define BF_AUTOSCALER_TRACE_H
+#ifndef BF_TRACE_H
+#define BF_TRACE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "libbf/config.h"
 #include "libbf/err.h"
 
 /* Bounds that keep a mistaken file from eating the machine. */
 #define BF_TRACE_MAX_ROWS  10000000
 #define BF_TRACE_MAX_STEPS 10000000
+#define BF_TRACE_MAX_VALUE 1e9
 
 typedef struct bf_trace_s {
     double *arrivals;      /* owned; arrivals per step (0 in a gap) */
@@ -48,18 +52,6 @@ bf_err_t bf_trace_read(const char *path, double min_step_s, bf_trace_t *out, cha
 
 /** @brief Free the series and reset @p t. NULL-safe. */
 void bf_trace_free(bf_trace_t *t);
-
-/**
- * @brief The command line shared by the offline subcommands (backtest,
- *        forecast-eval): parse @p argv into @p cfg with bf_cli_parse(),
- *        refuse positional arguments and require --trace. Prints a one-line
- *        message on stderr.
- * @param trace_path where the parsed --trace lands (inside @p cfg)
- * @returns -1 to go on; otherwise the exit status (0 after --help, 2 for
- *          a usage error).
- */
-int bf_trace_cli_parse(const bf_cli_t *cli, void *cfg, int argc, char **argv,
-                       char *const *trace_path);
 
 /** @brief The highest arrival rate (arrivals/s) of one step. */
 double bf_trace_peak_rate(const bf_trace_t *t);
