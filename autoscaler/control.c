@@ -81,7 +81,7 @@ static void apply_target(control_t *c)
     char errstr[512];
     bf_err_t err = bf_actuator_apply(c->act, c->target, errstr, sizeof(errstr));
     if (err)
-        bf_telemetry_actuator_error(c->conf->telemetry);
+        bf_autoscaler_telemetry_actuator_error(c->conf->telemetry);
     if (err)
         bf_log(BF_LOG_ERROR, "autoscaler", "actuator_failed",
                BF_LSTR("actuator", bf_actuator_kind(c->act)), BF_LSTR("error", errstr),
@@ -315,12 +315,12 @@ static void observe_and_decide(control_t *c, double tick)
     bf_err_t err = bf_lag_read(c->lag, &snap, errstr, sizeof(errstr));
     double now = bf_autoscaler_now(); /* the reading may have taken a while */
     if (err) {
-        bf_telemetry_set_ready(c->conf->telemetry, false, "lag unavailable");
+        bf_autoscaler_telemetry_set_ready(c->conf->telemetry, false, "lag unavailable");
         reading_failed(c, err, errstr, now);
         publish_status(c, now, wall_clock(), NULL, errstr, NULL, NULL);
         return;
     }
-    bf_telemetry_set_ready(c->conf->telemetry, true, NULL);
+    bf_autoscaler_telemetry_set_ready(c->conf->telemetry, true, NULL);
     if (c->failures)
         bf_log(BF_LOG_INFO, "autoscaler", "lag_available",
                BF_LINT("after_failures", c->failures));
@@ -356,7 +356,7 @@ static void observe_and_decide(control_t *c, double tick)
     if (c->conf->validations)
         bf_tail_poll(c->conf->validations, BF_AISPEND_PER_TICK, take_validation, c->ai);
     bf_heartbeats_summary(c->heartbeats, wall_now, &hb);
-    bf_telemetry_heartbeating(c->conf->telemetry, hb.heartbeating);
+    bf_autoscaler_telemetry_heartbeating(c->conf->telemetry, hb.heartbeating);
     bf_budget_status_t budget;
     account_budget(c, current, wall_now, &budget);
     bf_scaler_obs_t obs = {
@@ -381,7 +381,7 @@ static void observe_and_decide(control_t *c, double tick)
     bf_override_state_t ov;
     bf_override_get(c->conf->override, now, &ov);
     bf_override_apply(&ov, &c->conf->scaler.policy, &budget, &sd.decision);
-    bf_telemetry_observe(c->conf->telemetry, &snap, &sd, &budget, current);
+    bf_autoscaler_telemetry_observe(c->conf->telemetry, &snap, &sd, &budget, current);
     bf_publisher_send(c->conf->publisher, &sd);
     bf_recommend_history_add(&c->history, wall_now, arrivals, processed, current,
                              sd.worker_rate);

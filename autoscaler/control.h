@@ -43,11 +43,11 @@
 #include "libbf/err.h"
 
 typedef struct bf_control_conf_s {
-    double interval_s;                 /* seconds between ticks, > 0 */
-    bf_scaler_conf_t scaler;           /* forecast and decision (scaler.h) */
-    bf_budget_conf_t budget;           /* cost budgets (budget.h) */
-    bf_telemetry_t *telemetry;         /* borrowed; NULL = no endpoint */
-    bf_publisher_t *publisher;         /* borrowed; NULL = decisions not published */
+    double interval_s;                    /* seconds between ticks, > 0 */
+    bf_scaler_conf_t scaler;              /* forecast and decision (scaler.h) */
+    bf_budget_conf_t budget;              /* cost budgets (budget.h) */
+    bf_autoscaler_telemetry_t *telemetry; /* borrowed; NULL = no endpoint */
+    bf_publisher_t *publisher;            /* borrowed; NULL = decisions not published */
     bf_state_t *state;                 /* borrowed; NULL = the forecast starts afresh */
     bf_heartbeat_reader_t *heartbeats; /* borrowed; NULL = no heartbeats read */
     bf_override_t *override;           /* borrowed; NULL = no manual override */

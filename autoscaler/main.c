@@ -357,7 +357,7 @@ int main(int argc, char **argv)
     char **worker_argv = NULL, **worker_argv_owned = NULL;
     bf_actuator_t *act = NULL;
     bf_lag_reader_t *lag = NULL;
-    bf_telemetry_t *telemetry = NULL;
+    bf_autoscaler_telemetry_t *telemetry = NULL;
     bf_publisher_t *publisher = NULL;
     bf_state_t *state = NULL;
     bf_heartbeat_reader_t *heartbeats = NULL;
@@ -460,8 +460,8 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    if (!(telemetry =
-              bf_telemetry_new(cfg.metrics_addr, cfg.actuator, errstr, sizeof(errstr)))) {
+    if (!(telemetry = bf_autoscaler_telemetry_new(cfg.metrics_addr, cfg.actuator, errstr,
+                                                  sizeof(errstr)))) {
         rc = usage_error(errstr);
         goto out;
     }
@@ -473,7 +473,7 @@ int main(int argc, char **argv)
     /* Nor do the workers and commands we start inherit it. */
     unsetenv("AUTOSCALER_ADMIN_TOKEN");
     unsetenv("AUTOSCALER_ADMIN_TOKEN_FILE");
-    bf_telemetry_serve_override(telemetry, override);
+    bf_autoscaler_telemetry_serve_override(telemetry, override);
     conf.override = override;
     bf_framing_t framing;
     if (bf_framing_parse(cfg.output_framing, &framing) != 0 ||
@@ -532,7 +532,7 @@ int main(int argc, char **argv)
         .max_workers = cfg.max,
         .state_store = state != NULL,
     });
-    bf_telemetry_serve_status(telemetry, status);
+    bf_autoscaler_telemetry_serve_status(telemetry, status);
     conf.status = status;
     bf_log(BF_LOG_INFO, "autoscaler", "started", BF_LSTR("version", bf_version()),
            BF_LSTR("brokers", cfg.brokers), BF_LSTR("group", cfg.group),
@@ -553,7 +553,7 @@ out:
     bf_tail_destroy(validations);
     bf_state_destroy(state);
     bf_publisher_destroy(publisher, cfg.kafka_timeout);
-    bf_telemetry_destroy(telemetry);
+    bf_autoscaler_telemetry_destroy(telemetry);
     bf_override_destroy(override); /* after the endpoint that uses it */
     bf_status_destroy(status);     /* likewise */
     bf_lag_reader_destroy(lag);

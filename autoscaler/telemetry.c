@@ -18,7 +18,7 @@
 
 #define M "bountyfleet_autoscaler_"
 
-struct bf_telemetry_s {
+struct bf_autoscaler_telemetry_s {
     bf_metrics_t *metrics;
     bf_httpd_t *httpd;
     bf_metric_t *lag, *status, *forecast, *decisions, *budget, *spend, *projected;
@@ -35,7 +35,7 @@ struct bf_telemetry_s {
 static void desired_handler(void *opaque, const bf_httpd_request_t *req, int *status,
                             const char **content_type, char **body)
 {
-    bf_telemetry_t *t = opaque;
+    bf_autoscaler_telemetry_t *t = opaque;
     *content_type = "application/json";
     if (strcmp(req->method, "GET") != 0) {
         *status = 405;
@@ -69,7 +69,8 @@ static void desired_handler(void *opaque, const bf_httpd_request_t *req, int *st
     *body = text;
 }
 
-void bf_telemetry_serve_override(bf_telemetry_t *t, bf_override_t *ov)
+void bf_autoscaler_telemetry_serve_override(bf_autoscaler_telemetry_t *t,
+                                            bf_override_t *ov)
 {
     if (!t || !ov)
         return;
@@ -82,16 +83,17 @@ void bf_telemetry_serve_override(bf_telemetry_t *t, bf_override_t *ov)
     bf_httpd_route(t->httpd, "/api/v1/override", bf_override_http, ov);
 }
 
-void bf_telemetry_serve_status(bf_telemetry_t *t, bf_status_t *st)
+void bf_autoscaler_telemetry_serve_status(bf_autoscaler_telemetry_t *t, bf_status_t *st)
 {
     if (t && st)
         bf_status_serve(st, t->httpd);
 }
 
-bf_telemetry_t *bf_telemetry_new(const char *addr, const char *actuator, char *errstr,
-                                 size_t errstr_size)
+bf_autoscaler_telemetry_t *bf_autoscaler_telemetry_new(const char *addr,
+                                                       const char *actuator, char *errstr,
+                                                       size_t errstr_size)
 {
-    bf_telemetry_t *t = bf_calloc(1, sizeof(*t));
+    bf_autoscaler_telemetry_t *t = bf_calloc(1, sizeof(*t));
     pthread_mutex_init(&t->lock, NULL);
     bf_metrics_t *m = t->metrics = bf_metrics_new();
     bf_series_set(bf_metric_series(bf_metrics_gauge(m, "bountyfleet_build_info",
@@ -134,39 +136,42 @@ bf_telemetry_t *bf_telemetry_new(const char *addr, const char *actuator, char *e
                                             "Failed scale calls.", "actuator"),
                          actuator);
     if (bf_httpd_start(&t->httpd, addr, m, errstr, errstr_size) != BF_OK) {
-        bf_telemetry_destroy(t);
+        bf_autoscaler_telemetry_destroy(t);
         return NULL;
     }
     bf_httpd_route(t->httpd, "/api/v1/desired", desired_handler, t);
     return t;
 }
 
-int bf_telemetry_port(const bf_telemetry_t *t)
+int bf_autoscaler_telemetry_port(const bf_autoscaler_telemetry_t *t)
 {
     return bf_httpd_port(t->httpd);
 }
 
-void bf_telemetry_set_ready(bf_telemetry_t *t, bool ready, const char *reason)
+void bf_autoscaler_telemetry_set_ready(bf_autoscaler_telemetry_t *t, bool ready,
+                                       const char *reason)
 {
     if (t)
         bf_httpd_set_ready(t->httpd, ready, reason);
 }
 
-void bf_telemetry_heartbeating(bf_telemetry_t *t, int64_t workers)
+void bf_autoscaler_telemetry_heartbeating(bf_autoscaler_telemetry_t *t, int64_t workers)
 {
     if (t)
         bf_series_set(t->heartbeating, (double)workers);
 }
 
-void bf_telemetry_actuator_error(bf_telemetry_t *t)
+void bf_autoscaler_telemetry_actuator_error(bf_autoscaler_telemetry_t *t)
 {
     if (t)
         bf_series_add(t->actuator_errors, 1);
 }
 
-void bf_telemetry_observe(bf_telemetry_t *t, const bf_lag_snapshot_t *snap,
-                          const bf_scaler_decision_t *d, const bf_budget_status_t *budget,
-                          int64_t current_workers)
+void bf_autoscaler_telemetry_observe(bf_autoscaler_telemetry_t *t,
+                                     const bf_lag_snapshot_t *snap,
+                                     const bf_scaler_decision_t *d,
+                                     const bf_budget_status_t *budget,
+                                     int64_t current_workers)
 {
     if (!t)
         return;
@@ -212,7 +217,7 @@ void bf_telemetry_observe(bf_telemetry_t *t, const bf_lag_snapshot_t *snap,
     pthread_mutex_unlock(&t->lock);
 }
 
-void bf_telemetry_destroy(bf_telemetry_t *t)
+void bf_autoscaler_telemetry_destroy(bf_autoscaler_telemetry_t *t)
 {
     if (!t)
         return;

@@ -27,22 +27,24 @@
 #include "autoscaler/scaler.h"
 #include "autoscaler/status.h"
 
-typedef struct bf_telemetry_s bf_telemetry_t;
+typedef struct bf_autoscaler_telemetry_s bf_autoscaler_telemetry_t;
 
 /**
  * @brief Start the endpoint on @p addr ("host:port", port 0 = any free).
  * @param actuator the actuator kind, for the error counter's label (copied)
  * @returns a handle, or NULL with errstr filled (bad address, port taken).
  */
-bf_telemetry_t *bf_telemetry_new(const char *addr, const char *actuator, char *errstr,
-                                 size_t errstr_size);
+bf_autoscaler_telemetry_t *bf_autoscaler_telemetry_new(const char *addr,
+                                                       const char *actuator, char *errstr,
+                                                       size_t errstr_size);
 
 /**
  * @brief Serve the manual override (override.h) at /api/v1/override and
  *        show it as bountyfleet_autoscaler_override_replicas. Call once,
  *        before traffic matters. @p ov borrowed; it must outlive @p t.
  */
-void bf_telemetry_serve_override(bf_telemetry_t *t, bf_override_t *ov);
+void bf_autoscaler_telemetry_serve_override(bf_autoscaler_telemetry_t *t,
+                                            bf_override_t *ov);
 
 /**
  * @brief Serve the status document, the recommendations and the status
@@ -50,10 +52,10 @@ void bf_telemetry_serve_override(bf_telemetry_t *t, bf_override_t *ov);
  *        Call once, before traffic matters. @p st borrowed; it must outlive
  *        @p t.
  */
-void bf_telemetry_serve_status(bf_telemetry_t *t, bf_status_t *st);
+void bf_autoscaler_telemetry_serve_status(bf_autoscaler_telemetry_t *t, bf_status_t *st);
 
 /** @brief The port bound. */
-int bf_telemetry_port(const bf_telemetry_t *t);
+int bf_autoscaler_telemetry_port(const bf_autoscaler_telemetry_t *t);
 
 /**
  * @brief Publish one reading and its decision: lag and status per
@@ -61,20 +63,23 @@ int bf_telemetry_port(const bf_telemetry_t *t);
  *        budgets; the KEDA endpoint answers with this decision from now on.
  *        All pointers borrowed for the call.
  */
-void bf_telemetry_observe(bf_telemetry_t *t, const bf_lag_snapshot_t *snap,
-                          const bf_scaler_decision_t *d, const bf_budget_status_t *budget,
-                          int64_t current_workers);
+void bf_autoscaler_telemetry_observe(bf_autoscaler_telemetry_t *t,
+                                     const bf_lag_snapshot_t *snap,
+                                     const bf_scaler_decision_t *d,
+                                     const bf_budget_status_t *budget,
+                                     int64_t current_workers);
 
 /** @brief Workers with a recent heartbeat. */
-void bf_telemetry_heartbeating(bf_telemetry_t *t, int64_t workers);
+void bf_autoscaler_telemetry_heartbeating(bf_autoscaler_telemetry_t *t, int64_t workers);
 
 /** @brief Count a failed scale call. */
-void bf_telemetry_actuator_error(bf_telemetry_t *t);
+void bf_autoscaler_telemetry_actuator_error(bf_autoscaler_telemetry_t *t);
 
 /** @brief /readyz: ready once lag can be read. */
-void bf_telemetry_set_ready(bf_telemetry_t *t, bool ready, const char *reason);
+void bf_autoscaler_telemetry_set_ready(bf_autoscaler_telemetry_t *t, bool ready,
+                                       const char *reason);
 
 /** @brief Stop the endpoint and free. NULL-safe. */
-void bf_telemetry_destroy(bf_telemetry_t *t);
+void bf_autoscaler_telemetry_destroy(bf_autoscaler_telemetry_t *t);
 
 #endif

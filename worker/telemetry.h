@@ -65,8 +65,6 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program);
 /**
  * @brief Serve /metrics, /healthz and /readyz on @p addr ("host:port",
  *        port 0 picks one). Not ready until bf_telemetry_set_ready says so.
- *        (Kept here rather than in worker.c: libbf/httpd.h and
- *        libbf/http.h both define bf_http_request_t.)
  */
 bf_err_t bf_telemetry_serve(bf_telemetry_t *t, const char *addr, char *errstr,
                             size_t errstr_size);

@@ -67,9 +67,10 @@ static void test_endpoint_serves_metrics_and_desired(void **unused)
 {
     (void)unused;
     char errstr[256], url[128];
-    bf_telemetry_t *t = bf_telemetry_new("127.0.0.1:0", "none", errstr, sizeof(errstr));
+    bf_autoscaler_telemetry_t *t =
+        bf_autoscaler_telemetry_new("127.0.0.1:0", "none", errstr, sizeof(errstr));
     assert_non_null(t);
-    int port = bf_telemetry_port(t);
+    int port = bf_autoscaler_telemetry_port(t);
     long status = 0;
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/desired", port);
     char *body = bf_test_http_get(url, &status);
@@ -91,8 +92,8 @@ static void test_endpoint_serves_metrics_and_desired(void **unused)
     bf_budget_status_t budget = {0};
     budget.period[BF_BUDGET_DAY] = (bf_budget_period_status_t){
         .limit = 10, .spent = 2.5, .projected = 9, .over_alert = true};
-    bf_telemetry_observe(t, &snap, &d, &budget, 1);
-    bf_telemetry_actuator_error(t);
+    bf_autoscaler_telemetry_observe(t, &snap, &d, &budget, 1);
+    bf_autoscaler_telemetry_actuator_error(t);
 
     body = bf_test_http_get(url, &status);
     assert_int_equal(status, 200);
@@ -128,7 +129,7 @@ static void test_endpoint_serves_metrics_and_desired(void **unused)
         if (!strstr(body, want[i]))
             fail_msg("/metrics lacks \"%s\":\n%s", want[i], body);
     free(body);
-    bf_telemetry_destroy(t);
+    bf_autoscaler_telemetry_destroy(t);
 }
 
 static void test_decision_record_fits_the_schema(void **unused)

@@ -236,13 +236,14 @@ static void test_endpoint_without_a_token_is_disabled(void **unused)
 {
     (void)unused;
     char errstr[256];
-    bf_telemetry_t *t = bf_telemetry_new("127.0.0.1:0", "none", errstr, sizeof(errstr));
+    bf_autoscaler_telemetry_t *t =
+        bf_autoscaler_telemetry_new("127.0.0.1:0", "none", errstr, sizeof(errstr));
     assert_non_null(t);
     bf_override_t *ov = bf_override_new(NULL, 4);
-    bf_telemetry_serve_override(t, ov);
+    bf_autoscaler_telemetry_serve_override(t, ov);
     static const char *const methods[] = {"GET", "PUT", "DELETE"};
     for (size_t i = 0; i < 3; i++) {
-        reply_t r = call(bf_telemetry_port(t), methods[i], "Bearer " TOKEN,
+        reply_t r = call(bf_autoscaler_telemetry_port(t), methods[i], "Bearer " TOKEN,
                          "{\"replicas\":3,\"ttl_seconds\":60,\"reason\":\"x\"}");
         assert_int_equal(r.status, 403);
         assert_non_null(strstr(r.body, "AUTOSCALER_ADMIN_TOKEN"));
@@ -251,7 +252,7 @@ static void test_endpoint_without_a_token_is_disabled(void **unused)
     bf_override_state_t st;
     bf_override_get(ov, 0, &st);
     assert_false(st.active);
-    bf_telemetry_destroy(t);
+    bf_autoscaler_telemetry_destroy(t);
     bf_override_destroy(ov);
 }
 
@@ -259,11 +260,12 @@ static void test_endpoint_sets_shows_and_clears_the_override(void **unused)
 {
     (void)unused;
     char errstr[256], url[128];
-    bf_telemetry_t *t = bf_telemetry_new("127.0.0.1:0", "none", errstr, sizeof(errstr));
+    bf_autoscaler_telemetry_t *t =
+        bf_autoscaler_telemetry_new("127.0.0.1:0", "none", errstr, sizeof(errstr));
     assert_non_null(t);
     bf_override_t *ov = bf_override_new(TOKEN, 4);
-    bf_telemetry_serve_override(t, ov);
-    int port = bf_telemetry_port(t);
+    bf_autoscaler_telemetry_serve_override(t, ov);
+    int port = bf_autoscaler_telemetry_port(t);
     const char *put = "{\"replicas\":3,\"ttl_seconds\":600,\"reason\":\"incident 42\"}";
 
     reply_t r = call(port, "PUT", NULL, put);
@@ -341,7 +343,7 @@ static void test_endpoint_sets_shows_and_clears_the_override(void **unused)
     r = call(port, "GET", "Bearer " TOKEN, NULL);
     assert_string_equal(r.body, "{\"override\":null}");
     free(r.body);
-    bf_telemetry_destroy(t);
+    bf_autoscaler_telemetry_destroy(t);
     bf_override_destroy(ov);
 }
 

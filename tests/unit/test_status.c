@@ -295,11 +295,12 @@ static void test_endpoints_are_read_only_over_http(void **unused)
 {
     (void)unused;
     char errstr[256];
-    bf_telemetry_t *tel = bf_telemetry_new("127.0.0.1:0", "none", errstr, sizeof(errstr));
+    bf_autoscaler_telemetry_t *tel =
+        bf_autoscaler_telemetry_new("127.0.0.1:0", "none", errstr, sizeof(errstr));
     assert_non_null(tel);
     bf_status_t *s = new_status();
-    bf_telemetry_serve_status(tel, s);
-    int port = bf_telemetry_port(tel);
+    bf_autoscaler_telemetry_serve_status(tel, s);
+    int port = bf_autoscaler_telemetry_port(tel);
     long status = 0;
     char *body = get(port, "GET", "/api/v1/status", &status);
     assert_int_equal(status, 503);
@@ -342,7 +343,7 @@ static void test_endpoints_are_read_only_over_http(void **unused)
     for (const char *u = strstr(body, "http://"); u; u = strstr(u + 1, "http://"))
         assert_int_equal(strncmp(u, "http://www.w3.org/2000/svg", 26), 0);
     free(body);
-    bf_telemetry_destroy(tel);
+    bf_autoscaler_telemetry_destroy(tel);
     bf_status_destroy(s);
 }
 
