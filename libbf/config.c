@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,19 +29,6 @@ const char *bf_version(void)
     return BF_VERSION;
 }
 
-static void seterr(char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
-
 /* Largest secret or properties file we read: far above any real key. */
 #define MAX_SMALL_FILE (64 * 1024)
 
@@ -50,8 +36,8 @@ static bf_err_t read_small_file(const char *path, char **out, char *errstr, size
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        seterr(errstr, size, "cannot open %s: %s", path, strerror(errno));
-        return BF_ERR_IO;
+        return bf_seterr(BF_ERR_IO, errstr, size, "cannot open %s: %s", path,
+                         strerror(errno));
     }
     char *data = bf_malloc(MAX_SMALL_FILE + 1);
     size_t n = fread(data, 1, MAX_SMALL_FILE + 1, f);
@@ -59,8 +45,8 @@ static bf_err_t read_small_file(const char *path, char **out, char *errstr, size
     fclose(f);
     if (bad || n > MAX_SMALL_FILE) {
         free(data);
-        seterr(errstr, size, "cannot read %s: %s", path,
-               bad ? "read error" : "file larger than 64 KiB");
+        bf_seterr(BF_ERR_CONFIG, errstr, size, "cannot read %s: %s", path,
+                  bad ? "read error" : "file larger than 64 KiB");
         return bad ? BF_ERR_IO : BF_ERR_TOO_LARGE;
     }
     data[n] = '\0';
@@ -104,13 +90,13 @@ static bf_err_t store(const bf_opt_t *o, void *cfg, const char *value, const cha
         errno = 0;
         long long v = strtoll(value, &end, 10);
         if (errno || end == value || *end) {
-            seterr(errstr, size, "%s: '%s' is not an integer", source, value);
-            return BF_ERR_CONFIG;
+            return bf_seterr(BF_ERR_CONFIG, errstr, size, "%s: '%s' is not an integer",
+                             source, value);
         }
         if (o->min <= o->max && ((double)v < o->min || (double)v > o->max)) {
-            seterr(errstr, size, "%s: %lld is out of range [%.0f, %.0f]", source, v,
-                   o->min, o->max);
-            return BF_ERR_CONFIG;
+            return bf_seterr(BF_ERR_CONFIG, errstr, size,
+                             "%s: %lld is out of range [%.0f, %.0f]", source, v, o->min,
+                             o->max);
         }
         *(int64_t *)field = v;
         return BF_OK;
@@ -120,13 +106,13 @@ static bf_err_t store(const bf_opt_t *o, void *cfg, const char *value, const cha
         errno = 0;
         double v = strtod(value, &end);
         if (errno || end == value || *end || !isfinite(v)) {
-            seterr(errstr, size, "%s: '%s' is not a number", source, value);
-            return BF_ERR_CONFIG;
+            return bf_seterr(BF_ERR_CONFIG, errstr, size, "%s: '%s' is not a number",
+                             source, value);
         }
         if (o->min <= o->max && (v < o->min || v > o->max)) {
-            seterr(errstr, size, "%s: %g is out of range [%g, %g]", source, v, o->min,
-                   o->max);
-            return BF_ERR_CONFIG;
+            return bf_seterr(BF_ERR_CONFIG, errstr, size,
+                             "%s: %g is out of range [%g, %g]", source, v, o->min,
+                             o->max);
         }
         *(double *)field = v;
         return BF_OK;
@@ -134,8 +120,8 @@ static bf_err_t store(const bf_opt_t *o, void *cfg, const char *value, const cha
     case BF_OPT_BOOL: {
         bool b;
         if (!parse_bool(value, &b)) {
-            seterr(errstr, size, "%s: '%s' is not a boolean (true/false)", source, value);
-            return BF_ERR_CONFIG;
+            return bf_seterr(BF_ERR_CONFIG, errstr, size,
+                             "%s: '%s' is not a boolean (true/false)", source, value);
         }
         *(bool *)field = b;
         return BF_OK;
@@ -308,7 +294,7 @@ bf_cli_result_t bf_cli_parse(const bf_cli_t *cli, void *cfg, int argc, char **ar
             (strncmp(a, "-X", 2) == 0 || strncmp(a, "-F", 2) == 0)) {
             const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v) {
-                seterr(errstr, errstr_size, "%s needs an argument", a);
+                bf_seterr(BF_ERR_CONFIG, errstr, errstr_size, "%s needs an argument", a);
                 return BF_CLI_ERROR;
             }
             bf_err_t err = a[1] == 'X'
@@ -334,12 +320,13 @@ bf_cli_result_t bf_cli_parse(const bf_cli_t *cli, void *cfg, int argc, char **ar
             snprintf(flagname, sizeof(flagname), "%s", a);
         }
         if (!o) {
-            seterr(errstr, errstr_size, "unknown option %s (see --help)", flagname);
+            bf_seterr(BF_ERR_CONFIG, errstr, errstr_size,
+                      "unknown option %s (see --help)", flagname);
             return BF_CLI_ERROR;
         }
         if (o->type == BF_OPT_SECRET) {
-            seterr(
-                errstr, errstr_size,
+            bf_seterr(
+                BF_ERR_CONFIG, errstr, errstr_size,
                 "%s is a secret: set it in the environment (%s or %s_FILE), not on the "
                 "command line",
                 flagname, o->env ? o->env : "?", o->env ? o->env : "?");
@@ -349,7 +336,8 @@ bf_cli_result_t bf_cli_parse(const bf_cli_t *cli, void *cfg, int argc, char **ar
             value = "true";
         } else if (!value) {
             if (i + 1 >= argc) {
-                seterr(errstr, errstr_size, "%s needs a value", flagname);
+                bf_seterr(BF_ERR_CONFIG, errstr, errstr_size, "%s needs a value",
+                          flagname);
                 return BF_CLI_ERROR;
             }
             value = argv[++i];
@@ -387,8 +375,8 @@ bf_err_t bf_kprops_add_kv(bf_kprops_t *props, const char *kv, char *errstr,
 {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) {
-        seterr(errstr, errstr_size, "-X %s: expected key=value", kv);
-        return BF_ERR_CONFIG;
+        return bf_seterr(BF_ERR_CONFIG, errstr, errstr_size, "-X %s: expected key=value",
+                         kv);
     }
     char *key = bf_strndup(kv, (size_t)(eq - kv));
     bf_kprops_set(props, key, eq + 1);
@@ -424,7 +412,8 @@ bf_err_t bf_kprops_load_file(bf_kprops_t *props, const char *path, char *errstr,
             continue;
         char *eq = strchr(t, '=');
         if (!eq || eq == t) {
-            seterr(errstr, errstr_size, "%s:%d: expected key=value", path, lineno);
+            bf_seterr(BF_ERR_CONFIG, errstr, errstr_size, "%s:%d: expected key=value",
+                      path, lineno);
             free(data);
             return BF_ERR_CONFIG;
         }

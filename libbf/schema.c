@@ -12,7 +12,6 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,19 +20,6 @@
 /* Schemas nest a handful of levels; this only stops a hostile writer schema
  * (from a registry) from exhausting the stack. */
 #define MAX_SCHEMA_DEPTH 64
-
-static void seterr(char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
 
 const char *bf_schema_text(const char *name)
 {
@@ -131,7 +117,7 @@ static json_t *canonical_named(const json_t *s, const char *type, const char *ns
 {
     char *full = definition_fullname(s, ns);
     if (!full) {
-        seterr(errstr, size, "a %s needs a \"name\"", type);
+        bf_seterr(BF_ERR_SCHEMA, errstr, size, "a %s needs a \"name\"", type);
         return NULL;
     }
     char inner_ns[512];
@@ -142,21 +128,21 @@ static json_t *canonical_named(const json_t *s, const char *type, const char *ns
     if (strcmp(type, "enum") == 0) {
         const json_t *symbols = json_object_get(s, "symbols");
         if (!json_is_array(symbols)) {
-            seterr(errstr, size, "enum %s needs \"symbols\"", full);
+            bf_seterr(BF_ERR_SCHEMA, errstr, size, "enum %s needs \"symbols\"", full);
             goto fail;
         }
         json_object_set_new(out, "symbols", json_deep_copy(symbols));
     } else if (strcmp(type, "fixed") == 0) {
         const json_t *fixed_size = json_object_get(s, "size");
         if (!json_is_integer(fixed_size) || json_integer_value(fixed_size) < 0) {
-            seterr(errstr, size, "fixed %s needs a \"size\"", full);
+            bf_seterr(BF_ERR_SCHEMA, errstr, size, "fixed %s needs a \"size\"", full);
             goto fail;
         }
         json_object_set_new(out, "size", json_integer(json_integer_value(fixed_size)));
     } else {
         const json_t *fields = json_object_get(s, "fields");
         if (!json_is_array(fields)) {
-            seterr(errstr, size, "record %s needs \"fields\"", full);
+            bf_seterr(BF_ERR_SCHEMA, errstr, size, "record %s needs \"fields\"", full);
             goto fail;
         }
         json_t *cfields = json_array();
@@ -168,8 +154,8 @@ static json_t *canonical_named(const json_t *s, const char *type, const char *ns
             const json_t *fname = json_object_get(f, "name");
             const json_t *ftype = json_object_get(f, "type");
             if (!json_is_string(fname) || !ftype) {
-                seterr(errstr, size, "record %s: field %zu needs a name and a type", full,
-                       i);
+                bf_seterr(BF_ERR_SCHEMA, errstr, size,
+                          "record %s: field %zu needs a name and a type", full, i);
                 goto fail;
             }
             json_t *ctype = canonical(ftype, inner_ns, depth + 1, errstr, size);
@@ -193,7 +179,8 @@ static json_t *canonical(const json_t *s, const char *ns, unsigned depth, char *
                          size_t size)
 {
     if (depth > MAX_SCHEMA_DEPTH) {
-        seterr(errstr, size, "schema nested deeper than %d levels", MAX_SCHEMA_DEPTH);
+        bf_seterr(BF_ERR_SCHEMA, errstr, size, "schema nested deeper than %d levels",
+                  MAX_SCHEMA_DEPTH);
         return NULL;
     }
     if (json_is_string(s))
@@ -217,7 +204,8 @@ static json_t *canonical(const json_t *s, const char *ns, unsigned depth, char *
     if (json_is_object(type) || json_is_array(type))
         return canonical(type, ns, depth + 1, errstr, size);
     if (!json_is_string(type)) {
-        seterr(errstr, size, "not an Avro schema: an object without a \"type\"");
+        bf_seterr(BF_ERR_SCHEMA, errstr, size,
+                  "not an Avro schema: an object without a \"type\"");
         return NULL;
     }
     const char *t = json_string_value(type);
@@ -230,7 +218,7 @@ static json_t *canonical(const json_t *s, const char *ns, unsigned depth, char *
         return canonical_reference(t, ns);
     const json_t *child = json_object_get(s, child_key);
     if (!child) {
-        seterr(errstr, size, "%s needs \"%s\"", t, child_key);
+        bf_seterr(BF_ERR_SCHEMA, errstr, size, "%s needs \"%s\"", t, child_key);
         return NULL;
     }
     json_t *cchild = canonical(child, ns, depth + 1, errstr, size);
@@ -254,8 +242,8 @@ bf_err_t bf_schema_canonical_form_json(const json_t *schema, char **out, char *e
     char *text = json_dumps(c, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(c);
     if (!text) {
-        seterr(errstr, errstr_size, "cannot write the canonical form");
-        return BF_ERR_SCHEMA;
+        return bf_seterr(BF_ERR_SCHEMA, errstr, errstr_size,
+                         "cannot write the canonical form");
     }
     *out = bf_strdup(text);
     free(text);
@@ -271,9 +259,8 @@ bf_err_t bf_schema_canonical_form(const char *schema_json, char **out, char *err
     json_error_t jerr;
     json_t *schema = json_loads(schema_json, JSON_DECODE_ANY, &jerr);
     if (!schema) {
-        seterr(errstr, errstr_size, "schema is not JSON: %s (line %d)", jerr.text,
-               jerr.line);
-        return BF_ERR_PARSE;
+        return bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
+                         "schema is not JSON: %s (line %d)", jerr.text, jerr.line);
     }
     bf_err_t err = bf_schema_canonical_form_json(schema, out, errstr, errstr_size);
     json_decref(schema);
@@ -415,7 +402,7 @@ static bf_schema_node_t *parse_reference(parser_t *p, const char *name, const ch
     if (!n)
         n = find_exact(p->tree, name);
     if (!n)
-        seterr(p->errstr, p->errstr_size, "unknown type name %s", full);
+        bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size, "unknown type name %s", full);
     free(full);
     return (bf_schema_node_t *)n;
 }
@@ -427,7 +414,8 @@ static bf_schema_node_t *parse_record(parser_t *p, const json_t *s, bf_schema_no
     namespace_of(n->fullname, inner_ns, sizeof(inner_ns));
     const json_t *fields = json_object_get(s, "fields");
     if (!json_is_array(fields)) {
-        seterr(p->errstr, p->errstr_size, "record %s needs \"fields\"", n->fullname);
+        bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size, "record %s needs \"fields\"",
+                  n->fullname);
         return NULL;
     }
     n->fields = bf_calloc(json_array_size(fields) + 1, sizeof(*n->fields));
@@ -438,14 +426,14 @@ static bf_schema_node_t *parse_record(parser_t *p, const json_t *s, bf_schema_no
         const char *fname = json_string_value(json_object_get(f, "name"));
         const json_t *ftype = json_object_get(f, "type");
         if (!fname || !ftype) {
-            seterr(p->errstr, p->errstr_size,
-                   "record %s: field %zu needs a name and a type", n->fullname, i);
+            bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size,
+                      "record %s: field %zu needs a name and a type", n->fullname, i);
             return NULL;
         }
         for (size_t j = 0; j < n->count; j++) {
             if (strcmp(n->fields[j].name, fname) == 0) {
-                seterr(p->errstr, p->errstr_size, "record %s: field %s appears twice",
-                       n->fullname, fname);
+                bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size,
+                          "record %s: field %s appears twice", n->fullname, fname);
                 return NULL;
             }
         }
@@ -472,7 +460,8 @@ static bf_schema_node_t *parse_enum(parser_t *p, const json_t *s, bf_schema_node
 {
     const json_t *symbols = json_object_get(s, "symbols");
     if (!json_is_array(symbols) || json_array_size(symbols) == 0) {
-        seterr(p->errstr, p->errstr_size, "enum %s needs \"symbols\"", n->fullname);
+        bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size, "enum %s needs \"symbols\"",
+                  n->fullname);
         return NULL;
     }
     n->symbols = bf_calloc(json_array_size(symbols), sizeof(*n->symbols));
@@ -481,8 +470,8 @@ static bf_schema_node_t *parse_enum(parser_t *p, const json_t *s, bf_schema_node
     json_array_foreach(symbols, i, sym)
     {
         if (!json_is_string(sym)) {
-            seterr(p->errstr, p->errstr_size, "enum %s: symbols must be strings",
-                   n->fullname);
+            bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size,
+                      "enum %s: symbols must be strings", n->fullname);
             return NULL;
         }
         n->symbols[n->count++] = bf_strdup(json_string_value(sym));
@@ -492,8 +481,8 @@ static bf_schema_node_t *parse_enum(parser_t *p, const json_t *s, bf_schema_node
         if (strcmp(n->symbols[j], def) == 0)
             n->enum_default = (int)j;
     if (def && n->enum_default < 0) {
-        seterr(p->errstr, p->errstr_size, "enum %s: default %s is not a symbol",
-               n->fullname, def);
+        bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size,
+                  "enum %s: default %s is not a symbol", n->fullname, def);
         return NULL;
     }
     n->min_encoded = 1;
@@ -505,11 +494,13 @@ static bf_schema_node_t *parse_named(parser_t *p, const json_t *s, const char *t
 {
     char *full = definition_fullname(s, ns);
     if (!full) {
-        seterr(p->errstr, p->errstr_size, "a %s needs a \"name\"", type);
+        bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size, "a %s needs a \"name\"",
+                  type);
         return NULL;
     }
     if (find_exact(p->tree, full)) {
-        seterr(p->errstr, p->errstr_size, "type %s is defined twice", full);
+        bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size, "type %s is defined twice",
+                  full);
         free(full);
         return NULL;
     }
@@ -523,7 +514,8 @@ static bf_schema_node_t *parse_named(parser_t *p, const json_t *s, const char *t
         const json_t *size = json_object_get(s, "size");
         if (!json_is_integer(size) || json_integer_value(size) < 0 ||
             json_integer_value(size) > INT32_MAX) {
-            seterr(p->errstr, p->errstr_size, "fixed %s needs a \"size\"", full);
+            bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size,
+                      "fixed %s needs a \"size\"", full);
             free(full);
             return NULL;
         }
@@ -553,7 +545,8 @@ static bf_schema_node_t *parse_union(parser_t *p, const json_t *s, const char *n
         if (!branch)
             return NULL;
         if (branch->kind == BF_SCHEMA_UNION) {
-            seterr(p->errstr, p->errstr_size, "a union may not contain a union");
+            bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size,
+                      "a union may not contain a union");
             return NULL;
         }
         n->branches[n->count++] = branch;
@@ -561,7 +554,8 @@ static bf_schema_node_t *parse_union(parser_t *p, const json_t *s, const char *n
             n->min_encoded = branch->min_encoded;
     }
     if (n->count == 0) {
-        seterr(p->errstr, p->errstr_size, "a union needs at least one branch");
+        bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size,
+                  "a union needs at least one branch");
         return NULL;
     }
     n->min_encoded = add_saturated(n->min_encoded, 1); /* the branch index */
@@ -572,8 +566,8 @@ static bf_schema_node_t *parse_node(parser_t *p, const json_t *s, const char *ns
                                     unsigned depth)
 {
     if (depth > MAX_SCHEMA_DEPTH) {
-        seterr(p->errstr, p->errstr_size, "schema nested deeper than %d levels",
-               MAX_SCHEMA_DEPTH);
+        bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size,
+                  "schema nested deeper than %d levels", MAX_SCHEMA_DEPTH);
         return NULL;
     }
     if (json_is_string(s))
@@ -585,8 +579,8 @@ static bf_schema_node_t *parse_node(parser_t *p, const json_t *s, const char *ns
         return parse_node(p, type, ns, depth + 1);
     const char *t = json_string_value(type);
     if (!t) {
-        seterr(p->errstr, p->errstr_size,
-               "not an Avro schema: an object without a \"type\"");
+        bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size,
+                  "not an Avro schema: an object without a \"type\"");
         return NULL;
     }
     if (is_named_kind(t))
@@ -595,8 +589,8 @@ static bf_schema_node_t *parse_node(parser_t *p, const json_t *s, const char *ns
         int array = t[0] == 'a';
         const json_t *child = json_object_get(s, array ? "items" : "values");
         if (!child) {
-            seterr(p->errstr, p->errstr_size, "%s needs \"%s\"", t,
-                   array ? "items" : "values");
+            bf_seterr(BF_ERR_SCHEMA, p->errstr, p->errstr_size, "%s needs \"%s\"", t,
+                      array ? "items" : "values");
             return NULL;
         }
         bf_schema_node_t *n = node_new(p, array ? BF_SCHEMA_ARRAY : BF_SCHEMA_MAP);
@@ -677,16 +671,16 @@ bf_schema_tree_t *bf_schema_tree_new(const json_t *schema, char *errstr,
     p.tree->root = schema ? parse_node(&p, schema, NULL, 0) : NULL;
     if (!p.tree->root) {
         if (!schema)
-            seterr(errstr, errstr_size, "no schema");
+            bf_seterr(BF_ERR_SCHEMA, errstr, errstr_size, "no schema");
         bf_schema_tree_destroy(p.tree);
         return NULL;
     }
     const bf_schema_node_t *bad = first_infinite(p.tree);
     if (bad) {
-        seterr(errstr, errstr_size,
-               "record %s has no finite value: it contains itself outside a union, "
-               "array or map",
-               bad->fullname);
+        bf_seterr(BF_ERR_SCHEMA, errstr, errstr_size,
+                  "record %s has no finite value: it contains itself outside a union, "
+                  "array or map",
+                  bad->fullname);
         bf_schema_tree_destroy(p.tree);
         return NULL;
     }
@@ -851,8 +845,8 @@ static walk_t inline_visit(void *vctx, json_t *container, const char *key, size_
     }
     json_t *def = embedded_definition(in->self, full);
     if (!def) {
-        seterr(in->errstr, in->errstr_size, "schema %s: unknown type name %s", in->self,
-               full);
+        bf_seterr(BF_ERR_SCHEMA, in->errstr, in->errstr_size,
+                  "schema %s: unknown type name %s", in->self, full);
         free(full);
         return WALK_FAIL;
     }
@@ -869,16 +863,15 @@ bf_err_t bf_schema_load_embedded(const char *name, json_t **out, char *errstr,
     *out = NULL;
     const char *text = bf_schema_text(name);
     if (!text) {
-        seterr(errstr, errstr_size, "no embedded schema called %s",
-               name ? name : "(null)");
-        return BF_ERR_NOT_FOUND;
+        return bf_seterr(BF_ERR_NOT_FOUND, errstr, errstr_size,
+                         "no embedded schema called %s", name ? name : "(null)");
     }
     json_error_t jerr;
     json_t *doc = json_loads(text, JSON_DECODE_ANY, &jerr);
     if (!doc) {
-        seterr(errstr, errstr_size, "schema %s is not JSON: %s (line %d)", name,
-               jerr.text, jerr.line);
-        return BF_ERR_PARSE;
+        return bf_seterr(BF_ERR_PARSE, errstr, errstr_size,
+                         "schema %s is not JSON: %s (line %d)", name, jerr.text,
+                         jerr.line);
     }
     inliner_t in = {.self = name,
                     .defined = json_object(),
@@ -942,8 +935,8 @@ static walk_t project_visit(void *vctx, json_t *container, const char *key, size
             if (fname && writer_has_field(w, fname)) {
                 json_array_append(kept, (json_t *)f);
             } else if (!json_object_get(f, "default")) {
-                seterr(
-                    pr->errstr, pr->errstr_size,
+                bf_seterr(
+                    BF_ERR_SCHEMA, pr->errstr, pr->errstr_size,
                     "reader field %s.%s is not in the writer schema and has no default",
                     full, fname ? fname : "?");
                 result = WALK_FAIL;
