@@ -10,11 +10,6 @@
 
 static const char *kinds[BF_AISPEND_KINDS] = {"QUALITY", "PLAUSIBILITY", "SEVERITY"};
 
-const char *bf_aispend_kind_name(int kind)
-{
-    return kind >= 0 && kind < BF_AISPEND_KINDS ? kinds[kind] : "QUALITY";
-}
-
 static int kind_of(const char *name)
 {
     for (int k = 0; name && k < BF_AISPEND_KINDS; k++)

@@ -56,9 +56,6 @@ typedef struct bf_aispend_s {
 /** @brief Take one decoded validation record (borrowed). */
 void bf_aispend_add(bf_aispend_t *a, const json_t *record);
 
-/** @brief "QUALITY", "PLAUSIBILITY", "SEVERITY" for 0..2. */
-const char *bf_aispend_kind_name(int kind);
-
 /** Consumer group of the autoscaler's reader of the results (tail.h). */
 #define BF_AISPEND_GROUP "bountyfleet-autoscaler-validations"
 

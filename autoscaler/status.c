@@ -527,7 +527,8 @@ char *bf_status_document(bf_status_t *s)
     return copy_out(s, &s->document);
 }
 
-char *bf_status_recommendations(bf_status_t *s)
+/* A copy of the last recommendations (malloc'd), or NULL before any. */
+static char *recommendations_copy(bf_status_t *s)
 {
     return copy_out(s, &s->recommendations);
 }
@@ -566,8 +567,8 @@ static void recommendations_http(void *opaque, const bf_httpd_request_t *req, in
                                  const char **content_type, char **body)
 {
     if (read_only(req, status, content_type, body))
-        answer_copy(bf_status_recommendations(opaque), "starting: none computed yet",
-                    status, content_type, body);
+        answer_copy(recommendations_copy(opaque), "starting: none computed yet", status,
+                    content_type, body);
 }
 
 static void page_http(void *opaque, const bf_httpd_request_t *req, int *status,

@@ -114,9 +114,6 @@ void bf_status_set_recommendations(bf_status_t *s, char *text);
  */
 char *bf_status_document(bf_status_t *s);
 
-/** @brief A copy of the last recommendations (malloc'd), or NULL before any. */
-char *bf_status_recommendations(bf_status_t *s);
-
 /** @brief Add GET /, /api/v1/status and /api/v1/recommendations to @p h;
  *         @p s borrowed, it must outlive the server. */
 void bf_status_serve(bf_status_t *s, bf_httpd_t *h);

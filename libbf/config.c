@@ -191,7 +191,7 @@ static const char *type_metavar(const bf_opt_t *o)
     }
 }
 
-void bf_cli_print_help(const bf_cli_t *cli, FILE *out)
+static void print_help(const bf_cli_t *cli, FILE *out)
 {
     fprintf(out, "Usage: %s %s\n\n%s\n\nOptions:\n", cli->program,
             cli->usage ? cli->usage : "[OPTIONS]", cli->summary);
@@ -226,7 +226,7 @@ void bf_cli_print_help(const bf_cli_t *cli, FILE *out)
     fprintf(out, "%-34s %s\n", "  -V, --version", "show the version and exit");
 }
 
-void bf_cli_print_markdown(const bf_cli_t *cli, FILE *out)
+static void print_markdown(const bf_cli_t *cli, FILE *out)
 {
     fprintf(out,
             "## %s\n\n%s\n\n| flag | environment | type | default | range | meaning |\n"
@@ -279,11 +279,11 @@ bf_cli_result_t bf_cli_parse(const bf_cli_t *cli, void *cfg, int argc, char **ar
         if (a[0] != '-' || a[1] == '\0')
             break; /* first positional argument */
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            bf_cli_print_help(cli, stdout);
+            print_help(cli, stdout);
             return BF_CLI_EXIT;
         }
         if (strcmp(a, "--help-markdown") == 0) {
-            bf_cli_print_markdown(cli, stdout);
+            print_markdown(cli, stdout);
             return BF_CLI_EXIT;
         }
         if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {

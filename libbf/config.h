@@ -85,11 +85,6 @@ bf_cli_result_t bf_cli_parse(const bf_cli_t *cli, void *cfg, int argc, char **ar
 /** @brief Free the strings bf_cli_parse() stored in @p cfg. */
 void bf_cli_free(const bf_cli_t *cli, void *cfg);
 
-/** @brief Print --help text generated from the table. */
-void bf_cli_print_help(const bf_cli_t *cli, FILE *out);
-
-/** @brief Print the settings table as Markdown (CONFIGURATION.md). */
-void bf_cli_print_markdown(const bf_cli_t *cli, FILE *out);
 
 /**
  * @brief Parse a Java-style properties file (key=value lines, # comments)

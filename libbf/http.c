@@ -324,11 +324,6 @@ bf_http_t *bf_http_new(uv_loop_t *loop, long max_connections, char *errstr,
     return http;
 }
 
-size_t bf_http_in_flight(const bf_http_t *http)
-{
-    return http->in_flight;
-}
-
 bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_done_cb *cb,
                        void *opaque)
 {

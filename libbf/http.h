@@ -95,9 +95,6 @@ typedef struct bf_http_request_s {
 bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_done_cb *cb,
                        void *opaque);
 
-/** @brief Requests in flight. */
-size_t bf_http_in_flight(const bf_http_t *http);
-
 /**
  * @brief Copy @p url into @p out (always NUL-terminated, truncated to
  *        @p size) with the userinfo of its authority ("user:password@" in
