@@ -32,7 +32,7 @@
 #include <sys/prctl.h>
 #endif
 
-#include "autoscaler/clock.h"
+#include "libbf/clock.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 
@@ -302,7 +302,7 @@ bf_err_t bf_actuator_local_start(bf_actuator_local_t *l, char *errstr, size_t er
         .w = {.pid = pid,
               .id = id,
               .state = BF_LOCAL_RUNNING,
-              .started_at = bf_autoscaler_now()},
+              .started_at = bf_monotonic_s()},
         .seq = l->next_seq++,
     };
     bf_log(BF_LOG_INFO, "actuator", "worker_started", BF_LINT("pid", pid),
@@ -332,7 +332,7 @@ bf_err_t bf_actuator_local_stop_newest(bf_actuator_local_t *l)
     /* The pid cannot have been reused: it is our unreaped child. */
     kill(newest->w.pid, SIGTERM);
     newest->w.state = BF_LOCAL_STOPPING;
-    newest->w.stop_deadline = bf_autoscaler_now() + l->stop_timeout_s;
+    newest->w.stop_deadline = bf_monotonic_s() + l->stop_timeout_s;
     bf_log(BF_LOG_INFO, "actuator", "worker_stopping", BF_LINT("pid", newest->w.pid),
            BF_LINT("worker_id", newest->w.id), BF_LDBL("timeout_s", l->stop_timeout_s));
     return BF_OK;
@@ -341,7 +341,7 @@ bf_err_t bf_actuator_local_stop_newest(bf_actuator_local_t *l)
 static void log_exit(const child_t *c, int status)
 {
     bool expected = c->w.state == BF_LOCAL_STOPPING;
-    double ran = bf_autoscaler_now() - c->w.started_at;
+    double ran = bf_monotonic_s() - c->w.started_at;
     if (WIFEXITED(status))
         bf_log(expected ? BF_LOG_INFO : BF_LOG_WARN, "actuator",
                expected ? "worker_stopped" : "worker_exited_unexpectedly",
@@ -357,7 +357,7 @@ static void log_exit(const child_t *c, int status)
 
 void bf_actuator_local_reap(bf_actuator_local_t *l)
 {
-    double now = bf_autoscaler_now();
+    double now = bf_monotonic_s();
     for (size_t i = 0; i < l->n_children;) {
         child_t *c = &l->children[i];
         int status;
@@ -410,7 +410,7 @@ bf_err_t bf_actuator_local_scale(bf_actuator_local_t *l, int64_t target, char *e
 
 void bf_actuator_local_stop_all(bf_actuator_local_t *l)
 {
-    double deadline = bf_autoscaler_now() + l->stop_timeout_s;
+    double deadline = bf_monotonic_s() + l->stop_timeout_s;
     while (bf_actuator_local_stop_newest(l) == BF_OK) {
     }
     for (size_t i = 0; i < l->n_children; i++)

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "autoscaler/actuator_local.h"
-#include "autoscaler/clock.h"
+#include "libbf/clock.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 
@@ -362,7 +362,7 @@ bf_err_t bf_actuator_command_apply(void *self, int64_t target, char *errstr,
         execvp(argv[0], argv);
         _exit(127);
     }
-    double deadline = bf_autoscaler_now() + c->timeout_s;
+    double deadline = bf_monotonic_s() + c->timeout_s;
     int status = 0;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
@@ -372,7 +372,7 @@ bf_err_t bf_actuator_command_apply(void *self, int64_t target, char *errstr,
             snprintf(errstr, errstr_size, "waitpid: %s", strerror(errno));
             goto out;
         }
-        if (bf_autoscaler_now() > deadline) {
+        if (bf_monotonic_s() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             snprintf(errstr, errstr_size, "%s did not finish within %gs, killed", argv[0],

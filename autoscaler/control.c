@@ -19,9 +19,9 @@
 #include <jansson.h>
 
 #include "autoscaler/aispend.h"
-#include "autoscaler/clock.h"
 #include "autoscaler/decision_line.h"
 #include "autoscaler/recommend.h"
+#include "libbf/clock.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 
@@ -313,7 +313,7 @@ static void observe_and_decide(control_t *c, double tick)
     bf_lag_snapshot_t snap;
     char errstr[512];
     bf_err_t err = bf_lag_read(c->lag, &snap, errstr, sizeof(errstr));
-    double now = bf_autoscaler_now(); /* the reading may have taken a while */
+    double now = bf_monotonic_s(); /* the reading may have taken a while */
     if (err) {
         bf_autoscaler_telemetry_set_ready(c->conf->telemetry, false, "lag unavailable");
         reading_failed(c, err, errstr, now);
@@ -409,7 +409,7 @@ bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
         .act = act,
         .out = out,
         .target = conf->scaler.policy.min_workers,
-        .next_read = bf_autoscaler_now(),
+        .next_read = bf_monotonic_s(),
     };
     bf_budget_init(&c.budget, &conf->budget);
     c.heartbeats = bf_calloc(1, sizeof(*c.heartbeats));
@@ -424,17 +424,17 @@ bf_err_t bf_control_run(const bf_control_conf_t *conf, bf_lag_reader_t *lag,
     }
     restore_state(&c);
     sigset_t set = control_signals();
-    double next_tick = bf_autoscaler_now();
+    double next_tick = bf_monotonic_s();
     bf_err_t ret = BF_OK;
 
     for (;;) {
-        double now = bf_autoscaler_now();
+        double now = bf_monotonic_s();
         if (now >= next_tick) {
             apply_target(&c);
             if (now >= c.next_read)
                 observe_and_decide(&c, now);
             next_tick = now + conf->interval_s;
-            now = bf_autoscaler_now();
+            now = bf_monotonic_s();
         }
         double wait = next_tick - now;
         if (wait < 0)

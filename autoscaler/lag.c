@@ -17,7 +17,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "autoscaler/clock.h"
+#include "libbf/clock.h"
 #include "libbf/kafka.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
@@ -117,7 +117,7 @@ void bf_lag_snapshot_free(bf_lag_snapshot_t *snap)
 /* Milliseconds left until @p deadline, or -1 once it has passed. */
 static int remaining_ms(double deadline)
 {
-    double left = deadline - bf_autoscaler_now();
+    double left = deadline - bf_monotonic_s();
     if (left <= 0)
         return -1;
     return left * 1000 < 1 ? 1 : (int)(left * 1000);
@@ -214,7 +214,7 @@ bf_err_t bf_lag_read(bf_lag_reader_t *r, bf_lag_snapshot_t *out, char *errstr,
     *out = (bf_lag_snapshot_t){0};
     /* Serve queued error events (error_cb) so they do not pile up. */
     rd_kafka_poll(r->rk, 0);
-    double deadline = bf_autoscaler_now() + r->timeout_s;
+    double deadline = bf_monotonic_s() + r->timeout_s;
     bf_lag_snapshot_t snap = {0};
     bf_err_t err = read_partitions(r, deadline, &snap, errstr, errstr_size);
     if (!err)

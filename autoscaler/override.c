@@ -20,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "autoscaler/clock.h"
+#include "libbf/clock.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 
@@ -298,7 +298,7 @@ void bf_override_http(void *opaque, const bf_httpd_request_t *req, int *status,
         *body = error_json("a valid \"Authorization: Bearer <token>\" is required");
         return;
     }
-    double now = bf_autoscaler_now();
+    double now = bf_monotonic_s();
     bf_override_state_t st;
     if (strcmp(req->method, "PUT") == 0) {
         char errstr[256];
