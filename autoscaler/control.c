@@ -21,6 +21,7 @@
 #include "autoscaler/aispend.h"
 #include "autoscaler/decision_line.h"
 #include "autoscaler/recommend.h"
+#include "libbf/backoff.h"
 #include "libbf/clock.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
@@ -106,11 +107,11 @@ static void print_decision(control_t *c, const bf_decision_t *d)
 static void reading_failed(control_t *c, bf_err_t err, const char *errstr, double now)
 {
     c->failures++;
-    /* First retry after one interval, then doubling up to the cap. */
-    c->backoff_s = c->failures == 1 ? c->conf->interval_s : c->backoff_s * 2;
-    double cap = fmax(KAFKA_BACKOFF_MAX_S, c->conf->interval_s);
-    if (c->backoff_s > cap)
-        c->backoff_s = cap;
+    /* First retry after one interval, then doubling up to the cap; one
+     * autoscaler, so nothing to spread (and the log promises the time). */
+    bf_backoff_t b = {.base_s = c->conf->interval_s,
+                      .cap_s = fmax(KAFKA_BACKOFF_MAX_S, c->conf->interval_s)};
+    c->backoff_s = bf_backoff_s(&b, c->failures - 1);
     c->next_read = now + c->backoff_s;
     bf_log(BF_LOG_WARN, "autoscaler", "lag_unavailable", BF_LSTR("error", errstr),
            BF_LSTR("code", bf_err_name(err)),

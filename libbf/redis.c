@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libbf/backoff.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 
@@ -32,7 +33,7 @@ struct bf_redis_s {
     redisAsyncContext *ac;
     int state;
     int destroying;
-    double backoff_s;
+    unsigned reconnect_attempt; /* since the last successful connection */
     uint64_t connects;          /* successful connections, for bf_redis_connects() */
     uv_timer_t reconnect_timer; /* also the connect timeout */
 };
@@ -251,14 +252,20 @@ static void on_reconnect_timer(uv_timer_t *t)
     connect_now(t->data);
 }
 
-static void schedule_reconnect(bf_redis_t *r)
+/* Equal jitter: a fleet of workers that lost Redis together (a restart)
+ * does not reconnect in step. */
+static const bf_backoff_t RECONNECT_BACKOFF = {
+    .base_s = 0.1, .cap_s = 5.0, .jitter = 0.5};
+
+/* Try again after the next backoff; returns it (seconds). */
+static double schedule_reconnect(bf_redis_t *r)
 {
     if (r->destroying)
-        return;
+        return 0;
     r->state = ST_DOWN;
-    uint64_t ms = (uint64_t)(r->backoff_s * 1000);
-    r->backoff_s = r->backoff_s * 2 > 5.0 ? 5.0 : r->backoff_s * 2;
-    uv_timer_start(&r->reconnect_timer, on_reconnect_timer, ms, 0);
+    double wait_s = bf_backoff_s(&RECONNECT_BACKOFF, r->reconnect_attempt++);
+    uv_timer_start(&r->reconnect_timer, on_reconnect_timer, (uint64_t)(wait_s * 1000), 0);
+    return wait_s;
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -269,11 +276,11 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     r->ac = NULL;
     if (r->destroying)
         return;
+    double wait_s = schedule_reconnect(r);
     bf_log(BF_LOG_WARN, "redis", "disconnected", BF_LSTR("host", r->url.host),
            BF_LINT("port", r->url.port),
            BF_LSTR("error", status == REDIS_OK ? "closed" : ac->errstr),
-           BF_LDBL("retry_in_s", r->backoff_s));
-    schedule_reconnect(r);
+           BF_LDBL("retry_in_s", wait_s));
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -285,15 +292,15 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (status != REDIS_OK) {
         /* hiredis frees the context after this callback. */
         r->ac = NULL;
+        double wait_s = schedule_reconnect(r);
         bf_log(BF_LOG_WARN, "redis", "connect_failed", BF_LSTR("host", r->url.host),
                BF_LINT("port", r->url.port), BF_LSTR("error", ac->errstr),
-               BF_LDBL("retry_in_s", r->backoff_s));
-        schedule_reconnect(r);
+               BF_LDBL("retry_in_s", wait_s));
         return;
     }
     r->state = ST_UP;
     r->connects++;
-    r->backoff_s = 0.1;
+    r->reconnect_attempt = 0;
     bf_log(BF_LOG_INFO, "redis", "connected", BF_LSTR("host", r->url.host),
            BF_LINT("port", r->url.port));
 }
@@ -363,7 +370,6 @@ bf_redis_t *bf_redis_new(uv_loop_t *loop, const char *url, double timeout_s, cha
     }
     r->loop = loop;
     r->timeout_s = timeout_s > 0 ? timeout_s : 2.0;
-    r->backoff_s = 0.1;
     uv_timer_init(loop, &r->reconnect_timer);
     r->reconnect_timer.data = r;
     connect_now(r);

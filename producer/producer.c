@@ -14,8 +14,8 @@
  * librdkafka fails what it holds for it ("Local: Unknown partition",
  * "Local: Unknown topic") and refuses new messages the same way. So each
  * report keeps its encoded bytes until Kafka acknowledges them; a report
- * that fails with a transient error waits in a retry queue (backoff from
- * RETRY_BASE_S to RETRY_CAP_S) and is produced again, until it is
+ * that fails with a transient error waits in a retry queue (RETRY_BACKOFF:
+ * 0.2 s doubling to 5 s) and is produced again, until it is
  * acknowledged or its delivery timeout (delivery_timeout_s, from the
  * first send) runs out, which is the only way it fails: the delivery
  * callback then says why, with the last error and the attempts made.
@@ -34,8 +34,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "libbf/clock.h"
+#include "libbf/backoff.h"
 #include "libbf/buf.h"
+#include "libbf/clock.h"
 #include "libbf/codec.h"
 #include "libbf/config.h"
 #include "libbf/kafka.h"
@@ -46,8 +47,7 @@
 /* Room for the framing header on top of the largest report. */
 #define ENCODED_MAX (BF_REPORT_MAX_ENCODED + 64)
 /* Backoff of a report's retries after a transient error. */
-#define RETRY_BASE_S 0.1
-#define RETRY_CAP_S  5.0
+static const bf_backoff_t RETRY_BACKOFF = {.base_s = 0.1, .cap_s = 5.0, .jitter = 0};
 /* Reports held at most (sent, not yet acknowledged); a send beyond waits
  * as for a full librdkafka queue. */
 #define MAX_PENDING 100000
@@ -155,8 +155,7 @@ static void schedule_retry(bf_producer_t *p, pending_t *pd, rd_kafka_resp_err_t 
         settle(p, pd, err);
         return;
     }
-    double backoff = RETRY_BASE_S * (double)(1u << (pd->attempts < 6 ? pd->attempts : 6));
-    pd->due = now + (backoff < RETRY_CAP_S ? backoff : RETRY_CAP_S);
+    pd->due = now + bf_backoff_s(&RETRY_BACKOFF, (unsigned)pd->attempts);
     if (pd->due > pd->deadline)
         pd->due = pd->deadline;
     /* Keep the queue in due order: one backoff grows with the attempts, so

@@ -25,6 +25,7 @@
 
 #include "libbf/buf.h"
 #include "libbf/mem.h"
+#include "libbf/random.h"
 #include "libbf/report.h"
 
 #define HISTORY    1024
@@ -39,29 +40,10 @@ struct bf_synth_s {
     json_t *history[HISTORY];
     size_t n_history, next_history;
     double dup_ratio, near_dup_ratio;
-    uint64_t rng;
+    bf_rng_t rng; /* seeded: a run repeats */
     uint64_t seq;
     char *id_prefix;
 };
-
-/* xorshift64*: fast, seedable, good enough to pick reports. */
-static uint64_t next_u64(bf_synth_t *s)
-{
-    s->rng ^= s->rng >> 12;
-    s->rng ^= s->rng << 25;
-    s->rng ^= s->rng >> 27;
-    return s->rng * 0x2545F4914F6CDD1DULL;
-}
-
-static double next_unit(bf_synth_t *s)
-{
-    return (double)(next_u64(s) >> 11) / 9007199254740992.0; /* [0, 1) */
-}
-
-static size_t next_below(bf_synth_t *s, size_t n)
-{
-    return (size_t)(next_u64(s) % n);
-}
 
 static int load_corpus(bf_synth_t *s, const char *path, char *errstr, size_t size)
 {
@@ -106,7 +88,7 @@ bf_synth_t *bf_synth_new(const bf_synth_conf_t *conf, char *errstr, size_t errst
     bf_synth_t *s = bf_calloc(1, sizeof(*s));
     s->dup_ratio = conf->dup_ratio;
     s->near_dup_ratio = conf->near_dup_ratio;
-    s->rng = conf->seed ? conf->seed : 0x9E3779B97F4A7C15ULL;
+    bf_rng_seed(&s->rng, conf->seed);
     s->id_prefix = bf_strdup(conf->id_prefix ? conf->id_prefix : "synthetic");
     if (load_corpus(s, conf->corpus_path, errstr, errstr_size) != 0) {
         bf_synth_destroy(s);
@@ -149,13 +131,14 @@ static json_t *stamp(bf_synth_t *s, const json_t *base)
     json_object_set_new(r, "submitted_at", json_integer(bf_time_now_ms()));
     json_object_set_new(
         r, "reporter",
-        json_string(reporters[next_below(s, sizeof(reporters) / sizeof(reporters[0]))]));
+        json_string(
+            reporters[bf_rng_below(&s->rng, sizeof(reporters) / sizeof(reporters[0]))]));
     return r;
 }
 
 static json_t *original(bf_synth_t *s)
 {
-    size_t i = next_below(s, s->n_corpus);
+    size_t i = bf_rng_below(&s->rng, s->n_corpus);
     json_t *r = stamp(s, s->corpus[i]);
     unsigned use = s->uses[i]++;
     if (use > 0) { /* the same finding on another host of the program */
@@ -254,17 +237,17 @@ static json_t *near_duplicate(bf_synth_t *s, const json_t *of)
     char *outro = bf_asprintf("\n\nThanks,\n%s (ref %s)",
                               json_string_value(json_object_get(r, "reporter")),
                               json_string_value(json_object_get(r, "report_id")));
-    set_reworded(r, "description", intros[next_below(s, 4)], outro);
+    set_reworded(r, "description", intros[bf_rng_below(&s->rng, 4)], outro);
     free(outro);
     set_reworded(r, "steps_to_reproduce", NULL, NULL);
     set_reworded(r, "impact", NULL, NULL);
-    set_reworded(r, "title", title_prefixes[next_below(s, 4)], NULL);
+    set_reworded(r, "title", title_prefixes[bf_rng_below(&s->rng, 4)], NULL);
     return r;
 }
 
 json_t *bf_synth_next(bf_synth_t *s, bf_synth_kind_t *kind)
 {
-    double u = next_unit(s);
+    double u = bf_rng_unit(&s->rng);
     bf_synth_kind_t k = BF_SYNTH_ORIGINAL;
     if (s->n_history && u < s->dup_ratio)
         k = BF_SYNTH_DUPLICATE;
@@ -274,6 +257,6 @@ json_t *bf_synth_next(bf_synth_t *s, bf_synth_kind_t *kind)
         *kind = k;
     if (k == BF_SYNTH_ORIGINAL)
         return original(s);
-    const json_t *of = s->history[next_below(s, s->n_history)];
+    const json_t *of = s->history[bf_rng_below(&s->rng, s->n_history)];
     return k == BF_SYNTH_DUPLICATE ? stamp(s, of) : near_duplicate(s, of);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "libbf/backoff.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 #include "worker/worker_int.h"
@@ -24,8 +25,9 @@ static void on_claim_retry(uv_timer_t *t)
 
 static void retry_claim(bf_job_t *j, double cap_s)
 {
-    uv_timer_start(&j->timers[BF_JOB_T_CLAIM], on_claim_retry,
-                   bf_job_backoff_ms(j->claim_attempts++, 0.2, cap_s) + 50, 0);
+    uv_timer_start(
+        &j->timers[BF_JOB_T_CLAIM], on_claim_retry,
+        bf_backoff_ms(&(bf_backoff_t){0.2, cap_s, 1.0}, j->claim_attempts++) + 50, 0);
 }
 
 /* Redis could not answer the claim for this report (down, slow past

@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 
+#include "libbf/backoff.h"
 #include "libbf/log.h"
 #include "worker/worker_int.h"
 
@@ -59,8 +60,10 @@ void bf_decode_report(bf_job_t *j)
             w->registry_blocked = true;
             bf_intake_update(w);
         }
-        uv_timer_start(&j->timers[BF_JOB_T_DECODE], on_decode_retry,
-                       bf_job_backoff_ms(j->decode_attempts++, 0.5, 30.0) + 100, 0);
+        uv_timer_start(
+            &j->timers[BF_JOB_T_DECODE], on_decode_retry,
+            bf_backoff_ms(&(bf_backoff_t){0.5, 30.0, 1.0}, j->decode_attempts++) + 100,
+            0);
         return;
     }
     /* A request that got an answer (the schema, or a definitive "no"). */

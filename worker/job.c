@@ -107,16 +107,6 @@ void bf_job_done(bf_job_t *j)
     bf_job_free(j);
 }
 
-/* Full-jitter exponential backoff (AWS architecture blog, "Exponential
- * Backoff And Jitter"): uniform in [0, min(cap, base * 2^attempt)]. */
-uint64_t bf_job_backoff_ms(int attempt, double base_s, double cap_s)
-{
-    double ceiling = base_s * pow(2.0, attempt);
-    if (ceiling > cap_s)
-        ceiling = cap_s;
-    return (uint64_t)(ceiling * 1000.0 * ((double)rand() / RAND_MAX));
-}
-
 /* A Redis round trip of the worker's (claims, results, published marks),
  * timed into bountyfleet_redis_request_duration_seconds. The near-duplicate
  * script (neardup.c) and the AI layer's answer cache send their commands

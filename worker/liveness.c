@@ -25,6 +25,7 @@
 
 #include "libbf/log.h"
 #include "libbf/mem.h"
+#include "libbf/random.h"
 #include "worker/worker_int.h"
 
 /* KEYS: alive, instance. ARGV: alive ttl (ms), a new instance id.
@@ -74,8 +75,8 @@ static void renew(bf_worker_t *w)
     char *instance = bf_asprintf("%sinstance", w->cfg->key_prefix);
     char ttl[32], id[40];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)(w->cfg->liveness_ttl_s * 1000));
-    snprintf(id, sizeof(id), "%016llx%08x", (unsigned long long)uv_hrtime(),
-             (unsigned)getpid() ^ (unsigned)rand());
+    snprintf(id, sizeof(id), "%016llx%016llx", (unsigned long long)bf_random_u64(),
+             (unsigned long long)bf_random_u64());
     const char *argv[] = {"EVAL", RENEW_SCRIPT, "2", alive, instance, ttl, id};
     bf_worker_redis(w, on_renewed, w, 7, argv, NULL);
     free(alive);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libbf/backoff.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 #include "worker/worker_int.h"
@@ -96,8 +97,9 @@ void bf_publish(bf_job_t *j)
         bf_log(BF_LOG_WARN, "worker", "produce_failed",
                BF_LSTR("topic", j->publish_topic),
                BF_LSTR("error", rd_kafka_err2str(err)));
-        uv_timer_start(&j->timers[BF_JOB_T_PUBLISH], on_publish_retry,
-                       bf_job_backoff_ms(j->publish_attempts++, 0.1, 5.0) + 10, 0);
+        uv_timer_start(
+            &j->timers[BF_JOB_T_PUBLISH], on_publish_retry,
+            bf_backoff_ms(&(bf_backoff_t){0.1, 5.0, 1.0}, j->publish_attempts++) + 10, 0);
     }
 }
 
@@ -135,8 +137,10 @@ void bf_publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
         bf_log(BF_LOG_WARN, "worker", "delivery_failed",
                BF_LSTR("topic", j->publish_topic),
                BF_LSTR("error", rd_kafka_err2str(m->err)));
-        uv_timer_start(&j->timers[BF_JOB_T_PUBLISH], on_publish_retry,
-                       bf_job_backoff_ms(j->publish_attempts++, 0.5, 10.0) + 10, 0);
+        uv_timer_start(
+            &j->timers[BF_JOB_T_PUBLISH], on_publish_retry,
+            bf_backoff_ms(&(bf_backoff_t){0.5, 10.0, 1.0}, j->publish_attempts++) + 10,
+            0);
         return;
     }
     w->kafka_down = false;

@@ -229,7 +229,6 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
                                    errstr_size) != BF_OK)
         goto fail;
     bf_neardup_params_init(&w->neardup, near_dup_threshold);
-    srand((unsigned)(uv_hrtime() ^ (uint64_t)getpid()));
 
     if (strcmp(cfg->redis_mode, "fail-open") == 0) {
         w->fail_open = true;

@@ -131,9 +131,9 @@ struct bf_job_s {
     bf_report_t *report;
     bf_ai_input_t *ai_input; /* the report as the AI layer sends it */
     char fingerprint[BF_FINGERPRINT_LEN];
-    int claim_attempts;
-    int decode_attempts;     /* schema lookups that failed transiently */
-    bool near_dup_published; /* the claim's published flag, for a near dup */
+    unsigned claim_attempts;
+    unsigned decode_attempts; /* schema lookups that failed transiently */
+    bool near_dup_published;  /* the claim's published flag, for a near dup */
     int ai_pending;
     double ai_slowest; /* seconds of the slowest analysis, for the overhead */
     int ok[BF_ANALYSIS__COUNT];
@@ -148,7 +148,7 @@ struct bf_job_s {
     size_t out_len;
     rd_kafka_headers_t *out_headers; /* for dead letters */
     bool is_dlq;
-    int publish_attempts;
+    unsigned publish_attempts;
     uv_timer_t timers[BF_JOB_N_TIMERS];
     int open_timers;
 };
@@ -165,8 +165,6 @@ bf_job_t *bf_job_new(bf_worker_t *w, rd_kafka_message_t *m);
 void bf_job_done(bf_job_t *j);
 /** @brief Free a job (its timers close on the loop). */
 void bf_job_free(bf_job_t *j);
-/** @brief Full-jitter exponential backoff in ms for try @p attempt. */
-uint64_t bf_job_backoff_ms(int attempt, double base_s, double cap_s);
 /**
  * @brief One Redis command for the worker, its round trip measured in
  *        bountyfleet_redis_request_duration_seconds.
