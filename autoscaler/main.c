@@ -51,7 +51,7 @@ typedef struct autoscaler_config_s {
     char *worker_cmd;
     double stop_timeout;
     double kafka_timeout;
-    char *log_level;
+    int log_level; /* bf_log_level_t */
     char *rule;
     double worker_rate;
     double drain_target;
@@ -126,9 +126,8 @@ static const bf_opt_t options[] = {
     {"kafka-timeout", 0, NULL, BF_OPT_DOUBLE, "5", 0.1, 300, "SECONDS",
      "deadline of one lag reading (metadata, committed offsets, watermarks)",
      OPT(kafka_timeout)},
-    {"log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_STRING, "info", 1, 0, "LEVEL",
-     "fatal, error, warn, info or debug (debug logs the lag per partition)",
-     OPT(log_level)},
+    BF_LOG_LEVEL_OPTION("info", "log threshold (debug logs the lag per partition)",
+                        OPT(log_level)),
     {"rule", 0, NULL, BF_OPT_STRING, "capacity", 1, 0, "capacity|lag",
      "capacity: drain the lag within --drain-target while absorbing the forecast "
      "arrivals at the measured per-worker throughput, gated by the multi-metric score; "
@@ -385,14 +384,7 @@ int main(int argc, char **argv)
         rc = usage_error(errstr);
         goto out;
     }
-    bf_log_level_t level;
-    if (bf_log_level_parse(cfg.log_level, &level) != 0) {
-        snprintf(errstr, sizeof(errstr), "--log-level: unknown level '%s'",
-                 cfg.log_level);
-        rc = usage_error(errstr);
-        goto out;
-    }
-    bf_log_level_set(level);
+    bf_log_level_set((bf_log_level_t)cfg.log_level);
     if (cfg.min > cfg.max) {
         snprintf(errstr, sizeof(errstr), "--min %lld is above --max %lld",
                  (long long)cfg.min, (long long)cfg.max);

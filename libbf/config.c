@@ -71,6 +71,31 @@ static bool parse_bool(const char *s, bool *out)
     return false;
 }
 
+/* The index of @p value among @p choices (aliases after '|'), or -1. */
+static int choice_index(const char *const *choices, const char *value)
+{
+    for (int i = 0; choices && choices[i]; i++) {
+        for (const char *p = choices[i]; *p;) {
+            size_t n = strcspn(p, "|");
+            if (strlen(value) == n && strncasecmp(p, value, n) == 0)
+                return i;
+            p += n + (p[n] == '|');
+        }
+    }
+    return -1;
+}
+
+/* The choices' first names joined by @p sep into @p out. */
+static void choice_list(const char *const *choices, const char *sep, char *out,
+                        size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; choices && choices[i] && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%.*s", i ? sep : "",
+                                 (int)strcspn(choices[i], "|"), choices[i]);
+}
+
 /* Store the textual @p value into the field described by @p o; @p source
  * names where it came from for the error message. */
 static bf_err_t store(const bf_opt_t *o, void *cfg, const char *value, const char *source,
@@ -115,6 +140,17 @@ static bf_err_t store(const bf_opt_t *o, void *cfg, const char *value, const cha
                              o->max);
         }
         *(double *)field = v;
+        return BF_OK;
+    }
+    case BF_OPT_ENUM: {
+        int index = choice_index(o->choices, value);
+        if (index < 0) {
+            char names[256];
+            choice_list(o->choices, ", ", names, sizeof(names));
+            return bf_seterr(BF_ERR_CONFIG, errstr, size, "%s: '%s' is not one of %s",
+                             source, value, names);
+        }
+        *(int *)field = index;
         return BF_OK;
     }
     case BF_OPT_BOOL: {
@@ -177,7 +213,7 @@ static const bf_opt_t *find_short(const bf_cli_t *cli, char c)
     return NULL;
 }
 
-static const char *type_metavar(const bf_opt_t *o)
+static const char *type_metavar(const bf_opt_t *o, char *buf, size_t size)
 {
     if (o->metavar)
         return o->metavar;
@@ -186,6 +222,9 @@ static const char *type_metavar(const bf_opt_t *o)
         return "N";
     case BF_OPT_DOUBLE:
         return "X";
+    case BF_OPT_ENUM:
+        choice_list(o->choices, "|", buf, size);
+        return buf;
     default:
         return "VALUE";
     }
@@ -197,7 +236,7 @@ static void print_help(const bf_cli_t *cli, FILE *out)
             cli->usage ? cli->usage : "[OPTIONS]", cli->summary);
     for (size_t i = 0; i < cli->n_opts; i++) {
         const bf_opt_t *o = &cli->opts[i];
-        char left[96];
+        char left[128], metavar[96];
         if (o->type == BF_OPT_SECRET) {
             snprintf(left, sizeof(left), "  (env only)");
         } else if (o->type == BF_OPT_BOOL) {
@@ -207,9 +246,12 @@ static void print_help(const bf_cli_t *cli, FILE *out)
         } else {
             snprintf(left, sizeof(left), "  %s%c%s--%s %s", o->short_name ? "-" : "",
                      o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
-                     o->name, type_metavar(o));
+                     o->name, type_metavar(o, metavar, sizeof(metavar)));
         }
-        fprintf(out, "%-34s %s", left, o->help);
+        if (strlen(left) > 34) /* a long metavar: the help goes on its own line */
+            fprintf(out, "%s\n%-34s %s", left, "", o->help);
+        else
+            fprintf(out, "%-34s %s", left, o->help);
         if (o->env)
             fprintf(out, " [env %s%s]", o->env,
                     o->type == BF_OPT_SECRET ? " or _FILE" : "");
@@ -232,13 +274,15 @@ static void print_markdown(const bf_cli_t *cli, FILE *out)
             "## %s\n\n%s\n\n| flag | environment | type | default | range | meaning |\n"
             "|---|---|---|---|---|---|\n",
             cli->program, cli->summary);
-    static const char *const tnames[] = {"string", "integer", "number", "boolean",
-                                         "secret"};
+    static const char *const tnames[] = {"string",  "integer", "number",
+                                         "boolean", "secret",  "one of"};
     for (size_t i = 0; i < cli->n_opts; i++) {
         const bf_opt_t *o = &cli->opts[i];
-        char range[64] = "";
+        char range[256] = "";
         if ((o->type == BF_OPT_INT || o->type == BF_OPT_DOUBLE) && o->min <= o->max)
             snprintf(range, sizeof(range), "%g..%g", o->min, o->max);
+        else if (o->type == BF_OPT_ENUM)
+            choice_list(o->choices, ", ", range, sizeof(range));
         fprintf(out, "| %s%s%s | %s%s%s | %s | %s | %s | %s |\n",
                 o->type == BF_OPT_SECRET ? "" : "`--",
                 o->type == BF_OPT_SECRET ? "—" : o->name,

@@ -24,6 +24,7 @@ typedef enum bf_opt_type_e {
     BF_OPT_DOUBLE, /* double */
     BF_OPT_BOOL,   /* bool; a flag takes no argument, env accepts 1/0/true/false */
     BF_OPT_SECRET, /* char *; environment only (NAME or NAME_FILE), never argv */
+    BF_OPT_ENUM,   /* int: the index in bf_opt_t.choices of the name given */
 } bf_opt_type_t;
 
 typedef struct bf_opt_s {
@@ -36,6 +37,10 @@ typedef struct bf_opt_s {
     const char *metavar;       /* placeholder in --help, e.g. "HOST:PORT" */
     const char *help;          /* one sentence */
     size_t offset;             /* offsetof(program_config, field) */
+    /* BF_OPT_ENUM: the names, NULL-terminated, index = stored value. A
+     * name may list aliases after '|' ("warn|warning"); the first is the
+     * one --help shows. Matched without regard to case. */
+    const char *const *choices;
 } bf_opt_t;
 
 /** A librdkafka property given with -X or read from -F. */
@@ -84,7 +89,6 @@ bf_cli_result_t bf_cli_parse(const bf_cli_t *cli, void *cfg, int argc, char **ar
 
 /** @brief Free the strings bf_cli_parse() stored in @p cfg. */
 void bf_cli_free(const bf_cli_t *cli, void *cfg);
-
 
 /**
  * @brief Parse a Java-style properties file (key=value lines, # comments)

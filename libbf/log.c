@@ -18,6 +18,9 @@ static _Atomic int current_level = BF_LOG_INFO;
 
 static const char *const level_names[] = {"fatal", "error", "warn", "info", "debug"};
 
+const char *const bf_log_level_choices[] = {"fatal", "error", "warn|warning",
+                                            "info",  "debug", NULL};
+
 bf_log_level_t bf_log_level_get(void)
 {
     return (bf_log_level_t)atomic_load_explicit(&current_level, memory_order_relaxed);
@@ -28,22 +31,7 @@ void bf_log_level_set(bf_log_level_t level)
     atomic_store(&current_level, (int)level);
 }
 
-int bf_log_level_parse(const char *name, bf_log_level_t *out)
-{
-    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
-        if (strcmp(name, level_names[i]) == 0) {
-            *out = (bf_log_level_t)i;
-            return 0;
-        }
-    }
-    if (strcmp(name, "warning") == 0) {
-        *out = BF_LOG_WARN;
-        return 0;
-    }
-    return -1;
-}
-
-const char *bf_log_level_name(bf_log_level_t level)
+static const char *level_name(bf_log_level_t level)
 {
     if ((unsigned)level > BF_LOG_DEBUG)
         return "unknown";
@@ -147,7 +135,7 @@ void bf_log_emit(bf_log_level_t level, const char *component, const char *event,
     put_raw(&l, "{\"ts\":", 6);
     put_str(&l, when);
     put_raw(&l, ",\"level\":", 9);
-    put_str(&l, bf_log_level_name(level));
+    put_str(&l, level_name(level));
     put_raw(&l, ",\"component\":", 13);
     put_str(&l, component);
     put_raw(&l, ",\"event\":", 9);

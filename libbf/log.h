@@ -62,12 +62,21 @@ bf_log_level_t bf_log_level_get(void);
 /** @brief Set the threshold (process-wide: stderr is process-wide too). */
 void bf_log_level_set(bf_log_level_t level);
 /**
- * @brief Parse "fatal|error|warn|info|debug".
- * @returns 0 on success, -1 for an unknown name.
+ * @brief The level names by value, NULL-terminated, as a --log-level
+ *        setting's choices (config.h BF_OPT_ENUM: "warning" is an alias).
  */
-int bf_log_level_parse(const char *name, bf_log_level_t *out);
-/** @brief Name of a level as written in the "level" key. */
-const char *bf_log_level_name(bf_log_level_t level);
+extern const char *const bf_log_level_choices[];
+
+/**
+ * The --log-level entry of a program's option table (config.h), the same
+ * in every program: -l, BOUNTYFLEET_LOG_LEVEL, one of the level names,
+ * stored as an int (a bf_log_level_t) at @p field_offset.
+ */
+#define BF_LOG_LEVEL_OPTION(default_level, help_text, field_offset)                      \
+    {                                                                                    \
+        "log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_ENUM, default_level, 1, 0,     \
+            NULL, help_text, field_offset, bf_log_level_choices                          \
+    }
 /**
  * @brief Write one line. Use the bf_log() macro instead, which checks the
  *        level first. @p fields ends with BF_LEND.

@@ -44,7 +44,7 @@ typedef struct producer_config_s {
     char *framing;
     char *schema_registry;
     char *compression;
-    char *log_level;
+    int log_level; /* bf_log_level_t */
     char *corpus;
     char *replay;
     int64_t confluent_id;
@@ -111,8 +111,7 @@ static const bf_opt_t options[] = {
      O(delivery_timeout_s)},
     {"quiet", 'q', NULL, BF_OPT_BOOL, "false", NORANGE, NULL,
      "no progress line even when stderr is a terminal", O(quiet)},
-    {"log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_STRING, "warn", NORANGE,
-     "fatal|error|warn|info|debug", "log threshold", O(log_level)},
+    BF_LOG_LEVEL_OPTION("warn", "log threshold", O(log_level)),
 };
 
 static const bf_cli_t cli = {
@@ -424,13 +423,7 @@ int main(int argc, char **argv)
         rc = r == BF_CLI_EXIT ? 0 : 2;
         goto out;
     }
-    bf_log_level_t level;
-    if (bf_log_level_parse(cfg.log_level, &level) != 0) {
-        fprintf(stderr, "%s: --log-level: unknown level '%s'\n", cli.program,
-                cfg.log_level);
-        goto out;
-    }
-    bf_log_level_set(level);
+    bf_log_level_set((bf_log_level_t)cfg.log_level);
     bool generate = cfg.synthetic > 0 || cfg.replay;
     if (generate && first_arg < argc) {
         fprintf(stderr, "%s: --synthetic and --replay take no input files\n",

@@ -140,8 +140,7 @@ static const bf_opt_t options[] = {
      O(near_dup_threshold)},
     {"key-prefix", 0, "BOUNTYFLEET_REDIS_PREFIX", BF_OPT_STRING, "bf:", NORANGE, "PREFIX",
      "prefix of every Redis key", O(key_prefix)},
-    {"log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_STRING, "info", NORANGE,
-     "fatal|error|warn|info|debug", "log threshold", O(log_level)},
+    BF_LOG_LEVEL_OPTION("info", "log threshold", O(log_level)),
     {"once", 0, NULL, BF_OPT_STRING, NULL, NORANGE, "FILE",
      "validate the JSON report in FILE, print the result as JSON and exit (no Kafka, "
      "no Redis)",
@@ -182,13 +181,7 @@ int main(int argc, char **argv)
                 r == BF_CLI_ERROR ? errstr : "unexpected argument (see --help)");
         goto out;
     }
-    bf_log_level_t level;
-    if (bf_log_level_parse(cfg.log_level, &level) != 0) {
-        fprintf(stderr, "%s: --log-level: unknown level '%s'\n", cli.program,
-                cfg.log_level);
-        goto out;
-    }
-    bf_log_level_set(level);
+    bf_log_level_set((bf_log_level_t)cfg.log_level);
     if (!cfg.worker_id || !*cfg.worker_id) {
         char host[256] = "worker";
         gethostname(host, sizeof(host) - 1);

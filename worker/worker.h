@@ -40,7 +40,7 @@ typedef struct bf_worker_config_s {
     char *prompts_dir;
     char *prices_path;
     char *output_framing;
-    char *log_level;
+    int log_level; /* bf_log_level_t */
     char *key_prefix;
     char *near_dup_threshold; /* "off" or a similarity in [0, 1]; 0 = off */
     char *metrics_addr;       /* "host:port"; "off" or "" serves nothing */

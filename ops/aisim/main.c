@@ -61,7 +61,7 @@ typedef struct aisim_config_s {
     int64_t capture;
     int64_t cache_min_tokens;
     char *answers;
-    char *log_level;
+    int log_level; /* bf_log_level_t */
 } aisim_config_t;
 
 #define O(field) offsetof(aisim_config_t, field)
@@ -129,8 +129,7 @@ static const bf_opt_t options[] = {
      "N", "most concurrent connections", O(connection_limit)},
     {"idle-timeout", 0, "AISIM_IDLE_TIMEOUT", BF_OPT_INT, "120", 0, 86400, "SECONDS",
      "close connections idle this long; 0 never", O(idle_timeout_s)},
-    {"log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_STRING, "info", 1, 0, "LEVEL",
-     "fatal, error, warn, info or debug", O(log_level)},
+    BF_LOG_LEVEL_OPTION("info", "log threshold", O(log_level)),
 };
 
 static const bf_cli_t cli = {
@@ -294,14 +293,7 @@ static int check_config(const aisim_config_t *cfg, char *errstr, size_t errstr_s
                  cfg->answers);
         return -1;
     }
-    bf_log_level_t level;
-    if (bf_log_level_parse(cfg->log_level, &level)) {
-        snprintf(errstr, errstr_size,
-                 "--log-level %s: expected fatal, error, warn, info or debug",
-                 cfg->log_level);
-        return -1;
-    }
-    bf_log_level_set(level);
+    bf_log_level_set((bf_log_level_t)cfg->log_level);
     return 0;
 }
 

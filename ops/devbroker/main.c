@@ -63,8 +63,8 @@ typedef struct devbroker_config_s {
     int64_t brokers;
     int64_t partitions;
     char *topics;
-    char *topic; /* last --topic; all of them are collected by collect_topic_flags */
-    char *log_level;
+    char *topic;   /* last --topic; all of them are collected by collect_topic_flags */
+    int log_level; /* bf_log_level_t */
 } devbroker_config_t;
 
 static const bf_opt_t options[] = {
@@ -80,8 +80,7 @@ static const bf_opt_t options[] = {
     {"topic", 0, NULL, BF_OPT_STRING, NULL, 1, 0, "NAME:PARTITIONS",
      "create one more topic, or override a listed one's partitions (repeatable)",
      offsetof(devbroker_config_t, topic)},
-    {"log-level", 'l', "BOUNTYFLEET_LOG_LEVEL", BF_OPT_STRING, "info", 1, 0, "LEVEL",
-     "fatal, error, warn, info or debug", offsetof(devbroker_config_t, log_level)},
+    BF_LOG_LEVEL_OPTION("info", "log threshold", offsetof(devbroker_config_t, log_level)),
 };
 
 static const bf_cli_t cli = {
@@ -302,14 +301,7 @@ int main(int argc, char **argv)
                 argv[first_arg]);
         goto out;
     }
-    bf_log_level_t level;
-    if (bf_log_level_parse(cfg.log_level, &level)) {
-        fprintf(stderr,
-                "%s: --log-level %s: expected fatal, error, warn, info or debug\n",
-                PROGRAM, cfg.log_level);
-        goto out;
-    }
-    bf_log_level_set(level);
+    bf_log_level_set((bf_log_level_t)cfg.log_level);
     if (topic_list_add_csv(&topics, cfg.topics, (int)cfg.partitions, errstr,
                            sizeof(errstr)) ||
         collect_topic_flags(&topics, argc, argv, first_arg, errstr, sizeof(errstr))) {

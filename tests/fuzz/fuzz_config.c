@@ -43,7 +43,7 @@ typedef struct fuzz_config_s {
     double any;
     bool flag;
     char *secret;
-    char *level;
+    int level; /* bf_log_level_t */
 } fuzz_config_t;
 
 #define OPT(f) offsetof(fuzz_config_t, f)
@@ -62,8 +62,8 @@ static const bf_opt_t options[] = {
     {"dry-run", 'n', "FUZZ_DRY_RUN", BF_OPT_BOOL, "false", 1, 0, NULL, "flag", OPT(flag)},
     {"api-key", 0, "FUZZ_API_KEY", BF_OPT_SECRET, NULL, 1, 0, "KEY", "secret",
      OPT(secret)},
-    {"log-level", 'l', "FUZZ_LOG_LEVEL", BF_OPT_STRING, "info", 1, 0, "LEVEL", "level",
-     OPT(level)},
+    {"log-level", 'l', "FUZZ_LOG_LEVEL", BF_OPT_ENUM, "info", 1, 0, NULL, "level",
+     OPT(level), bf_log_level_choices},
 };
 
 static const bf_cli_t cli = {.program = "fuzz-config",
@@ -99,8 +99,6 @@ static void parse_values(const char *v)
     bf_redis_url_t url;
     if (bf_redis_url_parse(v, &url, errstr, sizeof(errstr)) == BF_OK)
         bf_redis_url_free(&url);
-    bf_log_level_t level;
-    bf_log_level_parse(v, &level);
     bf_framing_t framing;
     bf_framing_parse(v, &framing);
     for (const char *p = v; *p;) { /* AI_PROVIDERS: a comma-separated chain */
@@ -165,7 +163,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* a value outside its range was accepted */
         parse_values(cfg.brokers ? cfg.brokers : "");
         parse_values(cfg.addr ? cfg.addr : "");
-        parse_values(cfg.level ? cfg.level : "");
+        if (cfg.level < BF_LOG_FATAL || cfg.level > BF_LOG_DEBUG)
+            abort(); /* a name outside the choices was accepted */
         for (int i = first; i < argc; i++)
             parse_values(argv[i]);
         for (size_t i = 0; i < props.count; i++) {

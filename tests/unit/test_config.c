@@ -29,7 +29,10 @@ typedef struct test_config_s {
     bool verbose;
     char *api_key;
     char *name;
+    int mode;
 } test_config_t;
+
+static const char *const modes[] = {"fail-open", "fail-closed|closed", NULL};
 
 #define OPT(field) offsetof(test_config_t, field)
 static const bf_opt_t opts[] = {
@@ -44,6 +47,8 @@ static const bf_opt_t opts[] = {
     {"api-key", 0, "BFT_API_KEY", BF_OPT_SECRET, NULL, 0, -1, NULL, "Provider API key",
      OPT(api_key)},
     {"name", 'n', NULL, BF_OPT_STRING, NULL, 0, -1, NULL, "Worker name", OPT(name)},
+    {"mode", 'm', "BFT_MODE", BF_OPT_ENUM, "fail-closed", 0, -1, NULL, "Without Redis",
+     OPT(mode), modes},
 };
 #undef OPT
 
@@ -57,7 +62,8 @@ static const bf_cli_t cli = {
 };
 
 static const char *const env_vars[] = {"BFT_BROKERS", "BFT_WORKERS", "BFT_BUDGET",
-                                       "BFT_VERBOSE", "BFT_API_KEY", "BFT_API_KEY_FILE"};
+                                       "BFT_VERBOSE", "BFT_API_KEY", "BFT_API_KEY_FILE",
+                                       "BFT_MODE"};
 
 typedef struct fixture_s {
     test_config_t cfg;
@@ -325,6 +331,44 @@ static void test_number_errors_name_the_setting(void **state)
     expect_error_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
+/* An enum setting stores the index of the name given, any case, aliases
+ * included, and refuses other names listing the ones it takes. */
+static void test_enum_takes_its_names_only(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(parse(f, (const char *[]){NULL}), BF_CLI_RUN);
+    assert_int_equal(f->cfg.mode, 1); /* the default */
+    static const struct {
+        const char *arg;
+        int want;
+    } ok[] = {{"--mode=fail-open", 0},
+              {"--mode=FAIL-OPEN", 0},
+              {"--mode=fail-closed", 1},
+              {"--mode=closed", 1}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        assert_int_equal(parse(f, (const char *[]){ok[i].arg, NULL}), BF_CLI_RUN);
+        assert_int_equal(f->cfg.mode, ok[i].want);
+    }
+    setenv("BFT_MODE", "fail-open", 1);
+    assert_int_equal(parse(f, (const char *[]){NULL}), BF_CLI_RUN);
+    assert_int_equal(f->cfg.mode, 0);
+    unsetenv("BFT_MODE");
+    static const error_case_t cases[] = {
+        {{"--mode=open", NULL},
+         NULL,
+         NULL,
+         "--mode: 'open' is not one of fail-open, fail-closed"},
+        {{"-m", "fail", NULL}, NULL, NULL, "-m: 'fail' is not one of"},
+        {{"--mode=", NULL}, NULL, NULL, "--mode: '' is not one of"},
+        {{"--mode=fail-closed|closed", NULL}, NULL, NULL, "is not one of"},
+        {{NULL},
+         "BFT_MODE",
+         "sometimes",
+         "environment BFT_MODE: 'sometimes' is not one of"},
+    };
+    expect_error_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
 static void test_unknown_option_is_named(void **state)
 {
     static const error_case_t cases[] = {
@@ -526,7 +570,8 @@ static void test_help_prints_the_table_and_exits(void **state)
                               "[env BFT_API_KEY or _FILE]",
                               "-X KEY=VALUE",
                               "-F FILE",
-                              "-V, --version"};
+                              "-V, --version",
+                              "-m, --mode fail-open|fail-closed"};
     char out[8192];
     for (size_t i = 0; i < 2; i++) {
         assert_int_equal(parse_capturing_stdout(f, forms[i], out, sizeof(out)),
@@ -556,6 +601,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_defaults_apply_without_flags_or_env),
+        T(test_enum_takes_its_names_only),
         T(test_flag_beats_env_beats_default),
         T(test_flag_value_after_equals_or_as_next_argument),
         T(test_short_flags_set_their_settings),
