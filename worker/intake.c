@@ -26,6 +26,23 @@
  *
  * Stopping, Redis unreachable in fail-closed mode, every AI provider
  * unavailable and a Schema Registry that cannot answer pause at once.
+ *
+ * Which partitions are paused. librdkafka 2.0 (Debian's) has two bugs in
+ * pause and resume: resuming a partition that is not paused still bumps
+ * its fetch version, so the fetcher may restart from a stale position or,
+ * right after an assignment, lose the assigned offset and never fetch the
+ * partition again (librdkafka #4637, fixed in 2.4.0; #2190, open); and a
+ * pause right after an assignment can lose the assigned offset the same
+ * way. A partition that stopped for good after a revoke and a new
+ * assignment during a broker outage was seen in test_faults. So the
+ * worker resumes only partitions it paused (bf_partition_t.paused), and
+ * pauses only partitions it has taken a message from since they were
+ * assigned (their position is the application's, not the assignment's):
+ * one assigned while the worker is paused is paused when its first
+ * message arrives, and that message is taken, like any that arrives
+ * while paused. A revoked partition is resumed on its way out, since
+ * librdkafka would keep its pause flag for the next assignment
+ * (librdkafka #1849).
  */
 #include <unistd.h>
 
@@ -42,6 +59,44 @@ static bool full(const bf_worker_t *w)
     return w->in_flight >= (size_t)w->cfg->max_in_flight;
 }
 
+/* Pause (or resume) those of @p parts that may change (see above); marks
+ * them. Returns librdkafka's error. */
+static rd_kafka_resp_err_t
+pause_some(bf_worker_t *w, const rd_kafka_topic_partition_list_t *parts, bool pause)
+{
+    rd_kafka_topic_partition_list_t *change =
+        rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p < 0 || p >= BF_WORKER_MAX_PARTITIONS)
+            continue;
+        bf_partition_t *part = &w->partitions[p];
+        if (pause ? !part->paused && part->taken : part->paused)
+            rd_kafka_topic_partition_list_add(change, parts->elems[i].topic, p);
+    }
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (change->cnt)
+        err = pause ? rd_kafka_pause_partitions(w->consumer, change)
+                    : rd_kafka_resume_partitions(w->consumer, change);
+    for (int i = 0; i < change->cnt && !err; i++)
+        w->partitions[change->elems[i].partition].paused = pause;
+    rd_kafka_topic_partition_list_destroy(change);
+    return err;
+}
+
+void bf_intake_revoked(bf_worker_t *w, const rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_resp_err_t err = pause_some(w, parts, false);
+    if (err)
+        bf_log(BF_LOG_WARN, "worker", "resume_failed",
+               BF_LSTR("error", rd_kafka_err2str(err)));
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p >= 0 && p < BF_WORKER_MAX_PARTITIONS)
+            w->partitions[p].taken = w->partitions[p].paused = false;
+    }
+}
+
 static void set_paused(bf_worker_t *w, bool pause)
 {
     if (!w->consumer)
@@ -49,8 +104,7 @@ static void set_paused(bf_worker_t *w, bool pause)
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(w->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
-    rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(w->consumer, parts)
-                                    : rd_kafka_resume_partitions(w->consumer, parts);
+    rd_kafka_resp_err_t err = pause_some(w, parts, pause);
     rd_kafka_topic_partition_list_destroy(parts);
     if (err) {
         bf_log(BF_LOG_WARN, "worker", pause ? "pause_failed" : "resume_failed",
@@ -93,6 +147,15 @@ void bf_intake_update(bf_worker_t *w)
         serve_soon(w); /* a hold ends as soon as there is room */
 }
 
+static rd_kafka_resp_err_t pause_one(bf_worker_t *w, const rd_kafka_message_t *m)
+{
+    rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(one, rd_kafka_topic_name(m->rkt), m->partition);
+    rd_kafka_resp_err_t err = pause_some(w, one, true);
+    rd_kafka_topic_partition_list_destroy(one);
+    return err;
+}
+
 static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
 {
     if (m->err) {
@@ -107,6 +170,14 @@ static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
                BF_LINT("partition", m->partition));
         rd_kafka_message_destroy(m);
         return;
+    }
+    bf_partition_t *part = &w->partitions[m->partition];
+    if (!part->taken) {
+        part->taken = true;
+        /* Assigned while paused: its position is ours now, so pause it. */
+        if (w->paused && pause_one(w, m) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            bf_log(BF_LOG_WARN, "worker", "pause_failed",
+                   BF_LINT("partition", m->partition));
     }
     w->consumed++;
     w->kafka_down = false;

@@ -25,6 +25,8 @@ void bf_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
      * wait for that result instead of paying for the analyses again. Their
      * offsets are no longer ours to store (the epoch changes), so the new
      * owner re-reads them and answers from the cache. */
+    if (!assign)
+        bf_intake_revoked(w, parts);
     rd_kafka_topic_partition_list_t *done = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
         int32_t p = parts->elems[i].partition;
@@ -67,17 +69,7 @@ void bf_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         bf_log(BF_LOG_ERROR, "worker", "rebalance_failed",
                BF_LSTR("error", rd_kafka_err2str(rerr)));
     }
-    /* librdkafka keeps a partition's pause flag across a revoke and a later
-     * assignment of the same partition (librdkafka issue #1849): one that
-     * was paused when the group took it away (a session timeout while we
-     * were at the in-flight cap) would come back paused, and set_paused()
-     * resumes only what is assigned at the time, so it would never fetch
-     * again. Give every newly assigned partition our current state. */
-    if (assign) {
-        rd_kafka_resp_err_t perr = w->paused ? rd_kafka_pause_partitions(rk, parts)
-                                             : rd_kafka_resume_partitions(rk, parts);
-        if (perr)
-            bf_log(BF_LOG_WARN, "worker", w->paused ? "pause_failed" : "resume_failed",
-                   BF_LSTR("error", rd_kafka_err2str(perr)));
-    }
+    /* No pause or resume on what was just assigned: either can lose the
+     * assigned offset in librdkafka 2.0 (intake.c says when a newly
+     * assigned partition is paused). */
 }

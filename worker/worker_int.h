@@ -53,6 +53,9 @@
 
 typedef struct bf_partition_s {
     bool assigned;
+    /* intake.c: paused in librdkafka by us, and taken from since it was
+     * assigned (only such a partition is paused: see intake.c). */
+    bool paused, taken;
     /* Bumped at every assign and revoke, so a job still running from an
      * earlier assignment never marks offsets in the current tracker. */
     uint32_t epoch;
@@ -182,6 +185,9 @@ void bf_intake_update(bf_worker_t *w);
 void bf_intake_start(bf_worker_t *w);
 /** @brief Every AI provider's circuit is open (or no longer is). */
 void bf_intake_set_ai_unavailable(bf_worker_t *w, bool unavailable);
+/** @brief Partitions on their way out (the rebalance callback, before it
+ *         unassigns them): resume those intake paused, forget their marks. */
+void bf_intake_revoked(bf_worker_t *w, const rd_kafka_topic_partition_list_t *parts);
 
 /* ---- the stages ---------------------------------------------------------- */
 
