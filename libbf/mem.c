@@ -3,6 +3,7 @@
  */
 #include "libbf/mem.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,4 +72,20 @@ char *bf_asprintf(const char *fmt, ...)
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return p;
+}
+
+/* jansson allocates with malloc() and returns NULL when that fails, and
+ * code here uses json_object(), json_array_append_new() and friends
+ * without checking, as the rule above allows: so jansson allocates with
+ * the same policy. Set before main() runs (and before any jansson call in
+ * a test or a fuzz target), for every program linked with libbf: this
+ * file is in each of them (everything allocates through it). */
+static void *json_alloc(size_t size)
+{
+    return bf_malloc(size);
+}
+
+__attribute__((constructor)) static void json_alloc_policy(void)
+{
+    json_set_alloc_funcs(json_alloc, free);
 }

@@ -5,6 +5,10 @@
  * allocation fails: a worker is stateless and restartable, and a half-built
  * result is worse than a restart. So every allocation goes through these
  * wrappers, which never return NULL, and callers need no NULL checks.
+ * jansson is set to allocate through bf_malloc() as well (mem.c), so a
+ * json_object() or json_array_append_new() that returns needs no check
+ * for memory either (json_string() still returns NULL for text that is
+ * not UTF-8).
  */
 #ifndef BF_MEM_H
 #define BF_MEM_H
