@@ -379,6 +379,15 @@ def main():
                     for k in mine[0]["cpu_ms_per_report"]},
                 "rss_max_mb": max(x["rss_max_mb"] for x in mine),
             }
+        # A race is only fair if both did the same work: the same outcome
+        # for every report (a peer whose calls all failed once looked fast).
+        outcomes = {prog: [x.get("statuses") for x in lines if x["program"] == prog]
+                    for prog in programs}
+        kinds = {json.dumps(o, sort_keys=True) for runs in outcomes.values() for o in runs}
+        summary["same_statuses"] = len(kinds) == 1
+        if not summary["same_statuses"]:
+            print("run.py: the programs' results differ (%s): the comparison is not fair"
+                  % "; ".join(sorted(kinds)), file=sys.stderr)
         if "worker" in summary and "peer" in summary:
             w, p = summary["worker"], summary["peer"]
             summary["worker_over_peer_reports_per_s"] = round(
@@ -387,6 +396,8 @@ def main():
                 w["cpu_ms_per_report_median"]["consumer"] /
                 p["cpu_ms_per_report_median"]["consumer"], 3)
         print(json.dumps(summary), flush=True)
+        if not summary["same_statuses"]:
+            sys.exit(1)
     finally:
         for p in reversed(procs):
             p.stop()

@@ -301,16 +301,33 @@ char *bf_aisim_completion_to_json(const char *id, const char *model, int64_t cre
     return out;
 }
 
-/* The string value that follows the first "key": in @p body, copied (at
- * most 255 bytes), or NULL. No unescaping: skimming, not parsing. */
+static const char *skip_space(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* The string value that follows the first "key": in @p body (JSON's
+ * whitespace allowed around the colon: clients that do not write compact
+ * JSON, such as Python's json.dumps, put a space there), copied (at most
+ * 255 bytes), or NULL. No unescaping: skimming, not parsing. */
 static char *skim_string(const char *body, size_t len, const char *key)
 {
     char pat[64];
-    int n = snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-    const char *at = memmem(body, len, pat, (size_t)n);
-    if (!at)
+    int n = snprintf(pat, sizeof(pat), "\"%s\"", key);
+    const char *end = body + len, *v = NULL;
+    for (const char *at = body;
+         !v && (at = memmem(at, (size_t)(end - at), pat, (size_t)n)); at += n) {
+        const char *p = skip_space(at + n, end);
+        if (p < end && *p == ':') {
+            p = skip_space(p + 1, end);
+            if (p < end && *p == '"')
+                v = p + 1;
+        }
+    }
+    if (!v)
         return NULL;
-    const char *v = at + n, *end = body + len;
     const char *q = memchr(v, '"', (size_t)(end - v));
     if (!q || q - v > 255)
         return NULL;

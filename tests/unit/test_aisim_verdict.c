@@ -415,6 +415,20 @@ static void test_fixed_answers_ignore_the_report(void **unused)
     assert_int_equal(chat.kind, BF_AISIM_KIND_SEVERITY);
     assert_int_equal(chat.prompt_bytes, sizeof(body) - 1);
     bf_aisim_chat_clear(&chat);
+    /* What Python's json.dumps writes: a space after each colon. */
+    static const char spaced[] =
+        "{\"model\": \"gpt-4o-mini\", \"messages\": [], \"response_format\": "
+        "{\"json_schema\": {\"name\" :\n \"bountyfleet_quality\"}}}";
+    assert_int_equal(bf_aisim_chat_skim(spaced, sizeof(spaced) - 1, &chat, &err), BF_OK);
+    assert_string_equal(chat.model, "gpt-4o-mini");
+    assert_int_equal(chat.kind, BF_AISIM_KIND_QUALITY);
+    bf_aisim_chat_clear(&chat);
+    /* A key that appears as a value first is passed over. */
+    static const char value_first[] = "{\"x\":\"model\",\"model\":\"m2\"}";
+    assert_int_equal(
+        bf_aisim_chat_skim(value_first, sizeof(value_first) - 1, &chat, &err), BF_OK);
+    assert_string_equal(chat.model, "m2");
+    bf_aisim_chat_clear(&chat);
     assert_int_equal(bf_aisim_chat_skim("{\"messages\":[]}", 15, &chat, &err),
                      BF_ERR_SCHEMA);
     assert_int_equal(err.status, 400);
