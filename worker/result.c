@@ -8,14 +8,29 @@
  * crash, a rebalance) is answered from Redis and never pays for its
  * analyses again; a flag set after Kafka's acknowledgement (publish.c)
  * says it is out, so a redelivery does not publish it twice either.
+ *
+ * A report with a CVSS vector gets what the vector really scores
+ * (libbf/cvss.h) in every result: cvss_score, cvss_version, cvss_rating.
+ * The reasons then say when the report's claimed severity is another
+ * rating (claimed_severity_disagrees) and when the severity analysis is
+ * (severity_differs_from_cvss); two or more ratings apart, an analysed
+ * report needs review (severity_far_from_cvss), since either the AI or
+ * the vector is wrong. A vector that is not one is a reason too
+ * (cvss_vector_invalid), never a score.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "libbf/cvss.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 #include "worker/worker_int.h"
+
+/* The schema's Severity symbols, by rating. */
+static const char *const rating_symbols[BF_CVSS_RATING__COUNT] = {"NONE", "LOW", "MEDIUM",
+                                                                  "HIGH", "CRITICAL"};
 
 /* The status as one of the schema's symbols, as a static string (for the
  * metric label), or NULL when it is none of them. */
@@ -29,17 +44,82 @@ const char *bf_result_status_symbol(const char *status)
     return NULL;
 }
 
+static void add_reason(json_t *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void add_reason(json_t *res, const char *fmt, ...)
+{
+    char text[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    json_array_append_new(json_object_get(res, "reasons"), json_string(text));
+}
+
+/* The report's vector scored into @p res (see the top of this file).
+ * Returns its rating, or -1 without a vector that scores. */
+static int cvss_of_report(const bf_report_t *r, json_t *res)
+{
+    if (!r->cvss_vector || !*r->cvss_vector)
+        return -1;
+    bf_cvss_t cvss;
+    bf_cvss_scores_t sc;
+    char why[200] = "";
+    if (bf_cvss_parse(r->cvss_vector, &cvss, why, sizeof(why)) != BF_OK ||
+        bf_cvss_score(&cvss, &sc) != BF_OK) {
+        add_reason(res, "cvss_vector_invalid: %s", why);
+        return -1;
+    }
+    json_object_set_new(res, "cvss_score", json_real(sc.score));
+    json_object_set_new(res, "cvss_version",
+                        json_string(bf_cvss_version_name(sc.version)));
+    json_object_set_new(res, "cvss_rating", json_string(rating_symbols[sc.rating]));
+    bf_cvss_rating_t claimed;
+    if (r->claimed_severity &&
+        bf_cvss_rating_parse(r->claimed_severity, &claimed) == BF_OK &&
+        claimed != sc.rating)
+        add_reason(res,
+                   "claimed_severity_disagrees: claimed %s, but its CVSS %s vector "
+                   "scores %.1f (%s)",
+                   rating_symbols[claimed], bf_cvss_version_name(sc.version), sc.score,
+                   rating_symbols[sc.rating]);
+    return (int)sc.rating;
+}
+
 static json_t *result_base(bf_job_t *j, const char *status)
 {
     bf_worker_t *w = j->w;
     j->status = bf_result_status_symbol(status);
-    return json_pack(
+    json_t *res = json_pack(
         "{s:s, s:s, s:n, s:n, s:f, s:f, s:n, s:f, s:[], s:[], s:f, s:s, s:I, s:s}",
         "report_id", j->report->report_id, "status", status, "duplicate_of",
         "duplicate_similarity", "quality", 0.0, "plausibility", 0.0, "severity",
         "confidence", 0.0, "reasons", "analyses", "total_cost_usd", 0.0, "worker_id",
         w->cfg->worker_id, "validated_at", (json_int_t)bf_time_now_ms(), "prompt_version",
         w->prompts.version);
+    j->cvss_rating = cvss_of_report(j->report, res);
+    return res;
+}
+
+/* The severity analysis beside the vector's rating (see the top). */
+static void check_severity(bf_job_t *j, json_t *res)
+{
+    bf_cvss_rating_t ai;
+    if (j->cvss_rating < 0 || !j->ok[BF_ANALYSIS_SEVERITY] ||
+        bf_cvss_rating_parse(j->verdicts[BF_ANALYSIS_SEVERITY].severity, &ai) != BF_OK)
+        return;
+    int apart = abs((int)ai - j->cvss_rating);
+    if (apart == 0)
+        return;
+    add_reason(res, "%s: the severity analysis says %s, the vector scores %.1f (%s)",
+               apart >= 2 ? "severity_far_from_cvss" : "severity_differs_from_cvss",
+               rating_symbols[ai], json_real_value(json_object_get(res, "cvss_score")),
+               rating_symbols[j->cvss_rating]);
+    if (apart >= 2 && j->status && strcmp(j->status, "NEEDS_REVIEW") != 0) {
+        j->status = bf_result_status_symbol("NEEDS_REVIEW");
+        json_object_set_new(res, "status", json_string(j->status));
+    }
 }
 
 /* Encode @p result into j->out for the validations topic. Takes the
@@ -126,7 +206,9 @@ void bf_result_verdict(bf_job_t *j)
     json_object_set_new(res, "confidence", json_real(confidence));
     if (j->dedup_unchecked)
         json_array_append_new(reasons, json_string("dedup_unchecked"));
+    json_array_extend(reasons, json_object_get(res, "reasons")); /* the vector's */
     json_object_set_new(res, "reasons", reasons);
+    check_severity(j, res);
     if (j->ok[BF_ANALYSIS_QUALITY])
         json_object_set_new(res, "quality",
                             json_real(j->verdicts[BF_ANALYSIS_QUALITY].score));

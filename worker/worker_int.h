@@ -129,6 +129,7 @@ struct bf_job_s {
     int64_t offset;
     double started;         /* consumed at (bf_monotonic_s) */
     const char *status;     /* result status once known (static string) */
+    int cvss_rating;        /* result.c: the rating its vector scores, or -1 */
     const char *dlq_reason; /* bf.error of a dead letter */
     bool dedup_unchecked;   /* fail-open: validated without asking Redis */
     bf_report_t *report;

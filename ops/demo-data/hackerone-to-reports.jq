@@ -2,7 +2,9 @@
 # schemas/report.avsc. Usage:
 #   jq -c -f hackerone-to-reports.jq hackerone_disclosed_3000.jsonl
 # The data set has no asset field: the first host named in the write-up
-# (other than hackerone.com itself) stands in, else the program.
+# (other than hackerone.com itself) stands in, else the program. Nor a
+# vector field: the first CVSS v3.x or v4.0 vector the write-up quotes is
+# taken as the reporter's (11 of the 3,000 quote one).
 {
   report_id: ("h1-" + .source_id),
   submitted_at: .submitted_at,
@@ -16,7 +18,9 @@
   claimed_severity: ((.severity // "" | ascii_downcase) as $s
                      | if (["none","low","medium","high","critical"] | index($s)) != null
                        then ($s | ascii_upcase) else null end),
-  cvss_vector: null,
+  cvss_vector: ((.vulnerability_information // "")
+                | [match("CVSS:(3\\.[01]|4\\.0)/[A-Za-z]+:[A-Za-z](/[A-Za-z]+:[A-Za-z])*"; "g").string]
+                | .[0]),
   description: .vulnerability_information,
   steps_to_reproduce: "",
   impact: (.impact // "")

@@ -270,7 +270,8 @@ static const struct {
      "10,"
      "\"tokens_out\":2,\"cost_usd\":0.001,\"latency_seconds\":1.5,\"error\":null}],"
      "\"total_cost_usd\":0.001,\"worker_id\":\"w-1\",\"validated_at\":1714564801000,"
-     "\"prompt_version\":\"v1\"}"},
+     "\"prompt_version\":\"v1\",\"cvss_score\":9.8,\"cvss_version\":\"3.1\","
+     "\"cvss_rating\":\"CRITICAL\"}"},
     {"c_heartbeat_1", BF_RECORD_HEARTBEAT,
      "{\"worker_id\":\"w-1\",\"sent_at\":1714564805000,\"started_at\":1714564000000,"
      "\"reports_consumed\":1000,\"reports_validated\":950,\"reports_duplicate\":100,"

@@ -49,7 +49,8 @@ static const char *const sample_validation =
     "\"tokens_in\":0,\"tokens_out\":0,\"cost_usd\":0.0,\"latency_seconds\":30.0,"
     "\"error\":\"timeout\"}],"
     "\"total_cost_usd\":0.0051,\"worker_id\":\"w-1\",\"validated_at\":1714564801000,"
-    "\"prompt_version\":\"v3\"}";
+    "\"prompt_version\":\"v3\",\"cvss_score\":5.3,\"cvss_version\":\"3.1\","
+    "\"cvss_rating\":\"MEDIUM\"}";
 
 static const char *const sample_heartbeat =
     "{\"worker_id\":\"w-1\",\"sent_at\":1714564805000,\"started_at\":1714564000000,"

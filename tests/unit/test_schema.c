@@ -302,7 +302,7 @@ static void test_record_schema_fingerprints_match_independent_values(void **stat
         uint64_t fingerprint;
     } cases[] = {
         {"report", UINT64_C(0x80d5f24bfc1c600e)},
-        {"validation", UINT64_C(0x05817b52d30d5cff)},
+        {"validation", UINT64_C(0x1285d5c65cbe4f3f)},
         {"heartbeat", UINT64_C(0xbfeafd2480fdcb73)},
         {"scaling_decision", UINT64_C(0x0ed6623e4c9b19b9)},
     };
