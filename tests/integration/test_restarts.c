@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -90,6 +91,99 @@ static void test_topic_missing_from_metadata_loses_nothing(void **state)
                                   RD_KAFKA_RESP_ERR_NO_ERROR);
     bf_faults_batch_check(f, &b, 0);
     bf_faults_batch_free(&b);
+}
+
+/* The worker's dead letters pass the same test: malformed records come
+ * in while the dead-letter topic is missing from metadata and its leaders
+ * have moved; each is dead-lettered once, when the topic is back. Here
+ * librdkafka holds the records until the metadata has the topic again (no
+ * delivery fails to the worker); where it fails them (partitions gone, as
+ * in the scenario above), the worker's publish retries are the ones that
+ * the results' scenario exercises, since dead letters take the same path
+ * (publish.c). */
+#define BAD_RECORDS 20
+
+static rd_kafka_t *plain_client(bf_faults_t *f, rd_kafka_type_t type)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", f->mock.brokers, errstr,
+                                       sizeof(errstr)),
+                     RD_KAFKA_CONF_OK);
+    if (type == RD_KAFKA_CONSUMER) /* assign() needs one; it never joins */
+        assert_int_equal(
+            rd_kafka_conf_set(conf, "group.id", "dlq-reader", errstr, sizeof(errstr)),
+            RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    return rk;
+}
+
+/* Records on the dead-letter topic whose value starts with @p prefix,
+ * read from the beginning of every partition until @p want or 60 s. */
+static int dead_letters(bf_faults_t *f, const char *prefix, int want)
+{
+    rd_kafka_t *c = plain_client(f, RD_KAFKA_CONSUMER);
+    rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new(8);
+    for (int p = 0; p < BF_FAULTS_PARTITIONS; p++)
+        rd_kafka_topic_partition_list_add(all, BF_TOPIC_DLQ, p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(c, all), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(all);
+    int got = 0;
+    double deadline = bf_test_now() + 60 * bf_test_timeout_mult();
+    while (bf_test_now() < deadline && got <= want) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
+        if (!m)
+            continue;
+        if (!m->err && m->len >= strlen(prefix) &&
+            memcmp(m->payload, prefix, strlen(prefix)) == 0)
+            got++;
+        rd_kafka_message_destroy(m);
+        if (got == want) /* and a little longer, for a repeat */
+            deadline = fmin(deadline, bf_test_now() + 2);
+    }
+    rd_kafka_destroy(c);
+    return got;
+}
+
+static void test_dead_letters_wait_out_a_missing_topic(void **state)
+{
+    bf_faults_t *f = *state;
+    /* The worker's producer knows the topic's leaders from its start: move
+     * them, so its first Produce is refused (NOT_LEADER) and it asks for
+     * metadata, which says the topic is gone, as a restarting broker's
+     * does. */
+    rd_kafka_mock_topic_set_error(f->mock.mc, BF_TOPIC_DLQ,
+                                  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    bf_faults_place_leaders(f, 1);
+    rd_kafka_t *p = plain_client(f, RD_KAFKA_PRODUCER);
+    for (int i = 0; i < BAD_RECORDS; i++) {
+        char bad[64];
+        int n = snprintf(bad, sizeof(bad), "not a report %d {", i);
+        assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(BF_TOPIC_REPORTS),
+                                           RD_KAFKA_V_VALUE(bad, (size_t)n),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_END),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    assert_int_equal(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(p);
+    bf_faults_watch_t w = {0};
+    bf_faults_hold(f, 5, &w); /* the worker tries to dead-letter them now */
+    rd_kafka_mock_topic_set_error(f->mock.mc, BF_TOPIC_DLQ, RD_KAFKA_RESP_ERR_NO_ERROR);
+    int got = dead_letters(f, "not a report ", BAD_RECORDS);
+    char *m = bf_faults_metrics(f);
+    double dlq = bf_faults_metric_sum(m, "bountyfleet_reports_dlq_total", NULL);
+    double errors =
+        bf_faults_metric_sum(m, "bountyfleet_kafka_errors_total", "client=\"producer\"");
+    free(m);
+    fprintf(stderr,
+            "[dl] %d malformed records in while the dead-letter topic was missing: %d "
+            "dead letters out (bountyfleet_reports_dlq_total %g, producer errors %g)\n",
+            BAD_RECORDS, got, dlq, errors);
+    if (got != BAD_RECORDS)
+        bf_faults_fail(f, "dead letters lost or repeated while the topic was missing");
 }
 
 /* ------------------------------------------------------------------ */
@@ -361,6 +455,8 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_topic_missing_from_metadata_loses_nothing,
+                                        setup_one_worker, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letters_wait_out_a_missing_topic,
                                         setup_one_worker, teardown),
         cmocka_unit_test_setup_teardown(test_killed_workers_claims_do_not_stall_the_fleet,
                                         setup_three_workers, teardown),
