@@ -55,6 +55,9 @@ typedef struct bf_worker_config_s {
     double ai_timeout_s;
     double ai_deadline_s; /* per report; 0 = none */
     double openai_rpm, openai_tpm, anthropic_rpm, anthropic_tpm, gemini_rpm, gemini_tpm;
+    /* the account's limits, shared by the fleet in Redis (worker/ai_fleet.h) */
+    double openai_fleet_rpm, openai_fleet_tpm, anthropic_fleet_rpm, anthropic_fleet_tpm,
+        gemini_fleet_rpm, gemini_fleet_tpm;
     double redis_timeout_s;
     double lease_s;
     double drain_timeout_s;
