@@ -130,9 +130,9 @@ static const bf_opt_t options[] = {
      "its whole life, also across waits for an open breaker (which are counted apart); "
      "429s wait without using one up (their own cap: N+1, or 10 at the last provider)",
      O(ai_retries)},
-    {"ai-deadline", 0, NULL, BF_OPT_DOUBLE, "240", 0, 86400, "SECONDS",
-     "per report: no AI attempt starts later than this after the first (keep it "
-     "below --lease); 0 none",
+    {"ai-deadline", 0, NULL, BF_OPT_DOUBLE, NULL, 0, 86400, "SECONDS",
+     "per report: no AI attempt starts later than this after the first, and none "
+     "runs past it (keep it below --lease); 0 none (default: 240, with --once 60)",
      O(ai_deadline_s)},
     {"redis-timeout", 0, NULL, BF_OPT_DOUBLE, "2", 0.05, 60, "SECONDS",
      "timeout of every Redis command", O(redis_timeout_s)},
@@ -157,7 +157,9 @@ static const bf_opt_t options[] = {
      "fatal|error|warn|info|debug", "log threshold", O(log_level)},
     {"once", 0, NULL, BF_OPT_STRING, NULL, NORANGE, "FILE",
      "validate the JSON report in FILE, print the result as JSON and exit (no Kafka, "
-     "no Redis)",
+     "no Redis); exit status 0: VALID or INVALID, 3: NEEDS_REVIEW (an analysis could "
+     "not be completed), 1: no result (unreadable report, setup error, signal), 2: "
+     "bad flags",
      O(once_file)},
     {"no-stream", 0, NULL, BF_OPT_BOOL, "false", NORANGE, NULL,
      "with --once: call the providers without streaming (no model text on stderr)",
@@ -179,6 +181,7 @@ static const bf_cli_t cli = {
 int main(int argc, char **argv)
 {
     bf_worker_config_t cfg = {0};
+    cfg.ai_deadline_s = -1; /* unset: resolved below once --once is known */
     bf_kprops_t props = {0};
     char errstr[512] = "";
     int first_arg = 0;
@@ -202,6 +205,9 @@ int main(int argc, char **argv)
         goto out;
     }
     bf_log_level_set(level);
+    /* A one-shot run is someone waiting at a terminal: a minute, not four. */
+    if (cfg.ai_deadline_s < 0)
+        cfg.ai_deadline_s = cfg.once_file ? 60 : 240;
     if (!cfg.worker_id || !*cfg.worker_id) {
         char host[256] = "worker";
         gethostname(host, sizeof(host) - 1);
@@ -215,7 +221,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cfg.once_file)
-        rc = bf_worker_run_once(w) == BF_OK ? 0 : 1;
+        rc = bf_worker_run_once(w);
     else
         rc = bf_worker_run(w) == BF_OK ? 0 : 1;
 out:
