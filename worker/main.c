@@ -108,7 +108,7 @@ static const bf_opt_t options[] = {
      "Gemini tokens per minute of the account, shared like --openai-fleet-rpm; 0 none",
      O(gemini_fleet_tpm)},
     {"prompts-dir", 0, "BOUNTYFLEET_PROMPTS_DIR", BF_OPT_STRING,
-     BF_DATADIR "/worker/prompts/v1", NORANGE, "DIR",
+     BF_DATADIR "/worker/prompts/v2", NORANGE, "DIR",
      "prompt set (its directory name is the prompt version)", O(prompts_dir)},
     {"prices", 0, "BOUNTYFLEET_PRICES", BF_OPT_STRING, BF_DATADIR "/worker/prices.json",
      NORANGE, "FILE", "price table, USD per million tokens per model", O(prices_path)},
