@@ -445,7 +445,8 @@ bool bf_ai_fleet_acquire(bf_ai_fleet_t *f, const long *tokens, int n, double now
     f->cb = cb;
     f->opaque = opaque;
     f->n = n;
-    memcpy(f->tokens, tokens, (size_t)n * sizeof(*tokens));
+    if (n > 0) /* n = 0 (only what was learned) may come with no array */
+        memcpy(f->tokens, tokens, (size_t)n * sizeof(*tokens));
     bool reg = now - f->registered_at >= REGISTER_EVERY_S;
     f->argv[A_WORKER] = reg ? f->worker : "";
     format_long(f->num[A_GIVE], f->give_back);

@@ -117,12 +117,13 @@ static void test_a_limit_three_times_too_high_is_learned_from_429s(void **unused
     bf_ai_limit_status(r.ai, &ls);
     bf_aitest_run_close(&r);
     stack_stop(&st);
-    /* The first batch meets the limit and cuts the rate; by the third the
-     * fleet no longer meets it. What it allows itself is near the limit,
-     * far below the configured 9,000 (the provider's two seconds of burst
-     * hide a small excess for a while, so it may still be a little above
-     * while no 429 says so). */
-    if (!(in_batch[0] > 0 && in_batch[2] <= 2))
+    /* The first batch meets the limit and cuts the rate; after it the
+     * fleet stays below it but for the odd 429 of its slow probe upwards
+     * (taken as a tenth of the first batch's at most, seconds apart). What
+     * it allows itself is near the limit, far below the configured 9,000
+     * (the provider's two seconds of burst hide a small excess for a
+     * while, so it may still be a little above while no 429 says so). */
+    if (!(in_batch[0] >= 20 && 10 * (in_batch[1] + in_batch[2]) <= in_batch[0]))
         fail_msg("429s per batch: %lld, %lld, %lld", in_batch[0], in_batch[1],
                  in_batch[2]);
     if (!(ls.rpm < 3600 && ls.rpm > 2000))
