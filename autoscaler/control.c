@@ -374,6 +374,8 @@ static void observe_and_decide(control_t *c, double tick)
         .saturated = hb.heartbeating == 0              ? BF_SATURATION_UNKNOWN
                      : 2 * hb.paused > hb.heartbeating ? BF_SATURATION_YES
                                                        : BF_SATURATION_NO,
+        .ai_limit_bound = hb.heartbeating > 0 && 2 * hb.ai_limited > hb.heartbeating,
+        .ai_limit_rpm = hb.ai_limit_rpm,
     };
     bf_scaler_decision_t sd;
     bf_scaler_observe(c->scaler, &obs, &sd);

@@ -292,6 +292,22 @@ void bf_decide(const bf_decide_policy_t *policy, bf_decide_state_t *state,
     /* Scale up to the lowest recommendation of the up window. */
     int64_t up_to = sample_at(&state->low, 0)->desired;
     if (desired > in->current_workers) {
+        if (in->ai_limit_bound && !below_min) {
+            /* The workers already wait for the provider: what they share
+             * is the bottleneck, and another worker only shares it too. */
+            if (in->ai_limit_rpm > 0)
+                appendf(why, size, &len,
+                        "; the AI provider's rate limit (%.0f requests/min for the "
+                        "fleet) is the bottleneck, not the number of workers: holding "
+                        "at %lld",
+                        in->ai_limit_rpm, (long long)in->current_workers);
+            else
+                appendf(why, size, &len,
+                        "; the AI provider's rate limit is the bottleneck, not the "
+                        "number of workers: holding at %lld",
+                        (long long)in->current_workers);
+            return;
+        }
         if (below_min && up_to < policy->min_workers)
             up_to = policy->min_workers;
         if (up_to <= in->current_workers) {

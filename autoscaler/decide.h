@@ -30,6 +30,10 @@
  *                                           and wins over the partition cap
  *   budget  never above budget_workers when that means scaling up: the
  *           budget blocks growth, it does not shrink a fleet by force
+ *   AI      no scaling up while the workers say their AI calls wait for a
+ *           provider's rate limit (heartbeats): the limit is shared by the
+ *           fleet (worker/ai_fleet.h), so more workers would only wait too;
+ *           the reasoning says so (scaling down is not affected)
  *
  * The capacity rule also computes the multi-metric score, a weighted sum of
  * signed pressures (weights default 0.40 / 0.25 / 0.20 / 0.15):
@@ -124,6 +128,8 @@ typedef struct bf_decide_input_s {
     double budget_use;       /* spend / budget of the tightest period; 0 none */
     bool budget_limited;     /* a budget applies: budget_workers is meaningful */
     int64_t budget_workers;  /* most workers the budget allows, >= 0 */
+    bool ai_limit_bound;     /* most workers wait for the AI provider's rate limit */
+    double ai_limit_rpm;     /* that limit, fleet-wide requests/min (0 unknown) */
 } bf_decide_input_t;
 
 /*

@@ -101,6 +101,11 @@ void bf_heartbeats_add(bf_heartbeats_t *h, const json_t *rec, double now)
     w->in_flight_ai_calls = count_of(rec, "in_flight_ai_calls", 0);
     w->assigned_partitions = count_of(rec, "assigned_partitions", 0);
     w->paused = json_is_true(json_object_get(rec, "paused"));
+    /* Absent in a v1 heartbeat: 0, no limit known. */
+    double limit = json_number_value(json_object_get(rec, "ai_limit_rpm"));
+    double limited = json_number_value(json_object_get(rec, "ai_limited_share"));
+    w->ai_limit_rpm = plausible(limit, BF_HEARTBEATS_MAX_RATE * 60) ? limit : 0;
+    w->ai_limited_share = plausible(limited, 1) ? limited : 0;
 }
 
 void bf_heartbeats_summary(const bf_heartbeats_t *h, double now,
@@ -116,6 +121,9 @@ void bf_heartbeats_summary(const bf_heartbeats_t *h, double now,
             out->latency_p95_s = w->latency_p95_s;
         out->reports_per_second += w->reports_per_second;
         out->paused += w->paused;
+        out->ai_limited += w->ai_limited_share >= BF_HEARTBEATS_AI_LIMITED;
+        if (w->ai_limit_rpm > out->ai_limit_rpm)
+            out->ai_limit_rpm = w->ai_limit_rpm;
     }
 }
 

@@ -34,6 +34,9 @@
 #define BF_HEARTBEATS_MAX_USD     1e9
 #define BF_HEARTBEATS_MAX_SECONDS 1e6
 #define BF_HEARTBEATS_MAX_RATE    1e6
+/* A worker whose AI calls waited for a rate limit this share of the time
+ * is bound by the limit (heartbeat ai_limited_share). */
+#define BF_HEARTBEATS_AI_LIMITED 0.5
 
 typedef struct bf_heartbeat_worker_s {
     char id[128];
@@ -44,7 +47,9 @@ typedef struct bf_heartbeat_worker_s {
     double reports_per_second;
     int64_t reports_validated, reports_duplicate; /* cumulative since started_at */
     int64_t in_flight_reports, in_flight_ai_calls, assigned_partitions;
-    bool paused; /* at its in-flight cap (or blocked) when it sent it */
+    bool paused;             /* at its in-flight cap (or blocked) when it sent it */
+    double ai_limit_rpm;     /* fleet-wide AI requests/min in force; 0 none shared */
+    double ai_limited_share; /* share of recent time its AI calls waited for a limit */
 } bf_heartbeat_worker_t;
 
 typedef struct bf_heartbeats_s {
@@ -63,6 +68,11 @@ typedef struct bf_heartbeats_summary_s {
     double latency_p95_s;      /* highest p95 of the live workers; -1 none */
     double reports_per_second; /* summed over the live workers */
     int64_t paused;            /* live workers whose last heartbeat said paused */
+    /* live workers whose AI calls waited for a rate limit most of the time
+     * (ai_limited_share >= BF_HEARTBEATS_AI_LIMITED), and the highest
+     * fleet-wide AI limit they said is in force (requests/min, 0 none) */
+    int64_t ai_limited;
+    double ai_limit_rpm;
 } bf_heartbeats_summary_t;
 
 /** @brief Take one decoded record (borrowed) received at wall time @p now. */

@@ -176,6 +176,8 @@ void bf_scaler_observe(bf_scaler_t *s, const bf_scaler_obs_t *o,
         .budget_use = o->budget_use,
         .budget_limited = o->budget_limited,
         .budget_workers = o->budget_workers,
+        .ai_limit_bound = o->ai_limit_bound,
+        .ai_limit_rpm = o->ai_limit_rpm,
     };
     bf_decide(&s->conf.policy, &s->decide, &in, &out->decision);
     out->decision.forecast_rate = out->forecast_peak;

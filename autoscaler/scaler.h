@@ -77,6 +77,8 @@ typedef struct bf_scaler_obs_s {
     double budget_use;         /* 0..1 of the tightest budget, 0 none */
     bool budget_limited;
     int64_t budget_workers;
+    bool ai_limit_bound; /* most workers wait for the AI rate limit (heartbeats) */
+    double ai_limit_rpm; /* that limit, fleet-wide requests/min (0 unknown) */
 } bf_scaler_obs_t;
 
 /** The decision and what it was based on. */

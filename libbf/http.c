@@ -93,6 +93,11 @@ static void finish(bf_http_t *http, transfer_t *t, CURLcode rc)
                    : rc == CURLE_ABORTED_BY_CALLBACK ? BF_ERR_STATE
                                                      : BF_ERR_HTTP;
         resp.error = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+        /* curl's text for a refused connection is "Couldn't connect to
+         * server"; the system's reason says what happened. */
+        long os_errno = 0;
+        if (curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK)
+            resp.os_errno = (int)os_errno;
     }
     resp.body = t->response.data ? t->response.data : "";
     resp.body_len = t->response.len;

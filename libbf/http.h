@@ -28,6 +28,7 @@ typedef struct bf_http_response_s {
     double seconds;       /* total time */
     double retry_after_s; /* Retry-After header in seconds, or -1 */
     const char *error;    /* curl's message when err != BF_OK */
+    int os_errno;         /* the system's errno of a failed transfer, or 0 */
     void *handle;         /* internal: what bf_http_response_header() reads */
 } bf_http_response_t;
 

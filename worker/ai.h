@@ -1,8 +1,10 @@
 /*
  * ai.h - the worker's AI layer: run one analysis of one report through an
  * ordered chain of providers (AI_PROVIDERS), each guarded by token buckets
- * for requests/min and tokens/min, a circuit breaker, and retries with
- * exponential backoff and full jitter, inside a per-report deadline.
+ * for requests/min and tokens/min (the account's, shared by the fleet in
+ * Redis, ai_fleet.h; and this worker's own), a circuit breaker, and
+ * retries with exponential backoff and full jitter, inside a per-report
+ * deadline.
  *
  *   bf_ai_t *ai = bf_ai_new(loop, http, &cfg, errstr, sizeof(errstr));
  *   bf_ai_input_t *in = bf_ai_input_new(report_json);
@@ -15,7 +17,25 @@
  * A call's outcome is reported exactly once. Retried: 408, 429, 5xx, 529,
  * timeouts, connection errors and answers that fail the schema; other 4xx
  * go straight to the next provider. Every provider tried and why it was
- * left is recorded in the result's fallback text.
+ * left is recorded in the result's fallback text, an open breaker with
+ * the failure that opened it ("circuit open after 10 failures, the first:
+ * ...").
+ *
+ * A call's budget, for its whole life:
+ *   attempts  at most cfg.retries + 1 failed attempts at each provider of
+ *             the chain, whatever happens in between: a call that waits
+ *             for an open breaker and goes round the chain again does not
+ *             get fresh tries (so at most (retries + 1) * providers in all);
+ *   429s      counted apart, not as failed attempts (the provider asks us
+ *             to wait): retries + 1 at a provider with a fallback after
+ *             it, BF_AI_MAX_THROTTLED at the last one;
+ *   breaker   when every provider that still has attempts left has its
+ *             breaker open, the call waits for the first probe and goes
+ *             round again (bf_ai_result_t.breaker_waits,
+ *             bountyfleet_ai_breaker_waits_total), never past its deadline
+ *             and not at all without one;
+ *   time      no attempt starts after the deadline (the report's
+ *             --ai-deadline), and an attempt's timeout is cut to it.
  *
  * @locality the loop thread only.
  */
@@ -33,8 +53,12 @@
 #include "worker/ai_input.h"
 #include "worker/ai_limit.h"
 #include "worker/ai_provider.h"
+#include "worker/ai_ratelimit.h"
 #include "worker/ai_stream.h"
 #include "worker/analysis.h"
+
+/* 429s one call waits through at the last provider of its chain. */
+#define BF_AI_MAX_THROTTLED 10
 
 typedef struct bf_ai_s bf_ai_t;
 
@@ -44,8 +68,11 @@ typedef struct bf_ai_provider_config_s {
     const char *base_url; /* NULL: the provider's documented default */
     const char *api_key;  /* secret; required */
     const char *model;    /* required */
-    double rpm;           /* requests per minute; 0 = unlimited */
-    double tpm;           /* tokens per minute; 0 = unlimited */
+    double rpm;           /* this worker's requests per minute at most; 0 = unlimited */
+    double tpm;           /* this worker's tokens per minute at most; 0 = unlimited */
+    /* The account's limits, shared by every worker through cfg.limits
+     * (ai_fleet.h) and learned lower from 429s and headers; 0 = none. */
+    double fleet_rpm, fleet_tpm;
 } bf_ai_provider_config_t;
 
 /** Streamed text of analysis @p kind as it arrives (borrowed, not
@@ -64,13 +91,17 @@ typedef struct bf_ai_config_s {
     double connect_timeout_s;    /* 0: 10 s */
     double backoff_base_s;       /* 0: 0.5 s */
     double backoff_cap_s;        /* 0: 10 s */
-    bf_breaker_config_t breaker; /* zeroes: 5 in a row, 50% of >= 20, 10 s, 1 probe */
+    bf_breaker_config_t breaker; /* zeroes: 10 in a row, 60% of >= 50, 10 s, 1 probe */
     /* Response cache: answers stored in Redis under
      * {prefix}ai:{provider}:{model}:{prompt version}:{kind}:{sha256 of the
      * report}, so the same content is never paid for twice. */
     bf_redis_t *cache;        /* borrowed; NULL: no cache */
-    const char *cache_prefix; /* e.g. "bf:" */
+    const char *cache_prefix; /* e.g. "bf:"; also of the shared limits' keys */
     double cache_ttl_s;       /* 0: 30 days */
+    /* Shared limits (fleet_rpm, fleet_tpm) live here; NULL: this worker
+     * keeps them alone, as if it were the only one. */
+    bf_redis_t *limits;    /* borrowed */
+    const char *worker_id; /* who takes from them (copied during bf_ai_new) */
     /* Streaming (ai_stream.h): calls ask for server-sent events, the answer
      * and its usage are assembled from them and checked exactly like a
      * non-streamed answer; on_text sees the model's text as it arrives. */
@@ -89,6 +120,8 @@ typedef struct bf_ai_result_s {
     double cost_usd;      /* of the answer and of rejected answers billed before it */
     double seconds;       /* from bf_ai_analyse() to now */
     int attempts;         /* HTTP calls made, all providers */
+    int throttled;        /* of them answered 429 */
+    int breaker_waits;    /* times it waited for an open breaker */
     bool cached;          /* answered from the response cache: nothing paid */
     const char *error;    /* on failure: why, per provider tried */
     const char *fallback; /* on success after a fallback: why earlier ones failed */
@@ -145,6 +178,21 @@ double bf_ai_cost_total(const bf_ai_t *ai);
 /** @brief The breaker state of the chain's provider @p index. */
 bf_breaker_state_t bf_ai_breaker_state(const bf_ai_t *ai, size_t index);
 
+/** The rate limits as the layer applies them now. */
+typedef struct bf_ai_limit_status_s {
+    /* The first provider's fleet-wide limits in force, per minute (the
+     * configured ones, or lower as learned); 0: none shared. */
+    double rpm, tpm;
+    long workers; /* workers sharing them, as Redis last said */
+    /* Share of the last ~10 s in which calls waited for a rate limit
+     * (shared or this worker's), the most of any provider: near 1, the
+     * limit and not the number of workers bounds the throughput. */
+    double limited_share;
+} bf_ai_limit_status_t;
+
+/** @brief Fill @p out (see bf_ai_limit_status_t). */
+void bf_ai_limit_status(const bf_ai_t *ai, bf_ai_limit_status_t *out);
+
 /**
  * @brief Read an entry of the AI result cache (Redis; written by any
  *        worker of the fleet, so read like outside input): the answer's
@@ -156,20 +204,5 @@ bf_breaker_state_t bf_ai_breaker_state(const bf_ai_t *ai, size_t index);
  */
 bool bf_ai_cache_entry_parse(bf_analysis_kind_t kind, const char *text, size_t len,
                              bf_verdict_t *out);
-
-/**
- * @brief Parse "6s", "1m30s", "250ms", "0.5s" (OpenAI's
- *        x-ratelimit-reset-* durations) or plain seconds.
- * @returns seconds, or -1 if unparsable.
- */
-double bf_ai_parse_duration(const char *s);
-
-/**
- * @brief Seconds from @p now_wall (Unix time) until an RFC 3339 UTC time
- *        such as Anthropic's anthropic-ratelimit-*-reset
- *        ("2026-11-23T12:00:05Z"); 0 if it is past.
- * @returns seconds, or -1 if unparsable.
- */
-double bf_ai_parse_reset_time(const char *rfc3339, double now_wall);
 
 #endif

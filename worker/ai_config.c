@@ -48,7 +48,9 @@ bf_err_t bf_worker_ai_config(const bf_worker_config_t *cfg, const bf_prompts_t *
                                             cfg->anthropic_api_key,
                                             cfg->anthropic_model,
                                             cfg->anthropic_rpm,
-                                            cfg->anthropic_tpm};
+                                            cfg->anthropic_tpm,
+                                            cfg->anthropic_fleet_rpm,
+                                            cfg->anthropic_fleet_tpm};
             break;
         case BF_AI_GEMINI:
             *pc = (bf_ai_provider_config_t){prov,
@@ -56,12 +58,19 @@ bf_err_t bf_worker_ai_config(const bf_worker_config_t *cfg, const bf_prompts_t *
                                             cfg->gemini_api_key,
                                             cfg->gemini_model,
                                             cfg->gemini_rpm,
-                                            cfg->gemini_tpm};
+                                            cfg->gemini_tpm,
+                                            cfg->gemini_fleet_rpm,
+                                            cfg->gemini_fleet_tpm};
             break;
         default:
-            *pc = (bf_ai_provider_config_t){
-                prov,          cfg->ai_base_url, cfg->ai_api_key,
-                cfg->ai_model, cfg->openai_rpm,  cfg->openai_tpm};
+            *pc = (bf_ai_provider_config_t){prov,
+                                            cfg->ai_base_url,
+                                            cfg->ai_api_key,
+                                            cfg->ai_model,
+                                            cfg->openai_rpm,
+                                            cfg->openai_tpm,
+                                            cfg->openai_fleet_rpm,
+                                            cfg->openai_fleet_tpm};
             break;
         }
         p += strcspn(p, ",");

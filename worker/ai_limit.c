@@ -90,6 +90,17 @@ void bf_bucket_recovered(bf_bucket_t *b)
         b->rate = b->configured;
 }
 
+void bf_bucket_set_rate(bf_bucket_t *b, double per_minute, double now)
+{
+    bool was_unlimited = b->configured <= 0;
+    refill(b, now);
+    b->configured = b->rate = per_minute > 0 ? per_minute / 60.0 : 0;
+    b->capacity = b->rate > 1 ? b->rate : 1;
+    if (was_unlimited || b->level > b->capacity)
+        b->level = b->capacity;
+    b->last = now;
+}
+
 /* ---- circuit breaker ----------------------------------------------------- */
 
 void bf_breaker_init(bf_breaker_t *b, const bf_breaker_config_t *cfg)

@@ -52,6 +52,13 @@ void bf_bucket_throttled(bf_bucket_t *b, double retry_after_s, double now);
 /** @brief A success: recover 2% of the configured rate. */
 void bf_bucket_recovered(bf_bucket_t *b);
 
+/**
+ * @brief Set the rate to @p per_minute (0: unlimited) from @p now on, the
+ *        level kept within the new capacity (a bucket that was unlimited
+ *        starts full). For a rate decided elsewhere (ai_fleet.h's share).
+ */
+void bf_bucket_set_rate(bf_bucket_t *b, double per_minute, double now);
+
 /** Circuit breaker states; the values are the bountyfleet_ai_circuit_state gauge. */
 typedef enum bf_breaker_state_e {
     BF_BREAKER_CLOSED = 0,
@@ -59,7 +66,13 @@ typedef enum bf_breaker_state_e {
     BF_BREAKER_OPEN = 2,
 } bf_breaker_state_t;
 
-#define BF_BREAKER_WINDOW 32
+/* Outcomes the failure rate is taken over. At 30% random errors and
+ * thousands of concurrent attempts, a window of 32 with a 50% threshold
+ * (and 5 failures in a row) opened about four times per 1,300 attempts
+ * and made every call wait out a cool-down although the provider was up;
+ * over 100 outcomes at 60% (and 10 in a row) it does not open at 30% and
+ * still opens within ten attempts of an outage. */
+#define BF_BREAKER_WINDOW 100
 
 typedef struct bf_breaker_config_s {
     int consecutive_failures; /* open after this many in a row */

@@ -85,12 +85,20 @@ static void build_openai(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts
 /* ---- Anthropic ----------------------------------------------------------- */
 
 /*
- * The system prompt is the same for every report, so it is one text block
- * marked "cache_control": {"type": "ephemeral"}: after the first call the
- * provider reads it from its prompt cache at a tenth of the input price.
- * The answer is forced through one tool (tool_choice type "tool") whose
- * input_schema is the analysis schema, which is how the Messages API gives
- * structured output; a plain-text JSON answer is accepted too.
+ * Prompt caching ("Prompt caching", Messages API): the cached prefix is
+ * tools, then system, up to and including the block marked
+ * "cache_control": {"type": "ephemeral"}, and a prefix shorter than the
+ * model's minimum (1,024 tokens; 2,048 for the Haiku models) is not cached
+ * at all. So the request is laid out with everything static first and the
+ * same for all three analyses: the three tools (one per analysis, in kind
+ * order) and the prompt set's shared text (prompts->system, instructions,
+ * rubric and examples, well above the minimum) as the marked block; after
+ * the breakpoint come what differs, the analysis' task as a second system
+ * block and the report as the user message. One cache entry serves every
+ * analysis of every report; tool_choice (which only invalidates the cache
+ * of the messages, after the breakpoint) picks the analysis' tool, which
+ * is how the Messages API gives structured output; a plain-text JSON
+ * answer is accepted too.
  */
 static void build_anthropic(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts,
                             bf_analysis_kind_t kind, const char *user, bf_ai_wire_t *out)
@@ -98,18 +106,28 @@ static void build_anthropic(const bf_ai_endpoint_t *ep, const bf_prompts_t *prom
     out->url = bf_asprintf("%.*s/v1/messages", base_len(ep->base_url), ep->base_url);
     out->headers[0] = bf_asprintf("x-api-key: %s", ep->api_key);
     out->headers[1] = bf_strdup("anthropic-version: " ANTHROPIC_VERSION);
-    char *system = bf_asprintf("%s\n%s", prompts->system, prompts->task[kind]);
+    json_t *tools = json_array();
+    for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
+        char *name = schema_name((bf_analysis_kind_t)k);
+        char *what = bf_asprintf("Record the %s analysis of the report.",
+                                 bf_analysis_kind_name((bf_analysis_kind_t)k));
+        json_array_append_new(
+            tools,
+            json_pack("{s:s, s:s, s:o}", "name", name, "description", what,
+                      "input_schema", bf_analysis_answer_schema((bf_analysis_kind_t)k)));
+        free(name);
+        free(what);
+    }
     char *tool = schema_name(kind);
     json_t *body = json_pack(
-        "{s:s, s:i, s:f, s:[{s:s, s:s, s:{s:s}}], s:[{s:s, s:s}],"
-        " s:[{s:s, s:s, s:o}], s:{s:s, s:s}}",
+        "{s:s, s:i, s:f, s:o, s:[{s:s, s:s, s:{s:s}}, {s:s, s:s}], s:[{s:s, s:s}],"
+        " s:{s:s, s:s}}",
         "model", ep->model, "max_tokens", BF_AI_MAX_OUTPUT_TOKENS, "temperature", 0.0,
-        "system", "type", "text", "text", system, "cache_control", "type", "ephemeral",
-        "messages", "role", "user", "content", user, "tools", "name", tool, "description",
-        "Record the analysis of the report.", "input_schema",
-        bf_analysis_answer_schema(kind), "tool_choice", "type", "tool", "name", tool);
+        "tools", tools, "system", "type", "text", "text", prompts->system,
+        "cache_control", "type", "ephemeral", "type", "text", "text", prompts->task[kind],
+        "messages", "role", "user", "content", user, "tool_choice", "type", "tool",
+        "name", tool);
     out->body = dump(body, &out->body_len);
-    free(system);
     free(tool);
 }
 
@@ -163,21 +181,23 @@ static void build_gemini(const bf_ai_endpoint_t *ep, const bf_prompts_t *prompts
     out->url = bf_asprintf("%.*s/v1beta/models/%s:generateContent",
                            base_len(ep->base_url), ep->base_url, ep->model);
     out->headers[0] = bf_asprintf("x-goog-api-key: %s", ep->api_key);
-    char *system = bf_asprintf("%s\n%s", prompts->system, prompts->task[kind]);
     json_t *schema = bf_analysis_answer_schema(kind);
     json_t *gschema = gemini_schema(schema);
     char *title = schema_name(kind);
     json_object_set_new(gschema, "title", json_string(title));
     free(title);
+    /* Implicit caching (Gemini 2.5 and newer) keys on the prompt's prefix:
+     * the shared text is the first part of the system instruction, the
+     * same for all three analyses, and the analysis' task comes after it. */
     json_t *body =
-        json_pack("{s:{s:[{s:s}]}, s:[{s:s, s:[{s:s}]}], s:{s:f, s:i, s:s, s:o}}",
-                  "systemInstruction", "parts", "text", system, "contents", "role",
-                  "user", "parts", "text", user, "generationConfig", "temperature", 0.0,
-                  "maxOutputTokens", BF_AI_MAX_OUTPUT_TOKENS, "responseMimeType",
-                  "application/json", "responseSchema", gschema);
+        json_pack("{s:{s:[{s:s}, {s:s}]}, s:[{s:s, s:[{s:s}]}], s:{s:f, s:i, s:s, s:o}}",
+                  "systemInstruction", "parts", "text", prompts->system, "text",
+                  prompts->task[kind], "contents", "role", "user", "parts", "text", user,
+                  "generationConfig", "temperature", 0.0, "maxOutputTokens",
+                  BF_AI_MAX_OUTPUT_TOKENS, "responseMimeType", "application/json",
+                  "responseSchema", gschema);
     json_decref(schema);
     out->body = dump(body, &out->body_len);
-    free(system);
 }
 
 /* The request with @p user as its user message (any text). */

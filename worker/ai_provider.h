@@ -9,15 +9,22 @@
  *                            completion_tokens, prompt_tokens_details.cached_tokens
  *   Anthropic Messages       POST {base}/v1/messages
  *                            x-api-key, anthropic-version: 2023-06-01; the
- *                            static system prompt is one text block marked
- *                            cache_control ephemeral; the answer is forced
- *                            through one tool whose input_schema is the
- *                            analysis schema; usage.input_tokens,
+ *                            three analyses' tools and the prompt set's
+ *                            shared text (one system block marked
+ *                            cache_control ephemeral) form one cached
+ *                            prefix, then the analysis' task and the
+ *                            report; the answer is forced through the
+ *                            analysis' tool (tool_choice); usage.input_tokens,
  *                            output_tokens, cache_read_input_tokens,
  *                            cache_creation_input_tokens
  *   Gemini generateContent   POST {base}/v1beta/models/{model}:generateContent
- *                            x-goog-api-key; generationConfig.responseMimeType
- *                            application/json + responseSchema; usageMetadata
+ *                            x-goog-api-key; systemInstruction parts: the
+ *                            shared text, then the task; generationConfig.
+ *                            responseMimeType application/json +
+ *                            responseSchema; usageMetadata
+ *
+ * Everything static comes before the report, so each provider's prompt
+ * cache can keep it (ai_provider.c, analysis.c).
  *
  * Pure functions over text and JSON, unit-tested without a network. The
  * report always travels as data in the user message (bf_analysis_user_text).

@@ -132,6 +132,11 @@ char *bf_analysis_user_text(const json_t *report)
     return user;
 }
 
+/* OpenAI caches the longest prefix of a prompt of 1,024 tokens or more it
+ * has seen ("Prompt caching"); the response_format schema comes first in
+ * that prefix, so each analysis has its own: its schema, then the shared
+ * text of the prompt set (above the minimum on its own), then its task,
+ * and only then the report. */
 char *bf_analysis_openai_body(const bf_prompts_t *prompts, bf_analysis_kind_t kind,
                               const char *model, const char *user, size_t *len)
 {

@@ -174,9 +174,11 @@ void bf_heartbeat_send(bf_worker_t *w)
     double cpu;
     int64_t rss;
     bf_telemetry_process(&cpu, &rss);
+    bf_ai_limit_status_t lim;
+    bf_ai_limit_status(w->ai, &lim);
     json_t *hb = json_pack(
         "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:i, s:i, s:f, s:f, "
-        "s:I, s:i, s:b}",
+        "s:I, s:i, s:b, s:f, s:f}",
         "worker_id", w->cfg->worker_id, "sent_at", (json_int_t)bf_time_now_ms(),
         "started_at", (json_int_t)w->started_ms, "reports_consumed",
         (json_int_t)w->consumed, "reports_validated", (json_int_t)w->acked,
@@ -186,7 +188,8 @@ void bf_heartbeat_send(bf_worker_t *w)
         "in_flight_ai_calls", (int)bf_ai_pending(w->ai), "ai_cost_usd",
         bf_ai_cost_total(w->ai), "cpu_seconds", cpu, "rss_bytes", (json_int_t)rss,
         "assigned_partitions", w->assigned, "paused",
-        w->paused || w->in_flight >= (size_t)w->cfg->max_in_flight);
+        w->paused || w->in_flight >= (size_t)w->cfg->max_in_flight, "ai_limit_rpm",
+        lim.rpm, "ai_limited_share", lim.limited_share);
     bf_buf_t b;
     bf_buf_init(&b, 64 * 1024);
     char errstr[256];

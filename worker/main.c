@@ -57,9 +57,18 @@ static const bf_opt_t options[] = {
     {"model", 'm', "OPENAI_MODEL", BF_OPT_STRING, "gpt-4o-mini", NORANGE, "NAME",
      "OpenAI model for the analyses", O(ai_model)},
     {"openai-rpm", 0, "OPENAI_RPM", BF_OPT_DOUBLE, "0", 0, 1e9, "N",
-     "OpenAI requests per minute this worker may send; 0 unlimited", O(openai_rpm)},
+     "OpenAI requests per minute this worker may send at most, whatever the fleet's "
+     "share; 0 unlimited",
+     O(openai_rpm)},
     {"openai-tpm", 0, "OPENAI_TPM", BF_OPT_DOUBLE, "0", 0, 1e12, "N",
-     "OpenAI tokens per minute; 0 unlimited", O(openai_tpm)},
+     "OpenAI tokens per minute this worker may send at most; 0 unlimited", O(openai_tpm)},
+    {"openai-fleet-rpm", 0, "OPENAI_FLEET_RPM", BF_OPT_DOUBLE, "0", 0, 1e9, "N",
+     "OpenAI requests per minute of the account, shared by every worker through Redis "
+     "and lowered when 429s or rate-limit headers say the real limit is lower; 0 none",
+     O(openai_fleet_rpm)},
+    {"openai-fleet-tpm", 0, "OPENAI_FLEET_TPM", BF_OPT_DOUBLE, "0", 0, 1e12, "N",
+     "OpenAI tokens per minute of the account, shared like --openai-fleet-rpm; 0 none",
+     O(openai_fleet_tpm)},
     {"anthropic-base-url", 0, "ANTHROPIC_BASE_URL", BF_OPT_STRING,
      "https://api.anthropic.com", NORANGE, "URL", "Anthropic API base URL",
      O(anthropic_base_url)},
@@ -68,9 +77,18 @@ static const bf_opt_t options[] = {
     {"anthropic-model", 0, "ANTHROPIC_MODEL", BF_OPT_STRING, "claude-3-5-haiku-latest",
      NORANGE, "NAME", "Anthropic model for the analyses", O(anthropic_model)},
     {"anthropic-rpm", 0, "ANTHROPIC_RPM", BF_OPT_DOUBLE, "0", 0, 1e9, "N",
-     "Anthropic requests per minute; 0 unlimited", O(anthropic_rpm)},
+     "Anthropic requests per minute this worker may send at most; 0 unlimited",
+     O(anthropic_rpm)},
     {"anthropic-tpm", 0, "ANTHROPIC_TPM", BF_OPT_DOUBLE, "0", 0, 1e12, "N",
-     "Anthropic tokens per minute; 0 unlimited", O(anthropic_tpm)},
+     "Anthropic tokens per minute this worker may send at most; 0 unlimited",
+     O(anthropic_tpm)},
+    {"anthropic-fleet-rpm", 0, "ANTHROPIC_FLEET_RPM", BF_OPT_DOUBLE, "0", 0, 1e9, "N",
+     "Anthropic requests per minute of the account, shared like --openai-fleet-rpm; "
+     "0 none",
+     O(anthropic_fleet_rpm)},
+    {"anthropic-fleet-tpm", 0, "ANTHROPIC_FLEET_TPM", BF_OPT_DOUBLE, "0", 0, 1e12, "N",
+     "Anthropic tokens per minute of the account, shared like --openai-fleet-rpm; 0 none",
+     O(anthropic_fleet_tpm)},
     {"gemini-base-url", 0, "GEMINI_BASE_URL", BF_OPT_STRING,
      "https://generativelanguage.googleapis.com", NORANGE, "URL", "Gemini API base URL",
      O(gemini_base_url)},
@@ -79,11 +97,18 @@ static const bf_opt_t options[] = {
     {"gemini-model", 0, "GEMINI_MODEL", BF_OPT_STRING, "gemini-2.0-flash", NORANGE,
      "NAME", "Gemini model for the analyses", O(gemini_model)},
     {"gemini-rpm", 0, "GEMINI_RPM", BF_OPT_DOUBLE, "0", 0, 1e9, "N",
-     "Gemini requests per minute; 0 unlimited", O(gemini_rpm)},
+     "Gemini requests per minute this worker may send at most; 0 unlimited",
+     O(gemini_rpm)},
     {"gemini-tpm", 0, "GEMINI_TPM", BF_OPT_DOUBLE, "0", 0, 1e12, "N",
-     "Gemini tokens per minute; 0 unlimited", O(gemini_tpm)},
+     "Gemini tokens per minute this worker may send at most; 0 unlimited", O(gemini_tpm)},
+    {"gemini-fleet-rpm", 0, "GEMINI_FLEET_RPM", BF_OPT_DOUBLE, "0", 0, 1e9, "N",
+     "Gemini requests per minute of the account, shared like --openai-fleet-rpm; 0 none",
+     O(gemini_fleet_rpm)},
+    {"gemini-fleet-tpm", 0, "GEMINI_FLEET_TPM", BF_OPT_DOUBLE, "0", 0, 1e12, "N",
+     "Gemini tokens per minute of the account, shared like --openai-fleet-rpm; 0 none",
+     O(gemini_fleet_tpm)},
     {"prompts-dir", 0, "BOUNTYFLEET_PROMPTS_DIR", BF_OPT_STRING,
-     BF_DATADIR "/worker/prompts/v1", NORANGE, "DIR",
+     BF_DATADIR "/worker/prompts/v2", NORANGE, "DIR",
      "prompt set (its directory name is the prompt version)", O(prompts_dir)},
     {"prices", 0, "BOUNTYFLEET_PRICES", BF_OPT_STRING, BF_DATADIR "/worker/prices.json",
      NORANGE, "FILE", "price table, USD per million tokens per model", O(prices_path)},
@@ -101,12 +126,13 @@ static const bf_opt_t options[] = {
     {"ai-timeout", 0, NULL, BF_OPT_DOUBLE, "60", 0.1, 3600, "SECONDS",
      "timeout of one AI call", O(ai_timeout_s)},
     {"ai-retries", 0, NULL, BF_OPT_INT, "3", 0, 20, "N",
-     "retries of a failed AI call per provider before falling back (429s wait "
-     "without using one up)",
+     "an analysis makes at most N+1 failed attempts at each provider of the chain over "
+     "its whole life, also across waits for an open breaker (which are counted apart); "
+     "429s wait without using one up (their own cap: N+1, or 10 at the last provider)",
      O(ai_retries)},
-    {"ai-deadline", 0, NULL, BF_OPT_DOUBLE, "240", 0, 86400, "SECONDS",
-     "per report: no AI attempt starts later than this after the first (keep it "
-     "below --lease); 0 none",
+    {"ai-deadline", 0, NULL, BF_OPT_DOUBLE, NULL, 0, 86400, "SECONDS",
+     "per report: no AI attempt starts later than this after the first, and none "
+     "runs past it (keep it below --lease); 0 none (default: 240, with --once 60)",
      O(ai_deadline_s)},
     {"redis-timeout", 0, NULL, BF_OPT_DOUBLE, "2", 0.05, 60, "SECONDS",
      "timeout of every Redis command", O(redis_timeout_s)},
@@ -143,7 +169,9 @@ static const bf_opt_t options[] = {
     BF_LOG_LEVEL_OPTION("info", "log threshold", O(log_level)),
     {"once", 0, NULL, BF_OPT_STRING, NULL, NORANGE, "FILE",
      "validate the JSON report in FILE, print the result as JSON and exit (no Kafka, "
-     "no Redis)",
+     "no Redis); exit status 0: VALID or INVALID, 3: NEEDS_REVIEW (an analysis could "
+     "not be completed), 1: no result (unreadable report, setup error, signal), 2: "
+     "bad flags",
      O(once_file)},
     {"no-stream", 0, NULL, BF_OPT_BOOL, "false", NORANGE, NULL,
      "with --once: call the providers without streaming (no model text on stderr)",
@@ -165,6 +193,7 @@ static const bf_cli_t cli = {
 int main(int argc, char **argv)
 {
     bf_worker_config_t cfg = {0};
+    cfg.ai_deadline_s = -1; /* unset: resolved below once --once is known */
     bf_kprops_t props = {0};
     char errstr[512] = "";
     int first_arg = 0;
@@ -182,6 +211,9 @@ int main(int argc, char **argv)
         goto out;
     }
     bf_log_level_set((bf_log_level_t)cfg.log_level);
+    /* A one-shot run is someone waiting at a terminal: a minute, not four. */
+    if (cfg.ai_deadline_s < 0)
+        cfg.ai_deadline_s = cfg.once_file ? 60 : 240;
     if (!cfg.worker_id || !*cfg.worker_id) {
         char host[256] = "worker";
         gethostname(host, sizeof(host) - 1);
@@ -195,7 +227,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cfg.once_file)
-        rc = bf_worker_run_once(w) == BF_OK ? 0 : 1;
+        rc = bf_worker_run_once(w);
     else
         rc = bf_worker_run(w) == BF_OK ? 0 : 1;
 out:

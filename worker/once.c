@@ -1,12 +1,15 @@
 /*
  * once.c - --once: one report from a file through the AI providers, the
- * result as JSON on stdout, no Kafka and no Redis (see worker.h).
+ * result as JSON on stdout, no Kafka and no Redis (see worker.h); the exit
+ * status tells a verdict from NEEDS_REVIEW and from no result at all, so a
+ * script can act on it without parsing the JSON.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "worker/worker_int.h"
 
-bf_err_t bf_worker_run_once(bf_worker_t *w)
+int bf_worker_run_once(bf_worker_t *w)
 {
     json_error_t jerr;
     char errstr[256] = "";
@@ -23,7 +26,7 @@ bf_err_t bf_worker_run_once(bf_worker_t *w)
     json_decref(obj);
     if (err) {
         fprintf(stderr, "bountyfleet-worker: %s: %s\n", bf_err_name(err), errstr);
-        return err;
+        return BF_WORKER_ONCE_ERROR;
     }
     bf_job_t *j = bf_job_new(w, NULL);
     j->report = report;
@@ -33,5 +36,9 @@ bf_err_t bf_worker_run_once(bf_worker_t *w)
     uv_run(&w->loop, UV_RUN_DEFAULT);
     if (w->stream_kind >= 0)
         fputc('\n', stderr);
-    return w->acked ? BF_OK : BF_ERR_STATE;
+    if (!w->acked)
+        return BF_WORKER_ONCE_ERROR;
+    return w->once_status && strcmp(w->once_status, "NEEDS_REVIEW") == 0
+               ? BF_WORKER_ONCE_NEEDS_REVIEW
+               : BF_WORKER_ONCE_VERDICT;
 }

@@ -56,6 +56,7 @@ static void print_result(bf_job_t *j)
         fflush(stdout);
         free(text);
         w->acked++;
+        w->once_status = j->status;
     }
     json_decref(obj);
     uv_stop(&w->loop);

@@ -197,6 +197,8 @@ static bf_err_t start_ai(bf_worker_t *w, bf_redis_t *cache, char *errstr,
         return err;
     acfg.cache = cache;
     acfg.cache_prefix = cfg->key_prefix;
+    acfg.limits = w->redis; /* shared limits, also in a dry run; none with --once */
+    acfg.worker_id = cfg->worker_id;
     acfg.cache_ttl_s = (double)cfg->dedup_ttl_s;
     acfg.stream = cfg->once_file && !cfg->no_stream;
     acfg.on_text = on_stream_text;

@@ -53,8 +53,11 @@ typedef struct bf_worker_config_s {
     int64_t ai_retries;
     int64_t dedup_ttl_s;
     double ai_timeout_s;
-    double ai_deadline_s; /* per report; 0 = none */
+    double ai_deadline_s; /* per report; 0 = none; < 0 unset: 240 s, 60 s with --once */
     double openai_rpm, openai_tpm, anthropic_rpm, anthropic_tpm, gemini_rpm, gemini_tpm;
+    /* the account's limits, shared by the fleet in Redis (worker/ai_fleet.h) */
+    double openai_fleet_rpm, openai_fleet_tpm, anthropic_fleet_rpm, anthropic_fleet_tpm,
+        gemini_fleet_rpm, gemini_fleet_tpm;
     double redis_timeout_s;
     double lease_s;
     double liveness_ttl_s; /* the worker's liveness key in Redis lives this long */
@@ -86,13 +89,19 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
  */
 bf_err_t bf_worker_run(bf_worker_t *w);
 
+/* Exit statuses of --once (its --help says so). */
+#define BF_WORKER_ONCE_VERDICT      0 /* VALID or INVALID printed */
+#define BF_WORKER_ONCE_ERROR        1 /* no result: bad report, setup, signal */
+#define BF_WORKER_ONCE_USAGE        2 /* bad flags (bf_cli_parse) */
+#define BF_WORKER_ONCE_NEEDS_REVIEW 3 /* NEEDS_REVIEW printed: an analysis failed */
+
 /**
  * @brief --once: validate the report in cfg->once_file (JSON or any of the
  *        codec's framings) with the AI provider, without Kafka or Redis,
  *        and print the result record as JSON on stdout.
- * @returns BF_OK when a result was printed.
+ * @returns BF_WORKER_ONCE_VERDICT, _NEEDS_REVIEW or _ERROR.
  */
-bf_err_t bf_worker_run_once(bf_worker_t *w);
+int bf_worker_run_once(bf_worker_t *w);
 
 /** @brief Free everything. NULL-safe. */
 void bf_worker_destroy(bf_worker_t *w);

@@ -113,6 +113,7 @@ struct bf_worker_s {
     bool loop_ready;
     bf_job_t *jobs;
     double stop_deadline;
+    const char *once_status; /* --once: the printed result's status (static) */
     /* counters for the final log line */
     uint64_t consumed, validated, duplicates, dlq, cached, acked;
 };

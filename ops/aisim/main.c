@@ -61,10 +61,13 @@ typedef struct aisim_config_s {
     int64_t capture;
     int64_t cache_min_tokens;
     char *answers;
-    int log_level; /* bf_log_level_t */
+    int limit_headers; /* index in on_off */
+    int log_level;     /* bf_log_level_t */
 } aisim_config_t;
 
 #define O(field) offsetof(aisim_config_t, field)
+
+static const char *const on_off[] = {"on", "off", NULL};
 
 static const bf_opt_t options[] = {
     {"listen", 'L', "AISIM_LISTEN", BF_OPT_STRING, "127.0.0.1:0", 1, 0, "HOST:PORT",
@@ -97,11 +100,19 @@ static const bf_opt_t options[] = {
      "tokens (input + output) per minute per provider; 0 unlimited", O(tpm)},
     {"burst", 0, "AISIM_BURST", BF_OPT_DOUBLE, "2", 0.01, 60, "SECONDS",
      "rate-limit bucket capacity, in seconds of the rate", O(burst_s)},
+    {"rate-limit-headers", 0, "AISIM_RATE_LIMIT_HEADERS", BF_OPT_ENUM, "on", 1, 0,
+     NULL,
+     "on: the providers' documented x-ratelimit-* / anthropic-ratelimit-* headers on "
+     "every answer; off: only retry-after on a 429",
+     O(limit_headers), on_off},
     {"capture", 0, "AISIM_CAPTURE", BF_OPT_INT, "64", 0, 100000, "N",
      "requests kept for GET /debug/requests (headers with keys redacted, bodies)",
      O(capture)},
-    {"cache-min-tokens", 0, "AISIM_CACHE_MIN_TOKENS", BF_OPT_INT, "1024", 0, 1000000, "N",
-     "shortest system prompt (tokens) the simulated Anthropic prompt cache keeps",
+    {"cache-min-tokens", 0, "AISIM_CACHE_MIN_TOKENS", BF_OPT_INT, "-1", -1, 1000000, "N",
+     "shortest prompt prefix (tokens) the simulated prompt caches keep, for every "
+     "provider and model (0: any); -1: each model's documented minimum (OpenAI 1,024; "
+     "Anthropic 1,024, 2,048 for Haiku 3/3.5 and Sonnet 4.6, 4,096 for Haiku 4.5 and "
+     "Opus 4.5/4.6; Gemini 2,048 for 2.5, 4,096 for 3 and newer, none before 2.5)",
      O(cache_min_tokens)},
     {"answers", 0, "AISIM_ANSWERS", BF_OPT_STRING, "derived", 1, 0, "derived|fixed",
      "derived: a verdict from the report's text (quality, plausibility and severity "
@@ -358,8 +369,9 @@ int main(int argc, char **argv)
         .malformed_rate = cfg.malformed_rate,
         .bad_answer_rate = cfg.bad_answer_rate,
         .capture = (size_t)cfg.capture,
-        .cache_min_tokens = (unsigned)cfg.cache_min_tokens,
+        .cache_min_tokens = (long)cfg.cache_min_tokens,
         .fixed_answers = strcmp(cfg.answers, "fixed") == 0,
+        .no_limit_headers = cfg.limit_headers == 1,
     };
     fault_mask(cfg.fault_providers, &scfg.fault_providers);
     srv = bf_aisim_server_start(&scfg, fd, errstr, sizeof(errstr));

@@ -181,6 +181,8 @@ static bf_err_t check_message(const json_t *m, size_t i, bf_aisim_chat_t *out,
     bf_buf_t text;
     bf_buf_init(&text, MAX_USER_TEXT);
     bf_err_t e = content_text(content, i, &text, &out->prompt_bytes, err);
+    if (e == BF_OK)
+        bf_aisim_prefix_feed(&out->prefix, text.data ? text.data : "", text.len);
     if (e == BF_OK && is_user) {
         free(out->user_text);
         out->user_text = bf_buf_steal(&text, NULL);
@@ -252,6 +254,14 @@ bf_err_t bf_aisim_chat_parse(const char *body, size_t len, bf_aisim_chat_t *out,
             "length 1, but got an empty array instead.");
         goto out;
     }
+    /* The prompt as OpenAI renders it: the response_format schema (here
+     * its name, which tells the analyses apart) before the messages. */
+    bf_aisim_prefix_init(&out->prefix);
+    json_t *schema_name = json_object_get(
+        json_object_get(json_object_get(req, "response_format"), "json_schema"), "name");
+    if (json_is_string(schema_name))
+        bf_aisim_prefix_feed(&out->prefix, json_string_value(schema_name),
+                             json_string_length(schema_name));
     /* "stream": true is answered as server-sent events (providers.h). */
     size_t i;
     json_t *m;
@@ -283,16 +293,17 @@ void bf_aisim_chat_clear(bf_aisim_chat_t *c)
 
 char *bf_aisim_completion_to_json(const char *id, const char *model, int64_t created,
                                   const char *content, int64_t prompt_tokens,
-                                  int64_t completion_tokens)
+                                  int64_t completion_tokens, int64_t cached_tokens)
 {
     json_t *root = json_pack(
-        "{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s, s:n}, s:n, s:s}], s:{s:I, s:I, s:I}, "
-        "s:s}",
+        "{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s, s:n}, s:n, s:s}], s:{s:I, s:I, s:I, "
+        "s:{s:I}}, s:s}",
         "id", id, "object", "chat.completion", "created", (json_int_t)created, "model",
         model, "choices", "index", 0, "message", "role", "assistant", "content", content,
         "refusal", "logprobs", "finish_reason", "stop", "usage", "prompt_tokens",
         (json_int_t)prompt_tokens, "completion_tokens", (json_int_t)completion_tokens,
         "total_tokens", (json_int_t)(prompt_tokens + completion_tokens),
+        "prompt_tokens_details", "cached_tokens", (json_int_t)cached_tokens,
         "system_fingerprint", "fp_bfsim");
     char *out = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
@@ -350,5 +361,7 @@ bf_err_t bf_aisim_chat_skim(const char *body, size_t len, bf_aisim_chat_t *out,
     free(name);
     out->user_text = bf_strdup("");
     out->prompt_bytes = len;
+    bf_aisim_prefix_init(&out->prefix);
+    bf_aisim_prefix_feed(&out->prefix, body, len); /* the body as it came */
     return BF_OK;
 }

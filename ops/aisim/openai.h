@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "libbf/err.h"
+#include "prompt_cache.h"
 #include "verdict.h"
 
 /** An OpenAI-style error, ready to send. */
@@ -30,10 +31,11 @@ typedef struct bf_aisim_error_s {
 
 /** What the simulator needs from a valid request. */
 typedef struct bf_aisim_chat_s {
-    char *model;          /* owned */
-    bf_aisim_kind_t kind; /* from response_format.json_schema.name */
-    char *user_text;      /* owned; text of the last "user" message, "" if none */
-    size_t prompt_bytes;  /* bytes of text in all messages, for usage */
+    char *model;              /* owned */
+    bf_aisim_kind_t kind;     /* from response_format.json_schema.name */
+    char *user_text;          /* owned; text of the last "user" message, "" if none */
+    size_t prompt_bytes;      /* bytes of text in all messages, for usage */
+    bf_aisim_prefix_t prefix; /* the prompt as the provider renders it (prompt_cache.h) */
 } bf_aisim_chat_t;
 
 /**
@@ -79,12 +81,13 @@ int64_t bf_aisim_tokens_estimate(size_t bytes);
  * @brief The completion body: {"id","object":"chat.completion","created",
  *        "model","choices":[{"index":0,"message":{"role":"assistant",
  *        "content","refusal":null},"logprobs":null,"finish_reason":"stop"}],
- *        "usage":{...},"system_fingerprint":"fp_bfsim"}.
+ *        "usage":{..., "prompt_tokens_details":{"cached_tokens"}},
+ *        "system_fingerprint":"fp_bfsim"}.
  * @param content the assistant message text (copied)
  * @returns a new string (free()).
  */
 char *bf_aisim_completion_to_json(const char *id, const char *model, int64_t created,
                                   const char *content, int64_t prompt_tokens,
-                                  int64_t completion_tokens);
+                                  int64_t completion_tokens, int64_t cached_tokens);
 
 #endif

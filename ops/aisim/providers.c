@@ -27,15 +27,6 @@ const char *bf_aisim_provider_name(bf_aisim_provider_t p)
     return (unsigned)p < BF_AISIM_PROVIDER__COUNT ? names[p] : "unknown";
 }
 
-static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211u;
-    }
-    return h;
-}
-
 void bf_aisim_request_clear(bf_aisim_request_t *r)
 {
     bf_aisim_chat_clear(&r->chat);
@@ -58,16 +49,17 @@ static bf_err_t anth_bad(bf_aisim_error_t *err, const char *fmt, const char *wha
 }
 
 /* "system": a string, or a list of {"type":"text","text",...} blocks, each
- * of which may carry "cache_control": {"type":"ephemeral"}. */
+ * of which may carry "cache_control": {"type":"ephemeral"}: the prompt's
+ * prefix up to the last such block is what the cache keeps. */
 static bf_err_t anth_system(const json_t *sys, bf_aisim_request_t *out,
                             bf_aisim_error_t *err)
 {
     if (!sys)
         return BF_OK;
-    uint64_t h = 14695981039346656037u;
     if (json_is_string(sys)) {
         out->system_bytes = json_string_length(sys);
-        out->system_hash = fnv1a(json_string_value(sys), out->system_bytes, h);
+        bf_aisim_prefix_feed(&out->chat.prefix, json_string_value(sys),
+                             out->system_bytes);
         return BF_OK;
     }
     if (!json_is_array(sys))
@@ -80,18 +72,18 @@ static bf_err_t anth_system(const json_t *sys, bf_aisim_request_t *out,
         json_t *text = json_object_get(block, "text");
         if (!type || strcmp(type, "text") != 0 || !json_is_string(text))
             return anth_bad(err, "system.%s: Input should be a text block", "0");
+        out->system_bytes += json_string_length(text);
+        bf_aisim_prefix_feed(&out->chat.prefix, json_string_value(text),
+                             json_string_length(text));
         json_t *cc = json_object_get(block, "cache_control");
         if (cc) {
             const char *cct = json_string_value(json_object_get(cc, "type"));
             if (!cct || strcmp(cct, "ephemeral") != 0)
                 return anth_bad(err, "system.0.cache_control.type: Input should be '%s'",
                                 "ephemeral");
-            out->cache_system = true;
+            bf_aisim_prefix_mark(&out->chat.prefix);
         }
-        out->system_bytes += json_string_length(text);
-        h = fnv1a(json_string_value(text), json_string_length(text), h);
     }
-    out->system_hash = h;
     return BF_OK;
 }
 
@@ -123,6 +115,17 @@ bf_err_t bf_aisim_anthropic_parse(const char *body, size_t len, bf_aisim_request
     if (!json_is_array(messages) || json_array_size(messages) == 0) {
         e = anth_bad(err, "%s: Field required (a non-empty list)", "messages");
         goto out;
+    }
+    /* The prompt as Anthropic renders it: tools, then system, then messages
+     * (a tool's definition is billed as input and cached with the rest). */
+    bf_aisim_prefix_init(&out->chat.prefix);
+    json_t *tool_list = json_object_get(req, "tools");
+    if (json_is_array(tool_list)) {
+        char *text_of_tools = json_dumps(tool_list, JSON_COMPACT);
+        size_t n = text_of_tools ? strlen(text_of_tools) : 0;
+        bf_aisim_prefix_feed(&out->chat.prefix, text_of_tools ? text_of_tools : "", n);
+        out->chat.prompt_bytes += n;
+        free(text_of_tools);
     }
     if ((e = anth_system(json_object_get(req, "system"), out, err)) != BF_OK)
         goto out;
@@ -231,6 +234,7 @@ bf_err_t bf_aisim_anthropic_parse(const char *body, size_t len, bf_aisim_request
     }
     out->chat.kind = bf_aisim_kind_from_schema_name(tool ? tool : first_tool);
     out->chat.model = bf_strdup(json_string_value(model));
+    bf_aisim_prefix_feed(&out->chat.prefix, text.data ? text.data : "", text.len);
     out->chat.user_text = text.data ? bf_buf_steal(&text, NULL) : bf_strdup("");
     out->chat.prompt_bytes += out->system_bytes;
     e = BF_OK;
@@ -366,12 +370,13 @@ bf_err_t bf_aisim_gemini_parse(const char *model, const char *body, size_t len,
             sys.len = 0;
     }
     json_t *si = json_object_get(req, "systemInstruction");
-    if (si) {
-        if (gem_parts(si, "system_instruction", &sys, &out->system_bytes, err))
-            goto out;
-        out->system_hash =
-            fnv1a(sys.data ? sys.data : "", sys.len, 14695981039346656037u);
-    }
+    if (si && gem_parts(si, "system_instruction", &sys, &out->system_bytes, err))
+        goto out;
+    /* The prompt as Gemini renders it: the system instruction, then the
+     * contents. */
+    bf_aisim_prefix_init(&out->chat.prefix);
+    bf_aisim_prefix_feed(&out->chat.prefix, sys.data ? sys.data : "", sys.len);
+    bf_aisim_prefix_feed(&out->chat.prefix, text.data ? text.data : "", text.len);
     json_t *gc = json_object_get(req, "generationConfig");
     json_t *schema = json_object_get(gc, "responseSchema");
     const char *mime = json_string_value(json_object_get(gc, "responseMimeType"));
@@ -412,13 +417,14 @@ out:
 char *bf_aisim_gemini_answer(const char *id, const bf_aisim_request_t *r,
                              const char *content, const bf_aisim_usage_t *u)
 {
-    json_t *root =
-        json_pack("{s:[{s:{s:[{s:s}], s:s}, s:s, s:i}], s:{s:I, s:I, s:I}, s:s, s:s}",
-                  "candidates", "content", "parts", "text", content, "role", "model",
-                  "finishReason", "STOP", "index", 0, "usageMetadata", "promptTokenCount",
-                  (json_int_t)u->input, "candidatesTokenCount", (json_int_t)u->output,
-                  "totalTokenCount", (json_int_t)(u->input + u->output), "modelVersion",
-                  r->chat.model, "responseId", id);
+    json_t *root = json_pack(
+        "{s:[{s:{s:[{s:s}], s:s}, s:s, s:i}], s:{s:I, s:I, s:I, s:I}, s:s, "
+        "s:s}",
+        "candidates", "content", "parts", "text", content, "role", "model",
+        "finishReason", "STOP", "index", 0, "usageMetadata", "promptTokenCount",
+        (json_int_t)u->input, "candidatesTokenCount", (json_int_t)u->output,
+        "totalTokenCount", (json_int_t)(u->input + u->output), "cachedContentTokenCount",
+        (json_int_t)u->cache_read, "modelVersion", r->chat.model, "responseId", id);
     char *out = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (!out)
@@ -586,9 +592,11 @@ char *bf_aisim_stream_answer(bf_aisim_provider_t p, const char *id,
                     "finishReason", json_string("STOP"));
                 json_object_set_new(
                     chunk, "usageMetadata",
-                    json_pack("{s:I, s:I, s:I}", "promptTokenCount", (json_int_t)u->input,
-                              "candidatesTokenCount", (json_int_t)u->output,
-                              "totalTokenCount", (json_int_t)(u->input + u->output)));
+                    json_pack("{s:I, s:I, s:I, s:I}", "promptTokenCount",
+                              (json_int_t)u->input, "candidatesTokenCount",
+                              (json_int_t)u->output, "totalTokenCount",
+                              (json_int_t)(u->input + u->output),
+                              "cachedContentTokenCount", (json_int_t)u->cache_read));
             }
             sse(&b, NULL, chunk);
         }
@@ -611,11 +619,13 @@ char *bf_aisim_stream_answer(bf_aisim_provider_t p, const char *id,
                       "chat.completion.chunk", "created", (json_int_t)created, "model",
                       model, "choices", "index", 0, "delta", "finish_reason", "stop"));
         sse(&b, NULL,
-            json_pack("{s:s, s:s, s:I, s:s, s:[], s:{s:I, s:I, s:I}}", "id", id, "object",
-                      "chat.completion.chunk", "created", (json_int_t)created, "model",
-                      model, "choices", "usage", "prompt_tokens", (json_int_t)u->input,
-                      "completion_tokens", (json_int_t)u->output, "total_tokens",
-                      (json_int_t)(u->input + u->output)));
+            json_pack("{s:s, s:s, s:I, s:s, s:[], s:{s:I, s:I, s:I, s:{s:I}}}", "id", id,
+                      "object", "chat.completion.chunk", "created", (json_int_t)created,
+                      "model", model, "choices", "usage", "prompt_tokens",
+                      (json_int_t)u->input, "completion_tokens", (json_int_t)u->output,
+                      "total_tokens", (json_int_t)(u->input + u->output),
+                      "prompt_tokens_details", "cached_tokens",
+                      (json_int_t)u->cache_read));
         bf_buf_append(&b, "data: [DONE]\n\n", 14);
     }
     return bf_buf_steal(&b, NULL);

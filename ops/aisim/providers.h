@@ -32,10 +32,8 @@ const char *bf_aisim_provider_name(bf_aisim_provider_t p);
 
 /** What the simulator needs from a valid Anthropic or Gemini request. */
 typedef struct bf_aisim_request_s {
-    bf_aisim_chat_t chat; /* model, kind, user text, prompt bytes */
+    bf_aisim_chat_t chat; /* model, kind, user text, prompt bytes, prefix */
     size_t system_bytes;  /* bytes of the system prompt */
-    uint64_t system_hash; /* FNV-1a of it, for the prompt cache */
-    bool cache_system;    /* Anthropic: system block has cache_control */
     bool use_tool;        /* Anthropic: answer as a tool_use block */
     char tool_name[96];   /* that tool's name */
 } bf_aisim_request_t;

@@ -38,13 +38,14 @@
 #include "capture.h"
 #include "limits.h"
 #include "openai.h"
+#include "prompt_cache.h"
 #include "providers.h"
 #include "stats.h"
 #include "timers.h"
 #include "verdict.h"
 
-/* Distinct system prompts the simulated Anthropic prompt cache holds. */
-#define PROMPT_CACHE_SLOTS 1024
+/* Prompt prefixes the simulated prompt caches hold (prompt_cache.h). */
+#define PROMPT_CACHE_SLOTS 16384
 /* Largest body POST /faults reads: a handful of numbers. */
 #define FAULTS_MAX_BODY 4096
 
@@ -70,8 +71,7 @@ struct bf_aisim_server_s {
     bf_aisim_capture_t *capture;
     pthread_mutex_t faults_lock; /* guards faults */
     faults_t faults;
-    pthread_mutex_t cache_lock;                /* guards seen_systems */
-    uint64_t seen_systems[PROMPT_CACHE_SLOTS]; /* hashes of cached system prompts */
+    bf_aisim_prompt_cache_t *prompt_cache;
     atomic_uint_fast64_t seq;      /* requests seen: indexes the random draws */
     atomic_int_fast64_t in_flight; /* requests between first call and completion */
     uint64_t id_salt;              /* makes ids differ between runs */
@@ -308,29 +308,6 @@ static void make_id(char *out, size_t size, const char *prefix, uint64_t salt,
              (unsigned long long)(mix64(a) & 0xffffffffu));
 }
 
-/* Does the simulated Anthropic prompt cache already hold this system
- * prompt? Remembers it if not (a bounded open-addressing set). */
-static bool cache_lookup_insert(bf_aisim_server_t *srv, uint64_t h)
-{
-    if (h == 0)
-        h = 1; /* 0 marks a free slot */
-    bool hit = false;
-    pthread_mutex_lock(&srv->cache_lock);
-    for (size_t i = 0; i < PROMPT_CACHE_SLOTS; i++) {
-        uint64_t *slot = &srv->seen_systems[(h + i) % PROMPT_CACHE_SLOTS];
-        if (*slot == h) {
-            hit = true;
-            break;
-        }
-        if (*slot == 0) {
-            *slot = h;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&srv->cache_lock);
-    return hit;
-}
-
 /* Is provider p a target of the injected faults? */
 static bool faulty(const bf_aisim_server_t *srv, bf_aisim_provider_t p)
 {
@@ -411,21 +388,24 @@ static void answer_chat(request_t *rq)
                             "answer off the schema\"]}");
     }
 
-    /* Usage. Anthropic reports uncached input apart from cache reads and
-     * writes; a system prompt marked cache_control is written on its
-     * first use and read afterwards, if it is long enough to be cached. */
+    /* Usage. The prompt caches follow each provider's rules
+     * (prompt_cache.h); an entry this request writes is readable once its
+     * answer begins, after its latency. Anthropic reports uncached input
+     * apart from cache reads and writes, OpenAI and Gemini include both. */
     int64_t prompt = bf_aisim_tokens_estimate(req.chat.prompt_bytes);
-    int64_t system = bf_aisim_tokens_estimate(req.system_bytes);
     bf_aisim_usage_t usage = {.input = prompt,
                               .output = bf_aisim_tokens_estimate(strlen(content))};
-    if (rq->provider == BF_AISIM_ANTHROPIC && req.cache_system &&
-        system >= (int64_t)srv->cfg.cache_min_tokens) {
-        if (cache_lookup_insert(srv, req.system_hash))
-            usage.cache_read = system;
-        else
-            usage.cache_write = system;
-        usage.input = prompt - system;
-    }
+    double now_s = (double)bf_aisim_now_ns() / 1e9;
+    bf_aisim_prompt_cache_use(srv->prompt_cache, &req.chat.prefix, rq->provider,
+                              req.chat.model, srv->cfg.cache_min_tokens, now_s,
+                              now_s + (double)latency_ns(&srv->cfg, rq->seq) / 1e9,
+                              &usage.cache_read, &usage.cache_write);
+    if (usage.cache_read > prompt)
+        usage.cache_read = prompt;
+    if (usage.cache_write > prompt - usage.cache_read)
+        usage.cache_write = prompt - usage.cache_read;
+    if (rq->provider == BF_AISIM_ANTHROPIC)
+        usage.input = prompt - usage.cache_read - usage.cache_write;
 
     bf_aisim_limits_take(srv->limits, rq->provider, prompt + usage.output,
                          (double)bf_aisim_now_ns() / 1e9, &rq->limit);
@@ -485,8 +465,9 @@ static void answer_chat(request_t *rq)
     else if (rq->provider == BF_AISIM_GEMINI)
         answer = bf_aisim_gemini_answer(id, &req, content, &usage);
     else
-        answer = bf_aisim_completion_to_json(id, req.chat.model, (int64_t)time(NULL),
-                                             content, prompt, usage.output);
+        answer =
+            bf_aisim_completion_to_json(id, req.chat.model, (int64_t)time(NULL), content,
+                                        prompt, usage.output, usage.cache_read);
     if (faulty(srv, rq->provider) && draw >= 0 && draw < faults.malformed_rate) {
         /* A body cut in half: valid HTTP, broken JSON. */
         answer[strlen(answer) / 2] = '\0';
@@ -648,6 +629,7 @@ static void prepare_answer(request_t *rq)
         bf_aisim_stats_reset(rq->srv->stats);
         bf_aisim_capture_clear(rq->srv->capture);
         bf_aisim_limits_reset(rq->srv->limits, (double)bf_aisim_now_ns() / 1e9);
+        bf_aisim_prompt_cache_clear(rq->srv->prompt_cache);
         set_answer(rq, 200, "application/json", bf_strdup("{\"reset\":true}"));
         break;
     case ROUTE_FAULTS:
@@ -693,7 +675,9 @@ static void format_time(char *out, size_t size, double s)
  * limits guide): x-ratelimit-{limit,remaining,reset}-{requests,tokens}
  * on every response. Anthropic: anthropic-ratelimit-requests-{limit,
  * remaining,reset} and -tokens-. Gemini sends none. A 429 of any of them
- * carries retry-after in whole seconds, rounded up.
+ * carries retry-after in whole seconds, rounded up. --rate-limit-headers
+ * off leaves the provider's own headers out (a provider stand-in that only
+ * refuses), so that a client must learn the limit from its 429s.
  */
 static void add_limit_headers(request_t *rq, struct MHD_Response *resp)
 {
@@ -704,7 +688,7 @@ static void add_limit_headers(request_t *rq, struct MHD_Response *resp)
         snprintf(v, sizeof(v), "%d", (int)ceil(ra > 0 ? ra : 1));
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
     }
-    if (!l->limited || rq->provider == BF_AISIM_GEMINI)
+    if (!l->limited || rq->provider == BF_AISIM_GEMINI || rq->srv->cfg.no_limit_headers)
         return;
     bool oa = rq->provider == BF_AISIM_OPENAI;
     const struct {
@@ -986,7 +970,7 @@ static void server_free(bf_aisim_server_t *s)
     bf_aisim_stats_destroy(s->stats);
     bf_aisim_limits_destroy(s->limits);
     bf_aisim_capture_destroy(s->capture);
-    pthread_mutex_destroy(&s->cache_lock);
+    bf_aisim_prompt_cache_destroy(s->prompt_cache);
     pthread_mutex_destroy(&s->faults_lock);
     free(s->model);
     free(s->api_key);
@@ -1006,7 +990,7 @@ bf_aisim_server_t *bf_aisim_server_start(const bf_aisim_server_config_t *cfg,
     s->stats = bf_aisim_stats_new(cfg->max_reports);
     s->limits = bf_aisim_limits_new(cfg->rpm, cfg->tpm, cfg->burst_s);
     s->capture = bf_aisim_capture_new(cfg->capture);
-    pthread_mutex_init(&s->cache_lock, NULL);
+    s->prompt_cache = bf_aisim_prompt_cache_new(PROMPT_CACHE_SLOTS);
     pthread_mutex_init(&s->faults_lock, NULL);
     s->faults = (faults_t){
         .error_rate = cfg->error_rate,

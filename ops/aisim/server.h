@@ -50,16 +50,17 @@ typedef struct bf_aisim_server_config_s {
     size_t max_reports;    /* distinct report ids counted in /stats */
     unsigned threads;      /* libmicrohttpd threads; 1 = one polling thread */
     unsigned connection_limit;
-    unsigned idle_timeout_s;   /* close idle connections after this long; 0 = never */
-    double rpm, tpm;           /* per provider limits; 0 = unlimited */
-    double burst_s;            /* bucket capacity in seconds of the rate */
-    double timeout_rate;       /* fraction held until the client gives up */
-    double malformed_rate;     /* fraction answered 200 with a truncated body */
-    double bad_answer_rate;    /* fraction answered 200 with an answer off the schema */
-    unsigned fault_providers;  /* bit per provider the injected faults hit */
-    size_t capture;            /* requests kept for /debug/requests */
-    unsigned cache_min_tokens; /* shortest system prompt the prompt cache keeps */
-    bool fixed_answers;        /* one verdict for every report, not derived */
+    unsigned idle_timeout_s;  /* close idle connections after this long; 0 = never */
+    double rpm, tpm;          /* per provider limits; 0 = unlimited */
+    double burst_s;           /* bucket capacity in seconds of the rate */
+    double timeout_rate;      /* fraction held until the client gives up */
+    double malformed_rate;    /* fraction answered 200 with a truncated body */
+    double bad_answer_rate;   /* fraction answered 200 with an answer off the schema */
+    unsigned fault_providers; /* bit per provider the injected faults hit */
+    size_t capture;           /* requests kept for /debug/requests */
+    long cache_min_tokens; /* shortest prefix the prompt caches keep; < 0: documented */
+    bool fixed_answers;    /* one verdict for every report, not derived */
+    bool no_limit_headers; /* only retry-after on 429s, no x-ratelimit-* */
 } bf_aisim_server_config_t;
 
 /** @brief Is @p status one an injected error may have (429, 500, 502, 503,

@@ -68,7 +68,7 @@ static void heartbeat_seeds(const char *dir, bf_codec_t *codec)
             char errstr[256];
             json_t *hb = json_pack(
                 "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:i, s:i, s:f, "
-                "s:f, s:I, s:i, s:b}",
+                "s:f, s:I, s:i, s:b, s:f, s:f}",
                 "worker_id", "worker-7f3a", "sent_at",
                 (json_int_t)1714564805000 + i * 5000, "started_at",
                 (json_int_t)1714564800000, "reports_consumed", (json_int_t)(40 + i * 10),
@@ -77,7 +77,8 @@ static void heartbeat_seeds(const char *dir, bf_codec_t *codec)
                 "latency_p50_seconds", 4.1, "latency_p95_seconds", 9.5,
                 "latency_p99_seconds", 12.0, "in_flight_reports", 6, "in_flight_ai_calls",
                 14, "ai_cost_usd", 0.42 + i * 0.1, "cpu_seconds", 3.5, "rss_bytes",
-                (json_int_t)48000000, "assigned_partitions", 2, "paused", 0);
+                (json_int_t)48000000, "assigned_partitions", 2, "paused", 0,
+                "ai_limit_rpm", 600.0, "ai_limited_share", 0.8 - i * 0.5);
             if (i)
                 bf_buf_append(&out, "\n--\n", 4);
             if (!hb || bf_codec_encode(codec, BF_RECORD_HEARTBEAT, hb, framings[f], &out,

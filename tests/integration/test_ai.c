@@ -32,253 +32,7 @@
 #include <unistd.h>
 
 #include "libbf/http.h"
-#include "support/stack.h"
-#include "worker/ai.h"
-
-#define API_KEY "sk-test-key"
-
-/* ---- fixtures --------------------------------------------------------------- */
-
-typedef struct sim_s {
-    char tmpdir[256];
-    bf_proc_t proc;
-    char root[200]; /* http://127.0.0.1:PORT */
-} sim_t;
-
-static void sim_start(sim_t *s, const char *const args[])
-{
-    snprintf(s->tmpdir, sizeof(s->tmpdir), "/tmp/bftest-ai.XXXXXX");
-    assert_non_null(mkdtemp(s->tmpdir));
-    char bin[512];
-    const char *argv[40];
-    size_t n = 0;
-    argv[n++] = bf_test_bin("bountyfleet-aisim", bin, sizeof(bin));
-    for (const char *const *a = args; a && *a && n < 38; a++)
-        argv[n++] = *a;
-    argv[n] = NULL;
-    const char *env[] = {"AISIM_API_KEY=" API_KEY, NULL};
-    assert_int_equal(bf_proc_start(&s->proc, "aisim", s->tmpdir, argv, env, true, 20), 0);
-    snprintf(s->root, sizeof(s->root), "%.190s", s->proc.first_line);
-    size_t len = strlen(s->root);
-    if (len > 3 && strcmp(s->root + len - 3, "/v1") == 0)
-        s->root[len - 3] = '\0';
-}
-
-static void sim_stop(sim_t *s)
-{
-    bf_proc_stop(&s->proc, SIGTERM, 10);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", s->tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", s->tmpdir);
-}
-
-static json_t *sim_get(const sim_t *s, const char *path)
-{
-    char url[400];
-    snprintf(url, sizeof(url), "%s%s", s->root, path);
-    long status = 0;
-    char *body = bf_test_http_get(url, &status);
-    assert_non_null(body);
-    assert_int_equal(status, 200);
-    json_t *j = json_loads(body, 0, NULL);
-    free(body);
-    assert_non_null(j);
-    return j;
-}
-
-/* Tokens or requests the simulator counted: by_provider.P.FIELD. */
-static long long sim_count(const sim_t *s, const char *provider, const char *field)
-{
-    json_t *st = sim_get(s, "/stats");
-    json_t *v = json_object_get(
-        json_object_get(json_object_get(st, "by_provider"), provider), field);
-    long long n = json_integer_value(v);
-    json_decref(st);
-    return n;
-}
-
-static long long sim_status(const sim_t *s, const char *provider, const char *status)
-{
-    json_t *st = sim_get(s, "/stats");
-    json_t *v = json_object_get(
-        json_object_get(json_object_get(json_object_get(st, "by_provider"), provider),
-                        "by_status"),
-        status);
-    long long n = json_integer_value(v);
-    json_decref(st);
-    return n;
-}
-
-static char system_text[] = "You are a triager. Answer with JSON only.";
-static char quality_text[] = "Task: rate the QUALITY of the write-up.";
-static char plausibility_text[] = "Task: rate the PLAUSIBILITY.";
-static char severity_text[] = "Task: assess the SEVERITY.";
-static const bf_prompts_t prompts = {
-    .version = NULL,
-    .system = system_text,
-    .task = {quality_text, plausibility_text, severity_text},
-};
-static bf_price_t price_items[] = {
-    {(char *)"gpt-4o-mini", 0.15, 0.60, 0.075},
-    {(char *)"claude-3-5-haiku", 0.80, 4.00, 0.08},
-    {(char *)"gemini-2.0-flash", 0.10, 0.40, 0.025},
-};
-static const bf_prices_t prices = {price_items, 3};
-
-/* The layer on its own loop, and the outcomes it reported. */
-typedef struct run_s {
-    uv_loop_t loop;
-    bf_http_t *http;
-    bf_ai_t *ai;
-    bf_redis_t *redis;
-    int done, ok, target, cached;
-    const char *fixed_id; /* every analysis of this one report, when set */
-    double deadline_s;    /* per analysis, from its start; 0 none */
-    long tokens_in, tokens_out, tokens_cached;
-    double cost;
-    char last_provider[32];
-    char last_error[600];
-    char last_fallback[600];
-} run_t;
-
-static const char *model_of(bf_ai_provider_t p)
-{
-    return p == BF_AI_OPENAI      ? "gpt-4o-mini"
-           : p == BF_AI_ANTHROPIC ? "claude-3-5-haiku"
-                                  : "gemini-2.0-flash";
-}
-
-/* How a test configures the layer; zeroes are the defaults below. */
-typedef struct run_opts_s {
-    double rpm, tpm;
-    int retries;
-    double timeout_s;                   /* 0: 10 s */
-    const bf_breaker_config_t *breaker; /* NULL: never opens */
-    const char *api_key;                /* NULL: the right one */
-    bf_metrics_t *metrics;
-    const char *redis_url; /* a response cache, or NULL */
-} run_opts_t;
-
-/* A chain of @p n providers, all on the simulator. */
-static void run_open(run_t *r, const sim_t *s, const bf_ai_provider_t *chain, size_t n,
-                     const run_opts_t *o)
-{
-    static char bases[BF_AI__COUNT][300];
-    memset(r, 0, sizeof(*r));
-    assert_int_equal(uv_loop_init(&r->loop), 0);
-    char errstr[300];
-    r->http = bf_http_new(&r->loop, 256, errstr, sizeof(errstr));
-    assert_non_null(r->http);
-    bf_ai_config_t cfg = {
-        .n_providers = n,
-        .prompts = &prompts,
-        .prices = &prices,
-        .retries = o->retries,
-        .timeout_s = o->timeout_s > 0 ? o->timeout_s : 10,
-        .backoff_base_s = 0.02,
-        .backoff_cap_s = 0.5,
-        .metrics = o->metrics,
-    };
-    if (o->breaker)
-        cfg.breaker = *o->breaker;
-    else
-        cfg.breaker =
-            (bf_breaker_config_t){.consecutive_failures = 1000, .cooldown_s = 1};
-    for (size_t i = 0; i < n; i++) {
-        snprintf(bases[i], sizeof(bases[i]), "%s%s", s->root,
-                 chain[i] == BF_AI_OPENAI ? "/v1" : "");
-        cfg.providers[i] = (bf_ai_provider_config_t){
-            .provider = chain[i],
-            .base_url = bases[i],
-            .api_key = o->api_key ? o->api_key : API_KEY,
-            .model = model_of(chain[i]),
-            .rpm = o->rpm,
-            .tpm = o->tpm,
-        };
-    }
-    if (o->redis_url) {
-        r->redis = bf_redis_new(&r->loop, o->redis_url, 2, errstr, sizeof(errstr));
-        assert_non_null(r->redis);
-        double until = bf_test_now() + 10 * bf_test_timeout_mult();
-        while (!bf_redis_connected(r->redis) && bf_test_now() < until)
-            uv_run(&r->loop, UV_RUN_NOWAIT);
-        assert_true(bf_redis_connected(r->redis));
-        cfg.cache = r->redis;
-        cfg.cache_prefix = "test:";
-        cfg.cache_ttl_s = 60;
-    }
-    r->ai = bf_ai_new(&r->loop, r->http, &cfg, errstr, sizeof(errstr));
-    if (!r->ai)
-        fail_msg("bf_ai_new: %s", errstr);
-}
-
-static void on_result(const bf_ai_result_t *res, void *opaque)
-{
-    run_t *r = opaque;
-    if (++r->done >= r->target)
-        uv_stop(&r->loop); /* else the loop would sleep until the watchdog */
-    snprintf(r->last_provider, sizeof(r->last_provider), "%s", res->provider);
-    if (res->err == BF_OK) {
-        r->ok++;
-        r->tokens_in += res->verdict->tokens_in;
-        r->tokens_out += res->verdict->tokens_out;
-        r->tokens_cached += res->verdict->tokens_cached;
-        r->cost += res->cost_usd;
-        r->cached += res->cached ? 1 : 0;
-        snprintf(r->last_fallback, sizeof(r->last_fallback), "%s",
-                 res->fallback ? res->fallback : "");
-    } else {
-        snprintf(r->last_error, sizeof(r->last_error), "%s", res->error);
-    }
-}
-
-static void on_watchdog(uv_timer_t *t)
-{
-    uv_stop(t->loop);
-}
-
-/* Start @p n analyses (kinds in turn, distinct reports) and run the loop
- * until all have settled (or a generous watchdog fires). */
-static void run_analyses(run_t *r, int n)
-{
-    int target = r->target = r->done + n;
-    for (int i = 0; i < n; i++) {
-        char id[32];
-        snprintf(id, sizeof(id), "%s", r->fixed_id ? r->fixed_id : "");
-        if (!r->fixed_id)
-            snprintf(id, sizeof(id), "r-%d-%d", r->done, i);
-        json_t *rep = json_pack("{s:s, s:s, s:s}", "report_id", id, "title",
-                                "Stored XSS in profile name", "description",
-                                "1. Set name to <script>. 2. Visit profile. Impact: "
-                                "session theft.");
-        double deadline =
-            r->deadline_s > 0 ? (double)uv_hrtime() / 1e9 + r->deadline_s : 0;
-        bf_ai_input_t *in = bf_ai_input_new(rep);
-        bf_ai_analyse(r->ai, (bf_analysis_kind_t)(i % BF_ANALYSIS__COUNT), in, deadline,
-                      on_result, r);
-        bf_ai_input_release(in);
-        json_decref(rep);
-    }
-    uv_timer_t watchdog;
-    uv_timer_init(&r->loop, &watchdog);
-    uv_timer_start(&watchdog, on_watchdog, (uint64_t)(120000 * bf_test_timeout_mult()),
-                   0);
-    while (r->done < target && uv_is_active((uv_handle_t *)&watchdog))
-        uv_run(&r->loop, UV_RUN_DEFAULT);
-    uv_close((uv_handle_t *)&watchdog, NULL);
-    uv_run(&r->loop, UV_RUN_NOWAIT);
-    assert_int_equal(r->done, target);
-}
-
-static void run_close(run_t *r)
-{
-    bf_redis_destroy(r->redis);
-    bf_http_destroy(r->http);
-    bf_ai_destroy(r->ai);
-    uv_run(&r->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&r->loop), 0);
-}
+#include "support/ai_fixture.h"
 
 /* ---- stories ------------------------------------------------------------------ */
 
@@ -305,21 +59,22 @@ static const char *hdr(const json_t *q, const char *name)
 static void test_requests_are_shaped_as_each_api_documents(void **unused)
 {
     (void)unused;
-    sim_t s;
+    bf_aitest_sim_t s;
     const char *args[] = {"--capture", "32", "--cache-min-tokens", "0", NULL};
-    sim_start(&s, args);
+    bf_aitest_sim_start(&s, args);
     const bf_ai_provider_t all[] = {BF_AI_OPENAI, BF_AI_ANTHROPIC, BF_AI_GEMINI};
     for (size_t p = 0; p < 3; p++) {
-        run_t r;
-        run_open(&r, &s, &all[p], 1, &(run_opts_t){.rpm = 0, .retries = 0});
-        run_analyses(&r, 3);
+        bf_aitest_run_t r;
+        bf_aitest_run_open(&r, &s, &all[p], 1,
+                           &(bf_aitest_opts_t){.rpm = 0, .retries = 0});
+        bf_aitest_run_analyses(&r, 3);
         if (r.ok != 3)
             fail_msg("%s: %d of 3 ok: %s", bf_ai_provider_name(all[p]), r.ok,
                      r.last_error);
         assert_string_equal(r.last_provider, bf_ai_provider_name(all[p]));
-        run_close(&r);
+        bf_aitest_run_close(&r);
     }
-    json_t *reqs = sim_get(&s, "/debug/requests");
+    json_t *reqs = bf_aitest_sim_get(&s, "/debug/requests");
     assert_int_equal(json_array_size(reqs), 9);
 
     const json_t *oa = captured(reqs, "openai");
@@ -353,7 +108,7 @@ static void test_requests_are_shaped_as_each_api_documents(void **unused)
                                           "responseMimeType")),
         "application/json");
     json_decref(reqs);
-    sim_stop(&s);
+    bf_aitest_sim_stop(&s);
 }
 
 /* What the worker counts and pays equals what the simulator billed,
@@ -362,25 +117,25 @@ static void test_requests_are_shaped_as_each_api_documents(void **unused)
 static void test_tokens_and_cost_match_what_the_simulator_billed(void **unused)
 {
     (void)unused;
-    sim_t s;
+    bf_aitest_sim_t s;
     const char *args[] = {"--cache-min-tokens", "0", NULL};
-    sim_start(&s, args);
+    bf_aitest_sim_start(&s, args);
     const bf_ai_provider_t all[] = {BF_AI_OPENAI, BF_AI_ANTHROPIC, BF_AI_GEMINI};
     bf_metrics_t *m = bf_metrics_new();
     for (size_t p = 0; p < 3; p++) {
         const char *name = bf_ai_provider_name(all[p]);
-        run_t r;
-        run_open(&r, &s, &all[p], 1, &(run_opts_t){.metrics = m});
-        run_analyses(&r, 6);
+        bf_aitest_run_t r;
+        bf_aitest_run_open(&r, &s, &all[p], 1, &(bf_aitest_opts_t){.metrics = m});
+        bf_aitest_run_analyses(&r, 6);
         assert_int_equal(r.ok, 6);
-        long long prompt = sim_count(&s, name, "prompt_tokens");
-        long long completion = sim_count(&s, name, "completion_tokens");
-        long long cached = sim_count(&s, name, "cached_tokens");
-        long long written = sim_count(&s, name, "cache_write_tokens");
+        long long prompt = bf_aitest_sim_count(&s, name, "prompt_tokens");
+        long long completion = bf_aitest_sim_count(&s, name, "completion_tokens");
+        long long cached = bf_aitest_sim_count(&s, name, "cached_tokens");
+        long long written = bf_aitest_sim_count(&s, name, "cache_write_tokens");
         assert_int_equal(r.tokens_in, prompt);
         assert_int_equal(r.tokens_out, completion);
         assert_int_equal(r.tokens_cached, cached);
-        const bf_price_t *pr = &price_items[p];
+        const bf_price_t *pr = &bf_aitest_prices()->items[p];
         double want =
             ((double)(prompt - cached) * pr->input + (double)cached * pr->cached_input +
              (double)completion * pr->output + 0.25 * (double)written * pr->input) /
@@ -392,7 +147,7 @@ static void test_tokens_and_cost_match_what_the_simulator_billed(void **unused)
             assert_true(written > 0); /* the first call of each system prompt */
             assert_true(cached > 0);  /* the calls after it */
         }
-        run_close(&r);
+        bf_aitest_run_close(&r);
     }
     /* The same numbers in the metrics of ops/METRICS.md. */
     char *text = bf_metrics_render(m, NULL);
@@ -412,7 +167,7 @@ static void test_tokens_and_cost_match_what_the_simulator_billed(void **unused)
             fail_msg("metrics lack '%s' in:\n%s", lines[i], text);
     free(text);
     bf_metrics_destroy(m);
-    sim_stop(&s);
+    bf_aitest_sim_stop(&s);
 }
 
 /* A rejected answer is billed all the same: with a third of the answers
@@ -421,20 +176,21 @@ static void test_tokens_and_cost_match_what_the_simulator_billed(void **unused)
 static void test_rejected_answers_are_paid_for(void **unused)
 {
     (void)unused;
-    sim_t s;
+    bf_aitest_sim_t s;
     const char *args[] = {"--bad-answer-rate", "0.35", NULL};
-    sim_start(&s, args);
+    bf_aitest_sim_start(&s, args);
     const bf_ai_provider_t all[] = {BF_AI_OPENAI, BF_AI_ANTHROPIC, BF_AI_GEMINI};
     for (size_t p = 0; p < 3; p++) {
         const char *name = bf_ai_provider_name(all[p]);
-        run_t r;
-        run_open(&r, &s, &all[p], 1, &(run_opts_t){.retries = 20});
-        run_analyses(&r, 9);
+        bf_aitest_run_t r;
+        bf_aitest_run_open(&r, &s, &all[p], 1, &(bf_aitest_opts_t){.retries = 20});
+        bf_aitest_run_analyses(&r, 9);
         assert_int_equal(r.ok, 9);
-        long long prompt = sim_count(&s, name, "prompt_tokens");
-        long long completion = sim_count(&s, name, "completion_tokens");
-        assert_true(sim_count(&s, name, "requests") > 9); /* some were rejected */
-        const bf_price_t *pr = &price_items[p];
+        long long prompt = bf_aitest_sim_count(&s, name, "prompt_tokens");
+        long long completion = bf_aitest_sim_count(&s, name, "completion_tokens");
+        assert_true(bf_aitest_sim_count(&s, name, "requests") >
+                    9); /* some were rejected */
+        const bf_price_t *pr = &bf_aitest_prices()->items[p];
         double want =
             ((double)prompt * pr->input + (double)completion * pr->output) / 1e6;
         double total = bf_ai_cost_total(r.ai);
@@ -442,64 +198,65 @@ static void test_rejected_answers_are_paid_for(void **unused)
             fail_msg("%s: paid %.12f, billed %.12f", name, total, want);
         if (r.cost < want - 1e-12 || r.cost > want + 1e-12)
             fail_msg("%s: results say %.12f, billed %.12f", name, r.cost, want);
-        run_close(&r);
+        bf_aitest_run_close(&r);
     }
-    sim_stop(&s);
+    bf_aitest_sim_stop(&s);
 }
 
 static void test_correct_limit_means_zero_429s(void **unused)
 {
     (void)unused;
-    sim_t s;
+    bf_aitest_sim_t s;
     const char *args[] = {"--rpm", "1200", "--latency-ms", "5", NULL};
-    sim_start(&s, args);
+    bf_aitest_sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_OPENAI};
-    run_t r;
-    run_open(&r, &s, chain, 1, &(run_opts_t){.rpm = 1200, .retries = 3});
-    run_analyses(&r, 150);
+    bf_aitest_run_t r;
+    bf_aitest_run_open(&r, &s, chain, 1, &(bf_aitest_opts_t){.rpm = 1200, .retries = 3});
+    bf_aitest_run_analyses(&r, 150);
     assert_int_equal(r.ok, 150);
-    assert_int_equal(sim_status(&s, "openai", "429"), 0);
-    assert_int_equal(sim_status(&s, "openai", "200"), 150);
-    run_close(&r);
-    sim_stop(&s);
+    assert_int_equal(bf_aitest_sim_status(&s, "openai", "429"), 0);
+    assert_int_equal(bf_aitest_sim_status(&s, "openai", "200"), 150);
+    bf_aitest_run_close(&r);
+    bf_aitest_sim_stop(&s);
 }
 
 static void test_limit_set_too_high_recovers_through_429s(void **unused)
 {
     (void)unused;
-    sim_t s;
+    bf_aitest_sim_t s;
     const char *args[] = {"--rpm", "600", NULL};
-    sim_start(&s, args);
+    bf_aitest_sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_ANTHROPIC};
-    run_t r;
-    run_open(&r, &s, chain, 1, &(run_opts_t){.rpm = 6000, .retries = 8});
-    run_analyses(&r, 60);
+    bf_aitest_run_t r;
+    bf_aitest_run_open(&r, &s, chain, 1, &(bf_aitest_opts_t){.rpm = 6000, .retries = 8});
+    bf_aitest_run_analyses(&r, 60);
     if (r.ok != 60)
         fail_msg("%d of 60 ok: %s", r.ok, r.last_error);
-    assert_true(sim_status(&s, "anthropic", "429") > 0);
-    assert_int_equal(sim_status(&s, "anthropic", "200"), 60);
+    assert_true(bf_aitest_sim_status(&s, "anthropic", "429") > 0);
+    assert_int_equal(bf_aitest_sim_status(&s, "anthropic", "200"), 60);
     assert_int_equal(bf_ai_breaker_state(r.ai, 0), BF_BREAKER_CLOSED);
-    run_close(&r);
-    sim_stop(&s);
+    bf_aitest_run_close(&r);
+    bf_aitest_sim_stop(&s);
 }
 
 static void test_failing_provider_falls_back_with_the_reason(void **unused)
 {
     (void)unused;
-    sim_t s;
+    bf_aitest_sim_t s;
     const char *args[] = {
         "--error-rate", "1", "--error-status", "529", "--fault-providers",
         "anthropic",    NULL};
-    sim_start(&s, args);
+    bf_aitest_sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_ANTHROPIC, BF_AI_OPENAI};
-    run_t r;
-    run_open(&r, &s, chain, 2, &(run_opts_t){.rpm = 0, .retries = 1});
-    run_analyses(&r, 3);
+    bf_aitest_run_t r;
+    bf_aitest_run_open(&r, &s, chain, 2, &(bf_aitest_opts_t){.rpm = 0, .retries = 1});
+    bf_aitest_run_analyses(&r, 3);
     assert_int_equal(r.ok, 3);
     assert_string_equal(r.last_provider, "openai");
     assert_non_null(strstr(r.last_fallback, "anthropic: HTTP 529"));
     assert_non_null(strstr(r.last_fallback, "overloaded_error"));
-    assert_int_equal(sim_status(&s, "anthropic", "529"), 6); /* 1 try + 1 retry each */
+    assert_int_equal(bf_aitest_sim_status(&s, "anthropic", "529"),
+                     6); /* 1 try + 1 retry each */
     char url[300];
     snprintf(url, sizeof(url), "%s/metrics", s.root);
     long status = 0;
@@ -509,30 +266,30 @@ static void test_failing_provider_falls_back_with_the_reason(void **unused)
         metrics,
         "bountyfleet_aisim_requests_total{provider=\"anthropic\",status=\"529\"} 6"));
     free(metrics);
-    run_close(&r);
-    sim_stop(&s);
+    bf_aitest_run_close(&r);
+    bf_aitest_sim_stop(&s);
 }
 
 static void test_breaker_opens_and_later_calls_fail_fast(void **unused)
 {
     (void)unused;
-    sim_t s;
+    bf_aitest_sim_t s;
     const char *args[] = {"--error-rate", "1", "--error-status", "500", NULL};
-    sim_start(&s, args);
+    bf_aitest_sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_GEMINI};
     const bf_breaker_config_t breaker = {.consecutive_failures = 3, .cooldown_s = 600};
-    run_t r;
-    run_open(&r, &s, chain, 1,
-             &(run_opts_t){.rpm = 0, .retries = 2, .breaker = &breaker});
-    run_analyses(&r, 1); /* three attempts, three 500s: the breaker opens */
+    bf_aitest_run_t r;
+    bf_aitest_run_open(&r, &s, chain, 1,
+                       &(bf_aitest_opts_t){.rpm = 0, .retries = 2, .breaker = &breaker});
+    bf_aitest_run_analyses(&r, 1); /* three attempts, three 500s: the breaker opens */
     assert_int_equal(r.ok, 0);
     assert_int_equal(bf_ai_breaker_state(r.ai, 0), BF_BREAKER_OPEN);
-    run_analyses(&r, 5);
+    bf_aitest_run_analyses(&r, 5);
     assert_int_equal(r.ok, 0);
     assert_non_null(strstr(r.last_error, "circuit open"));
-    assert_int_equal(sim_count(&s, "gemini", "requests"), 3);
-    run_close(&r);
-    sim_stop(&s);
+    assert_int_equal(bf_aitest_sim_count(&s, "gemini", "requests"), 3);
+    bf_aitest_run_close(&r);
+    bf_aitest_sim_stop(&s);
 }
 
 /* During an outage a call with a deadline is not failed at the first open
@@ -541,26 +298,26 @@ static void test_breaker_opens_and_later_calls_fail_fast(void **unused)
 static void test_open_circuit_is_waited_out_within_the_deadline(void **unused)
 {
     (void)unused;
-    sim_t s;
+    bf_aitest_sim_t s;
     const char *args[] = {"--error-rate", "1", "--error-status", "503", NULL};
-    sim_start(&s, args);
+    bf_aitest_sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_OPENAI};
     const bf_breaker_config_t breaker = {.consecutive_failures = 2, .cooldown_s = 0.2};
-    run_t r;
-    run_open(&r, &s, chain, 1,
-             &(run_opts_t){.rpm = 0, .retries = 1, .breaker = &breaker});
-    run_analyses(&r, 1); /* two 503s: open */
+    bf_aitest_run_t r;
+    bf_aitest_run_open(&r, &s, chain, 1,
+                       &(bf_aitest_opts_t){.rpm = 0, .retries = 1, .breaker = &breaker});
+    bf_aitest_run_analyses(&r, 1); /* two 503s: open */
     assert_int_equal(bf_ai_breaker_state(r.ai, 0), BF_BREAKER_OPEN);
     assert_false(bf_ai_available(r.ai));
     r.deadline_s = 1.5;
-    run_analyses(&r, 1);
+    bf_aitest_run_analyses(&r, 1);
     assert_int_equal(r.ok, 0);
     assert_non_null(strstr(r.last_error, "circuit open"));
     if (!strstr(r.last_error, "HTTP 503"))
         fail_msg("error: %s", r.last_error);
-    assert_true(sim_count(&s, "openai", "requests") >= 3); /* probes went out */
-    run_close(&r);
-    sim_stop(&s);
+    assert_true(bf_aitest_sim_count(&s, "openai", "requests") >= 3); /* probes went out */
+    bf_aitest_run_close(&r);
+    bf_aitest_sim_stop(&s);
 }
 
 /* Tokens/min: the layer takes its estimate before each call and settles
@@ -569,17 +326,17 @@ static void test_open_circuit_is_waited_out_within_the_deadline(void **unused)
 static void test_tokens_per_minute_limit_is_respected(void **unused)
 {
     (void)unused;
-    sim_t s;
+    bf_aitest_sim_t s;
     const char *args[] = {"--tpm", "30000", NULL};
-    sim_start(&s, args);
+    bf_aitest_sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_GEMINI};
-    run_t r;
-    run_open(&r, &s, chain, 1, &(run_opts_t){.tpm = 30000, .retries = 3});
-    run_analyses(&r, 60);
+    bf_aitest_run_t r;
+    bf_aitest_run_open(&r, &s, chain, 1, &(bf_aitest_opts_t){.tpm = 30000, .retries = 3});
+    bf_aitest_run_analyses(&r, 60);
     assert_int_equal(r.ok, 60);
-    assert_int_equal(sim_status(&s, "gemini", "429"), 0);
-    run_close(&r);
-    sim_stop(&s);
+    assert_int_equal(bf_aitest_sim_status(&s, "gemini", "429"), 0);
+    bf_aitest_run_close(&r);
+    bf_aitest_sim_stop(&s);
 }
 
 /* A provider that never answers some calls: the per-call timeout ends
@@ -587,83 +344,59 @@ static void test_tokens_per_minute_limit_is_respected(void **unused)
 static void test_timeouts_are_retried(void **unused)
 {
     (void)unused;
-    sim_t s;
+    bf_aitest_sim_t s;
     const char *args[] = {"--timeout-rate", "0.3", NULL};
-    sim_start(&s, args);
+    bf_aitest_sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_OPENAI};
     bf_metrics_t *m = bf_metrics_new();
     const bf_breaker_config_t breaker = {.consecutive_failures = 1000, .cooldown_s = 1};
-    run_t r;
-    run_open(&r, &s, chain, 1,
-             &(run_opts_t){
-                 .retries = 10, .timeout_s = 0.5, .breaker = &breaker, .metrics = m});
-    run_analyses(&r, 12);
+    bf_aitest_run_t r;
+    bf_aitest_run_open(
+        &r, &s, chain, 1,
+        &(bf_aitest_opts_t){
+            .retries = 10, .timeout_s = 0.5, .breaker = &breaker, .metrics = m});
+    bf_aitest_run_analyses(&r, 12);
     assert_int_equal(r.ok, 12);
     char *text = bf_metrics_render(m, NULL);
     if (!strstr(text, "outcome=\"timeout\""))
         fail_msg("no timeouts counted:\n%s", text);
     free(text);
-    run_close(&r);
+    bf_aitest_run_close(&r);
     bf_metrics_destroy(m);
-    sim_stop(&s);
+    bf_aitest_sim_stop(&s);
 }
 
 static void test_auth_error_is_not_retried(void **unused)
 {
     (void)unused;
-    sim_t s;
-    sim_start(&s, NULL);
+    bf_aitest_sim_t s;
+    bf_aitest_sim_start(&s, NULL);
     const bf_ai_provider_t chain[] = {BF_AI_OPENAI};
-    run_t r;
-    run_open(&r, &s, chain, 1, &(run_opts_t){.retries = 5, .api_key = "wrong-key"});
-    run_analyses(&r, 1);
+    bf_aitest_run_t r;
+    bf_aitest_run_open(&r, &s, chain, 1,
+                       &(bf_aitest_opts_t){.retries = 5, .api_key = "wrong-key"});
+    bf_aitest_run_analyses(&r, 1);
     assert_int_equal(r.ok, 0);
     assert_non_null(strstr(r.last_error, "HTTP 401"));
-    assert_int_equal(sim_count(&s, "openai", "requests"), 1);
-    run_close(&r);
-    sim_stop(&s);
+    assert_int_equal(bf_aitest_sim_count(&s, "openai", "requests"), 1);
+    bf_aitest_run_close(&r);
+    bf_aitest_sim_stop(&s);
 }
 
 static void test_malformed_bodies_are_retried_until_good(void **unused)
 {
     (void)unused;
-    sim_t s;
+    bf_aitest_sim_t s;
     const char *args[] = {"--malformed-rate", "0.5", NULL};
-    sim_start(&s, args);
+    bf_aitest_sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_ANTHROPIC};
-    run_t r;
-    run_open(&r, &s, chain, 1, &(run_opts_t){.rpm = 0, .retries = 10});
-    run_analyses(&r, 20);
+    bf_aitest_run_t r;
+    bf_aitest_run_open(&r, &s, chain, 1, &(bf_aitest_opts_t){.rpm = 0, .retries = 10});
+    bf_aitest_run_analyses(&r, 20);
     assert_int_equal(r.ok, 20);
-    assert_true(sim_count(&s, "anthropic", "requests") > 20);
-    run_close(&r);
-    sim_stop(&s);
-}
-
-/* A redis-server on a free port, for the response cache. */
-static void redis_start(bf_proc_t *p, const char *dir, char *url, size_t url_size)
-{
-    char port[16];
-    snprintf(port, sizeof(port), "%d", bf_test_free_port());
-    const char *argv[] = {
-        "/usr/bin/redis-server", "--port", port,    "--bind", "127.0.0.1", "--save", "",
-        "--appendonly",          "no",     "--dir", dir,      NULL};
-    assert_int_equal(bf_proc_start(p, "redis", dir, argv, NULL, false, 5), 0);
-    snprintf(url, url_size, "redis://127.0.0.1:%s/0", port);
-    /* Wait until it accepts connections. */
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)atoi(port)),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    double until = bf_test_now() + 10 * bf_test_timeout_mult();
-    for (;;) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
-        close(fd);
-        if (rc == 0)
-            break;
-        assert_true(bf_test_now() < until);
-        usleep(20000);
-    }
+    assert_true(bf_aitest_sim_count(&s, "anthropic", "requests") > 20);
+    bf_aitest_run_close(&r);
+    bf_aitest_sim_stop(&s);
 }
 
 /* The same content analysed again, by a new layer (as after a restart
@@ -671,27 +404,27 @@ static void redis_start(bf_proc_t *p, const char *dir, char *url, size_t url_siz
 static void test_same_content_is_never_paid_twice(void **unused)
 {
     (void)unused;
-    sim_t s;
-    sim_start(&s, NULL);
+    bf_aitest_sim_t s;
+    bf_aitest_sim_start(&s, NULL);
     bf_proc_t redis;
     char url[128];
-    redis_start(&redis, s.tmpdir, url, sizeof(url));
+    bf_aitest_redis_start(&redis, s.tmpdir, url, sizeof(url));
     const bf_ai_provider_t chain[] = {BF_AI_ANTHROPIC, BF_AI_OPENAI};
     for (int round = 0; round < 2; round++) {
-        run_t r;
-        run_open(&r, &s, chain, 2, &(run_opts_t){.redis_url = url});
+        bf_aitest_run_t r;
+        bf_aitest_run_open(&r, &s, chain, 2, &(bf_aitest_opts_t){.redis_url = url});
         r.fixed_id = "same-report";
-        run_analyses(&r, 3);
+        bf_aitest_run_analyses(&r, 3);
         assert_int_equal(r.ok, 3);
         assert_int_equal(r.cached, round == 0 ? 0 : 3);
         if (round == 1)
             assert_true(r.cost == 0);
         assert_string_equal(r.last_provider, "anthropic");
-        run_close(&r);
-        assert_int_equal(sim_count(&s, "anthropic", "requests"), 3);
+        bf_aitest_run_close(&r);
+        assert_int_equal(bf_aitest_sim_count(&s, "anthropic", "requests"), 3);
     }
     bf_proc_stop(&redis, SIGTERM, 5);
-    sim_stop(&s);
+    bf_aitest_sim_stop(&s);
 }
 
 /* Shutting down with calls in flight and calls waiting for the rate
@@ -700,32 +433,32 @@ static void test_same_content_is_never_paid_twice(void **unused)
 static void test_shutdown_settles_every_call_once(void **unused)
 {
     (void)unused;
-    sim_t s;
+    bf_aitest_sim_t s;
     const char *args[] = {"--latency-ms", "3000", NULL};
-    sim_start(&s, args);
+    bf_aitest_sim_start(&s, args);
     const bf_ai_provider_t chain[] = {BF_AI_OPENAI, BF_AI_GEMINI};
-    run_t r;
-    run_open(&r, &s, chain, 2, &(run_opts_t){.rpm = 600, .retries = 2});
-    r.target = 1000; /* run_analyses would wait for all: start them by hand */
+    bf_aitest_run_t r;
+    bf_aitest_run_open(&r, &s, chain, 2, &(bf_aitest_opts_t){.rpm = 600, .retries = 2});
+    r.target = 1000; /* bf_aitest_run_analyses would wait for all: start them by hand */
     for (int i = 0; i < 20; i++) {
         json_t *rep = json_pack("{s:s, s:i}", "report_id", "shutdown", "n", i);
         bf_ai_input_t *in = bf_ai_input_new(rep);
-        bf_ai_analyse(r.ai, BF_ANALYSIS_QUALITY, in, 0, on_result, &r);
+        bf_ai_analyse(r.ai, BF_ANALYSIS_QUALITY, in, 0, bf_aitest_on_result, &r);
         bf_ai_input_release(in);
         json_decref(rep);
     }
     uv_timer_t t;
     uv_timer_init(&r.loop, &t);
-    uv_timer_start(&t, on_watchdog, 300, 0); /* let the first ten go out */
+    uv_timer_start(&t, bf_aitest_stop_loop, 300, 0); /* let the first ten go out */
     uv_run(&r.loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&t, NULL);
     assert_int_equal(r.done, 0);
     assert_int_equal(bf_ai_pending(r.ai), 20);
-    run_close(&r);
+    bf_aitest_run_close(&r);
     assert_int_equal(r.done, 20);
     assert_int_equal(r.ok, 0);
     assert_non_null(strstr(r.last_error, "shutting down"));
-    sim_stop(&s);
+    bf_aitest_sim_stop(&s);
 }
 
 /* ---- streaming ------------------------------------------------------------ */
@@ -799,15 +532,15 @@ static void assert_answer(const char *text)
 static void test_simulator_streams_each_api(void **unused)
 {
     (void)unused;
-    sim_t s;
-    sim_start(&s, NULL);
+    bf_aitest_sim_t s;
+    bf_aitest_sim_start(&s, NULL);
     static char out[65536];
     char ctype[128], url[400], text[4096];
     const char *report = "<report>\\n{\\\"report_id\\\":\\\"st-1\\\",\\\"title\\\":"
                          "\\\"XSS\\\"}\\n</report>";
 
     snprintf(url, sizeof(url), "%s/v1/chat/completions", s.root);
-    const char *oh[] = {"Authorization: Bearer " API_KEY,
+    const char *oh[] = {"Authorization: Bearer " BF_AITEST_API_KEY,
                         "Content-Type: application/json", NULL};
     char body[2048];
     snprintf(body, sizeof(body),
@@ -826,7 +559,7 @@ static void test_simulator_streams_each_api(void **unused)
     assert_answer(text);
 
     snprintf(url, sizeof(url), "%s/v1/messages", s.root);
-    const char *ah[] = {"x-api-key: " API_KEY, "anthropic-version: 2023-06-01",
+    const char *ah[] = {"x-api-key: " BF_AITEST_API_KEY, "anthropic-version: 2023-06-01",
                         "Content-Type: application/json", NULL};
     snprintf(body, sizeof(body),
              "{\"model\":\"claude-3-5-haiku\",\"max_tokens\":100,\"stream\":true,"
@@ -851,8 +584,8 @@ static void test_simulator_streams_each_api(void **unused)
 
     snprintf(url, sizeof(url),
              "%s/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse", s.root);
-    const char *gh[] = {"x-goog-api-key: " API_KEY, "Content-Type: application/json",
-                        NULL};
+    const char *gh[] = {"x-goog-api-key: " BF_AITEST_API_KEY,
+                        "Content-Type: application/json", NULL};
     snprintf(body, sizeof(body),
              "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"%s\"}]}],"
              "\"generationConfig\":{\"responseMimeType\":\"application/json\","
@@ -865,7 +598,7 @@ static void test_simulator_streams_each_api(void **unused)
     const char *ge_path[] = {"candidates", "0", "content", "parts", "0", "text", NULL};
     join_events(out, ge_path, text, sizeof(text));
     assert_answer(text);
-    sim_stop(&s);
+    bf_aitest_sim_stop(&s);
 }
 
 int main(void)

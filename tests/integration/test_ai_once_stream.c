@@ -5,7 +5,10 @@
  * result JSON on stdout has three analyses whose tokens equal the
  * simulator's billing; the simulator saw streaming requests ("stream":
  * true, include_usage, :streamGenerateContent). With --no-stream the
- * same answers cost the same and nothing is streamed.
+ * same answers cost the same and nothing is streamed. The exit status
+ * tells a verdict (0) from NEEDS_REVIEW (3) and from no result (1), and a
+ * provider whose answers never fit ends the run within the call's budget,
+ * not at the deadline.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -78,6 +81,41 @@ static char *slurp(const char *path)
     return strdup(buf);
 }
 
+/* The first real report of the sample set, as @p dir/report.json (its
+ * path into @p path). */
+static void write_report(const char *dir, char *path, size_t size)
+{
+    snprintf(path, size, "%s/report.json", dir);
+    char sample[1024];
+    snprintf(sample, sizeof(sample), "%s/ops/demo-data/sample-reports.jsonl",
+             BF_SOURCE_DIR);
+    FILE *in = fopen(sample, "r");
+    assert_non_null(in);
+    char *line = NULL;
+    size_t cap = 0;
+    assert_true(getline(&line, &cap, in) > 0);
+    fclose(in);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    fputs(line, out);
+    fclose(out);
+    free(line);
+}
+
+/* The simulator with one flag and its value; its root URL (without /v1). */
+static void start_sim(bf_proc_t *aisim, const char *dir, const char *flag,
+                      const char *value, char *root, size_t root_size)
+{
+    char bin[512];
+    const char *argv[] = {bf_test_bin("bountyfleet-aisim", bin, sizeof(bin)), flag, value,
+                          NULL};
+    assert_int_equal(bf_proc_start(aisim, "aisim", dir, argv, NULL, true, 20), 0);
+    snprintf(root, root_size, "%s", aisim->first_line);
+    size_t n = strlen(root);
+    if (n > 3 && strcmp(root + n - 3, "/v1") == 0)
+        root[n - 3] = '\0';
+}
+
 static json_t *get_json(const char *root, const char *path)
 {
     char url[600];
@@ -96,28 +134,14 @@ static void test_once_streams_each_provider(void **unused)
     (void)unused;
     char dir[] = "/tmp/bf-once-stream-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char bin[512];
-    const char *aargv[] = {bf_test_bin("bountyfleet-aisim", bin, sizeof(bin)), NULL};
+    /* No prompt caching: the runs below compare costs, and a cache warmed
+     * by the first run would make the second one cheaper. */
     bf_proc_t aisim;
-    assert_int_equal(bf_proc_start(&aisim, "aisim", dir, aargv, NULL, true, 20), 0);
     char root[512];
-    snprintf(root, sizeof(root), "%s", aisim.first_line);
-    root[strlen(root) - 3] = '\0'; /* without /v1 */
+    start_sim(&aisim, dir, "--cache-min-tokens", "1000000", root, sizeof(root));
 
-    char report[400], sample[1024];
-    snprintf(report, sizeof(report), "%s/report.json", dir);
-    snprintf(sample, sizeof(sample), "%s/ops/demo-data/sample-reports.jsonl",
-             BF_SOURCE_DIR);
-    FILE *in = fopen(sample, "r");
-    assert_non_null(in);
-    char *line = NULL;
-    size_t cap = 0;
-    assert_true(getline(&line, &cap, in) > 0);
-    fclose(in);
-    FILE *out = fopen(report, "w");
-    fputs(line, out);
-    fclose(out);
-    free(line);
+    char report[400];
+    write_report(dir, report, sizeof(report));
 
     double cost[3] = {0};
     for (int p = 0; p < 3; p++) {
@@ -219,10 +243,50 @@ static void test_once_streams_each_provider(void **unused)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_once_exit_status_tells_needs_review_from_a_verdict(void **unused)
+{
+    (void)unused;
+    char dir[] = "/tmp/bf-once-exit-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    /* Every answer is off the schema: no analysis can be completed. */
+    bf_proc_t aisim;
+    char root[512];
+    start_sim(&aisim, dir, "--bad-answer-rate", "1", root, sizeof(root));
+    char report[400];
+    write_report(dir, report, sizeof(report));
+    char out_path[700], err_path[700];
+    double started = bf_test_now();
+    int st = run_once(dir, root, "openai", report, false, out_path, err_path);
+    double took = bf_test_now() - started;
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 3);
+    char *so = slurp(out_path);
+    json_t *res = json_loads(so, 0, NULL);
+    assert_non_null(res);
+    assert_string_equal(json_string_value(json_object_get(res, "status")),
+                        "NEEDS_REVIEW");
+    json_decref(res);
+    free(so);
+    /* --ai-retries 3: four attempts each, with backoff, not 60 s (the
+     * one-shot deadline) and not 240 s (the daemon's). */
+    if (took > 30 * bf_test_timeout_mult())
+        fail_msg("--once took %.1f s on answers that never fit", took);
+    /* No report at all: no result, exit 1. */
+    snprintf(report, sizeof(report), "%s/missing.json", dir);
+    st = run_once(dir, root, "openai", report, false, out_path, err_path);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    bf_proc_stop(&aisim, SIGTERM, 10);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_once_streams_each_provider),
+        cmocka_unit_test(test_once_exit_status_tells_needs_review_from_a_verdict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

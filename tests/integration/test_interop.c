@@ -278,7 +278,8 @@ static const struct {
      "\"reports_dlq\":3,\"reports_per_second\":12.5,\"latency_p50_seconds\":1.25,"
      "\"latency_p95_seconds\":3.5,\"latency_p99_seconds\":7.0,\"in_flight_reports\":40,"
      "\"in_flight_ai_calls\":120,\"ai_cost_usd\":4.25,\"cpu_seconds\":33.5,\"rss_bytes\":"
-     "52428800,\"assigned_partitions\":6,\"paused\":true}"},
+     "52428800,\"assigned_partitions\":6,\"paused\":true,\"ai_limit_rpm\":540.0,"
+     "\"ai_limited_share\":0.25}"},
     {"c_scaling_decision_1", BF_RECORD_SCALING_DECISION,
      "{\"decided_at\":1714564805000,\"action\":\"SCALE_UP\",\"current_workers\":2,"
      "\"target_workers\":5,\"confidence\":0.75,\"total_lag\":12000,\"arrival_rate\":40.5,"

@@ -139,9 +139,9 @@ for src, rel in (("worker/prompts/", "/worker/prompts/"), ("worker/prices.json",
                  ("ops/demo-data/sample-reports.jsonl", "/ops/demo-data/sample-reports.jsonl")):
     check(re.search(r"COPY %s %s%s" % (re.escape(src), re.escape(datadir), re.escape(rel)), rt),
           "runtime stage does not copy %s to %s%s" % (src, datadir, rel))
-check('BF_DATADIR "/worker/prompts/v1"' in main_c and 'BF_DATADIR "/worker/prices.json"' in main_c,
+check('BF_DATADIR "/worker/prompts/v2"' in main_c and 'BF_DATADIR "/worker/prices.json"' in main_c,
       "worker/main.c no longer finds prompts/prices under BF_DATADIR")
-check(os.path.isdir(os.path.join(ROOT, "worker", "prompts", "v1")), "worker/prompts/v1 missing")
+check(os.path.isdir(os.path.join(ROOT, "worker", "prompts", "v2")), "worker/prompts/v2 missing")
 check("-DBUILD_TESTING=OFF" in text, "the image should not build the tests")
 
 # Non-root user; health check on METRICS_ADDR's port.
@@ -210,7 +210,7 @@ with tempfile.TemporaryDirectory() as ctx:
         check(r.returncode == 0, "build of the build stage's context failed:\n%s" % r.stdout[-3000:])
         if r.returncode == 0:  # the image's worker looks for its data where COPY puts it
             help_md = sh(os.path.join(ctx, "_build", "bin", "bountyfleet-worker"), "--help-markdown")
-            for flag, path in (("--prompts-dir", datadir + "/worker/prompts/v1"),
+            for flag, path in (("--prompts-dir", datadir + "/worker/prompts/v2"),
                                ("--prices", datadir + "/worker/prices.json")):
                 check(re.search(r"`%s` \|[^|]*\|[^|]*\| %s \|" % (flag, re.escape(path)), help_md),
                       "the image's worker: %s does not default to %s" % (flag, path))

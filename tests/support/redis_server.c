@@ -4,6 +4,11 @@
  */
 #include "support/redis_server.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -96,4 +101,36 @@ int bf_test_redis_stop(bf_test_redis_t *r)
     if (rmdir(r->dir) != 0)
         fprintf(stderr, "could not remove %s\n", r->dir);
     return status == 0 ? 0 : -1;
+}
+
+int bf_test_redis_group_setup(void **state)
+{
+    bf_test_redis_t *r = calloc(1, sizeof(*r));
+    int rc = r ? bf_test_redis_start(r) : -1;
+    if (rc != 0) {
+        free(r);
+        *state = NULL;
+        return rc > 0 ? 0 : -1; /* not installed: the tests skip */
+    }
+    *state = r;
+    return 0;
+}
+
+int bf_test_redis_group_teardown(void **state)
+{
+    bf_test_redis_t *r = *state;
+    if (!r)
+        return 0;
+    int rc = bf_test_redis_stop(r);
+    free(r);
+    return rc == 0 ? 0 : -1;
+}
+
+bf_test_redis_t *bf_test_redis_fresh(void **state)
+{
+    bf_test_redis_t *r = *state;
+    if (!r)
+        skip();
+    assert_int_equal(bf_test_redis_flush(r), 0);
+    return r;
 }

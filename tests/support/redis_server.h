@@ -38,4 +38,16 @@ int bf_test_redis_flush(bf_test_redis_t *r);
  *  @returns 0 when it stopped cleanly. */
 int bf_test_redis_stop(bf_test_redis_t *r);
 
+/**
+ * @brief cmocka group setup: one server for the group in *state (NULL,
+ *        and the tests skip, where redis-server is not installed).
+ */
+int bf_test_redis_group_setup(void **state);
+
+/** @brief cmocka group teardown for bf_test_redis_group_setup(). */
+int bf_test_redis_group_teardown(void **state);
+
+/** @brief In a test of such a group: the server, flushed; skips without one. */
+bf_test_redis_t *bf_test_redis_fresh(void **state);
+
 #endif

@@ -2,7 +2,8 @@
  * test_ai_limit.c - the AI layer's guards as pure state machines with a
  * fake clock (worker/ai_limit.c): the token bucket that spreads calls
  * under a provider's requests/min and tokens/min, and the circuit breaker
- * CLOSED -> OPEN -> HALF_OPEN -> CLOSED.
+ * CLOSED -> OPEN -> HALF_OPEN -> CLOSED; and the providers' rate-limit
+ * headers read into one struct (worker/ai_ratelimit.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,9 +11,11 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <string.h>
 
 #include "worker/ai.h"
 #include "worker/ai_limit.h"
+#include "worker/ai_ratelimit.h"
 
 /* ---- token bucket -------------------------------------------------------- */
 
@@ -219,6 +222,90 @@ static void test_parse_anthropic_reset_times(void **unused)
     assert_true(bf_ai_parse_reset_time(NULL, now) < 0);
 }
 
+/* ---- rate-limit headers ---------------------------------------------------- */
+
+typedef struct header_s {
+    const char *name, *value;
+} header_t;
+
+static const char *lookup(const char *name, void *opaque)
+{
+    for (const header_t *h = opaque; h->name; h++)
+        if (strcmp(h->name, name) == 0)
+            return h->value;
+    return NULL;
+}
+
+static void test_openai_and_anthropic_headers_read_the_same(void **unused)
+{
+    (void)unused;
+    double now = 1795425600; /* 2026-11-23T09:20:00Z */
+    header_t openai[] = {{"x-ratelimit-limit-requests", "600"},
+                         {"x-ratelimit-remaining-requests", "0"},
+                         {"x-ratelimit-reset-requests", "6s"},
+                         {"x-ratelimit-limit-tokens", "150000"},
+                         {"x-ratelimit-remaining-tokens", "149000"},
+                         {"x-ratelimit-reset-tokens", "400ms"},
+                         {NULL, NULL}};
+    header_t anthropic[] = {
+        {"anthropic-ratelimit-requests-limit", "600"},
+        {"anthropic-ratelimit-requests-remaining", "0"},
+        {"anthropic-ratelimit-requests-reset", "2026-11-23T09:20:06Z"},
+        {"anthropic-ratelimit-tokens-limit", "150000"},
+        {"anthropic-ratelimit-tokens-remaining", "149000"},
+        {"anthropic-ratelimit-tokens-reset", "2026-11-23T09:20:00.4Z"},
+        {NULL, NULL}};
+    bf_ai_ratelimit_t a, b;
+    assert_true(bf_ai_ratelimit_read(BF_AI_OPENAI, lookup, openai, -1, now, &a));
+    assert_true(bf_ai_ratelimit_read(BF_AI_ANTHROPIC, lookup, anthropic, -1, now, &b));
+    const bf_ai_ratelimit_t *both[] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        const bf_ai_ratelimit_t *r = both[i];
+        assert_true(r->limit_requests == 600 && r->remaining_requests == 0);
+        assert_true(r->reset_requests_s > 5.999 && r->reset_requests_s < 6.001);
+        assert_true(r->limit_tokens == 150000 && r->remaining_tokens == 149000);
+        assert_true(r->reset_tokens_s > 0.399 && r->reset_tokens_s < 0.401);
+        assert_true(r->retry_after_s < 0);
+    }
+}
+
+static void test_headers_that_do_not_parse_are_not_believed(void **unused)
+{
+    (void)unused;
+    header_t bad[] = {{"x-ratelimit-limit-requests", "nan"},
+                      {"x-ratelimit-remaining-requests", "-1"},
+                      {"x-ratelimit-reset-requests", "inf"},
+                      {"x-ratelimit-limit-tokens", "1e9999"},
+                      {"x-ratelimit-remaining-tokens", " 5"},
+                      {"x-ratelimit-reset-tokens", "5x"},
+                      {NULL, NULL}};
+    bf_ai_ratelimit_t r;
+    assert_false(bf_ai_ratelimit_read(BF_AI_OPENAI, lookup, bad, -1, 0, &r));
+    assert_true(r.limit_requests < 0 && r.remaining_requests < 0 &&
+                r.reset_requests_s < 0 && r.limit_tokens < 0 && r.remaining_tokens < 0 &&
+                r.reset_tokens_s < 0);
+    /* Gemini sends none; a retry-after is all there is. */
+    header_t none[] = {{NULL, NULL}};
+    assert_true(bf_ai_ratelimit_read(BF_AI_GEMINI, lookup, none, 2, 0, &r));
+    assert_true(r.retry_after_s == 2 && r.limit_requests < 0);
+    assert_false(bf_ai_ratelimit_read(BF_AI_GEMINI, lookup, none, -1, 0, &r));
+}
+
+/* A rate decided elsewhere (a worker's share of the fleet's limit). */
+static void test_bucket_takes_a_new_rate_and_keeps_its_level(void **unused)
+{
+    (void)unused;
+    bf_bucket_t b;
+    bf_bucket_init(&b, 0, 0.0);
+    bf_bucket_set_rate(&b, 600, 0.0); /* from unlimited: full */
+    assert_true(b.level == 10 && b.capacity == 10);
+    bf_bucket_take(&b, 8, 0.0);
+    bf_bucket_set_rate(&b, 300, 0.0); /* halved: the level stays within 5 */
+    assert_true(b.level == 2 && b.capacity == 5);
+    double w = bf_bucket_wait(&b, 3, 0.0);
+    assert_true(w > 0.199 && w < 0.201); /* one more at 5/s */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +321,9 @@ int main(void)
         cmocka_unit_test(test_breaker_success_resets_the_run),
         cmocka_unit_test(test_parse_reset_durations),
         cmocka_unit_test(test_parse_anthropic_reset_times),
+        cmocka_unit_test(test_openai_and_anthropic_headers_read_the_same),
+        cmocka_unit_test(test_headers_that_do_not_parse_are_not_believed),
+        cmocka_unit_test(test_bucket_takes_a_new_rate_and_keeps_its_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

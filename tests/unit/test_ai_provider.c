@@ -91,26 +91,39 @@ static void test_anthropic_request_shape(void **unused)
     assert_string_equal(json_string_value(json_object_get(b, "model")), "model-x");
     assert_int_equal(json_integer_value(json_object_get(b, "max_tokens")),
                      BF_AI_MAX_OUTPUT_TOKENS);
-    /* The static system prompt: one text block marked for prompt caching. */
+    /* The static prefix, the same for every analysis: the shared text as
+     * one block marked for prompt caching; the task after the breakpoint. */
     json_t *sys = json_object_get(b, "system");
-    assert_int_equal(json_array_size(sys), 1);
+    assert_int_equal(json_array_size(sys), 2);
     json_t *blk = json_array_get(sys, 0);
     assert_string_equal(json_string_value(json_object_get(blk, "type")), "text");
-    assert_string_equal(json_string_value(json_object_get(blk, "text")),
-                        "SYSTEM PROMPT\nTASK severity");
+    assert_string_equal(json_string_value(json_object_get(blk, "text")), "SYSTEM PROMPT");
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(blk, "cache_control"), "type")),
         "ephemeral");
+    json_t *task = json_array_get(sys, 1);
+    assert_string_equal(json_string_value(json_object_get(task, "text")),
+                        "TASK severity");
+    assert_null(json_object_get(task, "cache_control"));
     /* The report as the one user message, delimited. */
     json_t *msgs = json_object_get(b, "messages");
     assert_int_equal(json_array_size(msgs), 1);
     json_t *m = json_array_get(msgs, 0);
     assert_string_equal(json_string_value(json_object_get(m, "role")), "user");
     assert_non_null(strstr(json_string_value(json_object_get(m, "content")), "<report>"));
-    /* Structured output through one forced tool. */
-    json_t *tool = json_array_get(json_object_get(b, "tools"), 0);
-    assert_string_equal(json_string_value(json_object_get(tool, "name")),
-                        "bountyfleet_severity");
+    /* Structured output through one forced tool; all three tools are in
+     * every request (in the cached prefix), the analysis picks its own. */
+    json_t *tools = json_object_get(b, "tools");
+    assert_int_equal(json_array_size(tools), BF_ANALYSIS__COUNT);
+    for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
+        char want[64];
+        snprintf(want, sizeof(want), "bountyfleet_%s",
+                 bf_analysis_kind_name((bf_analysis_kind_t)k));
+        assert_string_equal(
+            json_string_value(json_object_get(json_array_get(tools, (size_t)k), "name")),
+            want);
+    }
+    json_t *tool = json_array_get(tools, BF_ANALYSIS_SEVERITY);
     json_t *schema = json_object_get(tool, "input_schema");
     assert_string_equal(json_string_value(json_object_get(schema, "type")), "object");
     assert_non_null(json_object_get(json_object_get(schema, "properties"), "severity"));
@@ -131,10 +144,14 @@ static void test_gemini_request_shape(void **unused)
                       "https://generativelanguage.googleapis.com/v1beta/models/"
                       "model-x:generateContent",
                       headers);
+    /* The shared text first (an implicitly cached prefix), then the task. */
     json_t *si = json_object_get(b, "systemInstruction");
     assert_string_equal(json_string_value(json_object_get(
                             json_array_get(json_object_get(si, "parts"), 0), "text")),
-                        "SYSTEM PROMPT\nTASK severity");
+                        "SYSTEM PROMPT");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(si, "parts"), 1), "text")),
+                        "TASK severity");
     json_t *c = json_array_get(json_object_get(b, "contents"), 0);
     assert_string_equal(json_string_value(json_object_get(c, "role")), "user");
     json_t *gc = json_object_get(b, "generationConfig");
@@ -480,9 +497,64 @@ static void test_input_from_a_report_is_the_input_of_its_json(void **unused)
     assert_true(n >= 400);
 }
 
+/* Everything static comes before the report, and for Anthropic and
+ * Gemini it is byte for byte the same for the three analyses: one prompt
+ * cache entry serves them all (Anthropic caches tools and system up to the
+ * cache_control breakpoint; Gemini's implicit cache keys on the prefix). */
+static void test_the_static_prefix_is_shared_by_the_three_analyses(void **unused)
+{
+    (void)unused;
+    const bf_ai_provider_t shared[] = {BF_AI_ANTHROPIC, BF_AI_GEMINI};
+    for (size_t i = 0; i < 2; i++) {
+        bf_ai_endpoint_t ep = {shared[i], "http://h", "sk-test", "model-x"};
+        char *prefix[BF_ANALYSIS__COUNT];
+        for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
+            bf_ai_wire_t w;
+            json_t *r = report();
+            bf_ai_wire_build(&ep, &prompts, (bf_analysis_kind_t)k, r, &w);
+            json_decref(r);
+            json_t *body = json_loads(w.body, 0, NULL);
+            assert_non_null(body);
+            json_t *pre =
+                shared[i] == BF_AI_ANTHROPIC
+                    ? json_pack("{s:O, s:O}", "tools", json_object_get(body, "tools"),
+                                "system",
+                                json_array_get(json_object_get(body, "system"), 0))
+                    : json_pack(
+                          "{s:O}", "part",
+                          json_array_get(
+                              json_object_get(json_object_get(body, "systemInstruction"),
+                                              "parts"),
+                              0));
+            prefix[k] = json_dumps(pre, JSON_COMPACT | JSON_SORT_KEYS);
+            json_decref(pre);
+            json_decref(body);
+            bf_ai_wire_free(&w);
+        }
+        assert_string_equal(prefix[0], prefix[1]);
+        assert_string_equal(prefix[1], prefix[2]);
+        assert_non_null(strstr(prefix[0], "SYSTEM PROMPT"));
+        assert_null(strstr(prefix[0], "TASK"));
+        for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
+            free(prefix[k]);
+    }
+    /* OpenAI: its schema comes first, so each analysis has its own prefix,
+     * but the static text still comes before the task and the report. */
+    bf_ai_endpoint_t ep = {BF_AI_OPENAI, "http://h/v1", "sk-test", "model-x"};
+    bf_ai_wire_t w;
+    json_t *r = report();
+    bf_ai_wire_build(&ep, &prompts, BF_ANALYSIS_QUALITY, r, &w);
+    json_decref(r);
+    const char *sys = strstr(w.body, "SYSTEM PROMPT"), *task = strstr(w.body, "TASK");
+    const char *rep = strstr(w.body, "<report>");
+    assert_true(sys && task && rep && sys < task && task < rep);
+    bf_ai_wire_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_the_static_prefix_is_shared_by_the_three_analyses),
         cmocka_unit_test(test_openai_request_shape),
         cmocka_unit_test(test_anthropic_request_shape),
         cmocka_unit_test(test_gemini_request_shape),

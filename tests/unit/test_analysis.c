@@ -586,6 +586,31 @@ static void test_prompts_v1_load_with_their_version(void **unused)
     }
 }
 
+/* v2 is laid out for prompt caching (ai_provider.c): a shared text above
+ * the largest minimum it aims at (2,048 tokens, Anthropic's Haiku models;
+ * at the simulator's 4 bytes a token, with a margin for tokenizers that
+ * count more), and short tasks that follow it. */
+static void test_prompts_v2_have_a_shared_text_above_the_cache_minimums(void **unused)
+{
+    (void)unused;
+    bf_prompts_t p;
+    char errstr[256] = "";
+    if (bf_prompts_load(BF_SOURCE_DIR "/worker/prompts/v2", &p, errstr, sizeof(errstr)))
+        fail_msg("v2: %s", errstr);
+    assert_string_equal(p.version, "v2");
+    assert_non_null(strstr(p.system, "<report>"));
+    if (strlen(p.system) < 9000)
+        fail_msg("v2 system.md is %zu bytes: under ~2,250 tokens", strlen(p.system));
+    for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
+        assert_true(strlen(p.task[k]) > 0 && strlen(p.task[k]) < 400);
+        assert_non_null(
+            strstr(p.task[k], bf_analysis_kind_symbol((bf_analysis_kind_t)k)));
+        /* the shared text describes every analysis; the task only picks one */
+        assert_non_null(strstr(p.system, bf_analysis_kind_symbol((bf_analysis_kind_t)k)));
+    }
+    bf_prompts_free(&p);
+}
+
 static void test_prompts_from_missing_dir_fail(void **unused)
 {
     (void)unused;
@@ -723,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_bad_price_file_is_a_config_error),
         cmocka_unit_test(test_bad_cached_price_is_a_config_error),
         cmocka_unit_test(test_prompts_v1_load_with_their_version),
+        cmocka_unit_test(test_prompts_v2_have_a_shared_text_above_the_cache_minimums),
         cmocka_unit_test(test_prompts_from_missing_dir_fail),
         cmocka_unit_test(test_parse_caps_cached_tokens_at_the_prompt),
         cmocka_unit_test(test_combine_status_follows_thresholds),

@@ -58,7 +58,8 @@ static const char *const sample_heartbeat =
     "\"reports_dlq\":3,\"reports_per_second\":12.5,\"latency_p50_seconds\":1.25,"
     "\"latency_p95_seconds\":3.5,\"latency_p99_seconds\":7.0,\"in_flight_reports\":40,"
     "\"in_flight_ai_calls\":120,\"ai_cost_usd\":4.2,\"cpu_seconds\":33.5,\"rss_bytes\":"
-    "52428800,\"assigned_partitions\":6,\"paused\":false}";
+    "52428800,\"assigned_partitions\":6,\"paused\":false,\"ai_limit_rpm\":540.0,"
+    "\"ai_limited_share\":0.25}";
 
 static const char *const sample_scaling =
     "{\"decided_at\":1714564810000,\"action\":\"SCALE_UP\",\"current_workers\":2,"

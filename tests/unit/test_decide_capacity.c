@@ -218,6 +218,40 @@ static void test_weights_are_configurable(void **unused)
     assert_int_equal(decide(&p, &s, in).action, BF_SCALE_UP);
 }
 
+/* Workers that wait for the AI provider's rate limit (their heartbeats
+ * say so): the fleet shares that limit, so more workers would only wait
+ * too. The rule still says what the backlog would need; the decision holds
+ * and says why. Scaling down is not held back. */
+static void test_an_ai_limit_bottleneck_holds_growth(void **unused)
+{
+    (void)unused;
+    bf_decide_policy_t p = policy();
+    bf_decide_state_t s;
+    bf_decide_state_init(&s);
+    bf_decide_input_t in = input(0, 6000, 4, 4, 1);
+    in.ai_limit_bound = true;
+    in.ai_limit_rpm = 600;
+    bf_decision_t d = decide(&p, &s, in);
+    assert_true(d.desired_workers > 1);
+    assert_int_equal(d.action, BF_SCALE_HOLD);
+    assert_int_equal(d.target_workers, 1);
+    expect_says(&d, "AI provider's rate limit (600 requests/min for the fleet) is the "
+                    "bottleneck, not the number of workers: holding at 1");
+    /* Once the calls stop waiting for it, the backlog scales the fleet. */
+    in.now = 10;
+    in.ai_limit_bound = false;
+    d = decide(&p, &s, in);
+    assert_int_equal(d.action, BF_SCALE_UP);
+    /* A fleet above what the backlog needs still scales down. */
+    bf_decide_policy_t q = policy();
+    q.scale_down_delay_s = 0;
+    bf_decide_state_init(&s);
+    bf_decide_input_t idle = input(100, 0, 0, 0, 6);
+    idle.ai_limit_bound = true;
+    d = decide(&q, &s, idle);
+    assert_int_equal(d.action, BF_SCALE_DOWN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_up_window_takes_the_lowest_recommendation),
         cmocka_unit_test(test_scale_to_zero_and_activation),
         cmocka_unit_test(test_weights_are_configurable),
+        cmocka_unit_test(test_an_ai_limit_bottleneck_holds_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -97,11 +97,44 @@ static void test_implausible_values_are_not_believed(void **unused)
     free(h);
 }
 
+/* Heartbeat v2: the fleet-wide AI limit and how much of the time the
+ * worker's calls waited for it; a v1 heartbeat (without them) is a worker
+ * not bound by any limit. */
+static void test_ai_limit_fields_are_summed_up(void **unused)
+{
+    (void)unused;
+    bf_heartbeats_t *h = calloc(1, sizeof(*h));
+    assert_non_null(h);
+    const struct {
+        const char *id;
+        double limit, limited;
+    } beats[] = {{"w1", 600, 0.9}, {"w2", 600, 0.7}, {"w3", 590, 0.2}, {"w4", -5, 7}};
+    for (size_t i = 0; i < sizeof(beats) / sizeof(beats[0]); i++) {
+        json_t *rec = json_pack("{s:s, s:I, s:f, s:f}", "worker_id", beats[i].id,
+                                "started_at", (json_int_t)1000, "ai_limit_rpm",
+                                beats[i].limit, "ai_limited_share", beats[i].limited);
+        bf_heartbeats_add(h, rec, 100);
+        json_decref(rec);
+    }
+    json_t *v1 = json_pack("{s:s, s:I}", "worker_id", "w5", "started_at", (json_int_t)1);
+    bf_heartbeats_add(h, v1, 100);
+    json_decref(v1);
+    bf_heartbeats_summary_t s;
+    bf_heartbeats_summary(h, 101, &s);
+    assert_int_equal(s.heartbeating, 5);
+    assert_int_equal(s.ai_limited, 2); /* at least BF_HEARTBEATS_AI_LIMITED */
+    assert_true(s.ai_limit_rpm == 600);
+    assert_true(h->workers[3].ai_limit_rpm == 0); /* implausible: not believed */
+    assert_true(h->workers[3].ai_limited_share == 0);
+    free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live_workers_latency_and_spend),
         cmocka_unit_test(test_implausible_values_are_not_believed),
+        cmocka_unit_test(test_ai_limit_fields_are_summed_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

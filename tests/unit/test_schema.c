@@ -303,7 +303,8 @@ static void test_record_schema_fingerprints_match_independent_values(void **stat
     } cases[] = {
         {"report", UINT64_C(0x80d5f24bfc1c600e)},
         {"validation", UINT64_C(0x1285d5c65cbe4f3f)},
-        {"heartbeat", UINT64_C(0xbfeafd2480fdcb73)},
+        {"heartbeat",
+         UINT64_C(0x03279f0ba4dc0bf9)}, /* v2: ai_limit_rpm, ai_limited_share */
         {"scaling_decision", UINT64_C(0x0ed6623e4c9b19b9)},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

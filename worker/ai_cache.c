@@ -1,0 +1,135 @@
+/*
+ * ai_cache.c - the AI layer's answer cache in Redis (see ai.h, "Response
+ * cache"): an answer is stored under {prefix}ai:{provider}:{model}:{prompt
+ * version}:{kind}:{sha256 of the report}, so the same content is never
+ * paid for twice, whichever worker of the fleet analysed it first.
+ *
+ * What is stored is the checked verdict, not the provider's body; what is
+ * read is checked again like a fresh answer (it is outside input: any
+ * worker, or anything else with access to Redis, may have written it).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libbf/log.h"
+#include "libbf/mem.h"
+#include "worker/ai_int.h"
+
+static char *cache_key(const bf_ai_call_t *c, size_t pi)
+{
+    const bf_ai_t *ai = c->ai;
+    const bf_ai_provider_config_t *pc = &ai->providers[pi].cfg;
+    const char *version = ai->cfg.prompts->version ? ai->cfg.prompts->version : "";
+    return bf_asprintf("%sai:%s:%s:%s:%s:%s",
+                       ai->cfg.cache_prefix ? ai->cfg.cache_prefix : "",
+                       bf_ai_provider_name(pc->provider), pc->model, version,
+                       bf_analysis_kind_name(c->kind), c->input->content_hash);
+}
+
+static void on_cache_stored(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
+{
+    (void)r;
+    (void)reply;
+    (void)opaque;
+    if (err)
+        bf_log(BF_LOG_DEBUG, "ai", "cache_store_failed",
+               BF_LSTR("error", bf_err_str(err)));
+}
+
+void bf_ai_cache_store(bf_ai_call_t *c)
+{
+    bf_ai_t *ai = c->ai;
+    if (!ai->cfg.cache || !c->input->content_hash[0])
+        return;
+    const bf_verdict_t *v = &c->verdict;
+    json_t *j = json_pack("{s:f, s:f, s:s, s:O, s:s}", "score", v->score, "confidence",
+                          v->confidence, "severity", v->severity, "reasons", v->reasons,
+                          "model", v->model);
+    char *value = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    char *key = cache_key(c, c->pi);
+    char ttl[32];
+    snprintf(ttl, sizeof(ttl), "%lld",
+             (long long)(ai->cfg.cache_ttl_s > 0 ? ai->cfg.cache_ttl_s : 30 * 86400));
+    const char *argv[] = {"SET", key, value, "EX", ttl};
+    size_t lens[] = {3, strlen(key), strlen(value), 2, strlen(ttl)};
+    if (bf_redis_command_argv(ai->cfg.cache, on_cache_stored, NULL, 5, argv, lens))
+        bf_log(BF_LOG_DEBUG, "ai", "cache_store_failed",
+               BF_LSTR("error", "not connected"));
+    free(key);
+    free(value);
+}
+
+/* A stored answer, checked again like a fresh one: a corrupt entry is a
+ * miss, never a half-trusted verdict. The entry is the answer's JSON plus
+ * "model" (and "severity", which only the severity analysis keeps). */
+bool bf_ai_cache_entry_parse(bf_analysis_kind_t kind, const char *text, size_t len,
+                             bf_verdict_t *out)
+{
+    char errstr[200];
+    json_t *j = text ? json_loadb(text, len, 0, NULL) : NULL;
+    bool ok = false;
+    if (json_is_object(j)) {
+        json_t *answer = json_deep_copy(j);
+        const char *sev = json_string_value(json_object_get(j, "severity"));
+        json_object_del(answer, "model");
+        if (kind != BF_ANALYSIS_SEVERITY || !sev || !*sev)
+            json_object_del(answer, "severity");
+        ok = bf_analysis_check_answer(kind, answer, out, errstr, sizeof(errstr)) == BF_OK;
+        const char *model = json_string_value(json_object_get(j, "model"));
+        snprintf(out->model, sizeof(out->model), "%s", model ? model : "");
+        json_decref(answer);
+    }
+    json_decref(j);
+    if (!ok)
+        bf_verdict_clear(out);
+    return ok;
+}
+
+static void on_cache_lookup(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
+{
+    (void)r;
+    bf_ai_call_t *c = opaque;
+    if (!c->cb) { /* abandoned by bf_ai_destroy() */
+        bf_ai_input_release(c->input);
+        free(c);
+        return;
+    }
+    bf_ai_t *ai = c->ai;
+    if (!err && reply && reply->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < reply->elements && i < ai->cfg.n_providers; i++) {
+            redisReply *e = reply->element[i];
+            if (e->type == REDIS_REPLY_STRING &&
+                bf_ai_cache_entry_parse(c->kind, e->str, e->len, &c->verdict)) {
+                c->pi = i;
+                c->cached = true;
+                bf_ai_call_finish(c, BF_OK, 0);
+                return;
+            }
+        }
+    }
+    bf_ai_call_enqueue(&ai->providers[0], c);
+}
+
+bool bf_ai_cache_lookup(bf_ai_call_t *c)
+{
+    bf_ai_t *ai = c->ai;
+    bf_ai_input_content_hash(c->input);
+    const char *argv[1 + BF_AI__COUNT];
+    size_t lens[1 + BF_AI__COUNT];
+    char *keys[BF_AI__COUNT];
+    argv[0] = "MGET";
+    lens[0] = 4;
+    for (size_t i = 0; i < ai->cfg.n_providers; i++) {
+        keys[i] = cache_key(c, i);
+        argv[1 + i] = keys[i];
+        lens[1 + i] = strlen(keys[i]);
+    }
+    c->state = BF_AI_LOOKUP;
+    bf_err_t err = bf_redis_command_argv(ai->cfg.cache, on_cache_lookup, c,
+                                         (int)(1 + ai->cfg.n_providers), argv, lens);
+    for (size_t i = 0; i < ai->cfg.n_providers; i++)
+        free(keys[i]);
+    return err == BF_OK;
+}
