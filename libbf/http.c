@@ -93,6 +93,8 @@ static void finish(bf_http_t *http, transfer_t *t, CURLcode rc)
                    : rc == CURLE_ABORTED_BY_CALLBACK ? BF_ERR_STATE
                                                      : BF_ERR_HTTP;
         resp.error = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+        resp.unreachable =
+            rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_CONNECT;
     }
     resp.body = t->response.data ? t->response.data : "";
     resp.body_len = t->response.len;

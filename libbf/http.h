@@ -29,6 +29,10 @@ typedef struct bf_http_response_s {
     double retry_after_s; /* Retry-After header in seconds, or -1 */
     const char *error;    /* curl's message when err != BF_OK */
     void *handle;         /* internal: what bf_http_response_header() reads */
+    /* Nothing was sent: the host's name did not resolve or no connection
+     * could be made (err BF_ERR_HTTP), so another address may be tried
+     * without the risk of the request being done twice. */
+    bool unreachable;
 } bf_http_response_t;
 
 /**
