@@ -89,8 +89,10 @@ const char *bf_codec_schema_text(const bf_codec_t *codec, bf_record_type_t type)
  *        until the callback is called again
  * @returns BF_OK; BF_ERR_NOT_FOUND for an id the source does not know
  *          (decode then fails with BF_ERR_UNKNOWN_SCHEMA); any other error
- *          (e.g. BF_ERR_HTTP, BF_ERR_TIMEOUT) is passed on by decode, so a
- *          caller can tell an outage from a bad message. errstr says why.
+ *          is passed on by decode, so that a caller can tell an outage from
+ *          a bad message: BF_ERR_UNAVAILABLE when the source cannot answer
+ *          now (decode again later), BF_ERR_PENDING when it has asked and
+ *          will announce the answer (decode again then). errstr says why.
  */
 typedef bf_err_t(bf_codec_schema_lookup_cb)(void *opaque, int32_t id,
                                             const char **schema_json, char *errstr,
@@ -125,7 +127,8 @@ bf_err_t bf_codec_encode(bf_codec_t *codec, bf_record_type_t type, const json_t 
  * @returns BF_OK; BF_ERR_PARSE for unknown magic, truncated or corrupt Avro,
  *          malformed JSON; BF_ERR_UNKNOWN_SCHEMA for an unknown fingerprint
  *          or id (after asking the schema lookup, if any, whose other
- *          errors are passed on); BF_ERR_SCHEMA when JSON does not fit the schema (a
+ *          errors are passed on: BF_ERR_PENDING, BF_ERR_UNAVAILABLE, ...);
+ *          BF_ERR_SCHEMA when JSON does not fit the schema (a
  *          JSON-framed object is checked and normalised like an encoded
  *          one) or a value has no JSON form (NaN); BF_ERR_UTF8 for strings
  *          that are not UTF-8; BF_ERR_PARSE for a string holding U+0000,

@@ -32,6 +32,8 @@ static const struct {
     [BF_ERR_NOT_FOUND] = {"not_found", "not found"},
     [BF_ERR_BAD_ANSWER] = {"bad_answer", "AI answer does not fit the schema"},
     [BF_ERR_STATE] = {"state", "invalid state"},
+    [BF_ERR_UNAVAILABLE] = {"unavailable", "temporarily unavailable"},
+    [BF_ERR_PENDING] = {"pending", "answer pending"},
 };
 
 const char *bf_err_str(bf_err_t err)

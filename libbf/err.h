@@ -29,6 +29,13 @@ typedef enum bf_err_e {
     BF_ERR_NOT_FOUND = 15,     /* lookup found nothing */
     BF_ERR_BAD_ANSWER = 16,    /* AI answer does not fit the analysis schema */
     BF_ERR_STATE = 17,         /* operation not valid in the current state */
+    /* A dependency cannot answer now (unreachable, timing out, 5xx, 429,
+     * or failed fast after that): nothing is wrong with the request, so
+     * try it again later rather than giving up on it. */
+    BF_ERR_UNAVAILABLE = 18,
+    /* Not an answer yet: it has been asked for and a callback will
+     * announce it (then ask again). */
+    BF_ERR_PENDING = 19,
     BF_ERR__COUNT
 } bf_err_t;
 

@@ -98,6 +98,8 @@ static void finish(bf_http_t *http, transfer_t *t, CURLcode rc)
         long os_errno = 0;
         if (curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK)
             resp.os_errno = (int)os_errno;
+        resp.unreachable =
+            rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_CONNECT;
     }
     resp.body = t->response.data ? t->response.data : "";
     resp.body_len = t->response.len;

@@ -30,6 +30,10 @@ typedef struct bf_http_response_s {
     const char *error;    /* curl's message when err != BF_OK */
     int os_errno;         /* the system's errno of a failed transfer, or 0 */
     void *handle;         /* internal: what bf_http_response_header() reads */
+    /* Nothing was sent: the host's name did not resolve or no connection
+     * could be made (err BF_ERR_HTTP), so another address may be tried
+     * without the risk of the request being done twice. */
+    bool unreachable;
 } bf_http_response_t;
 
 /**

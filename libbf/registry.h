@@ -10,18 +10,38 @@
  *              id); cached by subject and schema text.
  *   look up    GET /schemas/ids/{id} -> {"schema": "..."}; cached by id.
  *              An id the registry does not know (404, error_code 40403) is
- *              remembered as unknown for negative_ttl_s, and after a
- *              transport failure every lookup fails at once for
- *              retry_after_s, so a flood of messages with a bad id, or a
- *              registry outage, costs one request, not one per message.
+ *              remembered as unknown for negative_ttl_s, and after an
+ *              outage (unreachable, a timeout, 5xx, 429) every request
+ *              fails at once with BF_ERR_UNAVAILABLE for retry_after_s, so
+ *              a flood of messages with a bad id, or a registry outage,
+ *              costs one request, not one per message.
  *
- * Requests are synchronous (a curl easy handle, its connection reused),
- * each bounded by the timeouts in the options. That suits the producer,
- * which registers once at start, and the worker, which looks an id up once
- * in its lifetime: bf_registry_use_for_decoding() hooks the client into a
- * codec so that an unknown Confluent id is resolved on first sight.
+ * Requests go through the asynchronous HTTP client (http.h), each
+ * bounded by the timeouts in the options, and come in two modes that share
+ * how a request is made and how its answer is read:
  *
- * @locality any thread; one client is used by one thread at a time.
+ *   synchronous   every call waits for its answer, running the request on
+ *                 a private libuv loop of the client's. For the producer,
+ *                 which registers once at start, and a worker's start-up
+ *                 (preload, register), before its own loop runs.
+ *   asynchronous  once bf_registry_attach() gave the client a bf_http_t on
+ *                 an event loop, a lookup the cache cannot answer starts
+ *                 one GET on that loop and returns BF_ERR_PENDING at once;
+ *                 the answer is cached and announced to the attach
+ *                 callback, and the caller asks again. Lookups of an id
+ *                 already asked for wait for the same request. Nothing
+ *                 blocks the loop (register and preload stay synchronous).
+ *
+ * bf_registry_use_for_decoding() hooks the client into a codec so that an
+ * unknown Confluent id is resolved on first sight; the lookup's answer is
+ * what bf_codec_decode() returns: BF_ERR_PENDING (asked, announced
+ * later), BF_ERR_UNAVAILABLE (the registry cannot answer now: try again
+ * later) or, for BF_ERR_NOT_FOUND, BF_ERR_UNKNOWN_SCHEMA (a definitive
+ * answer: the id is unknown), so that no caller has to ask the client
+ * what happened.
+ *
+ * @locality one thread at a time; once attached, the thread of the loop
+ *           the bf_http_t runs on.
  */
 #ifndef BF_REGISTRY_H
 #define BF_REGISTRY_H
@@ -32,6 +52,7 @@
 
 #include "libbf/codec.h"
 #include "libbf/err.h"
+#include "libbf/http.h"
 
 typedef struct bf_registry_s bf_registry_t;
 
@@ -46,7 +67,9 @@ typedef struct bf_registry_options_s {
     double timeout_s;         /**< whole request; 0 = 5 s */
     double connect_timeout_s; /**< 0 = 2 s */
     double negative_ttl_s;    /**< unknown ids stay unknown this long; 0 = 30 s */
-    double retry_after_s;     /**< fail fast this long after an outage; 0 = 5 s */
+    /** After an outage (unreachable, timeout, 5xx, 429) every request fails
+     *  at once with BF_ERR_UNAVAILABLE this long; 0 = 5 s. */
+    double retry_after_s;
 } bf_registry_options_t;
 
 /**
@@ -60,16 +83,18 @@ bf_registry_t *bf_registry_new(const bf_registry_options_t *opts, char *errstr,
 /**
  * @brief Create a client from the environment: SCHEMA_REGISTRY_URL,
  *        SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO (or its _FILE variant) and
- *        SCHEMA_REGISTRY_TIMEOUT (seconds per request, default 2; the
- *        worker lowers it with bf_registry_set_timeouts once started, as
- *        its lookups hold its event loop).
+ *        SCHEMA_REGISTRY_TIMEOUT (seconds per request, default 2).
  * @param url overrides SCHEMA_REGISTRY_URL when not NULL (a flag)
  * @returns a client; NULL with errstr "" when no URL is set (Confluent ids
  *          then come from elsewhere), or NULL with errstr set on an error.
  */
 bf_registry_t *bf_registry_from_env(const char *url, char *errstr, size_t errstr_size);
 
-/** @brief Free a client. NULL-safe. */
+/**
+ * @brief Free a client. NULL-safe. Lookups still in flight on an attached
+ *        bf_http_t are let go: their answers are dropped when they come,
+ *        and no callback runs.
+ */
 void bf_registry_destroy(bf_registry_t *reg);
 
 /**
@@ -79,27 +104,67 @@ void bf_registry_destroy(bf_registry_t *reg);
  * @param id receives the registry's global id of the schema
  * @returns BF_OK; BF_ERR_SCHEMA when the registry refuses the schema (409
  *          incompatible with the subject's compatibility level, 422
- *          invalid); BF_ERR_HTTP or BF_ERR_TIMEOUT when it cannot be asked
- *          or answers with another error; BF_ERR_PARSE for an answer that
- *          is not the registry's JSON. errstr carries the registry's
- *          message and error_code.
+ *          invalid); BF_ERR_UNAVAILABLE when it cannot answer now (no URL
+ *          reachable, a timeout, 5xx or 429, or failed fast after one of
+ *          those); BF_ERR_HTTP for another error status; BF_ERR_PARSE for
+ *          an answer that is not the registry's JSON, BF_ERR_TOO_LARGE for
+ *          one over 1 MiB. errstr carries the registry's message and
+ *          error_code. Always synchronous.
  */
 bf_err_t bf_registry_register(bf_registry_t *reg, const char *subject,
                               const char *schema_json, int32_t *id, char *errstr,
                               size_t errstr_size);
 
 /**
- * @brief The schema the registry knows by @p id.
+ * @brief The schema the registry knows by @p id: from the cache, else asked
+ *        of the registry (synchronously, or asynchronously once attached).
  * @param schema_json receives the schema text, borrowed: valid until the
- *        next call on the client (copy it to keep it)
+ *        next call on the client or the next answer announced (copy it to
+ *        keep it); NULL unless BF_OK
  * @returns BF_OK; BF_ERR_NOT_FOUND for an id the registry does not know
- *          (also while it is remembered as unknown); BF_ERR_SCHEMA for a
- *          schema that is not Avro (schemaType PROTOBUF or JSON);
- *          BF_ERR_HTTP, BF_ERR_TIMEOUT or BF_ERR_PARSE as for register.
+ *          (also while it is remembered as unknown; errstr keeps the
+ *          registry's message); BF_ERR_SCHEMA for a schema that is not
+ *          Avro (schemaType PROTOBUF or JSON); BF_ERR_UNAVAILABLE when the
+ *          registry cannot answer now, at once during the fail-fast window
+ *          after an outage (errstr says why); BF_ERR_PENDING when attached
+ *          and the answer has been asked for: the attach callback
+ *          announces it, then call again; BF_ERR_STATE when the attached
+ *          bf_http_t was destroyed under the client (attach again, or
+ *          detach); BF_ERR_HTTP or BF_ERR_PARSE as for register.
  */
 bf_err_t bf_registry_schema_by_id(bf_registry_t *reg, int32_t id,
                                   const char **schema_json, char *errstr,
                                   size_t errstr_size);
+
+/**
+ * The answer to an asynchronous lookup has arrived and is cached (or, for
+ * BF_ERR_UNAVAILABLE, the fail-fast window is open): call
+ * bf_registry_schema_by_id() again for the result. Runs on the loop
+ * thread, never from within bf_registry_schema_by_id(); it may look ids up
+ * (and so start requests), but not destroy the client or attach another.
+ * @param err what a lookup of @p id now returns: BF_OK, BF_ERR_NOT_FOUND,
+ *        BF_ERR_UNAVAILABLE, ... as bf_registry_schema_by_id(), or
+ *        BF_ERR_STATE when the request was cancelled by bf_http_destroy()
+ *        (nothing is cached then, and the client no longer uses that
+ *        bf_http_t)
+ * @param errstr why, borrowed: valid during the callback
+ */
+typedef void(bf_registry_answer_cb)(void *opaque, int32_t id, bf_err_t err,
+                                    const char *errstr);
+
+/**
+ * @brief Make lookups asynchronous on @p http's loop (see the top of this
+ *        file), or synchronous again with @p http NULL. Detach before
+ *        destroying @p http; lookups in flight then still fill the cache
+ *        when they complete, but announce nothing. Destroyed while
+ *        attached, @p http cancels them (announced with BF_ERR_STATE) and
+ *        lookups fail with BF_ERR_STATE until the next attach.
+ * @param http borrowed: must outlive the attachment
+ * @param on_answer called once per request made (see bf_registry_answer_cb)
+ * @param opaque borrowed; passed to @p on_answer
+ */
+void bf_registry_attach(bf_registry_t *reg, bf_http_t *http,
+                        bf_registry_answer_cb *on_answer, void *opaque);
 
 /**
  * @brief Register the current schema of @p type under "<topic>-value"
@@ -119,7 +184,8 @@ bf_err_t bf_registry_register_for_encoding(bf_registry_t *reg, bf_codec_t *codec
  *        skipped with a warning in the log. At most the latest 64 versions.
  * @param learned receives how many versions were learnt (may be NULL)
  * @returns BF_OK, also when the subject does not exist yet; the registry's
- *          errors (BF_ERR_HTTP, BF_ERR_TIMEOUT, BF_ERR_PARSE) otherwise.
+ *          errors (BF_ERR_UNAVAILABLE, BF_ERR_HTTP, BF_ERR_PARSE) otherwise.
+ *          Always synchronous.
  */
 bf_err_t bf_registry_preload(bf_registry_t *reg, bf_codec_t *codec, bf_record_type_t type,
                              const char *topic, size_t *learned, char *errstr,
@@ -127,25 +193,9 @@ bf_err_t bf_registry_preload(bf_registry_t *reg, bf_codec_t *codec, bf_record_ty
 
 /**
  * @brief Let @p codec resolve Confluent ids it does not know through @p reg
- *        (bf_codec_set_schema_lookup). @p reg must outlive the codec's use.
+ *        (bf_codec_set_schema_lookup), with bf_registry_schema_by_id()'s
+ *        answers. @p reg must outlive the codec's use.
  */
 void bf_registry_use_for_decoding(bf_registry_t *reg, bf_codec_t *codec);
-
-/**
- * @brief Whether the last lookup or request failed in a way worth retrying:
- *        the registry could not be reached or timed out (also while it is
- *        failed fast after that), or answered 5xx or 429. False after a
- *        success and after a definitive answer (404 unknown id, 4xx).
- */
-bool bf_registry_failed_transiently(const bf_registry_t *reg);
-
-/** @brief Change the per-request timeouts (seconds; 0 keeps the current
- *         one), e.g. to bound lookups made on an event loop tightly. */
-void bf_registry_set_timeouts(bf_registry_t *reg, double timeout_s,
-                              double connect_timeout_s);
-
-/** @brief Requests sent to the registry so far (lookups served from the
- *         cache do not count). */
-uint64_t bf_registry_requests(const bf_registry_t *reg);
 
 #endif

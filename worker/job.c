@@ -51,6 +51,7 @@ static void on_job_timer_closed(uv_handle_t *h)
 
 void bf_job_free(bf_job_t *j)
 {
+    bf_decode_forget(j); /* may have waited for the Schema Registry */
     if (j->prev)
         j->prev->next = j->next;
     else

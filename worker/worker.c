@@ -38,8 +38,6 @@
 #define STATISTICS_INTERVAL_MS "5000"
 /* Most prefetched report bytes (KiB) librdkafka keeps, unless -X says. */
 #define CONSUMER_PREFETCH_KBYTES "8192"
-/* A schema lookup holds the event loop: connect and whole request. */
-#define REGISTRY_LOOKUP_TIMEOUT_S 0.5
 
 static void begin_stop(bf_worker_t *w, const char *why)
 {
@@ -93,6 +91,9 @@ static void close_all(bf_worker_t *w)
     close_handle(&w->sigint);
     bf_redis_destroy(w->redis);
     w->redis = NULL;
+    /* Lookups in flight are let go (their answers, if any, only fill the
+     * cache) and the registry no longer uses the HTTP client. */
+    bf_registry_attach(w->registry, NULL, NULL, NULL);
     bf_http_destroy(w->http); /* in-flight AI calls settle with BF_ERR_STATE */
     w->http = NULL;
     bf_ai_destroy(w->ai);
@@ -275,9 +276,9 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
     if (!(w->codec = bf_codec_new(errstr, errstr_size)))
         goto fail;
     /* Confluent ids resolve through the Schema Registry when one is set:
-     * the versions known at start are loaded now, later ones looked up
-     * once on the event loop (a blocking request, so bounded tightly by
-     * REGISTRY_LOOKUP_TIMEOUT_S once the start-up requests are done). */
+     * the versions known at start are loaded now, synchronously, before
+     * the loop runs; later ones are looked up once, asynchronously on the
+     * loop, when the registry is attached to the HTTP client below. */
     if (!(w->registry = bf_registry_from_env(NULL, errstr, errstr_size)) && *errstr)
         goto fail;
     bf_registry_use_for_decoding(w->registry, w->codec);
@@ -289,10 +290,9 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
                                           cfg->topic_validations, NULL, errstr,
                                           errstr_size))
         goto fail;
-    if (w->registry)
-        bf_registry_set_timeouts(w->registry, REGISTRY_LOOKUP_TIMEOUT_S,
-                                 REGISTRY_LOOKUP_TIMEOUT_S);
 
+    /* --once reads a JSON report, which needs no lookup: the registry
+     * stays synchronous there. */
     if (cfg->once_file) { /* the loop, signals and HTTP; no Kafka, no Redis */
         init_loop(w);
         if (!(w->http =
@@ -406,6 +406,7 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
 
     if (!(w->http = bf_http_new(&w->loop, http_connections(cfg), errstr, errstr_size)))
         goto fail;
+    bf_registry_attach(w->registry, w->http, bf_decode_on_registry_answer, w);
     if (!(w->redis = bf_redis_new(&w->loop, cfg->redis_url, cfg->redis_timeout_s, errstr,
                                   errstr_size)))
         goto fail;

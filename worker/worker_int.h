@@ -10,8 +10,9 @@
  *   job.c        a job's life: made from a message, done when its result
  *                or dead letter is acknowledged (its offset may then be
  *                committed), freed
- *   decode.c     the record's bytes -> a checked report (Schema Registry
- *                lookups that cannot be answered now wait and retry)
+ *   decode.c     the record's bytes -> a checked report (a job whose
+ *                Schema Registry lookup is in flight, or cannot be
+ *                answered now, waits for the answer or retries)
  *   claim.c      Redis: the stored result, an exact duplicate, another
  *                worker's lease, or the claim; then the near-duplicate check
  *   analyse.c    the three AI analyses and the verdict they add up to
@@ -80,7 +81,7 @@ struct bf_worker_s {
     bool fail_open;          /* --redis-mode fail-open */
     bool redis_blocked;      /* fail-closed and Redis unreachable: paused */
     bool ai_blocked;         /* every AI provider unavailable: paused */
-    bool registry_blocked;   /* a schema lookup failed transiently: paused */
+    bool registry_blocked;   /* the Schema Registry cannot answer: paused */
     bool cap_paused;         /* paused because the cap held too long (intake.c) */
     double last_take;        /* when a message was last taken (intake.c) */
     bool kafka_down;         /* librdkafka said all brokers are down */
@@ -99,6 +100,10 @@ struct bf_worker_s {
     bf_http_t *http;
     bf_codec_t *codec;
     bf_registry_t *registry; /* SCHEMA_REGISTRY_URL, or NULL */
+    /* decode.c: jobs waiting for the registry (an answer asked for, or a
+     * retry after it could not answer), and those being decoded again
+     * because an answer came; linked through bf_job_t.wait_*. */
+    bf_job_t *registry_waiting, *registry_retrying;
     bf_framing_t framing;
     bf_prompts_t prompts;
     bf_prices_t prices;
@@ -137,8 +142,12 @@ struct bf_job_s {
     bf_ai_input_t *ai_input; /* the report as the AI layer sends it */
     char fingerprint[BF_FINGERPRINT_LEN];
     unsigned claim_attempts;
-    unsigned decode_attempts; /* schema lookups that failed transiently */
-    bool near_dup_published;  /* the claim's published flag, for a near dup */
+    unsigned decode_attempts; /* schema lookups the registry could not answer */
+    /* decode.c: on a list of the worker's registry_waiting or
+     * registry_retrying (wait_list says which; NULL: none). */
+    bf_job_t *wait_prev, *wait_next, **wait_list;
+    bool registry_pending;   /* waiting for an answer asked for, not for a retry */
+    bool near_dup_published; /* the claim's published flag, for a near dup */
     int ai_pending;
     double ai_slowest; /* seconds of the slowest analysis, for the overhead */
     int ok[BF_ANALYSIS__COUNT];
@@ -195,6 +204,12 @@ void bf_intake_revoked(bf_worker_t *w, const rd_kafka_topic_partition_list_t *pa
 
 /** decode.c: decode and check the job's record, then claim it. */
 void bf_decode_report(bf_job_t *j);
+/** decode.c: the job is freed: it no longer waits for the registry. */
+void bf_decode_forget(bf_job_t *j);
+/** decode.c: the registry's answer to a lookup (bf_registry_answer_cb;
+ *  @p opaque is the worker): decode the jobs that waited for it again. */
+void bf_decode_on_registry_answer(void *opaque, int32_t id, bf_err_t err,
+                                  const char *errstr);
 /** claim.c: ask Redis what to do with the report. */
 void bf_claim(bf_job_t *j);
 /** analyse.c: run the analyses; the result follows. */

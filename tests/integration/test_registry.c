@@ -2,9 +2,19 @@
  * test_registry.c - the Schema Registry client against a local server that
  * answers like Confluent's REST API (support/registry_server.c): register
  * and look up with caching both ways, the registry's error bodies, a slow
- * or unreachable registry, basic auth, and Confluent framing end to end
- * through the codec, including a report written with an older schema
+ * or unreachable registry (BF_ERR_UNAVAILABLE and the fail-fast window),
+ * basic auth, and Confluent framing end to end through the codec,
+ * including a report written with an older schema
  * (tests/data/report_v1.avsc) that only the registry knows.
+ *
+ * Then the same client attached to an event loop (bf_registry_attach):
+ * lookups answer BF_ERR_PENDING at once and the answer is announced; one
+ * request serves every lookup of an id; answers are cached both ways; an
+ * outage is BF_ERR_UNAVAILABLE until the registry answers again; the
+ * second URL is tried when the first cannot be reached; basic auth is
+ * sent; a slow registry does not hold the loop; and destroying the client
+ * or the HTTP client with a lookup in flight is safe. Requests are
+ * counted by the server, which sees every one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +26,11 @@
 
 #include <cmocka.h>
 
+#include <time.h>
+#include <uv.h>
+
 #include "libbf/codec.h"
+#include "libbf/http.h"
 #include "libbf/registry.h"
 #include "libbf/schema.h"
 #include "support/registry_server.h"
@@ -36,17 +50,30 @@ typedef struct fixture_s {
     bf_registry_t *client;
 } fixture_t;
 
-static bf_registry_t *client_for(const char *url, double timeout_s, const char *user_info)
+/* A client whose fail-fast window after an outage lasts @p retry_after_s. */
+static bf_registry_t *client_failing_fast_for(const char *url, double timeout_s,
+                                              const char *user_info, double retry_after_s)
 {
     char errstr[256] = "";
     bf_registry_options_t o = {.url = url,
                                .user_info = user_info,
                                .timeout_s = timeout_s * bf_test_timeout_mult(),
-                               .retry_after_s = 30};
+                               .retry_after_s = retry_after_s};
     bf_registry_t *c = bf_registry_new(&o, errstr, sizeof(errstr));
     if (!c)
         fail_msg("bf_registry_new: %s", errstr);
     return c;
+}
+
+static bf_registry_t *client_for(const char *url, double timeout_s, const char *user_info)
+{
+    return client_failing_fast_for(url, timeout_s, user_info, 30);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000 * 1000};
+    nanosleep(&ts, NULL);
 }
 
 static int setup(void **state)
@@ -118,14 +145,14 @@ static void test_lookup_by_id_is_fetched_once(void **state)
     int32_t id = bf_test_registry_add(f->server, "s-value", bf_schema_text("heartbeat"));
     char errstr[256] = "";
     const char *got = NULL;
-    assert_int_equal(
-        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)), BF_OK);
-    assert_string_equal(got, bf_schema_text("heartbeat"));
     unsigned before = bf_test_registry_requests(f->server);
     assert_int_equal(
         bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)), BF_OK);
-    assert_int_equal(bf_test_registry_requests(f->server), before);
-    assert_int_equal(bf_registry_requests(f->client), 1);
+    assert_string_equal(got, bf_schema_text("heartbeat"));
+    assert_int_equal(bf_test_registry_requests(f->server), before + 1);
+    assert_int_equal(
+        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)), BF_OK);
+    assert_int_equal(bf_test_registry_requests(f->server), before + 1);
 }
 
 static void test_unknown_id_is_not_found_with_the_registry_error_code(void **state)
@@ -178,20 +205,45 @@ static void test_invalid_schema_is_refused_with_42201(void **state)
     assert_int_equal(id, -1);
 }
 
-static void test_server_error_is_an_http_error_with_its_message(void **state)
+/* Lookups until one is not failed fast (the window has passed), or the
+ * deadline; @returns the last answer. */
+static bf_err_t lookup_after_the_window(bf_registry_t *c, int32_t id, const char **got,
+                                        char *errstr, size_t errstr_size)
+{
+    double deadline = bf_test_now() + 10 * bf_test_timeout_mult();
+    bf_err_t err;
+    while ((err = bf_registry_schema_by_id(c, id, got, errstr, errstr_size)) ==
+               BF_ERR_UNAVAILABLE &&
+           strstr(errstr, "asked again in") && bf_test_now() < deadline)
+        sleep_ms(20);
+    return err;
+}
+
+static void test_server_error_is_an_outage_with_its_message(void **state)
 {
     fixture_t *f = *state;
+    bf_registry_t *c = client_failing_fast_for(bf_test_registry_url(f->server), 5, NULL,
+                                               0.5 * bf_test_timeout_mult());
     char errstr[256] = "";
     const char *got = NULL;
     bf_test_registry_fail_next(f->server, 500, 1);
     int32_t id = bf_test_registry_add(f->server, "s-value", bf_schema_text("validation"));
-    assert_int_equal(
-        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)),
-        BF_ERR_HTTP);
+    assert_int_equal(bf_registry_schema_by_id(c, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_UNAVAILABLE);
     assert_non_null(strstr(errstr, "Injected failure"));
-    /* A 500 is not an outage of the transport: the next call asks again. */
-    assert_int_equal(
-        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)), BF_OK);
+    assert_non_null(strstr(errstr, "50001"));
+    /* Failed fast, with the reason, until the window has passed. */
+    unsigned sent = bf_test_registry_requests(f->server);
+    bf_err_t err = bf_registry_schema_by_id(c, id, &got, errstr, sizeof(errstr));
+    if (err == BF_ERR_UNAVAILABLE) { /* else the window passed already */
+        assert_non_null(strstr(errstr, "schema registry unavailable"));
+        assert_non_null(strstr(errstr, "Injected failure"));
+        assert_int_equal(bf_test_registry_requests(f->server), sent);
+        err = lookup_after_the_window(c, id, &got, errstr, sizeof(errstr));
+    }
+    assert_int_equal(err, BF_OK);
+    assert_string_equal(got, bf_schema_text("validation"));
+    bf_registry_destroy(c);
 }
 
 static void test_slow_registry_times_out_then_fails_fast(void **state)
@@ -202,15 +254,66 @@ static void test_slow_registry_times_out_then_fails_fast(void **state)
     char errstr[256] = "";
     const char *got = NULL;
     assert_int_equal(bf_registry_schema_by_id(c, 1, &got, errstr, sizeof(errstr)),
-                     BF_ERR_TIMEOUT);
+                     BF_ERR_UNAVAILABLE);
+    assert_non_null(strstr(errstr, "timed out"));
     bf_test_registry_set_delay_ms(f->server, 0);
-    /* Within retry_after_s every call fails without a request. */
-    uint64_t sent = bf_registry_requests(c);
+    /* Within retry_after_s every call fails without a request, register
+     * too. */
+    unsigned sent = bf_test_registry_requests(f->server);
     assert_int_equal(bf_registry_schema_by_id(c, 2, &got, errstr, sizeof(errstr)),
-                     BF_ERR_HTTP);
-    assert_non_null(strstr(errstr, "unreachable"));
-    assert_int_equal(bf_registry_requests(c), sent);
+                     BF_ERR_UNAVAILABLE);
+    assert_non_null(strstr(errstr, "schema registry unavailable"));
+    assert_non_null(strstr(errstr, "timed out"));
+    int32_t id = -1;
+    assert_int_equal(bf_registry_register(c, "x-value", bf_schema_text("report"), &id,
+                                          errstr, sizeof(errstr)),
+                     BF_ERR_UNAVAILABLE);
+    assert_int_equal(bf_test_registry_requests(f->server), sent);
     bf_registry_destroy(c);
+}
+
+/* Which failures are an outage (BF_ERR_UNAVAILABLE: the worker waits them
+ * out) and which are the registry's definitive answer (dead letters). */
+static void test_outages_are_unavailable_and_answers_are_not(void **state)
+{
+    fixture_t *f = *state;
+    int32_t id = bf_test_registry_add(f->server, "s-value", bf_schema_text("heartbeat"));
+    static const struct {
+        int fail_status; /* 0: no failure injected */
+        int32_t id;      /* -1: the known id */
+        bf_err_t want;
+    } cases[] = {
+        {503, -1, BF_ERR_UNAVAILABLE},
+        {500, -1, BF_ERR_UNAVAILABLE},
+        {429, -1, BF_ERR_UNAVAILABLE},
+        {400, -1, BF_ERR_HTTP},
+        {403, -1, BF_ERR_HTTP},
+        {0, 999, BF_ERR_NOT_FOUND},
+        {0, -1, BF_OK},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bf_registry_t *c = client_for(bf_test_registry_url(f->server), 5, NULL);
+        char errstr[256] = "";
+        const char *got = NULL;
+        if (cases[i].fail_status)
+            bf_test_registry_fail_next(f->server, cases[i].fail_status, 1);
+        bf_err_t err = bf_registry_schema_by_id(c, cases[i].id < 0 ? id : cases[i].id,
+                                                &got, errstr, sizeof(errstr));
+        if (err != cases[i].want)
+            fail_msg("case %zu (HTTP %d): %s (%s), want %s", i, cases[i].fail_status,
+                     bf_err_name(err), errstr, bf_err_name(cases[i].want));
+        bf_registry_destroy(c);
+    }
+    /* Unreachable, and then failed fast: unavailable both times. */
+    char url[64], errstr[256] = "";
+    const char *got = NULL;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", bf_test_free_port());
+    bf_registry_t *down = client_for(url, 1, NULL);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(bf_registry_schema_by_id(down, id, &got, errstr, sizeof(errstr)),
+                         BF_ERR_UNAVAILABLE);
+    assert_non_null(strstr(errstr, "schema registry unavailable"));
+    bf_registry_destroy(down);
 }
 
 static void test_unreachable_url_falls_over_to_the_next(void **state)
@@ -232,7 +335,7 @@ static void test_unreachable_url_falls_over_to_the_next(void **state)
     c = client_for(urls, 5, NULL);
     assert_int_equal(bf_registry_register(c, "r-value", bf_schema_text("report"), &id,
                                           errstr, sizeof(errstr)),
-                     BF_ERR_HTTP);
+                     BF_ERR_UNAVAILABLE);
     assert_non_null(strstr(errstr, "/subjects/r-value/versions"));
     bf_registry_destroy(c);
 }
@@ -306,6 +409,7 @@ static void test_confluent_round_trip_through_the_registry(void **state)
     assert_non_null(strstr(errstr, "no schema registry"));
     bf_registry_t *reader = client_for(bf_test_registry_url(f->server), 5, NULL);
     bf_registry_use_for_decoding(reader, worker);
+    unsigned before = bf_test_registry_requests(f->server);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(bf_codec_decode(worker, BF_RECORD_REPORT, buf.data, buf.len,
                                          &got, NULL, errstr, sizeof(errstr)),
@@ -313,7 +417,7 @@ static void test_confluent_round_trip_through_the_registry(void **state)
         assert_true(json_equal(got, report));
         json_decref(got);
     }
-    assert_int_equal(bf_registry_requests(reader), 1); /* looked up once */
+    assert_int_equal(bf_test_registry_requests(f->server), before + 1); /* once */
     bf_registry_destroy(reader);
     bf_buf_free(&buf);
     json_decref(report);
@@ -472,41 +576,384 @@ static void test_preload_learns_every_version_of_the_subject(void **state)
     free(v1);
 }
 
-/* Which failures are worth retrying: the worker waits those out and
- * dead-letters only a definitive answer. */
-static void test_failures_say_whether_they_are_transient(void **state)
+/* ------------------------------------------------------------------------
+ * Asynchronous lookups: the client attached to a bf_http_t on a loop.
+ */
+
+typedef struct async_s {
+    uv_loop_t loop;
+    bf_http_t *http;
+    uv_timer_t deadline;
+    bool late;   /* the deadline passed */
+    int answers; /* announcements so far */
+    int32_t id;  /* of the last one */
+    bf_err_t err;
+    char why[320];
+} async_t;
+
+static void on_answer(void *opaque, int32_t id, bf_err_t err, const char *errstr)
+{
+    async_t *a = opaque;
+    a->answers++;
+    a->id = id;
+    a->err = err;
+    snprintf(a->why, sizeof(a->why), "%s", errstr);
+    uv_stop(&a->loop); /* async_wait's run ends here, not at its next event */
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    ((async_t *)t->data)->late = true;
+}
+
+static void async_open(async_t *a, bf_registry_t *reg)
+{
+    memset(a, 0, sizeof(*a));
+    char errstr[256] = "";
+    assert_int_equal(uv_loop_init(&a->loop), 0);
+    a->http = bf_http_new(&a->loop, 16, errstr, sizeof(errstr));
+    assert_non_null(a->http);
+    uv_timer_init(&a->loop, &a->deadline);
+    a->deadline.data = a;
+    bf_registry_attach(reg, a->http, on_answer, a);
+}
+
+/* Run the loop until @p n announcements in all, or fail after a (generous)
+ * deadline. */
+static void async_wait(async_t *a, int n)
+{
+    a->late = false;
+    uv_timer_start(&a->deadline, on_deadline, (uint64_t)(20000 * bf_test_timeout_mult()),
+                   0);
+    while (a->answers < n && !a->late)
+        uv_run(&a->loop, UV_RUN_ONCE);
+    uv_timer_stop(&a->deadline);
+    if (a->answers < n)
+        fail_msg("%d of %d answers announced", a->answers, n);
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Close every handle left and the loop. A run may first just clear the
+ * stop of an announcement made outside a run (by bf_http_destroy). */
+static void loop_close(async_t *a)
+{
+    uv_walk(&a->loop, walk_close, NULL);
+    while (uv_run(&a->loop, UV_RUN_DEFAULT)) {
+    }
+    assert_int_equal(uv_loop_close(&a->loop), 0);
+}
+
+/* Detach @p reg (may be NULL), destroy the HTTP client and close the loop. */
+static void async_close(async_t *a, bf_registry_t *reg)
+{
+    bf_registry_attach(reg, NULL, NULL, NULL);
+    bf_http_destroy(a->http);
+    loop_close(a);
+}
+
+static void test_async_lookups_of_one_id_share_one_request(void **state)
+{
+    fixture_t *f = *state;
+    int32_t id = bf_test_registry_add(f->server, "s-value", bf_schema_text("heartbeat"));
+    async_t a;
+    async_open(&a, f->client);
+    unsigned before = bf_test_registry_requests(f->server);
+    char errstr[256] = "";
+    const char *got = NULL;
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(
+            bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)),
+            BF_ERR_PENDING);
+        assert_null(got);
+    }
+    async_wait(&a, 1);
+    assert_int_equal(a.id, id);
+    assert_int_equal(a.err, BF_OK);
+    assert_int_equal(bf_test_registry_requests(f->server), before + 1);
+    /* Now from the cache, with no request and no announcement. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(
+            bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)), BF_OK);
+        assert_string_equal(got, bf_schema_text("heartbeat"));
+    }
+    assert_int_equal(bf_test_registry_requests(f->server), before + 1);
+    assert_int_equal(a.answers, 1);
+    async_close(&a, f->client);
+}
+
+static void test_async_answers_are_cached_both_ways(void **state)
+{
+    fixture_t *f = *state;
+    int32_t id = bf_test_registry_add(f->server, "s-value", bf_schema_text("report"));
+    async_t a;
+    async_open(&a, f->client);
+    char errstr[256] = "";
+    const char *got = NULL;
+    /* Two ids in flight at once, each announced. */
+    assert_int_equal(
+        bf_registry_schema_by_id(f->client, 4242, &got, errstr, sizeof(errstr)),
+        BF_ERR_PENDING);
+    assert_int_equal(
+        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)),
+        BF_ERR_PENDING);
+    async_wait(&a, 2);
+    unsigned before = bf_test_registry_requests(f->server);
+    assert_int_equal(
+        bf_registry_schema_by_id(f->client, 4242, &got, errstr, sizeof(errstr)),
+        BF_ERR_NOT_FOUND);
+    assert_null(got);
+    assert_non_null(strstr(errstr, "Schema 4242 not found"));
+    assert_non_null(strstr(errstr, "40403"));
+    assert_int_equal(
+        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)), BF_OK);
+    assert_string_equal(got, bf_schema_text("report"));
+    assert_int_equal(bf_test_registry_requests(f->server), before);
+    async_close(&a, f->client);
+    /* Detached, the cache still answers, and a new id is asked for at once
+     * (synchronously). */
+    int32_t other =
+        bf_test_registry_add(f->server, "s-value", bf_schema_text("heartbeat"));
+    assert_int_equal(
+        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)), BF_OK);
+    assert_int_equal(
+        bf_registry_schema_by_id(f->client, other, &got, errstr, sizeof(errstr)), BF_OK);
+    assert_string_equal(got, bf_schema_text("heartbeat"));
+}
+
+/* Through the codec: the decode says BF_ERR_PENDING (no dead letter, no
+ * guess), and decodes once the answer is announced. */
+static void test_async_decode_is_pending_then_decodes(void **state)
+{
+    fixture_t *f = *state;
+    char *v1 = read_file("tests/data/report_v1.avsc");
+    int32_t id = bf_test_registry_add(f->server, "bountyfleet.reports-value", v1);
+    bf_buf_t msg;
+    v1_message(id, &msg);
+    unsigned char unknown[6] = {0, 0, 0, 0x7F, 0x7F, 0};
+    char errstr[256] = "";
+    bf_codec_t *codec = bf_codec_new(errstr, sizeof(errstr));
+    bf_registry_use_for_decoding(f->client, codec);
+    async_t a;
+    async_open(&a, f->client);
+    json_t *got = NULL;
+    assert_int_equal(bf_codec_decode(codec, BF_RECORD_REPORT, msg.data, msg.len, &got,
+                                     NULL, errstr, sizeof(errstr)),
+                     BF_ERR_PENDING);
+    assert_null(got);
+    assert_non_null(strstr(errstr, "pending"));
+    assert_int_equal(bf_codec_decode(codec, BF_RECORD_REPORT, unknown, sizeof(unknown),
+                                     &got, NULL, errstr, sizeof(errstr)),
+                     BF_ERR_PENDING);
+    async_wait(&a, 2);
+    assert_int_equal(bf_codec_decode(codec, BF_RECORD_REPORT, msg.data, msg.len, &got,
+                                     NULL, errstr, sizeof(errstr)),
+                     BF_OK);
+    assert_string_equal(json_string_value(json_object_get(got, "report_id")), "r-old");
+    json_decref(got);
+    assert_int_equal(bf_codec_decode(codec, BF_RECORD_REPORT, unknown, sizeof(unknown),
+                                     &got, NULL, errstr, sizeof(errstr)),
+                     BF_ERR_UNKNOWN_SCHEMA);
+    assert_non_null(strstr(errstr, "40403"));
+    async_close(&a, f->client);
+    bf_codec_destroy(codec);
+    bf_buf_free(&msg);
+    free(v1);
+}
+
+static void test_async_outage_is_unavailable_until_the_registry_answers(void **state)
+{
+    fixture_t *f = *state;
+    int32_t id = bf_test_registry_add(f->server, "s-value", bf_schema_text("heartbeat"));
+    bf_registry_t *c = client_failing_fast_for(bf_test_registry_url(f->server), 5, NULL,
+                                               0.5 * bf_test_timeout_mult());
+    async_t a;
+    async_open(&a, c);
+    char errstr[256] = "";
+    const char *got = NULL;
+    bf_test_registry_fail_next(f->server, 503, 1);
+    assert_int_equal(bf_registry_schema_by_id(c, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_PENDING);
+    async_wait(&a, 1);
+    assert_int_equal(a.err, BF_ERR_UNAVAILABLE);
+    assert_non_null(strstr(a.why, "Injected failure"));
+    /* The fail-fast window: unavailable at once, nothing asked. */
+    unsigned sent = bf_test_registry_requests(f->server);
+    bf_err_t err = bf_registry_schema_by_id(c, id, &got, errstr, sizeof(errstr));
+    if (err == BF_ERR_UNAVAILABLE) { /* else the window passed already */
+        assert_non_null(strstr(errstr, "Injected failure"));
+        assert_int_equal(bf_test_registry_requests(f->server), sent);
+        err = lookup_after_the_window(c, id, &got, errstr, sizeof(errstr));
+    }
+    /* Then it is asked again, and answers. */
+    assert_int_equal(err, BF_ERR_PENDING);
+    async_wait(&a, 2);
+    assert_int_equal(a.err, BF_OK);
+    assert_int_equal(bf_registry_schema_by_id(c, id, &got, errstr, sizeof(errstr)),
+                     BF_OK);
+    async_close(&a, c);
+    bf_registry_destroy(c);
+
+    /* A registry nobody listens for is an outage too. */
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", bf_test_free_port());
+    bf_registry_t *down = client_for(url, 5, NULL);
+    async_open(&a, down);
+    assert_int_equal(bf_registry_schema_by_id(down, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_PENDING);
+    async_wait(&a, 1);
+    assert_int_equal(a.err, BF_ERR_UNAVAILABLE);
+    assert_int_equal(bf_registry_schema_by_id(down, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_UNAVAILABLE);
+    async_close(&a, down);
+    bf_registry_destroy(down);
+}
+
+static void test_async_lookup_falls_over_to_the_second_url(void **state)
+{
+    fixture_t *f = *state;
+    int32_t id = bf_test_registry_add(f->server, "s-value", bf_schema_text("validation"));
+    char urls[256];
+    snprintf(urls, sizeof(urls), "http://127.0.0.1:%d, %s", bf_test_free_port(),
+             bf_test_registry_url(f->server));
+    bf_registry_t *c = client_for(urls, 5, NULL);
+    async_t a;
+    async_open(&a, c);
+    unsigned before = bf_test_registry_requests(f->server);
+    char errstr[256] = "";
+    const char *got = NULL;
+    assert_int_equal(bf_registry_schema_by_id(c, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_PENDING);
+    async_wait(&a, 1);
+    if (a.err != BF_OK)
+        fail_msg("%s: %s", bf_err_name(a.err), a.why);
+    assert_int_equal(bf_test_registry_requests(f->server), before + 1);
+    assert_int_equal(bf_registry_schema_by_id(c, id, &got, errstr, sizeof(errstr)),
+                     BF_OK);
+    assert_string_equal(got, bf_schema_text("validation"));
+    async_close(&a, c);
+    bf_registry_destroy(c);
+}
+
+/* The server answers only requests whose Authorization header is exactly
+ * "Basic " + base64("svc:s3cret"). */
+static void test_async_lookup_sends_basic_auth(void **state)
+{
+    (void)state;
+    bf_test_registry_t *server = bf_test_registry_start("svc:s3cret");
+    assert_non_null(server);
+    int32_t id = bf_test_registry_add(server, "a-value", bf_schema_text("report"));
+    bf_registry_t *anon = client_for(bf_test_registry_url(server), 5, NULL);
+    bf_registry_t *authed = client_for(bf_test_registry_url(server), 5, "svc:s3cret");
+    async_t a;
+    async_open(&a, authed);
+    bf_registry_attach(anon, a.http, on_answer, &a);
+    char errstr[256] = "";
+    const char *got = NULL;
+    assert_int_equal(bf_registry_schema_by_id(anon, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_PENDING);
+    assert_int_equal(bf_registry_schema_by_id(authed, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_PENDING);
+    async_wait(&a, 2);
+    assert_int_equal(bf_registry_schema_by_id(authed, id, &got, errstr, sizeof(errstr)),
+                     BF_OK);
+    assert_string_equal(got, bf_schema_text("report"));
+    assert_int_equal(bf_registry_schema_by_id(anon, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_PENDING); /* a 401 is not cached: asked again */
+    async_wait(&a, 3);
+    assert_int_equal(a.err, BF_ERR_HTTP);
+    assert_non_null(strstr(a.why, "Unauthorized"));
+    assert_null(strstr(a.why, "s3cret"));
+    bf_registry_attach(anon, NULL, NULL, NULL);
+    async_close(&a, authed);
+    bf_registry_destroy(anon);
+    bf_registry_destroy(authed);
+    bf_test_registry_stop(server);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    (*(int *)t->data)++;
+}
+
+/* While the registry takes a second to answer, a 20 ms timer on the same
+ * loop keeps firing: the loop is not held. A held loop would fire it once
+ * at most, when the lookup returned. */
+static void test_async_slow_registry_does_not_hold_the_loop(void **state)
+{
+    fixture_t *f = *state;
+    int32_t id = bf_test_registry_add(f->server, "s-value", bf_schema_text("heartbeat"));
+    async_t a;
+    async_open(&a, f->client);
+    int ticks = 0;
+    uv_timer_t tick;
+    uv_timer_init(&a.loop, &tick);
+    tick.data = &ticks;
+    uv_timer_start(&tick, on_tick, 20, 20);
+    bf_test_registry_set_delay_ms(f->server, (int)(1000 * bf_test_timeout_mult()));
+    char errstr[256] = "";
+    const char *got = NULL;
+    assert_int_equal(
+        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)),
+        BF_ERR_PENDING);
+    async_wait(&a, 1);
+    bf_test_registry_set_delay_ms(f->server, 0);
+    assert_int_equal(a.err, BF_OK);
+    if (ticks < 10)
+        fail_msg("the timer fired %d times while the registry was slow", ticks);
+    uv_close((uv_handle_t *)&tick, NULL);
+    async_close(&a, f->client);
+}
+
+/* The client destroyed with a lookup in flight: the answer is dropped.
+ * The HTTP client destroyed under an attached client: the lookup is
+ * announced as cancelled, and the client never uses it again. (ASan and
+ * LSan watch for what would be wrong.) */
+static void test_async_destroy_with_a_lookup_in_flight_is_safe(void **state)
 {
     fixture_t *f = *state;
     int32_t id = bf_test_registry_add(f->server, "s-value", bf_schema_text("heartbeat"));
     char errstr[256] = "";
     const char *got = NULL;
-    assert_false(bf_registry_failed_transiently(f->client));
-    bf_test_registry_fail_next(f->server, 503, 1);
-    assert_int_equal(
-        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)),
-        BF_ERR_HTTP);
-    assert_true(bf_registry_failed_transiently(f->client));
-    bf_test_registry_fail_next(f->server, 429, 1);
-    assert_int_equal(
-        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)),
-        BF_ERR_HTTP);
-    assert_true(bf_registry_failed_transiently(f->client));
-    assert_int_equal(
-        bf_registry_schema_by_id(f->client, 999, &got, errstr, sizeof(errstr)),
-        BF_ERR_NOT_FOUND);
-    assert_false(bf_registry_failed_transiently(f->client));
-    assert_int_equal(
-        bf_registry_schema_by_id(f->client, id, &got, errstr, sizeof(errstr)), BF_OK);
-    assert_false(bf_registry_failed_transiently(f->client));
-    /* Unreachable, and then failed fast: transient both times. */
-    bf_registry_t *down = client_for("http://127.0.0.1:1", 1, NULL);
-    assert_int_equal(bf_registry_schema_by_id(down, id, &got, errstr, sizeof(errstr)),
-                     BF_ERR_HTTP);
-    assert_true(bf_registry_failed_transiently(down));
-    assert_int_equal(bf_registry_schema_by_id(down, id, &got, errstr, sizeof(errstr)),
-                     BF_ERR_HTTP);
-    assert_true(bf_registry_failed_transiently(down));
-    bf_registry_destroy(down);
+    bf_test_registry_set_delay_ms(f->server, 200);
+
+    bf_registry_t *c = client_for(bf_test_registry_url(f->server), 5, NULL);
+    async_t a;
+    async_open(&a, c);
+    unsigned before = bf_test_registry_requests(f->server);
+    assert_int_equal(bf_registry_schema_by_id(c, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_PENDING);
+    /* Until the server has the request, then let it go. */
+    double deadline = bf_test_now() + 10 * bf_test_timeout_mult();
+    while (bf_test_registry_requests(f->server) == before && bf_test_now() < deadline) {
+        uv_run(&a.loop, UV_RUN_NOWAIT);
+        sleep_ms(5);
+    }
+    bf_registry_destroy(c);
+    async_close(&a, NULL); /* completes the orphaned lookup */
+    assert_int_equal(a.answers, 0);
+
+    c = client_for(bf_test_registry_url(f->server), 5, NULL);
+    async_open(&a, c);
+    assert_int_equal(bf_registry_schema_by_id(c, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_PENDING);
+    bf_http_destroy(a.http);
+    assert_int_equal(a.answers, 1);
+    assert_int_equal(a.err, BF_ERR_STATE);
+    assert_int_equal(bf_registry_schema_by_id(c, id, &got, errstr, sizeof(errstr)),
+                     BF_ERR_STATE);
+    loop_close(&a);
+    /* Detached again, it asks synchronously. */
+    bf_registry_attach(c, NULL, NULL, NULL);
+    bf_test_registry_set_delay_ms(f->server, 0);
+    assert_int_equal(bf_registry_schema_by_id(c, id, &got, errstr, sizeof(errstr)),
+                     BF_OK);
+    bf_registry_destroy(c);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -519,9 +966,9 @@ int main(void)
         T(test_unknown_id_is_not_found_with_the_registry_error_code),
         T(test_many_unknown_ids_keep_the_cache_bounded),
         T(test_invalid_schema_is_refused_with_42201),
-        T(test_server_error_is_an_http_error_with_its_message),
+        T(test_server_error_is_an_outage_with_its_message),
         T(test_slow_registry_times_out_then_fails_fast),
-        T(test_failures_say_whether_they_are_transient),
+        T(test_outages_are_unavailable_and_answers_are_not),
         T(test_unreachable_url_falls_over_to_the_next),
         T(test_basic_auth_is_sent_and_required),
         T(test_from_env_without_url_is_no_registry),
@@ -529,6 +976,14 @@ int main(void)
         T(test_v1_writer_id_from_the_registry_resolves_to_the_reader),
         T(test_server_answers_subjects_and_versions_like_the_registry),
         T(test_preload_learns_every_version_of_the_subject),
+        T(test_async_lookups_of_one_id_share_one_request),
+        T(test_async_answers_are_cached_both_ways),
+        T(test_async_decode_is_pending_then_decodes),
+        T(test_async_outage_is_unavailable_until_the_registry_answers),
+        T(test_async_lookup_falls_over_to_the_second_url),
+        T(test_async_lookup_sends_basic_auth),
+        T(test_async_slow_registry_does_not_hold_the_loop),
+        T(test_async_destroy_with_a_lookup_in_flight_is_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
