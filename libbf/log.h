@@ -8,6 +8,12 @@
  * The level is checked before any argument is formatted (redis serverLog),
  * so a debug line on the hot path costs one comparison when debug is off.
  * Field values are JSON-escaped; secrets must never be passed in.
+ *
+ * Every line is one valid JSON object (RFC 8259) of at most 4096 bytes,
+ * whatever the values hold: control characters are escaped, a byte that
+ * is not part of well-formed UTF-8 is written as U+FFFD, a long value is
+ * cut ("..." at its end) and fields that no longer fit are left out; a
+ * line that lost something that way ends with "truncated":true.
  */
 #ifndef BF_LOG_H
 #define BF_LOG_H
