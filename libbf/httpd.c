@@ -291,7 +291,7 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     return MHD_http_unescape(s);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+void bf_httpd_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];
@@ -299,7 +299,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    bf_log(BF_LOG_DEBUG, "httpd", "mhd", BF_LSTR("msg", msg));
+    bf_log(BF_LOG_WARN, "httpd", "mhd_error", BF_LSTR("msg", msg));
 }
 
 bf_err_t bf_httpd_addr_parse(const char *addr, char *host, size_t host_size, int *port,
@@ -395,7 +395,7 @@ bf_err_t bf_httpd_start(bf_httpd_t **out, const char *addr, bf_metrics_t *metric
     snprintf(h->reason, sizeof(h->reason), "starting");
     h->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        on_request, h, MHD_OPTION_EXTERNAL_LOGGER, bf_httpd_mhd_log, NULL,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,

@@ -15,6 +15,7 @@
 #ifndef BF_HTTPD_H
 #define BF_HTTPD_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -38,6 +39,14 @@ typedef struct bf_httpd_request_s {
  * check (RFC 6750). */
 typedef void (*bf_http_handler_t)(void *opaque, const bf_httpd_request_t *req,
                                   int *status, const char **content_type, char **body);
+
+/**
+ * @brief libmicrohttpd's own error messages (MHD_OPTION_EXTERNAL_LOGGER),
+ *        one warn line each (component "httpd", event "mhd_error"): the one
+ *        logger of every embedded server, ours and the AI simulator's.
+ * @locality any thread
+ */
+void bf_httpd_mhd_log(void *cls, const char *fmt, va_list ap);
 
 /**
  * @brief Split METRICS_ADDR-style "host:port", ":port" (every interface)

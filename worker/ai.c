@@ -14,11 +14,6 @@
 #include "libbf/mem.h"
 #include "worker/ai_int.h"
 
-double bf_ai_now(void)
-{
-    return (double)uv_hrtime() / 1e9;
-}
-
 bf_err_t bf_ai_config_check(const bf_ai_config_t *cfg, char *errstr, size_t errstr_size)
 {
     if (cfg->n_providers == 0 || cfg->n_providers > BF_AI__COUNT) {
@@ -141,7 +136,6 @@ bf_ai_t *bf_ai_new(uv_loop_t *loop, bf_http_t *http, const bf_ai_config_t *cfg,
     }
     if (bc.cooldown_s <= 0)
         bc.cooldown_s = 10;
-    ai->rng = uv_hrtime() | 1;
     /* The requests first: a prompt set that cannot make one fails here,
      * before anything is on the loop. */
     for (size_t i = 0; i < cfg->n_providers; i++) {
@@ -166,7 +160,7 @@ bf_ai_t *bf_ai_new(uv_loop_t *loop, bf_http_t *http, const bf_ai_config_t *cfg,
             }
         }
     }
-    double now = bf_ai_now();
+    double now = bf_monotonic_s();
     for (size_t i = 0; i < cfg->n_providers; i++) {
         bf_ai_prov_t *p = &ai->providers[i];
         bf_bucket_init(&p->rpm, p->cfg.rpm, now);
@@ -253,7 +247,7 @@ void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, bf_ai_input_t *input,
     c->kind = kind;
     c->input = bf_ai_input_ref(input);
     c->deadline = deadline;
-    c->started = bf_ai_now();
+    c->started = bf_monotonic_s();
     c->cb = cb;
     c->opaque = opaque;
     c->next_all = ai->calls;
@@ -282,7 +276,7 @@ static double earliest_probe(const bf_ai_t *ai, double now)
 
 bool bf_ai_available(const bf_ai_t *ai)
 {
-    return earliest_probe(ai, bf_ai_now()) == 0;
+    return earliest_probe(ai, bf_monotonic_s()) == 0;
 }
 
 size_t bf_ai_pending(const bf_ai_t *ai)
@@ -306,7 +300,7 @@ void bf_ai_limit_status(const bf_ai_t *ai, bf_ai_limit_status_t *out)
     *out = (bf_ai_limit_status_t){.workers = 1};
     if (!ai)
         return;
-    double now = bf_ai_now();
+    double now = bf_monotonic_s();
     const bf_ai_prov_t *first = &ai->providers[0];
     if (first->fleet) {
         bf_ai_fleet_status_t st;

@@ -11,18 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "libbf/backoff.h"
 #include "libbf/log.h"
 #include "worker/ai_int.h"
-
-/* xorshift64*: the jitter draws; quality matters little, speed and no
- * shared state (rand()) do. */
-static double uniform01(bf_ai_t *ai)
-{
-    ai->rng ^= ai->rng >> 12;
-    ai->rng ^= ai->rng << 25;
-    ai->rng ^= ai->rng >> 27;
-    return (double)((ai->rng * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53;
-}
 
 static const char *response_header(const char *name, void *opaque)
 {
@@ -147,7 +138,7 @@ void bf_ai_answer_on_http(const bf_http_response_t *resp, void *opaque)
     bf_ai_call_t *c = opaque;
     bf_ai_t *ai = c->ai;
     bf_ai_prov_t *p = &ai->providers[c->pi];
-    double now = bf_ai_now();
+    double now = bf_monotonic_s();
     if (resp->err == BF_ERR_STATE) { /* the HTTP client is closing */
         count_request(ai, p, c, "error", now - c->sent);
         snprintf(c->reasons, sizeof(c->reasons), "shutting down");
@@ -246,11 +237,10 @@ void bf_ai_answer_on_http(const bf_http_response_t *resp, void *opaque)
         bf_ai_call_next_provider(c, c->last_error);
         return;
     }
-    double ceiling =
-        ai->cfg.backoff_base_s * pow(2.0, c->tries[c->pi] + c->throttled[c->pi] - 1);
-    if (ceiling > ai->cfg.backoff_cap_s)
-        ceiling = ai->cfg.backoff_cap_s;
-    double delay = ceiling * uniform01(ai);
+    /* full jitter over the failed and throttled attempts at this provider */
+    const bf_backoff_t backoff = {ai->cfg.backoff_base_s, ai->cfg.backoff_cap_s, 1.0};
+    int attempt = c->tries[c->pi] + c->throttled[c->pi] - 1;
+    double delay = bf_backoff_s(&backoff, attempt > 0 ? (unsigned)attempt : 0);
     if (resp->retry_after_s > delay)
         delay = resp->retry_after_s;
     if (c->deadline > 0 && now + delay >= c->deadline) {

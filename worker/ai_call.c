@@ -153,7 +153,7 @@ void bf_ai_call_finish(bf_ai_call_t *c, bf_err_t err, double cost)
         .provider = bf_ai_provider_name(p->cfg.provider),
         .model = err == BF_OK && c->verdict.model[0] ? c->verdict.model : p->cfg.model,
         .cost_usd = cost + c->paid,
-        .seconds = bf_ai_now() - c->started,
+        .seconds = bf_monotonic_s() - c->started,
         .attempts = c->attempts,
         .throttled = throttled,
         .breaker_waits = c->breaker_waits,
@@ -251,7 +251,7 @@ void bf_ai_call_next_provider(bf_ai_call_t *c, const char *why)
             bf_ai_call_enqueue(&ai->providers[j], c);
             return;
         }
-    double now = bf_ai_now(), wait = -1;
+    double now = bf_monotonic_s(), wait = -1;
     size_t first = n;
     for (size_t j = 0; j < n; j++) {
         if (!bf_ai_call_budget_left(c, j))
@@ -368,7 +368,7 @@ static void on_granted(int granted, double wait, void *opaque)
     bf_ai_prov_t *p = opaque;
     if (p->ai->closing)
         return;
-    take_grant(p, granted, wait, bf_ai_now());
+    take_grant(p, granted, wait, bf_monotonic_s());
     pump(p);
 }
 
@@ -407,7 +407,7 @@ void bf_ai_call_flush_learned(bf_ai_prov_t *p, double now)
 static void pump(bf_ai_prov_t *p)
 {
     bf_ai_t *ai = p->ai;
-    double now = bf_ai_now();
+    double now = bf_monotonic_s();
     while (p->head && !ai->closing) {
         bf_ai_call_t *c = p->head;
         if (c->deadline > 0 && now >= c->deadline) {

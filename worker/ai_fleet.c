@@ -33,6 +33,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "libbf/clock.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 #include "worker/ai_limit.h"
@@ -408,8 +409,7 @@ static void on_reply(bf_redis_t *redis, bf_err_t err, redisReply *reply, void *o
         /* Late (a timeout takes the command's whole timeout): the share is
          * taken at the time of the answer, on the loop's clock. */
         double wait;
-        int granted =
-            went_local(f, why, f->tokens, f->n, (double)uv_hrtime() / 1e9, &wait);
+        int granted = went_local(f, why, f->tokens, f->n, bf_monotonic_s(), &wait);
         f->cb(granted, wait, f->opaque);
         return;
     }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "libbf/clock.h"
 #include "worker/ai.h"
 #include "worker/ai_fleet.h"
 
@@ -67,7 +68,6 @@ struct bf_ai_s {
     bf_ai_call_t *calls; /* every unsettled call */
     size_t pending;
     double cost_total;
-    uint64_t rng;
     int open_handles;
     bool closing;
     bf_metric_t *m_requests, *m_duration, *m_tokens, *m_cost;
@@ -110,9 +110,6 @@ struct bf_ai_call_s {
     bf_ai_stream_t *stream; /* cfg.stream: this attempt's assembly */
     char *stream_body;      /* its equivalent non-streamed body */
 };
-
-/** @brief Seconds on the loop's clock (uv_hrtime). */
-double bf_ai_now(void);
 
 /* ---- ai_call.c ----------------------------------------------------------- */
 

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "libbf/clock.h"
+
 /* A plain non-negative number, or -1. */
 static double number(const char *s)
 {
@@ -66,20 +68,10 @@ double bf_ai_parse_reset_time(const char *rfc3339, double now_wall)
 {
     if (!rfc3339)
         return -1;
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    const char *end = strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!end)
+    int64_t ms;
+    if (bf_time_parse_rfc3339(rfc3339, &ms) != BF_OK)
         return -1;
-    double frac = 0;
-    if (*end == '.') { /* fractional seconds */
-        char *after;
-        frac = strtod(end, &after);
-        end = after;
-    }
-    if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
-        return -1; /* the API sends UTC */
-    double at = (double)timegm(&tm) + frac;
+    double at = (double)ms / 1000.0;
     return at > now_wall ? at - now_wall : 0;
 }
 

@@ -100,8 +100,7 @@ static const bf_opt_t options[] = {
      "tokens (input + output) per minute per provider; 0 unlimited", O(tpm)},
     {"burst", 0, "AISIM_BURST", BF_OPT_DOUBLE, "2", 0.01, 60, "SECONDS",
      "rate-limit bucket capacity, in seconds of the rate", O(burst_s)},
-    {"rate-limit-headers", 0, "AISIM_RATE_LIMIT_HEADERS", BF_OPT_ENUM, "on", 1, 0,
-     NULL,
+    {"rate-limit-headers", 0, "AISIM_RATE_LIMIT_HEADERS", BF_OPT_ENUM, "on", 1, 0, NULL,
      "on: the providers' documented x-ratelimit-* / anthropic-ratelimit-* headers on "
      "every answer; off: only retry-after on a 429",
      O(limit_headers), on_off},

@@ -33,6 +33,7 @@
 #include <microhttpd.h>
 
 #include "libbf/buf.h"
+#include "libbf/httpd.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 #include "capture.h"
@@ -949,18 +950,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     atomic_fetch_sub(&srv->in_flight, 1);
 }
 
-/* libmicrohttpd's own error messages, into our log. */
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char msg[512];
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    bf_log(BF_LOG_WARN, "mhd", "error", BF_LSTR("msg", msg));
-}
-
 /* ------------------------------------------------------------------------ */
 /* Start and stop                                                            */
 
@@ -1018,11 +1007,12 @@ bf_aisim_server_t *bf_aisim_server_start(const bf_aisim_server_config_t *cfg,
     };
     /* The logger goes first so that it sees errors in the options after it. */
     s->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)cfg->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)cfg->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, bf_httpd_mhd_log,
+        NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, pool,
+        MHD_OPTION_END);
     if (!s->mhd) {
         snprintf(errstr, errstr_size, "cannot start the HTTP server (see log)");
         close(listen_fd);

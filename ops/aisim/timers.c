@@ -184,14 +184,6 @@ bf_err_t bf_aisim_timers_add(bf_aisim_timers_t *t, uint64_t due_ns,
     return err;
 }
 
-size_t bf_aisim_timers_pending(bf_aisim_timers_t *t)
-{
-    pthread_mutex_lock(&t->lock);
-    size_t n = t->count;
-    pthread_mutex_unlock(&t->lock);
-    return n;
-}
-
 /* Stop the thread first (it may be running a batch, which it finishes),
  * so that when this returns every callback has completed: the caller is
  * about to tear down what the callbacks touch. */

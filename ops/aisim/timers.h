@@ -50,9 +50,6 @@ bf_aisim_timers_t *bf_aisim_timers_new(size_t max_pending, char *errstr,
 bf_err_t bf_aisim_timers_add(bf_aisim_timers_t *t, uint64_t due_ns,
                              bf_aisim_timer_cb_t *cb, void *arg);
 
-/** @brief Entries waiting now. @locality any thread */
-size_t bf_aisim_timers_pending(bf_aisim_timers_t *t);
-
 /**
  * @brief Refuse new entries, stop the thread (letting it finish the
  *        callbacks it is running) and run every pending callback now, in
