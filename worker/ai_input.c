@@ -109,16 +109,22 @@ bf_ai_input_t *bf_ai_input_from_report(const bf_report_t *r)
     }
     /* The message bf_analysis_user_text() makes, escaped as it goes. */
     static const char head[] = "<report>\\n", tail[] = "\\n</report>";
+    char *cvss = bf_analysis_cvss_text(r->cvss_vector);
+    size_t cvss_len = strlen(cvss);
     bf_ai_input_t *in = bf_calloc(1, sizeof(*in));
     in->refs = 1;
-    in->user_len = len + 19; /* "<report>\n" and "\n</report>" */
-    in->user_escaped = bf_malloc(sizeof(head) + 6 * len + sizeof(tail));
+    in->user_len = len + 19 + cvss_len; /* "<report>\n", "\n</report>", the score */
+    in->user_escaped = bf_malloc(sizeof(head) + 6 * (len + cvss_len) + sizeof(tail));
     char *o = in->user_escaped;
     memcpy(o, head, sizeof(head) - 1);
     o += sizeof(head) - 1;
     o += bf_ai_json_escape(text, len, o);
-    memcpy(o, tail, sizeof(tail));
-    in->user_escaped_len = (size_t)(o - in->user_escaped) + sizeof(tail) - 1;
+    memcpy(o, tail, sizeof(tail) - 1);
+    o += sizeof(tail) - 1;
+    o += bf_ai_json_escape(cvss, cvss_len, o);
+    *o = '\0';
+    in->user_escaped_len = (size_t)(o - in->user_escaped);
+    free(cvss);
     hash_hex(sorted, sorted_len, in->content_hash);
     free(text);
     free(sorted);

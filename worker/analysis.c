@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "libbf/buf.h"
+#include "libbf/cvss.h"
 #include "libbf/json_scan.h"
 #include "libbf/mem.h"
 
@@ -119,6 +120,11 @@ json_t *bf_analysis_answer_schema(bf_analysis_kind_t kind)
                      "required", required, "additionalProperties", 0);
 }
 
+const char *bf_analysis_severity_symbol(bf_cvss_rating_t rating)
+{
+    return (unsigned)rating < BF_CVSS_RATING__COUNT ? severities[rating] : "NONE";
+}
+
 char *bf_analysis_user_text(const json_t *report)
 {
     /* The report is data, never instructions: it goes in as one JSON
@@ -127,9 +133,39 @@ char *bf_analysis_user_text(const json_t *report)
      * early, and non-ASCII escaped so nothing can hide in odd encodings. */
     char *report_text =
         json_dumps(report, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH);
-    char *user = bf_asprintf("<report>\n%s\n</report>", report_text ? report_text : "{}");
+    char *cvss =
+        bf_analysis_cvss_text(json_string_value(json_object_get(report, "cvss_vector")));
+    char *user =
+        bf_asprintf("<report>\n%s\n</report>%s", report_text ? report_text : "{}", cvss);
     free(report_text);
+    free(cvss);
     return user;
+}
+
+char *bf_analysis_cvss_text(const char *vector)
+{
+    if (!vector || !*vector)
+        return bf_strdup("");
+    bf_cvss_t cvss;
+    bf_cvss_scores_t sc;
+    char why[200] = "";
+    json_t *o;
+    if (bf_cvss_parse(vector, &cvss, why, sizeof(why)) == BF_OK &&
+        bf_cvss_score(&cvss, &sc) == BF_OK)
+        o = json_pack("{s:s,s:f,s:s}", "version", bf_cvss_version_name(sc.version),
+                      "score", sc.score, "rating",
+                      bf_analysis_severity_symbol(sc.rating));
+    else
+        o = json_pack("{s:s}", "error", why[0] ? why : "not a CVSS vector");
+    /* one decimal, as the specification gives scores */
+    char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH |
+                                   JSON_REAL_PRECISION(3));
+    json_decref(o);
+    if (!text)
+        abort(); /* allocation failure: the project's out-of-memory policy */
+    char *out = bf_asprintf("\n<cvss_computed>\n%s\n</cvss_computed>", text);
+    free(text);
+    return out;
 }
 
 /* OpenAI caches the longest prefix of a prompt of 1,024 tokens or more it

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "libbf/cvss.h"
 #include "libbf/err.h"
 
 typedef enum bf_analysis_kind_e {
@@ -57,10 +58,32 @@ json_t *bf_analysis_answer_schema(bf_analysis_kind_t kind);
 
 /**
  * @brief The user message of every provider: the report serialised as JSON
- *        and delimited as data between <report> and </report>.
+ *        and delimited as data between <report> and </report>, then, when
+ *        the report has a CVSS vector, what it scores
+ *        (bf_analysis_cvss_text()).
  * @returns a new string (caller frees).
  */
 char *bf_analysis_user_text(const json_t *report);
+
+/**
+ * @brief The schema's Severity symbol of a rating ("NONE" ... "CRITICAL"),
+ *        the answer's severity enum; static, never NULL.
+ */
+const char *bf_analysis_severity_symbol(bf_cvss_rating_t rating);
+
+/**
+ * @brief What the report's CVSS vector really scores, as the user message
+ *        gives it after the report: "\n<cvss_computed>\n" + one JSON object
+ *        + "\n</cvss_computed>". The object is {"version", "score",
+ *        "rating"} (libbf/cvss.h), or {"error"} for a vector that is not
+ *        one. It is the project's computation, not the reporter's claim,
+ *        and outside the report's delimiters; the report cannot spell the
+ *        closing tag (its "/" are escaped). The severity prompt says how to
+ *        weigh it.
+ * @param vector the report's cvss_vector; NULL or "" for none
+ * @returns a new string, "" without a vector (caller frees).
+ */
+char *bf_analysis_cvss_text(const char *vector);
 
 /** One analysis's parsed answer. */
 typedef struct bf_verdict_s {

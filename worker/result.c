@@ -28,10 +28,6 @@
 #include "libbf/mem.h"
 #include "worker/worker_int.h"
 
-/* The schema's Severity symbols, by rating. */
-static const char *const rating_symbols[BF_CVSS_RATING__COUNT] = {"NONE", "LOW", "MEDIUM",
-                                                                  "HIGH", "CRITICAL"};
-
 /* The status as one of the schema's symbols, as a static string (for the
  * metric label), or NULL when it is none of them. */
 const char *bf_result_status_symbol(const char *status)
@@ -74,7 +70,8 @@ static int cvss_of_report(const bf_report_t *r, json_t *res)
     json_object_set_new(res, "cvss_score", json_real(sc.score));
     json_object_set_new(res, "cvss_version",
                         json_string(bf_cvss_version_name(sc.version)));
-    json_object_set_new(res, "cvss_rating", json_string(rating_symbols[sc.rating]));
+    json_object_set_new(res, "cvss_rating",
+                        json_string(bf_analysis_severity_symbol(sc.rating)));
     bf_cvss_rating_t claimed;
     if (r->claimed_severity &&
         bf_cvss_rating_parse(r->claimed_severity, &claimed) == BF_OK &&
@@ -82,8 +79,8 @@ static int cvss_of_report(const bf_report_t *r, json_t *res)
         add_reason(res,
                    "claimed_severity_disagrees: claimed %s, but its CVSS %s vector "
                    "scores %.1f (%s)",
-                   rating_symbols[claimed], bf_cvss_version_name(sc.version), sc.score,
-                   rating_symbols[sc.rating]);
+                   bf_analysis_severity_symbol(claimed), bf_cvss_version_name(sc.version),
+                   sc.score, bf_analysis_severity_symbol(sc.rating));
     return (int)sc.rating;
 }
 
@@ -114,8 +111,9 @@ static void check_severity(bf_job_t *j, json_t *res)
         return;
     add_reason(res, "%s: the severity analysis says %s, the vector scores %.1f (%s)",
                apart >= 2 ? "severity_far_from_cvss" : "severity_differs_from_cvss",
-               rating_symbols[ai], json_real_value(json_object_get(res, "cvss_score")),
-               rating_symbols[j->cvss_rating]);
+               bf_analysis_severity_symbol(ai),
+               json_real_value(json_object_get(res, "cvss_score")),
+               bf_analysis_severity_symbol(j->cvss_rating));
     if (apart >= 2 && j->status && strcmp(j->status, "NEEDS_REVIEW") != 0) {
         j->status = bf_result_status_symbol("NEEDS_REVIEW");
         json_object_set_new(res, "status", json_string(j->status));

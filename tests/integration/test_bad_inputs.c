@@ -1012,9 +1012,11 @@ static json_t *prompts_for(json_t *requests, const char *report_id)
 static json_t *report_in_prompt(const char *id, const char *prompt)
 {
     const char *open = "<report>\n", *close = "\n</report>";
-    size_t len = strlen(prompt);
+    /* after it, only what the vector scores (ours, not the report's) */
+    const char *computed = strstr(prompt, "\n<cvss_computed>\n");
+    size_t len = computed ? (size_t)(computed - prompt) : strlen(prompt);
     if (strncmp(prompt, open, strlen(open)) != 0 || len < strlen(open) + strlen(close) ||
-        strcmp(prompt + len - strlen(close), close) != 0)
+        memcmp(prompt + len - strlen(close), close, strlen(close)) != 0)
         fail_msg("%s: prompt is not one <report> block: %.200s", id, prompt);
     const char *first_close = strstr(prompt, "</report>");
     if (first_close != prompt + len - strlen("</report>"))

@@ -463,38 +463,45 @@ static void test_prompts_with_the_marker_character_are_refused(void **unused)
 }
 
 /* An input made from a report struct carries the same message, length and
- * content hash as one made from the report's JSON (every demo sample). */
+ * content hash as one made from the report's JSON (every demo sample, and
+ * the ones with a CVSS vector, whose computed score follows the report). */
 static void test_input_from_a_report_is_the_input_of_its_json(void **unused)
 {
     (void)unused;
     char path[1024];
-    snprintf(path, sizeof(path), "%s/ops/demo-data/sample-reports.jsonl", BF_SOURCE_DIR);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
     char *line = NULL;
-    size_t cap = 0, n = 0;
-    while (getline(&line, &cap, f) > 0) {
-        json_t *o = json_loads(line, 0, NULL);
-        bf_report_t *r = NULL;
-        char errstr[256];
-        assert_int_equal(bf_report_from_json(o, &r, errstr, sizeof(errstr)), BF_OK);
-        json_decref(o);
-        json_t *j = bf_report_to_json(r);
-        bf_ai_input_t *want = bf_ai_input_new(j);
-        bf_ai_input_t *got = bf_ai_input_from_report(r);
-        assert_int_equal(got->user_len, want->user_len);
-        assert_int_equal(got->user_escaped_len, want->user_escaped_len);
-        assert_string_equal(got->user_escaped, want->user_escaped);
-        assert_string_equal(got->content_hash, bf_ai_input_content_hash(want));
-        bf_ai_input_release(got);
-        bf_ai_input_release(want);
-        json_decref(j);
-        bf_report_destroy(r);
-        n++;
+    size_t cap = 0, n = 0, with_vector = 0;
+    static const char *const files[] = {"sample-reports.jsonl",
+                                        "sample-reports-cvss.jsonl"};
+    for (size_t fi = 0; fi < 2; fi++) {
+        snprintf(path, sizeof(path), "%s/ops/demo-data/%s", BF_SOURCE_DIR, files[fi]);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        while (getline(&line, &cap, f) > 0) {
+            json_t *o = json_loads(line, 0, NULL);
+            bf_report_t *r = NULL;
+            char errstr[256];
+            assert_int_equal(bf_report_from_json(o, &r, errstr, sizeof(errstr)), BF_OK);
+            json_decref(o);
+            json_t *j = bf_report_to_json(r);
+            bf_ai_input_t *want = bf_ai_input_new(j);
+            bf_ai_input_t *got = bf_ai_input_from_report(r);
+            assert_int_equal(got->user_len, want->user_len);
+            assert_int_equal(got->user_escaped_len, want->user_escaped_len);
+            assert_string_equal(got->user_escaped, want->user_escaped);
+            assert_string_equal(got->content_hash, bf_ai_input_content_hash(want));
+            with_vector += strstr(got->user_escaped, "<cvss_computed>") != NULL;
+            bf_ai_input_release(got);
+            bf_ai_input_release(want);
+            json_decref(j);
+            bf_report_destroy(r);
+            n++;
+        }
+        fclose(f);
     }
     free(line);
-    fclose(f);
     assert_true(n >= 400);
+    assert_true(with_vector >= 9); /* the reports whose vector the message scores */
 }
 
 /* Everything static comes before the report, and for Anthropic and
