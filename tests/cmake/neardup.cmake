@@ -1,4 +1,0 @@
-# Near-duplicate detection (worker/neardup.c).
-bf_unit_test(neardup)
-target_link_libraries(test_neardup PRIVATE bfworker)
-bf_integration_test(neardup_worker)
