@@ -1,5 +1,5 @@
 /*
- * test_bad_inputs.c - the bad input catalogue (issue 8, "Hardening").
+ * test_bad_inputs.c - the bad input catalogue.
  *
  * Every malformed or hostile input we know of, grouped by where it
  * arrives, each with the outcome the system promises, checked against

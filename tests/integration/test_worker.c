@@ -804,7 +804,7 @@ static void test_once_prints_the_result_of_one_report_file(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* Benchmark mode (tests/bench/worker.sh): not a test                  */
+/* Benchmark mode (bench/worker/worker.sh): not a test                  */
 /* ------------------------------------------------------------------ */
 
 static double proc_rss_bytes(pid_t pid)

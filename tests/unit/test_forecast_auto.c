@@ -232,7 +232,7 @@ static void test_state_with_gaps_survives_a_restart(void **unused)
     bf_forecast_t *other = new_forecast(BF_FORECAST_AUTO, DAY, 0, 1);
     assert_int_equal(bf_forecast_load(other, st, errstr, sizeof(errstr)), -1);
     assert_non_null(strstr(errstr, "another configuration"));
-    /* a state of before issue 13 (version 2) is refused with its reason */
+    /* a state in the older format version 2 is refused with its reason */
     json_object_set_new(st, "version", json_integer(2));
     assert_int_equal(bf_forecast_load(b, st, errstr, sizeof(errstr)), -1);
     assert_non_null(strstr(errstr, "format version 2"));

@@ -1,7 +1,9 @@
 /*
  * test_kafka.c - libbf/kafka.h: librdkafka configurations from our
  * settings and the operator's -X properties, each client getting only
- * the properties librdkafka gives its kind.
+ * the properties librdkafka gives its kind; TLS and SASL settings given
+ * kcat-style (-X, -F) reach librdkafka's configuration untouched
+ * (SECURITY.md).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -80,11 +84,79 @@ static void test_each_client_gets_its_own_properties(void **unused)
     bf_kprops_free(&props);
 }
 
+static void test_tls_and_sasl_settings_reach_librdkafka(void **unused)
+{
+    (void)unused;
+    char ca[256], props[256];
+    snprintf(ca, sizeof(ca), "%s/README.md", BF_SOURCE_DIR); /* any readable file */
+    snprintf(props, sizeof(props), "/tmp/bf-test-kafka-%d.properties", (int)getpid());
+    FILE *f = fopen(props, "w");
+    assert_non_null(f);
+    fputs("# from -F\nssl.endpoint.identification.algorithm = https\n"
+          "sasl.password=p-from-file\n",
+          f);
+    fclose(f);
+    char ca_arg[300];
+    snprintf(ca_arg, sizeof(ca_arg), "ssl.ca.location=%s", ca);
+    char *argv[] = {"prog",
+                    "-X",
+                    "security.protocol=SASL_SSL",
+                    "-X",
+                    "sasl.mechanisms=SCRAM-SHA-512",
+                    "-X",
+                    "sasl.username=u",
+                    "-X",
+                    "sasl.password=p",
+                    "-X",
+                    ca_arg,
+                    "-F",
+                    props,
+                    NULL};
+    const bf_cli_t cli = {.program = "prog", .kafka_props = true};
+    bf_kprops_t kp = {0};
+    int first = 0;
+    char errstr[512];
+    assert_int_equal(
+        bf_cli_parse(&cli, NULL, 13, argv, &kp, &first, errstr, sizeof(errstr)),
+        BF_CLI_RUN);
+    unlink(props);
+    rd_kafka_conf_t *conf =
+        bf_kafka_conf_new("127.0.0.1:9092", &kp, errstr, sizeof(errstr));
+    if (!conf)
+        fail_msg("bf_kafka_conf_new: %s", errstr);
+    static const struct {
+        const char *key, *want;
+    } expect[] = {
+        {"security.protocol", "sasl_ssl"},
+        {"sasl.mechanisms", "SCRAM-SHA-512"},
+        {"sasl.username", "u"},
+        {"sasl.password", "p-from-file"}, /* later ones win, -F after -X */
+        {"ssl.endpoint.identification.algorithm", "https"},
+        {"bootstrap.servers", "127.0.0.1:9092"},
+    };
+    for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+        char value[512];
+        size_t size = sizeof(value);
+        assert_int_equal(rd_kafka_conf_get(conf, expect[i].key, value, &size),
+                         RD_KAFKA_CONF_OK);
+        if (strcasecmp(value, expect[i].want) != 0)
+            fail_msg("%s is '%s', want '%s'", expect[i].key, value, expect[i].want);
+    }
+    char value[512];
+    size_t size = sizeof(value);
+    assert_int_equal(rd_kafka_conf_get(conf, "ssl.ca.location", value, &size),
+                     RD_KAFKA_CONF_OK);
+    assert_string_equal(value, ca);
+    rd_kafka_conf_destroy(conf);
+    bf_kprops_free(&kp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_property_scopes_come_from_librdkafka),
         cmocka_unit_test(test_each_client_gets_its_own_properties),
+        cmocka_unit_test(test_tls_and_sasl_settings_reach_librdkafka),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

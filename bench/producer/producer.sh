@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# tests/bench/producer.sh - reports per second bountyfleet-producer sustains
+# bench/producer/producer.sh - reports per second bountyfleet-producer sustains
 # to the local broker (ops/devbroker), per framing and compression.
 #
-#   tests/bench/producer.sh [BUILD_DIR] [REPORTS]
+#   bench/producer/producer.sh [BUILD_DIR] [REPORTS]
 #
 # Starts a dev broker on an ephemeral port, publishes REPORTS (default
 # 20000) synthetic reports (text from ops/demo-data, 10% exact and 10% near

@@ -3,7 +3,7 @@
 # bountyfleet-worker uses in steady state: devbroker + redis + aisim
 # --rpm RPM, a backlog of distinct reports, the worker with OPENAI_RPM=RPM;
 # counts the simulator's 200s over a window after a warm-up. Prints a
-# JSON line. Usage: tests/bench/ai_worker_bench.sh [BUILD_DIR]
+# JSON line. Usage: bench/ai/ai_worker_bench.sh [BUILD_DIR]
 set -eu
 BIN=${1:-build}/bin
 RPM=${RPM:-1200}

@@ -1,9 +1,9 @@
 #!/bin/sh
-# tests/bench/worker.sh - the worker's numbers for BENCHMARKS.md, one JSON
+# bench/worker/worker.sh - the worker's numbers for BENCHMARKS.md, one JSON
 # line each, on the local stack (dev broker, Redis, AI simulator) that the
 # integration tests start on loopback ports.
 #
-#   tests/bench/worker.sh [BUILD_DIR]
+#   bench/worker/worker.sh [BUILD_DIR]
 #
 # 1. throughput: 20,000 reports already waiting, AI latency 0, default cap;
 # 2. holding: 1,000 / 6,000 reports at a 1.5 s median AI latency (aisim

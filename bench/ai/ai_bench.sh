@@ -2,7 +2,7 @@
 # ai_bench.sh - the AI layer's numbers for BENCHMARKS.md ("## AI layer"):
 # share of a configured requests/min limit used in steady state, and
 # concurrent calls one worker's AI layer holds against the simulator.
-# Prints JSON lines. Usage: tests/bench/ai_bench.sh [BUILD_DIR]
+# Prints JSON lines. Usage: bench/ai/ai_bench.sh [BUILD_DIR]
 set -eu
 BIN=${1:-build}/bin
 TMP=$(mktemp -d)

@@ -1,9 +1,9 @@
 #!/bin/sh
-# autoscaler/bench/traces.sh - forecast accuracy and backtest on every
+# bench/forecast/traces.sh - forecast accuracy and backtest on every
 # recorded trace, one JSON line per (trace, kind) on stdout. The numbers of
 # BENCHMARKS.md "## Autoscaler" come from this script.
 #
-#   autoscaler/bench/traces.sh [BUILD_DIR] [TRACES_DIR]
+#   bench/forecast/traces.sh [BUILD_DIR] [TRACES_DIR]
 #
 # The backtest scenario is the same for every trace: the worker rate is set
 # so that the trace's busiest step needs 20 workers (rate = peak / 20), with

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""tests/bench/ai_fleet_bench.py - a fleet of bountyfleet-workers against
+"""bench/ai/ai_fleet_bench.py - a fleet of bountyfleet-workers against
 one provider account's rate limit (BENCHMARKS.md, "AI layer: a limit shared
 by the fleet").
 
-    tests/bench/ai_fleet_bench.py [--build build] [--case NAME]
+    bench/ai/ai_fleet_bench.py [--build build] [--case NAME]
         [--workers 0:1,120:8 | --autoscaler 1:8] [--reports 1000]
         [--sim-arg=--rpm=600 ...] [--worker-env OPENAI_FLEET_RPM=600 ...]
         [--provider openai|anthropic] [--duration 300] [--window 60]
