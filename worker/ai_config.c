@@ -35,9 +35,12 @@ bf_err_t bf_worker_ai_config(const bf_worker_config_t *cfg, const bf_prompts_t *
                      (int)len, name);
             return BF_ERR_CONFIG;
         }
-        if (out->n_providers == BF_AI__COUNT) {
-            snprintf(errstr, errstr_size, "AI_PROVIDERS: a provider is named twice");
-            return BF_ERR_CONFIG;
+        for (size_t i = 0; i < out->n_providers; i++) {
+            if (out->providers[i].provider == prov) {
+                snprintf(errstr, errstr_size, "AI_PROVIDERS: %.*s is named twice",
+                         (int)len, name);
+                return BF_ERR_CONFIG;
+            }
         }
         bf_ai_provider_config_t *pc = &out->providers[out->n_providers++];
         pc->provider = prov;

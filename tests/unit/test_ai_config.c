@@ -119,6 +119,8 @@ static void test_bad_chains_are_refused_naming_the_setting(void **unused)
         {" , ", "unknown provider ''"},
         {",", "unknown provider ''"},
         {"openai,anthropic,gemini,openai", "named twice"},
+        {"openai,openai", "openai is named twice"},
+        {"anthropic, openai ,anthropic", "anthropic is named twice"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char list[64];
