@@ -4,7 +4,7 @@
  * The control loop only says "run N workers" and asks "how many run now";
  * an actuator turns that into processes, a Deployment's replicas or an
  * operator's command. Each kind sits behind one small table of operations
- * (like curl's protocol handlers), so adding one (issue 5: kubernetes,
+ * (like curl's protocol handlers), so adding one (as kubernetes,
  * command) means a new file and a line in actuator.c, not a change to the
  * loop.
  *

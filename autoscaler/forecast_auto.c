@@ -4,7 +4,7 @@
  * recent level, and an empirical interval.
  *
  * Why. Compared on real traces with what a data scientist would run
- * (statsmodels' exponential smoothing, STL, seasonal-naive; issue 13), the
+ * (statsmodels' exponential smoothing, STL, seasonal-naive: BENCHMARKS.md), the
  * fixed rule of before (the weekly season as soon as two weeks fit,
  * constants from the few days left after its warm-up) lost where the
  * weekly pattern is weak and the 12-step moving average beat it on the

@@ -19,7 +19,7 @@
  *   forecast        what the scaler runs (BF_FORECAST_AUTO): it chooses its
  *                   structure and constants itself as history grows, so
  *                   the fit part is only where scoring starts
- *   holt-winters    the model of before issue 13, as it was run: seasons by
+ *   holt-winters    the fixed rule of before the selecting model: seasons by
  *                   the fit part's length (bf_forecast_seasons_for),
  *                   constants by bf_forecast_fit() on the fit part, gaps
  *                   fed as zeros; scored like the others

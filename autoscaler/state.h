@@ -11,7 +11,7 @@
  * state is an optimisation, the lag alone still scales the fleet.
  *
  * The forecast part carries a format version (3 since the selecting model
- * and missing steps, issue 13; 2 had the double-seasonal model). A state
+ * and missing steps; 2 had the double-seasonal model). A state
  * of another version or configuration is not restored: the loop logs
  * state_not_restored with the reason ("format version 2, this build reads
  * 3; starting afresh") and starts afresh, and its next save replaces the
