@@ -176,7 +176,7 @@ bf_ai_t *bf_ai_new(uv_loop_t *loop, bf_http_t *http, const bf_ai_config_t *cfg,
             .tpm = p->cfg.fleet_tpm,
         };
         p->fleet = bf_ai_fleet_new(&fc);
-        p->limited_at = now;
+        p->limited_at = p->started_at = now;
         uv_timer_init(loop, &p->pump);
         p->pump.data = p;
         ai->open_handles++;

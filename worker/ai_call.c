@@ -71,18 +71,34 @@ void bf_ai_call_circuit_gauge(bf_ai_prov_t *p)
         bf_series_set(p->circuit, (double)p->breaker.state);
 }
 
-double bf_ai_call_limited_share(const bf_ai_prov_t *p, double now)
+/* The average as it runs, from 0 at the start. */
+static double limited_running(const bf_ai_prov_t *p, double now)
 {
     double dt = now > p->limited_at ? now - p->limited_at : 0;
     double keep = exp(-dt / BF_AI_LIMITED_TAU_S);
     return p->limited_avg * keep + (p->limited ? 1 - keep : 0);
 }
 
+double bf_ai_call_limited_share(const bf_ai_prov_t *p, double now)
+{
+    /* Divided by the weight the time since the start carries, so that a
+     * worker limited from its first call reads about 1 at once, not
+     * 1 - e^(-age/tau) (the start-up bias of an average begun at 0). A
+     * fleet grown under a limit then says so on its new workers' first
+     * heartbeats, and the autoscaler does not take them for spare room. */
+    double age = now > p->started_at ? now - p->started_at : 0;
+    double weight = 1 - exp(-age / BF_AI_LIMITED_TAU_S);
+    if (weight < 1e-6)
+        return p->limited ? 1 : 0;
+    double share = limited_running(p, now) / weight;
+    return share < 1 ? share : 1;
+}
+
 static void set_limited(bf_ai_prov_t *p, bool limited, double now)
 {
     if (limited == p->limited)
         return;
-    p->limited_avg = bf_ai_call_limited_share(p, now);
+    p->limited_avg = limited_running(p, now);
     p->limited_at = now;
     p->limited = limited;
 }

@@ -45,9 +45,11 @@ typedef struct bf_ai_prov_s {
     int granted;
     double granted_at, fleet_next;
     /* Share of time the queue's head waited for a limit: an average with
-     * a time constant of BF_AI_LIMITED_TAU_S, updated at each change. */
+     * a time constant of BF_AI_LIMITED_TAU_S, updated at each change, over
+     * the time since started_at only (a worker that just started has no
+     * earlier time to count as not waiting). */
     bool limited;
-    double limited_avg, limited_at;
+    double limited_avg, limited_at, started_at;
     bf_series_t *circuit;               /* bountyfleet_ai_circuit_state{provider} */
     bf_series_t *limit_rpm, *limit_tpm; /* bountyfleet_ai_limit_*_per_minute */
     bf_series_t *limit_workers;         /* bountyfleet_ai_limit_workers */

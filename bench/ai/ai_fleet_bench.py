@@ -139,6 +139,31 @@ def attempts_per_call(captured):
     return {str(k): hist[k] for k in sorted(hist)}
 
 
+class Heartbeats(threading.Thread):
+    """Reads the heartbeats topic (JSON framing): what the workers say of
+    the AI limit (ai_limit_rpm, ai_limited_share), last value per worker."""
+
+    def __init__(self, brokers, topic):
+        super().__init__(daemon=True)
+        self.c = Consumer({"bootstrap.servers": brokers, "group.id": "bench-heartbeats",
+                           "auto.offset.reset": "earliest",
+                           "enable.auto.commit": False})
+        self.c.subscribe([topic])
+        self.shares = []  # every ai_limited_share seen
+        self.limits = []
+        self.quit = False
+
+    def run(self):
+        while not self.quit:
+            for m in self.c.consume(num_messages=100, timeout=0.2):
+                if m.error() or not m.value():
+                    continue
+                h = json.loads(m.value())
+                self.shares.append(h.get("ai_limited_share", 0))
+                self.limits.append(h.get("ai_limit_rpm", 0))
+        self.c.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -165,7 +190,7 @@ def main():
     bin_dir = os.path.join(args.build, "bin")
     tmp = tempfile.mkdtemp(prefix="bf-bench-fleet.")
     procs, workers = [], []
-    res = None
+    res = hbs = None
     try:
         topics = "bench.reports,bench.results,bench.dlq,bench.heartbeats,bench.scaling"
         broker = Proc("devbroker", [os.path.join(bin_dir, "bountyfleet-devbroker"),
@@ -217,6 +242,8 @@ def main():
 
         res = Results(brokers, "bench.results")
         res.start()
+        hbs = Heartbeats(brokers, "bench.heartbeats")
+        hbs.start()
         start = time.monotonic()
         plan = schedule(args.workers) if not args.autoscaler or args.autoscaler_after \
             else []
@@ -262,6 +289,9 @@ def main():
         if res:
             res.quit = True
             res.join(5)
+        if hbs:
+            hbs.quit = True
+            hbs.join(5)
 
     # The steady state: from --window on, until 95% of the reports are done
     # (or the end), so neither the start nor the tail of the backlog counts.
@@ -310,6 +340,10 @@ def main():
         out["autoscaler_max_target"] = max(targets) if targets else None
         if why:
             out["autoscaler_reasoning"] = why[:400]
+    if hbs.shares:
+        sh = sorted(hbs.shares)
+        out["heartbeat_ai_limited_share_median"] = round(sh[len(sh) // 2], 3)
+        out["heartbeat_ai_limit_rpm_last"] = hbs.limits[-1]
     if res.fallbacks:
         top = sorted(res.fallbacks.items(), key=lambda kv: -kv[1])[:3]
         out["fallback_reasons"] = {k[:240]: v for k, v in top}

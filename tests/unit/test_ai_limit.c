@@ -11,9 +11,11 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <math.h>
 #include <string.h>
 
 #include "worker/ai.h"
+#include "worker/ai_int.h"
 #include "worker/ai_limit.h"
 #include "worker/ai_ratelimit.h"
 
@@ -309,6 +311,38 @@ static void test_bucket_takes_a_new_rate_and_keeps_its_level(void **unused)
     assert_true(w > 0.199 && w < 0.201); /* one more at 5/s */
 }
 
+/* The share of time a provider's queue waited for a limit (heartbeats'
+ * ai_limited_share): a worker limited from its first call reads about 1 at
+ * once, not the 1 - e^(-t/10) of an average begun at 0; one that ran free
+ * for 30 s and then waited 5 s reads what the average over its 35 s says. */
+static void test_limited_share_counts_only_the_time_since_the_start(void **unused)
+{
+    (void)unused;
+    bf_ai_prov_t p;
+    memset(&p, 0, sizeof(p));
+    p.started_at = p.limited_at = 100;
+    assert_true(bf_ai_call_limited_share(&p, 100) == 0);
+    p.limited = true; /* limited from the start */
+    double got = bf_ai_call_limited_share(&p, 102);
+    if (!(got > 0.999))
+        fail_msg("limited since the start, after 2 s: %g", got);
+    p.limited = false; /* free for 30 s, then limited for 5 */
+    p.limited_avg = 0;
+    p.limited_at = 130;
+    assert_true(bf_ai_call_limited_share(&p, 130) == 0);
+    p.limited = true;
+    got = bf_ai_call_limited_share(&p, 135);
+    double want = (1 - exp(-0.5)) / (1 - exp(-3.5)); /* 0.405 */
+    if (fabs(got - want) > 1e-9)
+        fail_msg("free 30 s, limited 5 s: %g, want %g", got, want);
+    /* long after the start the correction is gone */
+    p.limited = false;
+    p.limited_avg = 0.5;
+    p.limited_at = 1000;
+    got = bf_ai_call_limited_share(&p, 1000);
+    assert_true(fabs(got - 0.5) < 1e-9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_openai_and_anthropic_headers_read_the_same),
         cmocka_unit_test(test_headers_that_do_not_parse_are_not_believed),
         cmocka_unit_test(test_bucket_takes_a_new_rate_and_keeps_its_level),
+        cmocka_unit_test(test_limited_share_counts_only_the_time_since_the_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
