@@ -5,6 +5,7 @@
     bench/worker/run.py [--build build] [--reports 10000] [--rounds 2]
                         [--programs worker,peer] [--in-flight 100]
                         [--latency-ms 0] [--near-dup off|on] [--rate 0]
+                        [--prompts v1]
 
 Starts on loopback: the dev broker (6 partitions), a redis-server without
 persistence and bountyfleet-aisim with --answers fixed (every request costs
@@ -197,6 +198,8 @@ def main():
     ap.add_argument("--near-dup", choices=("off", "on"), default="off")
     ap.add_argument("--rate", type=float, default=0,
                     help="publish at this rate while a program runs (0: all before)")
+    ap.add_argument("--prompts", default="v1", help="the prompt set both programs send "
+                    "(worker/prompts/NAME)")
     ap.add_argument("--partitions", type=int, default=6)
     ap.add_argument("--aisim-threads", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=900, help="seconds per run at most")
@@ -252,6 +255,9 @@ def main():
         for r, prog in runs:
             subprocess.run(["redis-cli", "-p", str(redis_port), "flushall"],
                            capture_output=True, check=True)
+            # One prompt set for both (the request costs the simulator the
+            # same): v1, the short one, so that the simulator stays cheap.
+            prompts = os.path.join(ROOT, "worker", "prompts", args.prompts)
             topic = f"bench.results.{prog}.{r}"
             group = f"bench-{prog}-{r}"
             metrics_port = free_port()
@@ -265,11 +271,12 @@ def main():
                         ai_base, "--max-in-flight", str(args.in_flight),
                         "--metrics-addr", f"127.0.0.1:{metrics_port}",
                         "--near-dup-threshold",
-                        "0.7" if args.near_dup == "on" else "off"] + args.worker_arg
+                        "0.7" if args.near_dup == "on" else "off",
+                        "--prompts-dir", prompts] + args.worker_arg
             else:
                 argv = ["/usr/bin/python3", os.path.join(HERE, "peer.py"), "--brokers",
                         brokers, "--redis-url", redis_url, "--ai-base-url", ai_base,
-                        "--prompts", os.path.join(ROOT, "worker", "prompts", "v1"),
+                        "--prompts", prompts,
                         "--group", group, "--topic", "bench.reports", "--results-topic",
                         topic, "--dlq-topic", "bench.dlq", "--in-flight",
                         str(args.in_flight)]

@@ -105,7 +105,8 @@ static void test_brokers_down_and_up_lose_nothing(void **state)
      * lost connections are counted for sure. */
     fprintf(stderr, "[bd]   most brokers down seen (consumer + producer): %g\n",
             w.max_brokers_down);
-    assert_true(bf_faults_grew(&b, "bountyfleet_kafka_errors_total", "error=\"_TRANSPORT\"") > 0);
+    assert_true(
+        bf_faults_grew(&b, "bountyfleet_kafka_errors_total", "error=\"_TRANSPORT\"") > 0);
     bf_faults_batch_free(&b);
 }
 
@@ -202,7 +203,8 @@ static void test_redis_killed_and_restarted_loses_nothing(void **state)
     assert_true(w.min_redis_up == 0);
     assert_true(w.not_ready > 0);
     assert_true(bf_faults_grew(&b, "bountyfleet_redis_reconnects_total", NULL) >= 1);
-    assert_true(bf_faults_grew(&b, "bountyfleet_consumer_pauses_total", "reason=\"redis\"") >= 1);
+    assert_true(
+        bf_faults_grew(&b, "bountyfleet_consumer_pauses_total", "reason=\"redis\"") >= 1);
     bf_faults_batch_free(&b);
 }
 
@@ -236,13 +238,15 @@ static void test_ai_error_bursts_lose_nothing_and_pay_once(void **state)
         "[ai]   ai errors +%g, rate limited +%g, ok +%g; circuit max %g, paused max %g\n",
         bf_faults_grew(&b, "bountyfleet_ai_requests_total", "outcome=\"error\""),
         bf_faults_grew(&b, "bountyfleet_ai_requests_total", "outcome=\"rate_limited\""),
-        bf_faults_grew(&b, "bountyfleet_ai_requests_total", "outcome=\"ok\""), w.max_circuit,
-        w.max_paused);
-    assert_true(bf_faults_grew(&b, "bountyfleet_ai_requests_total", "outcome=\"error\"") > 0);
-    assert_true(bf_faults_grew(&b, "bountyfleet_ai_requests_total", "outcome=\"rate_limited\"") >
+        bf_faults_grew(&b, "bountyfleet_ai_requests_total", "outcome=\"ok\""),
+        w.max_circuit, w.max_paused);
+    assert_true(bf_faults_grew(&b, "bountyfleet_ai_requests_total", "outcome=\"error\"") >
                 0);
+    assert_true(bf_faults_grew(&b, "bountyfleet_ai_requests_total",
+                               "outcome=\"rate_limited\"") > 0);
     assert_true(w.max_circuit == 2);
-    assert_true(bf_faults_grew(&b, "bountyfleet_consumer_pauses_total", "reason=\"ai\"") >= 1);
+    assert_true(
+        bf_faults_grew(&b, "bountyfleet_consumer_pauses_total", "reason=\"ai\"") >= 1);
     /* The worker's own count of successful calls: at most one per analysis. */
     assert_true(bf_faults_grew(&b, "bountyfleet_ai_requests_total", "outcome=\"ok\"") <=
                 3.0 * f->reports);

@@ -399,5 +399,5 @@ int main(void)
         cmocka_unit_test(test_without_redis_a_worker_takes_its_share),
     };
     return cmocka_run_group_tests(tests, bf_test_redis_group_setup,
-                                   bf_test_redis_group_teardown);
+                                  bf_test_redis_group_teardown);
 }
