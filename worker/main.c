@@ -5,6 +5,7 @@
  * validation, --help and CONFIGURATION.md (--help-markdown).
  */
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -199,6 +200,11 @@ int main(int argc, char **argv)
     int first_arg = 0;
     int rc = 2;
     bf_worker_t *w = NULL;
+    /* A write to a peer that has gone (Redis SIGKILLed mid-request: hiredis
+     * writes with plain write()) must be an EPIPE that the client turns
+     * into a reconnect, not a SIGPIPE that kills the worker. libcurl and
+     * librdkafka avoid the signal themselves; hiredis does not. */
+    signal(SIGPIPE, SIG_IGN);
     bf_cli_result_t r =
         bf_cli_parse(&cli, &cfg, argc, argv, &props, &first_arg, errstr, sizeof(errstr));
     if (r == BF_CLI_EXIT) {
