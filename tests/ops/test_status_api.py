@@ -110,6 +110,14 @@ def test_live(bin_dir):
         assert doc["decisions"] and doc["decisions"][0]["reasoning"]
         assert doc["history"]["points"]
 
+        # The AI spend comes from the validations until the heartbeats'
+        # counts have arrived (a recommendation round later under the
+        # sanitizers): wait for the round that has them.
+        def spend_from_heartbeats():
+            r = stack.get_json("/api/v1/recommendations")
+            k = {x["kind"]: x for x in r["recommendations"]}
+            return "ai_spend" in k and k["ai_spend"]["data"]["source"] == "heartbeats"
+        stack.wait(spend_from_heartbeats, "the AI spend from the heartbeats")
         rec = stack.get_json("/api/v1/recommendations")
         valid(RECOMMENDATIONS, rec, "the live recommendations")
         by_kind = {r["kind"]: r for r in rec["recommendations"]}
