@@ -46,15 +46,20 @@ SAMPLE = os.path.join(ROOT, "ops", "demo-data", "sample-reports.jsonl")
 STEP = 10.0  # seconds between two samples of /stats
 
 
+def topic_consumer(brokers, group, topic):
+    """A consumer of @topic from its beginning that commits nothing."""
+    c = Consumer({"bootstrap.servers": brokers, "group.id": group,
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([topic])
+    return c
+
+
 class Results(threading.Thread):
     """Reads the results topic (JSON framing) from the beginning."""
 
     def __init__(self, brokers, topic):
         super().__init__(daemon=True)
-        self.c = Consumer({"bootstrap.servers": brokers, "group.id": "bench-results",
-                           "auto.offset.reset": "earliest",
-                           "enable.auto.commit": False})
-        self.c.subscribe([topic])
+        self.c = topic_consumer(brokers, "bench-results", topic)
         self.ids = set()
         self.statuses = {}
         self.cost = 0.0
@@ -145,10 +150,7 @@ class Heartbeats(threading.Thread):
 
     def __init__(self, brokers, topic):
         super().__init__(daemon=True)
-        self.c = Consumer({"bootstrap.servers": brokers, "group.id": "bench-heartbeats",
-                           "auto.offset.reset": "earliest",
-                           "enable.auto.commit": False})
-        self.c.subscribe([topic])
+        self.c = topic_consumer(brokers, "bench-heartbeats", topic)
         self.shares = []  # every ai_limited_share seen
         self.limits = []
         self.quit = False
