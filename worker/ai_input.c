@@ -78,6 +78,7 @@ bf_ai_input_t *bf_ai_input_new(const json_t *report)
     in->user_escaped = bf_malloc(6 * in->user_len + 1);
     in->user_escaped_len = bf_ai_json_escape(user, in->user_len, in->user_escaped);
     in->user_escaped[in->user_escaped_len] = '\0';
+    in->user_escaped = bf_realloc(in->user_escaped, in->user_escaped_len + 1);
     free(user);
     return in;
 }
@@ -124,6 +125,10 @@ bf_ai_input_t *bf_ai_input_from_report(const bf_report_t *r)
     o += bf_ai_json_escape(cvss, cvss_len, o);
     *o = '\0';
     in->user_escaped_len = (size_t)(o - in->user_escaped);
+    /* Room was made for the worst case (every byte escaped as \u00XX, six
+     * times the text); the input lives as long as the report is in flight,
+     * thousands at once, so it keeps only what it uses. */
+    in->user_escaped = bf_realloc(in->user_escaped, in->user_escaped_len + 1);
     free(cvss);
     hash_hex(sorted, sorted_len, in->content_hash);
     free(text);

@@ -136,18 +136,17 @@ void bf_decode_on_registry_answer(void *opaque, int32_t id, bf_err_t err,
 void bf_decode_report(bf_job_t *j)
 {
     bf_worker_t *w = j->w;
-    rd_kafka_message_t *m = j->msg;
     char errstr[256] = "";
     wait_end(j);
-    if (m->len > BF_REPORT_MAX_ENCODED) {
-        snprintf(errstr, sizeof(errstr), "record is %zu bytes, more than %d", m->len,
-                 BF_REPORT_MAX_ENCODED);
+    if (j->payload_len > BF_REPORT_MAX_ENCODED) {
+        snprintf(errstr, sizeof(errstr), "record is %zu bytes, more than %d",
+                 j->payload_len, BF_REPORT_MAX_ENCODED);
         bf_dead_letter(j, BF_ERR_TOO_LARGE, errstr);
         return;
     }
     json_t *obj = NULL;
-    bf_err_t err = bf_codec_decode(w->codec, BF_RECORD_REPORT, m->payload, m->len, &obj,
-                                   NULL, errstr, sizeof(errstr));
+    bf_err_t err = bf_codec_decode(w->codec, BF_RECORD_REPORT, j->payload, j->payload_len,
+                                   &obj, NULL, errstr, sizeof(errstr));
     if (err == BF_ERR_PENDING) {
         j->registry_pending = true;
         wait_on(j, &w->registry_waiting);

@@ -11,6 +11,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "libbf/log.h"
 #include "libbf/mem.h"
@@ -18,15 +19,33 @@
 
 bf_job_t *bf_job_new(bf_worker_t *w, rd_kafka_message_t *m)
 {
-    bf_job_t *j = bf_calloc(1, sizeof(*j));
+    size_t payload_len = m ? m->len : 0, key_len = m && m->key ? m->key_len : 0;
+    /* One block: the job, then the payload and the key, each NUL-ended. */
+    bf_job_t *j = bf_malloc(sizeof(*j) + payload_len + key_len + 2);
+    memset(j, 0, sizeof(*j));
     j->w = w;
-    j->msg = m;
     j->started = bf_monotonic_s();
     if (m) {
+        char *copy = (char *)(j + 1);
+        j->from_kafka = true;
+        if (payload_len)
+            memcpy(copy, m->payload, payload_len);
+        copy[payload_len] = '\0';
+        j->payload = copy;
+        j->payload_len = payload_len;
+        if (m->key) {
+            memcpy(copy + payload_len + 1, m->key, key_len);
+            copy[payload_len + 1 + key_len] = '\0';
+            j->key = copy + payload_len + 1;
+            j->key_len = key_len;
+        }
+        if (rd_kafka_message_detach_headers(m, &j->headers) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            j->headers = NULL;
         j->partition = m->partition;
         j->epoch = w->partitions[m->partition].epoch;
         j->offset = m->offset;
         bf_offsets_add(&w->partitions[m->partition].offsets, m->offset);
+        rd_kafka_message_destroy(m);
     }
     for (int i = 0; i < BF_JOB_N_TIMERS; i++) {
         uv_timer_init(&w->loop, &j->timers[i]);
@@ -58,8 +77,8 @@ void bf_job_free(bf_job_t *j)
         j->w->jobs = j->next;
     if (j->next)
         j->next->prev = j->prev;
-    if (j->msg)
-        rd_kafka_message_destroy(j->msg);
+    if (j->headers)
+        rd_kafka_headers_destroy(j->headers);
     bf_report_destroy(j->report);
     bf_ai_input_release(j->ai_input);
     for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
@@ -77,7 +96,7 @@ static void mark_offset_done(bf_job_t *j)
 {
     bf_worker_t *w = j->w;
     bf_partition_t *p = &w->partitions[j->partition];
-    if (!j->msg || p->epoch != j->epoch ||
+    if (!j->from_kafka || p->epoch != j->epoch ||
         !bf_offsets_mark_done(&p->offsets, j->offset) || !p->assigned || w->cfg->dry_run)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);

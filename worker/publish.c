@@ -76,9 +76,9 @@ void bf_publish(bf_job_t *j)
     }
     const char *key = j->report ? j->report->report_id : NULL;
     size_t key_len = key ? strlen(key) : 0;
-    if (!key && j->msg->key) {
-        key = j->msg->key;
-        key_len = j->msg->key_len;
+    if (!key && j->key) {
+        key = j->key;
+        key_len = j->key_len;
     }
     rd_kafka_headers_t *hdrs =
         j->out_headers ? rd_kafka_headers_copy(j->out_headers) : NULL;
@@ -174,7 +174,7 @@ void bf_publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
 void bf_dead_letter(bf_job_t *j, bf_err_t err, const char *reason)
 {
     bf_worker_t *w = j->w;
-    if (!j->msg) { /* --once: no record to send on; say why and stop */
+    if (!j->from_kafka) { /* --once: no record to send on; say why and stop */
         fprintf(stderr, "bountyfleet-worker: %s: %s\n", bf_err_name(err), reason);
         uv_stop(&w->loop);
         bf_job_done(j);
@@ -183,11 +183,8 @@ void bf_dead_letter(bf_job_t *j, bf_err_t err, const char *reason)
     bf_log(BF_LOG_WARN, "worker", "dead_letter", BF_LINT("partition", j->partition),
            BF_LINT("offset", j->offset), BF_LSTR("error", bf_err_name(err)),
            BF_LSTR("reason", reason));
-    rd_kafka_headers_t *orig = NULL;
     rd_kafka_headers_t *h =
-        rd_kafka_message_headers(j->msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR
-            ? rd_kafka_headers_copy(orig)
-            : rd_kafka_headers_new(8);
+        j->headers ? rd_kafka_headers_copy(j->headers) : rd_kafka_headers_new(8);
     char num[32];
     rd_kafka_header_add(h, "bf.error", -1, bf_err_name(err), -1);
     rd_kafka_header_add(h, "bf.reason", -1, reason, -1);
@@ -201,9 +198,9 @@ void bf_dead_letter(bf_job_t *j, bf_err_t err, const char *reason)
     j->is_dlq = true;
     j->dlq_reason = bf_err_name(err);
     j->publish_topic = w->cfg->topic_dlq;
-    j->out = bf_malloc(j->msg->len ? j->msg->len : 1);
-    if (j->msg->len)
-        memcpy(j->out, j->msg->payload, j->msg->len);
-    j->out_len = j->msg->len;
+    j->out = bf_malloc(j->payload_len ? j->payload_len : 1);
+    if (j->payload_len)
+        memcpy(j->out, j->payload, j->payload_len);
+    j->out_len = j->payload_len;
     bf_publish(j);
 }

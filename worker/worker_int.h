@@ -129,7 +129,14 @@ enum { BF_JOB_T_CLAIM = 0, BF_JOB_T_PUBLISH = 1, BF_JOB_T_DECODE = 2, BF_JOB_N_T
 struct bf_job_s {
     bf_job_t *prev, *next; /* the worker's list of live jobs */
     bf_worker_t *w;
-    rd_kafka_message_t *msg; /* the consumed message (owned); NULL for --once */
+    /* What the consumed record carried, copied into the job's own block
+     * (bf_job_new) so the message goes at once: a message pins librdkafka's
+     * whole fetch response (up to a MiB), and thousands in flight held tens
+     * of MiB of responses. from_kafka is false for --once. */
+    bool from_kafka;
+    const char *payload, *key; /* key NULL: the record had none */
+    size_t payload_len, key_len;
+    rd_kafka_headers_t *headers; /* the record's headers (owned), or NULL */
     int32_t partition;
     uint32_t epoch;
     int64_t offset;
@@ -172,7 +179,8 @@ void bf_worker_watch_signals(bf_worker_t *w);
 
 /* ---- job.c --------------------------------------------------------------- */
 
-/** @brief A job for @p m (takes the message; NULL for --once), in flight. */
+/** @brief A job for @p m (takes the message and destroys it: the job keeps
+ *         a copy of what it needs; NULL for --once), in flight. */
 bf_job_t *bf_job_new(bf_worker_t *w, rd_kafka_message_t *m);
 /** @brief The result or dead letter is acknowledged (or nothing is to be
  *         published): mark the offset done, count, free. */
