@@ -31,19 +31,44 @@ typedef struct transfer_s transfer_t;
 /* See CURLOPT_BUFFERSIZE in bf_http_start(). */
 #define RECV_BUFFER_BYTES 2048
 
+/*
+ * Transfers are spread over lanes, each its own multi handle with at most
+ * LANE_CONNECTIONS connections. libcurl 7.88's work per transfer grows with
+ * the connections one multi handle caches: curl_multi_remove_handle() walks
+ * the whole cache for every transfer that left its connection intact
+ * (close_connect_only through Curl_conncache_foreach), and a new transfer
+ * scans every connection to its host for one to reuse (ConnectionExists).
+ * With 10,000 HTTP/1.1 connections to one host those scans were half of
+ * the worker's CPU (perf with a debug build of 7.88.1, BENCHMARKS.md
+ * "Worker"). A transfer goes to the first lane with room, so at a low load
+ * one lane serves everything and reuses its connections as before; lanes
+ * are made when first needed.
+ */
+#define LANE_CONNECTIONS 128
+
 typedef struct sock_ctx_s sock_ctx_t;
+
+typedef struct lane_s {
+    bf_http_t *http;
+    CURLM *multi; /* NULL until first needed */
+    uv_timer_t timer;
+    long cap;         /* connections it may open (and transfers it takes) */
+    size_t in_flight; /* its transfers */
+} lane_t;
 
 struct bf_http_s {
     uv_loop_t *loop;
-    CURLM *multi;
+    lane_t **lanes;             /* each allocated once: sockets and timers point at it */
+    size_t n_lanes, lanes_size; /* lanes made; room in the array */
+    long max_connections;       /* in all lanes; 0: no cap */
     CURL *idle[MAX_IDLE_HANDLES];
     size_t n_idle;
     sock_ctx_t **by_fd; /* every socket we poll, by descriptor */
     size_t by_fd_size;
-    uv_timer_t timer;
     size_t in_flight;
     transfer_t *transfers; /* doubly linked list of in-flight transfers */
     int closing;
+    int open_timers; /* the lanes' timers not closed yet (destroy) */
 };
 
 /*
@@ -64,13 +89,14 @@ struct bf_http_s {
 struct sock_ctx_s {
     uv_poll_t poll;
     curl_socket_t fd;
-    bf_http_t *http;
+    lane_t *lane;   /* whose multi handle owns the connection */
     int events;     /* what the poll watches; 0: stopped */
     bool lingering; /* curl said CURL_POLL_REMOVE */
 };
 
 struct transfer_s {
     transfer_t *prev, *next;
+    lane_t *lane;
     CURL *easy;
     struct curl_slist *headers;
     char *body;
@@ -104,7 +130,8 @@ static void finish(bf_http_t *http, transfer_t *t, CURLcode rc)
     resp.body = t->response.data ? t->response.data : "";
     resp.body_len = t->response.len;
     resp.handle = t->easy;
-    curl_multi_remove_handle(http->multi, t->easy);
+    curl_multi_remove_handle(t->lane->multi, t->easy);
+    t->lane->in_flight--;
     http->in_flight--;
     if (t->prev)
         t->prev->next = t->next;
@@ -125,16 +152,16 @@ static void finish(bf_http_t *http, transfer_t *t, CURLcode rc)
     free(t);
 }
 
-static void check_done(bf_http_t *http)
+static void check_done(lane_t *lane)
 {
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(http->multi, &left))) {
+    while ((msg = curl_multi_info_read(lane->multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         transfer_t *t;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-        finish(http, t, msg->data.result);
+        finish(lane->http, t, msg->data.result);
     }
 }
 
@@ -154,26 +181,27 @@ static void on_poll(uv_poll_t *handle, int status, int events)
     if (events & UV_WRITABLE)
         flags |= CURL_CSELECT_OUT;
     int running;
-    curl_multi_socket_action(ctx->http->multi, ctx->fd, flags, &running);
-    check_done(ctx->http);
+    lane_t *lane = ctx->lane; /* the action may close the socket and free ctx */
+    curl_multi_socket_action(lane->multi, ctx->fd, flags, &running);
+    check_done(lane);
 }
 
 static void on_timer(uv_timer_t *timer)
 {
-    bf_http_t *http = timer->data;
+    lane_t *lane = timer->data;
     int running;
-    curl_multi_socket_action(http->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(http);
+    curl_multi_socket_action(lane->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(lane);
 }
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
-    bf_http_t *http = userp;
+    lane_t *lane = userp;
     if (timeout_ms < 0)
-        uv_timer_stop(&http->timer);
+        uv_timer_stop(&lane->timer);
     else
-        uv_timer_start(&http->timer, on_timer, (uint64_t)timeout_ms, 0);
+        uv_timer_start(&lane->timer, on_timer, (uint64_t)timeout_ms, 0);
     return 0;
 }
 
@@ -197,7 +225,8 @@ static int socket_cb(CURL *easy, curl_socket_t s, int action, void *userp, void 
 {
     (void)easy;
     (void)socketp;
-    bf_http_t *http = userp;
+    lane_t *lane = userp;
+    bf_http_t *http = lane->http;
     sock_ctx_t *ctx = ctx_of(http, s);
     if (action == CURL_POLL_REMOVE) {
         if (ctx)
@@ -218,7 +247,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int action, void *userp, void 
         }
         ctx = bf_calloc(1, sizeof(*ctx));
         ctx->fd = s;
-        ctx->http = http;
+        ctx->lane = lane;
         uv_poll_init_socket(http->loop, &ctx->poll, s);
         ctx->poll.data = ctx;
         http->by_fd[s] = ctx;
@@ -292,6 +321,63 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
     return n;
 }
 
+/* The next lane, its multi handle set up; NULL when there can be no more
+ * (every connection the cap allows belongs to a lane) or curl failed. */
+static lane_t *lane_open(bf_http_t *http)
+{
+    long left = http->max_connections
+                    ? http->max_connections - (long)http->n_lanes * LANE_CONNECTIONS
+                    : LANE_CONNECTIONS;
+    if (left <= 0)
+        return NULL;
+    CURLM *m = curl_multi_init();
+    if (!m)
+        return NULL;
+    if (http->n_lanes == http->lanes_size) {
+        http->lanes_size = http->lanes_size ? 2 * http->lanes_size : 4;
+        http->lanes = bf_realloc(http->lanes, http->lanes_size * sizeof(*http->lanes));
+    }
+    lane_t *lane = bf_calloc(1, sizeof(*lane));
+    http->lanes[http->n_lanes++] = lane;
+    lane->multi = m;
+    lane->http = http;
+    lane->cap = left < LANE_CONNECTIONS ? left : LANE_CONNECTIONS;
+    uv_timer_init(http->loop, &lane->timer);
+    lane->timer.data = lane;
+    http->open_timers++;
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, lane);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, lane);
+    curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, lane->cap);
+    /* Keep as many idle connections as may be open. curl's default cache
+     * is 4 x the transfers added at the time, so when the calls in flight
+     * dipped (a report batch finishing) it closed idle connections that
+     * the next batch opened again: a fifth of all requests paid a TCP
+     * connect (and a TLS handshake, to a real provider) at 0 ms latency
+     * (strace, BENCHMARKS.md). */
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, lane->cap);
+    return lane;
+}
+
+/* The first lane with room; a new one when all are full and the cap
+ * allows; else the least busy, where curl queues the transfer until one
+ * of its connections is free. */
+static lane_t *lane_pick(bf_http_t *http)
+{
+    lane_t *least = http->lanes[0];
+    for (size_t i = 0; i < http->n_lanes; i++) {
+        lane_t *lane = http->lanes[i];
+        if ((long)lane->in_flight < lane->cap)
+            return lane;
+        if (lane->in_flight * (size_t)least->cap < least->in_flight * (size_t)lane->cap)
+            least = lane;
+    }
+    lane_t *lane = lane_open(http);
+    return lane ? lane : least;
+}
+
 /* curl_global_init is not thread-safe in older libcurl; run it once. */
 static void global_init(void)
 {
@@ -305,28 +391,12 @@ bf_http_t *bf_http_new(uv_loop_t *loop, long max_connections, char *errstr,
     uv_once(&once, global_init);
     bf_http_t *http = bf_calloc(1, sizeof(*http));
     http->loop = loop;
-    http->multi = curl_multi_init();
-    if (!http->multi) {
+    http->max_connections = max_connections > 0 ? max_connections : 0;
+    if (!lane_open(http)) { /* the first lane now: a broken libcurl shows here */
         snprintf(errstr, errstr_size, "curl_multi_init failed");
+        free(http->lanes);
         free(http);
         return NULL;
-    }
-    uv_timer_init(loop, &http->timer);
-    http->timer.data = http;
-    curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    curl_multi_setopt(http->multi, CURLMOPT_SOCKETDATA, http);
-    curl_multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(http->multi, CURLMOPT_TIMERDATA, http);
-    curl_multi_setopt(http->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-    if (max_connections > 0) {
-        curl_multi_setopt(http->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
-        /* Keep as many idle connections as may be open. curl's default
-         * cache is 4 x the transfers added at the time, so when the calls
-         * in flight dipped (a report batch finishing) it closed idle
-         * connections that the next batch opened again: a fifth of all
-         * requests paid a TCP connect (and a TLS handshake, to a real
-         * provider) at 0 ms latency (strace, BENCHMARKS.md). */
-        curl_multi_setopt(http->multi, CURLMOPT_MAXCONNECTS, max_connections);
     }
     return http;
 }
@@ -370,8 +440,18 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER_BYTES);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, http);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* HTTP/2 where TLS can agree on it (every AI provider does), with a
+     * new transfer waiting for a connection being set up that may carry it
+     * rather than opening one more. Plain http:// is HTTP/1.1: told so, curl
+     * does not make a transfer wait for a connection to the host to say
+     * whether it multiplexes, which in a burst held transfers until the
+     * first response on it (test_http). */
+    if (strncasecmp(req->url, "https:", 6) == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    }
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(req->timeout_s * 1000));
     curl_easy_setopt(
@@ -402,7 +482,8 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
     }
     if (req->method)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
-    if (curl_multi_add_handle(http->multi, e) != CURLM_OK) {
+    t->lane = lane_pick(http);
+    if (curl_multi_add_handle(t->lane->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         curl_slist_free_all(t->headers);
         free(t->body);
@@ -410,6 +491,7 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
         return BF_ERR_HTTP;
     }
     http->in_flight++;
+    t->lane->in_flight++;
     t->next = http->transfers;
     if (t->next)
         t->next->prev = t;
@@ -417,9 +499,20 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
     return BF_OK;
 }
 
-static void free_http(uv_handle_t *h)
+size_t bf_http_lanes(const bf_http_t *http)
 {
-    free(h->data);
+    return http->n_lanes;
+}
+
+static void on_lane_timer_closed(uv_handle_t *h)
+{
+    lane_t *lane = h->data;
+    bf_http_t *http = lane->http;
+    free(lane);
+    if (--http->open_timers == 0) {
+        free(http->lanes);
+        free(http);
+    }
 }
 
 void bf_http_destroy(bf_http_t *http)
@@ -433,7 +526,8 @@ void bf_http_destroy(bf_http_t *http)
         finish(http, http->transfers, CURLE_ABORTED_BY_CALLBACK);
     while (http->n_idle)
         curl_easy_cleanup(http->idle[--http->n_idle]);
-    curl_multi_cleanup(http->multi); /* closes the cached connections */
+    for (size_t i = 0; i < http->n_lanes; i++)
+        curl_multi_cleanup(http->lanes[i]->multi); /* closes its cached connections */
     /* Sockets curl closed without telling (none expected: every easy
      * handle sets close_socket) still have their polls: let them go. */
     for (size_t i = 0; i < http->by_fd_size; i++)
@@ -442,8 +536,11 @@ void bf_http_destroy(bf_http_t *http)
     free(http->by_fd);
     http->by_fd = NULL;
     http->by_fd_size = 0;
-    uv_timer_stop(&http->timer);
-    uv_close((uv_handle_t *)&http->timer, free_http);
+    size_t n = http->n_lanes; /* the last close frees http */
+    for (size_t i = 0; i < n; i++) {
+        uv_timer_stop(&http->lanes[i]->timer);
+        uv_close((uv_handle_t *)&http->lanes[i]->timer, on_lane_timer_closed);
+    }
 }
 
 /* RFC 3986 section 3.2: the authority follows "//" and ends at the next

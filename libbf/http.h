@@ -46,11 +46,19 @@ typedef void(bf_http_done_cb)(const bf_http_response_t *resp, void *opaque);
 
 /**
  * @brief Create a client on @p loop.
- * @param max_connections cap on open connections (CURLMOPT_MAX_TOTAL_CONNECTIONS)
+ * @param max_connections cap on open connections in all (0: none); each lane
+ *        (bf_http_lanes) caps its own share with CURLMOPT_MAX_TOTAL_CONNECTIONS
  * @returns the client, or NULL with errstr.
  */
 bf_http_t *bf_http_new(uv_loop_t *loop, long max_connections, char *errstr,
                        size_t errstr_size);
+
+/**
+ * @brief The libcurl multi handles ("lanes", at most 128 connections each)
+ *        made so far: transfers fill the first lane with room, so a client
+ *        that never held more than 128 at once has one.
+ */
+size_t bf_http_lanes(const bf_http_t *http);
 
 /**
  * @brief Close the client: in-flight requests complete with BF_ERR_STATE

@@ -5,9 +5,15 @@
  * slower than the request's timeout is BF_ERR_TIMEOUT with the request
  * sent, a port where nothing listens is BF_ERR_HTTP with "unreachable"
  * set (nothing was sent, so another address may be tried), a body over
- * max_response is BF_ERR_TOO_LARGE; and credentials in URLs are redacted
- * before they are logged.
+ * max_response is BF_ERR_TOO_LARGE; hundreds of transfers at once spread
+ * over lanes (multi handles of at most 128 connections), every one gets its
+ * own answer, the connection cap holds over all lanes, and a second round
+ * reuses the first round's connections; and credentials in URLs are
+ * redacted before they are logged.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,9 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <uv.h>
 
 #include "libbf/err.h"
@@ -179,6 +187,149 @@ static void test_a_body_over_max_response_is_too_large(void **unused)
     assert_int_equal(o.err, BF_ERR_TOO_LARGE);
 }
 
+/* Many transfers at once, each asking for its own path and answered with
+ * it, by a server that holds every request until release_at requests have
+ * arrived in all: so a round of transfers is in flight together, each on a
+ * connection of its own, however fast the loop or the server is. */
+typedef struct holder_s {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int arrived, release_at;
+} holder_t;
+
+static enum MHD_Result hold_then_echo(void *cls, struct MHD_Connection *conn,
+                                      const char *url, const char *method,
+                                      const char *version, const char *upload,
+                                      size_t *upload_size, void **con_cls)
+{
+    (void)method;
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    if (!*con_cls) { /* the headers: the request is read (a GET has no body) */
+        *con_cls = conn;
+        return MHD_YES;
+    }
+    holder_t *h = cls;
+    pthread_mutex_lock(&h->lock);
+    h->arrived++;
+    pthread_cond_broadcast(&h->cond);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10; /* a test that lost a request fails, it does not hang */
+    while (h->arrived < h->release_at &&
+           pthread_cond_timedwait(&h->cond, &h->lock, &until) == 0)
+        ;
+    pthread_mutex_unlock(&h->lock);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(url), (void *)url, MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+typedef struct round_s {
+    int done, ok;
+    long connects; /* connections the transfers opened (CURLINFO_NUM_CONNECTS) */
+} round_t;
+
+typedef struct one_s {
+    round_t *round;
+    char path[32];
+} one_t;
+
+static void on_one_done(const bf_http_response_t *resp, void *opaque)
+{
+    one_t *one = opaque;
+    one->round->done++;
+    if (resp->err == BF_OK && resp->status == 200 &&
+        resp->body_len == strlen(one->path) &&
+        memcmp(resp->body, one->path, resp->body_len) == 0)
+        one->round->ok++;
+    long connects = 0;
+    curl_easy_getinfo((CURL *)resp->handle, CURLINFO_NUM_CONNECTS, &connects);
+    one->round->connects += connects;
+}
+
+#define MANY 300
+
+static round_t run_round(uv_loop_t *loop, bf_http_t *http, const char *base,
+                         holder_t *holder, int together, int round)
+{
+    static one_t ones[MANY];
+    round_t r = {0};
+    pthread_mutex_lock(&holder->lock);
+    holder->release_at = holder->arrived + together;
+    pthread_mutex_unlock(&holder->lock);
+    char url[256];
+    for (int i = 0; i < MANY; i++) {
+        ones[i].round = &r;
+        snprintf(ones[i].path, sizeof(ones[i].path), "/r%d/%d", round, i);
+        snprintf(url, sizeof(url), "%s%s", base, ones[i].path);
+        bf_http_request_t req = {.url = url, .timeout_s = 20};
+        assert_int_equal(bf_http_start(http, &req, on_one_done, &ones[i]), BF_OK);
+    }
+    while (r.done < MANY)
+        uv_run(loop, UV_RUN_ONCE);
+    return r;
+}
+
+static void test_many_transfers_spread_over_lanes_and_reuse_connections(void **unused)
+{
+    (void)unused;
+    holder_t holder = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                       .cond = PTHREAD_COND_INITIALIZER};
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                             MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, hold_then_echo, &holder, MHD_OPTION_SOCK_ADDR,
+                         &addr, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    assert_non_null(d);
+    char base[64];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%u",
+             (unsigned)MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port);
+    /* cap, lanes made for 300 at once, connections (= requests held at once) */
+    static const struct {
+        long cap;
+        size_t lanes;
+        int connects;
+    } cases[] = {
+        {300, 3, 300}, /* 128 + 128 + 44 */
+        {200, 2, 200}, /* 128 + 72; the other 100 wait in curl's queue */
+        {0, 3, 300},   /* no cap: a lane per 128 */
+        {4, 1, 4},     /* one lane, four connections, the rest queued */
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        uv_loop_t loop;
+        assert_int_equal(uv_loop_init(&loop), 0);
+        char errstr[256];
+        bf_http_t *http = bf_http_new(&loop, cases[c].cap, errstr, sizeof(errstr));
+        if (!http)
+            fail_msg("bf_http_new: %s", errstr);
+        int together = cases[c].connects;
+        round_t first = run_round(&loop, http, base, &holder, together, 0);
+        if (first.ok != MANY || first.connects != together ||
+            bf_http_lanes(http) != cases[c].lanes)
+            fail_msg("cap %ld: %d of %d answered right, %ld connections opened (want "
+                     "%d), %zu lanes (want %zu)",
+                     cases[c].cap, first.ok, MANY, first.connects, together,
+                     bf_http_lanes(http), cases[c].lanes);
+        /* Every lane kept its connections: the second round opens none. */
+        round_t second = run_round(&loop, http, base, &holder, together, 1);
+        if (second.ok != MANY || second.connects != 0 ||
+            bf_http_lanes(http) != cases[c].lanes)
+            fail_msg("cap %ld, second round: %d of %d answered right, %ld connections "
+                     "opened, %zu lanes",
+                     cases[c].cap, second.ok, MANY, second.connects, bf_http_lanes(http));
+        bf_http_destroy(http);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        assert_int_equal(uv_loop_close(&loop), 0);
+    }
+    MHD_stop_daemon(d);
+}
+
 static void test_urls_are_redacted_before_logging(void **unused)
 {
     (void)unused;
@@ -216,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_a_server_slower_than_the_timeout_times_out),
         cmocka_unit_test(test_nothing_listening_is_unreachable),
         cmocka_unit_test(test_a_body_over_max_response_is_too_large),
+        cmocka_unit_test(test_many_transfers_spread_over_lanes_and_reuse_connections),
         cmocka_unit_test(test_urls_are_redacted_before_logging),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
