@@ -212,6 +212,10 @@ def main():
     ap.add_argument("--worker-arg", action="append", default=[],
                     help="one more argument for bountyfleet-worker (repeatable)")
     args = ap.parse_args()
+    # Killed (timeout(1), ^C): the children run in their own sessions, so stop
+    # them in the finally below rather than leave them loading the machine.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
     programs = args.programs.split(",")
     for p in programs:
         if p not in ("worker", "peer"):
@@ -284,6 +288,7 @@ def main():
             others = {"simulator": aisim, "redis": redis, "broker": broker}
             marks = {}
             proc = Proc(f"{prog}-{r}", argv, tmp, env=env)
+            procs.append(proc)  # stopped in the finally below if the run is cut short
 
             def mark(key, proc=proc):
                 user, system = cpu_split(proc.pid)
