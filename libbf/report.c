@@ -220,13 +220,10 @@ static char *put_u16(char *o, unsigned v)
     return o;
 }
 
-/* Write "s" (quotes included) at @p o; NULL if @p s is not valid UTF-8. */
-static char *put_string(char *o, const char *s, size_t flags)
+char *bf_json_escape(char *o, const char *s, size_t n, size_t flags)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
     const bool slash = flags & JSON_ESCAPE_SLASH;
-    *o++ = '"';
     while (n) {
         /* Plain ASCII goes over as a run. */
         size_t run = 0;
@@ -239,6 +236,10 @@ static char *put_string(char *o, const char *s, size_t flags)
             break;
         unsigned cp;
         size_t len = utf8_decode(p, n, &cp);
+        if (!len && (flags & BF_JSON_PASS_INVALID)) {
+            *o++ = (char)*p++, n--;
+            continue;
+        }
         if (!len)
             return NULL;
         p += len, n -= len;
@@ -278,6 +279,15 @@ static char *put_string(char *o, const char *s, size_t flags)
             }
         }
     }
+    return o;
+}
+
+/* Write "s" (quotes included) at @p o; NULL if @p s is not valid UTF-8. */
+static char *put_string(char *o, const char *s, size_t flags)
+{
+    *o++ = '"';
+    if (!(o = bf_json_escape(o, s, strlen(s), flags)))
+        return NULL;
     *o++ = '"';
     return o;
 }

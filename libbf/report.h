@@ -66,6 +66,23 @@ json_t *bf_report_to_json(const bf_report_t *r);
  */
 char *bf_report_json_text(const bf_report_t *r, size_t flags, size_t *len);
 
+/**
+ * @brief Write @p n bytes of UTF-8 text at @p o escaped as the inside of a
+ *        JSON string (no quotes), byte for byte as jansson's json_dumps
+ *        writes it with the same @p flags (JSON_ESCAPE_SLASH,
+ *        JSON_ENSURE_ASCII; others are ignored): '"' and '\\' get a
+ *        backslash, \b \f \n \r \t their short escapes, other code points
+ *        below U+0020 \u00XX, the rest as is unless JSON_ENSURE_ASCII.
+ *        The one JSON string writer of the project's hand-made JSON
+ *        (reports here, AI request bodies, the simulator's answers).
+ *        With BF_JSON_PASS_INVALID, bytes that are not UTF-8 go over as
+ *        they are (never NULL).
+ * @param o room for 6 * @p n bytes
+ * @returns the end of what was written, or NULL if @p s is not valid UTF-8.
+ */
+#define BF_JSON_PASS_INVALID ((size_t)1 << 30)
+char *bf_json_escape(char *o, const char *s, size_t n, size_t flags);
+
 /** @brief Free a report. NULL-safe. */
 void bf_report_destroy(bf_report_t *r);
 

@@ -21,51 +21,7 @@
 
 size_t bf_ai_json_escape(const char *text, size_t len, char *out)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    char *o = out;
-    for (size_t i = 0; i < len; i++) {
-        /* A run of bytes that need no escape goes over at once. */
-        size_t run = i;
-        while (run < len && (unsigned char)text[run] >= 0x20 && text[run] != '"' &&
-               text[run] != '\\')
-            run++;
-        memcpy(o, text + i, run - i);
-        o += run - i;
-        i = run;
-        if (i == len)
-            break;
-        unsigned char c = (unsigned char)text[i];
-        *o++ = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-            *o++ = (char)c;
-            break;
-        case '\b':
-            *o++ = 'b';
-            break;
-        case '\f':
-            *o++ = 'f';
-            break;
-        case '\n':
-            *o++ = 'n';
-            break;
-        case '\r':
-            *o++ = 'r';
-            break;
-        case '\t':
-            *o++ = 't';
-            break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 0xf];
-            break;
-        }
-    }
-    return (size_t)(o - out);
+    return (size_t)(bf_json_escape(out, text, len, BF_JSON_PASS_INVALID) - out);
 }
 
 bf_ai_input_t *bf_ai_input_new(const json_t *report)

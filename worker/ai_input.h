@@ -72,7 +72,8 @@ const char *bf_ai_input_content_hash(bf_ai_input_t *in);
  *        a JSON string, byte for byte as jansson's json_dumps writes a
  *        string without JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH: '"' and
  *        '\\' get a backslash, \b \f \n \r \t their short escapes, other
- *        bytes below 0x20 \u00XX, everything else (UTF-8 included) as is.
+ *        bytes below 0x20 \u00XX, everything else (UTF-8 included) as is
+ *        (bf_json_escape, with bytes that are not UTF-8 passed over).
  * @param out at least 6 * len bytes
  * @returns the number of bytes written.
  */
