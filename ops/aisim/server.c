@@ -65,6 +65,9 @@ struct bf_aisim_server_s {
     bf_aisim_server_config_t cfg; /* model and api_key point at the copies below */
     char *model;
     char *api_key;
+    /* --answers fixed: each kind's verdict as JSON, made once at start (the
+     * same text for every request of the kind). */
+    char *fixed_content[BF_AISIM_KIND__COUNT];
     struct MHD_Daemon *mhd;
     bf_aisim_timers_t *timers;
     bf_aisim_stats_t *stats;
@@ -379,7 +382,9 @@ static void answer_chat(request_t *rq)
         else
             bf_aisim_verdict_derive(req.chat.kind, &report, &verdict);
     }
-    char *content = bf_aisim_verdict_to_json(req.chat.kind, &verdict);
+    char *content = srv->cfg.fixed_answers
+                        ? bf_strdup(srv->fixed_content[req.chat.kind])
+                        : bf_aisim_verdict_to_json(req.chat.kind, &verdict);
     /* An injected bad answer: well-formed, billed, but off the schema
      * (score out of range), as a model that ignores the schema answers. */
     double bad_draw = uniform(srv->cfg.seed, rq->seq, 4);
@@ -961,6 +966,8 @@ static void server_free(bf_aisim_server_t *s)
     bf_aisim_capture_destroy(s->capture);
     bf_aisim_prompt_cache_destroy(s->prompt_cache);
     pthread_mutex_destroy(&s->faults_lock);
+    for (int k = 0; k < BF_AISIM_KIND__COUNT; k++)
+        free(s->fixed_content[k]);
     free(s->model);
     free(s->api_key);
     free(s);
@@ -976,6 +983,11 @@ bf_aisim_server_t *bf_aisim_server_start(const bf_aisim_server_config_t *cfg,
     s->cfg.model = s->model;
     s->cfg.api_key = s->api_key;
     s->id_salt = mix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
+    for (int k = 0; cfg->fixed_answers && k < BF_AISIM_KIND__COUNT; k++) {
+        bf_aisim_verdict_t v;
+        bf_aisim_verdict_fixed((bf_aisim_kind_t)k, &v);
+        s->fixed_content[k] = bf_aisim_verdict_to_json((bf_aisim_kind_t)k, &v);
+    }
     s->stats = bf_aisim_stats_new(cfg->max_reports);
     s->limits = bf_aisim_limits_new(cfg->rpm, cfg->tpm, cfg->burst_s);
     s->capture = bf_aisim_capture_new(cfg->capture);

@@ -389,6 +389,50 @@ static void test_reasons_stay_valid_utf8_when_cut(void **state)
     bf_aisim_report_clear(&r);
 }
 
+/* A completion body, written by hand, is what jansson would write: it
+ * parses, every field in its place, the content (quotes, newlines,
+ * control characters, UTF-8) back as it went in. */
+static void test_completion_body_is_openais_shape(void **unused)
+{
+    (void)unused;
+    const char *content = "{\"score\":0.9,\"reasons\":[\"a \\\"quoted\\\"\\nline\","
+                          "\"caf\xc3\xa9 \x01 \xf0\x9f\x90\x9b\"]}";
+    char *body = bf_aisim_completion_to_json("chatcmpl-7", "gpt-4o-mini", 1700000000,
+                                             content, 1234, 56, 1024);
+    json_error_t jerr;
+    json_t *j = json_loads(body, 0, &jerr);
+    if (!j)
+        fail_msg("%s: %s", jerr.text, body);
+    json_t *msg =
+        json_object_get(json_array_get(json_object_get(j, "choices"), 0), "message");
+    json_t *usage = json_object_get(j, "usage");
+    assert_string_equal(json_string_value(json_object_get(j, "id")), "chatcmpl-7");
+    assert_string_equal(json_string_value(json_object_get(j, "object")),
+                        "chat.completion");
+    assert_int_equal(json_integer_value(json_object_get(j, "created")), 1700000000);
+    assert_string_equal(json_string_value(json_object_get(j, "model")), "gpt-4o-mini");
+    assert_string_equal(json_string_value(json_object_get(msg, "role")), "assistant");
+    assert_string_equal(json_string_value(json_object_get(msg, "content")), content);
+    assert_true(json_is_null(json_object_get(msg, "refusal")));
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(j, "choices"), 0), "finish_reason")),
+        "stop");
+    assert_int_equal(json_integer_value(json_object_get(usage, "prompt_tokens")), 1234);
+    assert_int_equal(json_integer_value(json_object_get(usage, "completion_tokens")), 56);
+    assert_int_equal(json_integer_value(json_object_get(usage, "total_tokens")), 1290);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(usage, "prompt_tokens_details"), "cached_tokens")),
+        1024);
+    /* And byte for byte jansson's compact text of the same object. */
+    char *again = json_dumps(j, JSON_COMPACT);
+    assert_string_equal(again, body);
+    free(again);
+    json_decref(j);
+    free(body);
+}
+
 /* --answers fixed: the same verdict whatever the report says, and an
  * OpenAI body skimmed for its model and analysis only. */
 static void test_fixed_answers_ignore_the_report(void **unused)
@@ -454,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_kind_comes_from_schema_name),
         cmocka_unit_test(test_reasons_stay_valid_utf8_when_cut),
         cmocka_unit_test(test_fixed_answers_ignore_the_report),
+        cmocka_unit_test(test_completion_body_is_openais_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
