@@ -53,8 +53,10 @@ static void on_ai_result(const bf_ai_result_t *r, void *opaque)
     }
     if (r->seconds > j->ai_slowest)
         j->ai_slowest = r->seconds;
-    if (--j->ai_pending == 0)
+    if (--j->ai_pending == 0) {
+        j->settled_at = bf_monotonic_s();
         bf_result_verdict(j);
+    }
 }
 
 void bf_analyse_start(bf_job_t *j)
@@ -63,6 +65,7 @@ void bf_analyse_start(bf_job_t *j)
     double deadline =
         w->cfg->ai_deadline_s > 0 ? bf_monotonic_s() + w->cfg->ai_deadline_s : 0;
     j->ai_pending = BF_ANALYSIS__COUNT;
+    j->analyses_at = bf_monotonic_s();
     for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
         ai_call_t *call = bf_malloc(sizeof(*call));
         call->job = j;

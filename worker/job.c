@@ -110,6 +110,26 @@ static void mark_offset_done(bf_job_t *j)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+static void observe_stage(bf_series_t *s, double from, double to)
+{
+    if (from > 0 && to >= from)
+        bf_series_observe(s, to - from);
+}
+
+/* Where the overhead went (the stages add up to it). */
+static void observe_stages(bf_job_t *j, double now)
+{
+    bf_telemetry_t *t = &j->w->tel;
+    observe_stage(t->stage_claim, j->started, j->analyses_at);
+    if (j->analyses_at > 0 && j->settled_at > 0)
+        observe_stage(t->stage_ai_extra, j->analyses_at + j->ai_slowest,
+                      j->settled_at > j->analyses_at + j->ai_slowest
+                          ? j->settled_at
+                          : j->analyses_at + j->ai_slowest);
+    observe_stage(t->stage_store, j->settled_at, j->produced_at);
+    observe_stage(t->stage_deliver, j->produced_at, now);
+}
+
 void bf_job_done(bf_job_t *j)
 {
     bf_worker_t *w = j->w;
@@ -118,9 +138,11 @@ void bf_job_done(bf_job_t *j)
     bf_telemetry_report_done(&w->tel, seconds);
     /* What the worker itself added to an analysed report: everything but
      * the slowest AI call (decode, Redis, encoding, publishing, queues). */
-    if (j->ai_slowest > 0)
+    if (j->ai_slowest > 0) {
         bf_series_observe(w->tel.report_overhead,
                           seconds > j->ai_slowest ? seconds - j->ai_slowest : 0);
+        observe_stages(j, bf_monotonic_s());
+    }
     w->in_flight--;
     bf_series_set(w->tel.in_flight, (double)w->in_flight);
     bf_intake_update(w); /* below the cap again: take more */

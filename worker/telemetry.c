@@ -54,10 +54,23 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
         "Of an analysed report's time, what was not its slowest AI call: decoding, "
         "Redis, encoding, publishing, waiting in the loop.",
         NULL, overhead_buckets, sizeof(overhead_buckets) / sizeof(overhead_buckets[0])));
+    bf_metric_t *stages = bf_metrics_histogram(
+        m, "bountyfleet_report_stage_seconds",
+        "The overhead of an analysed report by stage: claim (consumed to its analyses "
+        "started: decode, claim, near-duplicate check), ai_extra (its analyses' span "
+        "beyond the slowest one), store (analyses done to the result produced: "
+        "encoding, the Redis store), deliver (produced to acknowledged by Kafka).",
+        "stage", overhead_buckets,
+        sizeof(overhead_buckets) / sizeof(overhead_buckets[0]));
+    t->stage_claim = bf_metric_series(stages, "claim");
+    t->stage_ai_extra = bf_metric_series(stages, "ai_extra");
+    t->stage_store = bf_metric_series(stages, "store");
+    t->stage_deliver = bf_metric_series(stages, "deliver");
     /* The AI families (bountyfleet_ai_*) are the AI layer's (ai.c). */
     t->redis_duration = bf_metric_series(
         bf_metrics_histogram(m, "bountyfleet_redis_request_duration_seconds",
-                             "Redis round trips, seconds.", NULL, NULL, 0));
+                             "Redis round trips, seconds.", NULL, overhead_buckets,
+                             sizeof(overhead_buckets) / sizeof(overhead_buckets[0])));
     t->redis_up = bf_metric_series(
         bf_metrics_gauge(m, "bountyfleet_redis_up", "1 when connected to Redis.", NULL));
     t->loop_lag = bf_metric_series(bf_metrics_histogram(

@@ -35,6 +35,8 @@ typedef struct bf_telemetry_s {
     bf_series_t *in_flight;
     bf_series_t *report_duration;
     bf_series_t *report_overhead; /* a report's time outside its slowest AI call */
+    /* The overhead by stage (bf_telemetry_report_stages). */
+    bf_series_t *stage_claim, *stage_ai_extra, *stage_store, *stage_deliver;
     bf_series_t *redis_duration;
     bf_series_t *redis_up;
     bf_series_t *loop_lag;

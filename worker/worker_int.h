@@ -157,6 +157,9 @@ struct bf_job_s {
     bool near_dup_published; /* the claim's published flag, for a near dup */
     int ai_pending;
     double ai_slowest; /* seconds of the slowest analysis, for the overhead */
+    /* When its analyses started, all settled, and its result was produced
+     * (bf_monotonic_s; 0: not yet), for bountyfleet_report_stage_seconds. */
+    double analyses_at, settled_at, produced_at;
     int ok[BF_ANALYSIS__COUNT];
     bf_verdict_t verdicts[BF_ANALYSIS__COUNT];
     char ai_error[BF_ANALYSIS__COUNT][160];

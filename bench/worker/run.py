@@ -169,11 +169,14 @@ def metric_values(text, name):
     return out
 
 
-def histogram_quantile(text, name, q):
+def histogram_quantile(text, name, q, match=""):
     """Upper bound of the bucket holding quantile @q (as Prometheus does
-    without interpolation), from cumulative _bucket lines."""
+    without interpolation), from cumulative _bucket lines; only the series
+    whose labels contain @match (e.g. 'stage="claim"')."""
     sums = {}  # every series of the family added up, bucket by bucket
     for labels, v in metric_values(text, name + "_bucket").items():
+        if match not in labels:
+            continue
         le = re.search(r'le="([^"]+)"', labels).group(1)
         key = float("inf") if le == "+Inf" else float(le)
         sums[key] = sums.get(key, 0) + v
@@ -361,6 +364,11 @@ def main():
                     for q in (0.5, 0.99):
                         line[f"overhead_p{int(q * 100)}_s"] = histogram_quantile(
                             text, "bountyfleet_report_overhead_seconds", q)
+                    line["overhead_stage_p50_p99_s"] = {
+                        stage: [histogram_quantile(text, "bountyfleet_report_stage_seconds",
+                                                   q, f'stage="{stage}"')
+                                for q in (0.5, 0.99)]
+                        for stage in ("claim", "ai_extra", "store", "deliver")}
                     # Where a report's time went, as the worker measured it.
                     for name, family in (("report", "bountyfleet_report_duration_seconds"),
                                          ("redis", "bountyfleet_redis_request_duration_seconds"),
