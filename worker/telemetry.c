@@ -67,10 +67,9 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
     t->stage_store = bf_metric_series(stages, "store");
     t->stage_deliver = bf_metric_series(stages, "deliver");
     /* The AI families (bountyfleet_ai_*) are the AI layer's (ai.c). */
-    t->redis_duration = bf_metric_series(
-        bf_metrics_histogram(m, "bountyfleet_redis_request_duration_seconds",
-                             "Redis round trips, seconds.", NULL, overhead_buckets,
-                             sizeof(overhead_buckets) / sizeof(overhead_buckets[0])));
+    t->redis_duration = bf_metric_series(bf_metrics_histogram(
+        m, "bountyfleet_redis_request_duration_seconds", "Redis round trips, seconds.",
+        NULL, overhead_buckets, sizeof(overhead_buckets) / sizeof(overhead_buckets[0])));
     t->redis_up = bf_metric_series(
         bf_metrics_gauge(m, "bountyfleet_redis_up", "1 when connected to Redis.", NULL));
     t->loop_lag = bf_metric_series(bf_metrics_histogram(
