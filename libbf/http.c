@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "libbf/buf.h"
@@ -85,13 +86,20 @@ struct bf_http_s {
  * poll stops there; curl checks a cached connection before it reuses it.
  * The context goes when curl closes the socket (CURLOPT_CLOSESOCKETFUNCTION,
  * which curl keeps with the connection), before the descriptor is closed.
+ * Only a connection's socket (made in open_socket) lingers: curl also asks
+ * to poll sockets it closes itself without that callback (the threaded
+ * resolver's socket pair), and a context left on one of those held the
+ * descriptor's number in libuv after the close (uv_poll_init on it: EEXIST,
+ * as a Redis reconnect would get) and could send the events of the next
+ * socket with that number to another lane's multi handle.
  */
 struct sock_ctx_s {
     uv_poll_t poll;
     curl_socket_t fd;
-    lane_t *lane;   /* whose multi handle owns the connection */
-    int events;     /* what the poll watches; 0: stopped */
-    bool lingering; /* curl said CURL_POLL_REMOVE */
+    lane_t *lane;    /* whose multi handle polls it (set by socket_cb) */
+    bool connection; /* opened by open_socket; closed through close_socket */
+    int events;      /* what the poll watches; 0: stopped */
+    bool lingering;  /* curl said CURL_POLL_REMOVE */
 };
 
 struct transfer_s {
@@ -221,6 +229,44 @@ static void ctx_close(bf_http_t *http, sock_ctx_t *ctx)
     uv_close((uv_handle_t *)&ctx->poll, free_sock_ctx); /* stops polling now */
 }
 
+/* A context for socket @p s, not polled yet; NULL if @p s is not one. */
+static sock_ctx_t *ctx_new(bf_http_t *http, curl_socket_t s, bool connection)
+{
+    if (s < 0)
+        return NULL;
+    sock_ctx_t *stale = ctx_of(http, s);
+    if (stale) /* not expected: every socket's context goes before it closes */
+        ctx_close(http, stale);
+    if ((size_t)s >= http->by_fd_size) {
+        size_t n = http->by_fd_size ? http->by_fd_size : 64;
+        while (n <= (size_t)s)
+            n *= 2;
+        http->by_fd = bf_realloc(http->by_fd, n * sizeof(*http->by_fd));
+        memset(http->by_fd + http->by_fd_size, 0,
+               (n - http->by_fd_size) * sizeof(*http->by_fd));
+        http->by_fd_size = n;
+    }
+    sock_ctx_t *ctx = bf_calloc(1, sizeof(*ctx));
+    ctx->fd = s;
+    ctx->connection = connection;
+    uv_poll_init_socket(http->loop, &ctx->poll, s);
+    ctx->poll.data = ctx;
+    http->by_fd[s] = ctx;
+    return ctx;
+}
+
+/* curl opens a connection's socket: its context is made here, so the
+ * socket is known as a connection's (closed through close_socket). */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose,
+                                 struct curl_sockaddr *address)
+{
+    (void)purpose;
+    curl_socket_t s = socket(address->family, address->socktype, address->protocol);
+    if (s != CURL_SOCKET_BAD)
+        ctx_new(clientp, s, true);
+    return s;
+}
+
 static int socket_cb(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp)
 {
     (void)easy;
@@ -229,29 +275,18 @@ static int socket_cb(CURL *easy, curl_socket_t s, int action, void *userp, void 
     bf_http_t *http = lane->http;
     sock_ctx_t *ctx = ctx_of(http, s);
     if (action == CURL_POLL_REMOVE) {
-        if (ctx)
+        /* A connection going idle lingers; any other socket curl polls
+         * (the threaded resolver's socket pair) curl closes itself next,
+         * without close_socket, so its poll must go now. */
+        if (ctx && ctx->connection)
             ctx->lingering = true;
+        else if (ctx)
+            ctx_close(http, ctx);
         return 0;
     }
-    if (!ctx) {
-        if (s < 0)
-            return -1;
-        if ((size_t)s >= http->by_fd_size) {
-            size_t n = http->by_fd_size ? http->by_fd_size : 64;
-            while (n <= (size_t)s)
-                n *= 2;
-            http->by_fd = bf_realloc(http->by_fd, n * sizeof(*http->by_fd));
-            memset(http->by_fd + http->by_fd_size, 0,
-                   (n - http->by_fd_size) * sizeof(*http->by_fd));
-            http->by_fd_size = n;
-        }
-        ctx = bf_calloc(1, sizeof(*ctx));
-        ctx->fd = s;
-        ctx->lane = lane;
-        uv_poll_init_socket(http->loop, &ctx->poll, s);
-        ctx->poll.data = ctx;
-        http->by_fd[s] = ctx;
-    }
+    if (!ctx && !(ctx = ctx_new(http, s, false)))
+        return -1;
+    ctx->lane = lane; /* a live socket belongs to one multi handle */
     ctx->lingering = false;
     int events = 0;
     if (action == CURL_POLL_IN || action == CURL_POLL_INOUT)
@@ -438,6 +473,8 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
      * thousands of AI calls in flight hold one each, and an answer is a
      * few hundred bytes; a larger body just takes more reads. */
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER_BYTES);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, http);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, http);
     /* HTTP/2 where TLS can agree on it (every AI provider does), with a

@@ -12,6 +12,7 @@
  * redacted before they are logged.
  */
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -330,6 +331,73 @@ static void test_many_transfers_spread_over_lanes_and_reuse_connections(void **u
     MHD_stop_daemon(d);
 }
 
+/* A host name goes through curl's threaded resolver, which polls one end
+ * of a socket pair it then closes itself (not through the close-socket
+ * callback): a client that kept polling that descriptor broke the next
+ * socket to get its number (libuv's epoll_ctl on a descriptor the kernel
+ * had dropped). This machine's own name, where it is a loopback address,
+ * resolves without a DNS server (/etc/hosts). */
+static void test_a_host_name_goes_through_the_resolver(void **unused)
+{
+    (void)unused;
+    char host[256];
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM},
+                    *ai = NULL;
+    if (gethostname(host, sizeof(host)) != 0 ||
+        getaddrinfo(host, NULL, &hints, &ai) != 0) {
+        print_message("skipped: this machine's name does not resolve\n");
+        skip();
+    }
+    struct sockaddr_in addr = *(struct sockaddr_in *)ai->ai_addr;
+    freeaddrinfo(ai);
+    if ((ntohl(addr.sin_addr.s_addr) >> 24) != 127) {
+        print_message("skipped: %s is not a loopback address here\n", host);
+        skip();
+    }
+    holder_t holder = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                       .cond = PTHREAD_COND_INITIALIZER};
+    addr.sin_port = 0;
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                             MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, hold_then_echo, &holder, MHD_OPTION_SOCK_ADDR,
+                         &addr, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    assert_non_null(d);
+    char base[320];
+    snprintf(base, sizeof(base), "http://%s:%u", host,
+             (unsigned)MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port);
+    for (int pass = 0; pass < 3; pass++) { /* a fresh client: a resolve each time */
+        uv_loop_t loop;
+        assert_int_equal(uv_loop_init(&loop), 0);
+        char errstr[256];
+        bf_http_t *http = bf_http_new(&loop, 300, errstr, sizeof(errstr));
+        assert_non_null(http);
+        round_t r = run_round(&loop, http, base, &holder, 1, pass);
+        if (r.ok != MANY)
+            fail_msg("pass %d: %d of %d answered right", pass, r.ok, MANY);
+        /* The descriptors the resolver let go are free for anyone on the
+         * loop (a Redis reconnect, say): libuv takes a poll on each. */
+        int fds[8];
+        uv_poll_t polls[8];
+        for (int i = 0; i < 8; i++) {
+            fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+            int rc = uv_poll_init_socket(&loop, &polls[i], fds[i]);
+            if (rc != 0)
+                fail_msg("pass %d: descriptor %d: %s (a closed socket still polled)",
+                         pass, fds[i], uv_strerror(rc));
+        }
+        for (int i = 0; i < 8; i++)
+            uv_close((uv_handle_t *)&polls[i], NULL);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        for (int i = 0; i < 8; i++)
+            close(fds[i]);
+        bf_http_destroy(http);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        assert_int_equal(uv_loop_close(&loop), 0);
+    }
+    MHD_stop_daemon(d);
+}
+
 static void test_urls_are_redacted_before_logging(void **unused)
 {
     (void)unused;
@@ -368,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_nothing_listening_is_unreachable),
         cmocka_unit_test(test_a_body_over_max_response_is_too_large),
         cmocka_unit_test(test_many_transfers_spread_over_lanes_and_reuse_connections),
+        cmocka_unit_test(test_a_host_name_goes_through_the_resolver),
         cmocka_unit_test(test_urls_are_redacted_before_logging),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
