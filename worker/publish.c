@@ -65,6 +65,8 @@ static void print_result(bf_job_t *j)
 void bf_publish(bf_job_t *j)
 {
     bf_worker_t *w = j->w;
+    if (!j->produced_at) /* the first attempt: retries are delivery's time */
+        j->produced_at = bf_monotonic_s();
     if (w->cfg->once_file) {
         print_result(j);
         bf_job_done(j);
@@ -86,8 +88,6 @@ void bf_publish(bf_job_t *j)
         w->producer, RD_KAFKA_V_TOPIC(j->publish_topic), RD_KAFKA_V_KEY(key, key_len),
         RD_KAFKA_V_VALUE(j->out, j->out_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(j), RD_KAFKA_V_END);
-    if (!err)
-        j->produced_at = bf_monotonic_s(); /* the last produce, if one is retried */
     if (err) {
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);

@@ -58,8 +58,10 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
         m, "bountyfleet_report_stage_seconds",
         "The overhead of an analysed report by stage: claim (consumed to its analyses "
         "started: decode, claim, near-duplicate check), ai_extra (its analyses' span "
-        "beyond the slowest one), store (analyses done to the result produced: "
-        "encoding, the Redis store), deliver (produced to acknowledged by Kafka).",
+        "beyond the slowest one), store (analyses done to its first produce: "
+        "encoding, the Redis store), deliver (its first produce to acknowledged by "
+        "Kafka, "
+        "retries included).",
         "stage", overhead_buckets,
         sizeof(overhead_buckets) / sizeof(overhead_buckets[0]));
     t->stage_claim = bf_metric_series(stages, "claim");

@@ -158,7 +158,8 @@ struct bf_job_s {
     int ai_pending;
     double ai_slowest; /* seconds of the slowest analysis, for the overhead */
     /* When its analyses started, all settled, and its result was produced
-     * (bf_monotonic_s; 0: not yet), for bountyfleet_report_stage_seconds. */
+     * (bf_monotonic_s; 0: not yet), for bountyfleet_report_stage_seconds;
+     * produced_at is the first produce attempt. */
     double analyses_at, settled_at, produced_at;
     int ok[BF_ANALYSIS__COUNT];
     bf_verdict_t verdicts[BF_ANALYSIS__COUNT];
