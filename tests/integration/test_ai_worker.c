@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "libbf/codec.h"
+#include "support/results.h"
 #include "support/stack.h"
 
 #define REPORTS 12 /* 11 real ones and one that tries to instruct the model */
@@ -104,16 +105,7 @@ static void test_failing_first_provider_falls_back_in_the_worker(void **unused)
     /* Read the results. */
     char errstr[512];
     bf_codec_t *codec = bf_codec_new(errstr, sizeof(errstr));
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", s.brokers, errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "group.id", "ai-reader", errstr, sizeof(errstr));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    assert_non_null(rk);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, "bountyfleet.validations", 0)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_t *rk = bf_test_topic_reader(s.brokers, "bountyfleet.validations", 1);
     json_t *by_id = json_object();
     double deadline = bf_test_now() + 120 * bf_test_timeout_mult();
     while (json_object_size(by_id) < REPORTS && bf_test_now() < deadline) {

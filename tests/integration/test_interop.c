@@ -39,6 +39,7 @@
 #include "libbf/codec.h"
 #include "libbf/schema.h"
 #include "support/registry_server.h"
+#include "support/results.h"
 #include "support/stack.h"
 
 #define SCRIPT           BF_SOURCE_DIR "/tests/interop/avro_interop.py"
@@ -352,17 +353,7 @@ static void save_results(const char *brokers, int want, char *dir, size_t dir_si
 {
     snprintf(dir, dir_size, "%s/results", tmpdir);
     assert_int_equal(mkdir(dir, 0755), 0);
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "group.id", "interop-reader", errstr, sizeof(errstr));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    assert_non_null(rk);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, "bountyfleet.validations", 0)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_t *rk = bf_test_topic_reader(brokers, "bountyfleet.validations", 1);
     int got = 0;
     double deadline = bf_test_now() + 120 * bf_test_timeout_mult();
     while (got < want && bf_test_now() < deadline) {
@@ -379,6 +370,7 @@ static void save_results(const char *brokers, int want, char *dir, size_t dir_si
         }
         rd_kafka_message_destroy(m);
     }
+    rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     if (got != want)
         fail_msg("%d of %d results", got, want);

@@ -117,18 +117,14 @@ static void test_topic_missing_from_metadata_loses_nothing(void **state)
  * (publish.c). */
 #define BAD_RECORDS 20
 
-static rd_kafka_t *plain_client(bf_faults_t *f, rd_kafka_type_t type)
+static rd_kafka_t *plain_producer(bf_faults_t *f)
 {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", f->mock.brokers, errstr,
                                        sizeof(errstr)),
                      RD_KAFKA_CONF_OK);
-    if (type == RD_KAFKA_CONSUMER) /* assign() needs one; it never joins */
-        assert_int_equal(
-            rd_kafka_conf_set(conf, "group.id", "dlq-reader", errstr, sizeof(errstr)),
-            RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     assert_non_null(rk);
     return rk;
 }
@@ -137,13 +133,8 @@ static rd_kafka_t *plain_client(bf_faults_t *f, rd_kafka_type_t type)
  * read from the beginning of every partition until @p want or 60 s. */
 static int dead_letters(bf_faults_t *f, const char *prefix, int want)
 {
-    rd_kafka_t *c = plain_client(f, RD_KAFKA_CONSUMER);
-    rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new(8);
-    for (int p = 0; p < BF_FAULTS_PARTITIONS; p++)
-        rd_kafka_topic_partition_list_add(all, BF_TOPIC_DLQ, p)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(c, all), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(all);
+    rd_kafka_t *c =
+        bf_test_topic_reader(f->mock.brokers, BF_TOPIC_DLQ, BF_FAULTS_PARTITIONS);
     int got = 0;
     double deadline = bf_test_now() + 60 * bf_test_timeout_mult();
     while (bf_test_now() < deadline && got <= want) {
@@ -157,6 +148,7 @@ static int dead_letters(bf_faults_t *f, const char *prefix, int want)
         if (got == want) /* and a little longer, for a repeat */
             deadline = fmin(deadline, bf_test_now() + 2);
     }
+    rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
     return got;
 }
@@ -171,7 +163,7 @@ static void test_dead_letters_wait_out_a_missing_topic(void **state)
     rd_kafka_mock_topic_set_error(f->mock.mc, BF_TOPIC_DLQ,
                                   RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
     bf_faults_place_leaders(f, 1);
-    rd_kafka_t *p = plain_client(f, RD_KAFKA_PRODUCER);
+    rd_kafka_t *p = plain_producer(f);
     for (int i = 0; i < BAD_RECORDS; i++) {
         char bad[64];
         int n = snprintf(bad, sizeof(bad), "not a report %d {", i);

@@ -115,17 +115,8 @@ static void test_worker_reads_every_framing_and_writes_confluent_results(void **
     bf_registry_options_t o = {.url = bf_test_registry_url(f->registry)};
     bf_registry_t *reg = bf_registry_new(&o, errstr, sizeof(errstr));
     bf_registry_use_for_decoding(reg, codec);
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", f->s.brokers, errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "group.id", "framings-reader", errstr, sizeof(errstr));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    assert_non_null(rk);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTITIONS);
-    for (int p = 0; p < PARTITIONS; p++)
-        rd_kafka_topic_partition_list_add(l, "bountyfleet.validations", p)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_t *rk =
+        bf_test_topic_reader(f->s.brokers, "bountyfleet.validations", PARTITIONS);
     json_t *seen = json_object();
     double deadline = bf_test_now() + 120 * bf_test_timeout_mult();
     while (json_object_size(seen) < 9 && bf_test_now() < deadline) {

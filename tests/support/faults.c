@@ -307,11 +307,7 @@ void bf_faults_batch_start(bf_faults_t *f, bf_faults_batch_t *b, const char *pre
  * from the beginning, that reports the end of each partition. */
 static rd_kafka_t *eof_reader(bf_faults_t *f, const char *topic)
 {
-    char group[64];
-    snprintf(group, sizeof(group), "faults-diagnosis-%ld", (long)getpid());
-    const char *props[] = {
-        "group.id", group, "enable.auto.commit", "false", "enable.partition.eof",
-        "true",     NULL};
+    const char *props[] = {"enable.partition.eof", "true", NULL};
     return bf_test_topic_reader_with(f->s.brokers, topic, BF_FAULTS_PARTITIONS, props);
 }
 
@@ -370,12 +366,8 @@ static void explain_missing(bf_faults_t *f, const char *prefix)
 {
     json_t *reports = scan_topic(f, BF_TOPIC_REPORTS, false, prefix);
     json_t *results = scan_topic(f, BF_TOPIC_VALIDATIONS, true, prefix);
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", f->s.brokers, errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "group.id", BF_FAULTS_GROUP, errstr, sizeof(errstr));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    assert_non_null(rk);
+    const char *group[] = {"group.id", BF_FAULTS_GROUP, NULL}; /* for committed() */
+    rd_kafka_t *rk = bf_test_topic_reader_with(f->s.brokers, NULL, 0, group);
     rd_kafka_topic_partition_list_t *l =
         rd_kafka_topic_partition_list_new(BF_FAULTS_PARTITIONS);
     for (int p = 0; p < BF_FAULTS_PARTITIONS; p++)

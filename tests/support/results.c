@@ -28,6 +28,7 @@ rd_kafka_t *bf_test_topic_reader_with(const char *brokers, const char *topic,
     assert_int_equal(
         rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)),
         RD_KAFKA_CONF_OK);
+    /* assign() needs a group.id (it never joins the group). */
     rd_kafka_conf_set(conf, "group.id", "e2e-reader", errstr, sizeof(errstr));
     for (size_t i = 0; props && props[i] && props[i + 1]; i += 2)
         if (rd_kafka_conf_set(conf, props[i], props[i + 1], errstr, sizeof(errstr)) !=

@@ -68,11 +68,13 @@ void bf_test_produce_raw(const char *brokers, const char *topic,
                          const bf_test_record_t *records, size_t n);
 
 /** @brief A consumer assigned to every partition of @p topic from the
- *         beginning, without a group. Destroy with rd_kafka_destroy(). */
+ *         beginning, never joining a group. Close with
+ *         rd_kafka_consumer_close() and rd_kafka_destroy(). */
 rd_kafka_t *bf_test_topic_reader(const char *brokers, const char *topic, int partitions);
 
 /** @brief bf_test_topic_reader() with librdkafka properties set on top
- *         ({"key", "value", ..., NULL}), e.g. enable.partition.eof. */
+ *         ({"key", "value", ..., NULL}), e.g. enable.partition.eof, or
+ *         group.id for a handle that reads a group's committed offsets. */
 rd_kafka_t *bf_test_topic_reader_with(const char *brokers, const char *topic,
                                       int partitions, const char *const props[]);
 
