@@ -95,6 +95,9 @@ struct bf_worker_s {
     uv_poll_t cons_poll, prod_poll;
     int cons_pipe[2], prod_pipe[2];
     rd_kafka_t *consumer, *producer;
+    /* The producer's handles on the topics it writes, made at start so it
+     * learns their leaders before the first result (worker.c). */
+    rd_kafka_topic_t *out_topics[2];
     rd_kafka_queue_t *cons_q, *prod_q;
     bf_redis_t *redis;
     bf_http_t *http;
