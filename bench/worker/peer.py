@@ -87,6 +87,7 @@ class Peer:
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "partition.assignment.strategy": "cooperative-sticky",
+            "fetch.wait.max.ms": args.fetch_wait_ms,
         })
         self.producer = Producer({"bootstrap.servers": args.brokers,
                                   "enable.idempotence": True, "linger.ms": 5})
@@ -169,7 +170,12 @@ class Peer:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
-        self.consumer.subscribe([self.args.topic])
+        def on_assign(consumer, partitions):
+            if self.args.ready_file and partitions:
+                with open(self.args.ready_file, "w") as f:
+                    f.write("assigned\n")
+
+        self.consumer.subscribe([self.args.topic], on_assign=on_assign)
         sem = asyncio.Semaphore(self.args.in_flight)
         connector = aiohttp.TCPConnector(limit=3 * self.args.in_flight)
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -211,6 +217,10 @@ def main():
     ap.add_argument("--dlq-topic", required=True)
     ap.add_argument("--key-prefix", default="peer:")
     ap.add_argument("--in-flight", type=int, default=100)
+    ap.add_argument("--fetch-wait-ms", type=int, default=500,
+                    help="the consumer's fetch.wait.max.ms")
+    ap.add_argument("--ready-file",
+                    help="written once the consumer has partitions (bench/worker/run.py)")
     args = ap.parse_args()
     if args.in_flight < 1:
         ap.error("--in-flight must be at least 1")

@@ -27,7 +27,16 @@ broker. rss_max_mb is the program's peak resident set (VmHWM).
 With --rate R the reports are published at R/s while the program runs
 (instead of before), for latency at a given load; the worker's
 bountyfleet_report_overhead_seconds histogram (time outside its slowest AI
-call) is read from its /metrics at the end.
+call) is read from its /metrics at the end. The publisher starts once the
+program owns its partitions (the worker's /readyz, the peer's ready file),
+so no backlog from the group join is in the numbers.
+
+Both consumers run with fetch.wait.max.ms = --fetch-wait-ms (10): the dev
+broker is librdkafka's mock cluster, which holds a fetch that finds no new
+data for the whole fetch.wait.max.ms (500 ms by default) instead of
+answering as soon as data arrives, as Kafka does. At a rate, reports then
+came in bursts of up to half a second, and every Redis round trip and
+stage measured that burst's queue (Redis p50 5 ms at 300/s; 0.5 ms now).
 
 Prints one JSON line per run, then one summary line with the medians per
 program and the ratios. A benchmark, not a test: nothing here passes or
@@ -83,6 +92,24 @@ def free_port():
 def http_get(url, timeout=2):
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.read().decode()
+
+
+def wait_ready(prog, metrics_port, ready_file, proc, timeout=60):
+    """Until the program has its partitions: the worker's /readyz answers
+    200, the peer has written its ready file."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.p.poll() is None:
+        if prog == "worker":
+            try:
+                http_get(f"http://127.0.0.1:{metrics_port}/readyz")
+                return
+            except OSError:  # not up yet, or 503 (HTTPError is an OSError)
+                pass
+        elif os.path.exists(ready_file):
+            return
+        time.sleep(0.1)
+    sys.exit(f"run.py: {prog} did not get its partitions in {timeout} s; "
+             f"{proc.log}:\n" + open(proc.log).read()[-2000:])
 
 
 class Proc:
@@ -203,6 +230,13 @@ def main():
     ap.add_argument("--in-flight", type=int, default=100)
     ap.add_argument("--latency-ms", type=float, default=0)
     ap.add_argument("--near-dup", choices=("off", "on"), default="off")
+    ap.add_argument("--fetch-wait-ms", type=int, default=10,
+                    help="both consumers' fetch.wait.max.ms: the dev broker (librdkafka's "
+                         "mock cluster) holds a fetch that finds no data for all of it "
+                         "rather than answering when data arrives, as Kafka does")
+    ap.add_argument("--publish-linger-ms", type=int, default=20,
+                    help="with --rate, the publisher's linger.ms (20, bountyfleet-producer's "
+                         "own: reports arrive in batches of rate x 20 ms)")
     ap.add_argument("--rate", type=float, default=0,
                     help="publish at this rate while a program runs (0: all before)")
     ap.add_argument("--prompts", default="v1", help="the prompt set both programs send "
@@ -227,6 +261,15 @@ def main():
     for p in programs:
         if p not in ("worker", "peer"):
             ap.error(f"--programs: unknown program {p}")
+    if args.rate > 0 and (len(programs) > 1 or args.rounds > 1):
+        ap.error("--rate publishes while the program runs, onto the topic the next run "
+                 "would read from its start: one program, one round")
+    if "peer" in programs:
+        import importlib.util
+        missing = [m for m in ("aiohttp", "redis") if importlib.util.find_spec(m) is None]
+        if missing:
+            sys.exit("run.py: the peer needs " + ", ".join(missing) + ": apt-get install " +
+                     " ".join("python3-" + m for m in missing))
     bin_dir = os.path.join(args.build, "bin")
     tmp = tempfile.mkdtemp(prefix="bf-bench-worker.")
     procs = []
@@ -283,14 +326,16 @@ def main():
                         "--metrics-addr", f"127.0.0.1:{metrics_port}",
                         "--near-dup-threshold",
                         "0.7" if args.near_dup == "on" else "off",
-                        "--prompts-dir", prompts] + args.worker_arg
+                        "--prompts-dir", prompts,
+                        "-X", f"fetch.wait.max.ms={args.fetch_wait_ms}"] + args.worker_arg
             else:
                 argv = ["/usr/bin/python3", os.path.join(HERE, "peer.py"), "--brokers",
                         brokers, "--redis-url", redis_url, "--ai-base-url", ai_base,
                         "--prompts", prompts,
                         "--group", group, "--topic", "bench.reports", "--results-topic",
                         topic, "--dlq-topic", "bench.dlq", "--in-flight",
-                        str(args.in_flight)]
+                        str(args.in_flight), "--fetch-wait-ms", str(args.fetch_wait_ms),
+                        "--ready-file", os.path.join(tmp, f"ready-{prog}-{r}")]
             counter = Counter(brokers, topic, args.reports)
             others = {"simulator": aisim, "redis": redis, "broker": broker}
             marks = {}
@@ -319,8 +364,12 @@ def main():
             counter.start()
             producer = None
             if args.rate > 0:
-                time.sleep(5)  # the group join, so the rate is what is measured
-                producer = subprocess.Popen(produce + ["--rate", str(args.rate)],
+                # Only once the program owns its partitions: reports published
+                # before would wait for the group join and come as one backlog,
+                # and the overhead measured would be that queue's, not the rate's.
+                wait_ready(prog, metrics_port, os.path.join(tmp, f"ready-{prog}-{r}"), proc)
+                producer = subprocess.Popen(produce + ["--rate", str(args.rate), "-X",
+                                                       f"linger.ms={args.publish_linger_ms}"],
                                             stdout=subprocess.DEVNULL)
             peak_in_flight = 0
             deadline = time.monotonic() + args.timeout
@@ -343,7 +392,8 @@ def main():
             line = {"bench": "worker_vs_peer", "program": prog, "round": r,
                     "reports": args.reports, "results": counter.count,
                     "in_flight_cap": args.in_flight, "ai_latency_ms": args.latency_ms,
-                    "near_dup": args.near_dup, "rate": args.rate}
+                    "near_dup": args.near_dup, "rate": args.rate,
+                    "publish_linger_ms": args.publish_linger_ms if args.rate > 0 else None}
             if "last" in marks and counter.last > counter.first:
                 secs = counter.last - counter.first
                 n = counter.count - 1
