@@ -220,6 +220,7 @@ bf_err_t bf_aisim_chat_parse(const char *body, size_t len, bf_aisim_chat_t *out,
         e = BF_ERR_PARSE;
         goto out;
     }
+    out->stream = json_is_true(json_object_get(req, "stream"));
     json_t *model = json_object_get(req, "model");
     if (!model) {
         bf_aisim_error_set(err, 400, "invalid_request_error", NULL, NULL,
@@ -338,26 +339,47 @@ static const char *skip_space(const char *p, const char *end)
     return p;
 }
 
-/* The string value that follows the first "key": in @p body (JSON's
- * whitespace allowed around the colon: clients that do not write compact
- * JSON, such as Python's json.dumps, put a space there), copied (at most
- * 255 bytes), or NULL. No unescaping: skimming, not parsing. */
-static char *skim_string(const char *body, size_t len, const char *key)
+/* Where the value of the first "key": in @p body that @p is_value accepts
+ * starts (JSON's whitespace allowed around the colon: clients that do not
+ * write compact JSON, such as Python's json.dumps, put a space there), or
+ * NULL. No nesting: skimming, not parsing. */
+static const char *skim_value(const char *body, size_t len, const char *key,
+                              bool (*is_value)(const char *v, const char *end))
 {
     char pat[64];
     int n = snprintf(pat, sizeof(pat), "\"%s\"", key);
-    const char *end = body + len, *v = NULL;
-    for (const char *at = body;
-         !v && (at = memmem(at, (size_t)(end - at), pat, (size_t)n)); at += n) {
+    const char *end = body + len;
+    for (const char *at = body; (at = memmem(at, (size_t)(end - at), pat, (size_t)n));
+         at += n) {
         const char *p = skip_space(at + n, end);
         if (p < end && *p == ':') {
             p = skip_space(p + 1, end);
-            if (p < end && *p == '"')
-                v = p + 1;
+            if (p < end && is_value(p, end))
+                return p;
         }
     }
+    return NULL;
+}
+
+static bool is_string(const char *v, const char *end)
+{
+    return v < end && *v == '"';
+}
+
+static bool is_true(const char *v, const char *end)
+{
+    return end - v >= 4 && memcmp(v, "true", 4) == 0;
+}
+
+/* The string value of the first "key": in @p body, copied (at most 255
+ * bytes), or NULL. No unescaping. */
+static char *skim_string(const char *body, size_t len, const char *key)
+{
+    const char *v = skim_value(body, len, key, is_string);
     if (!v)
         return NULL;
+    v++;
+    const char *end = body + len;
     const char *q = memchr(v, '"', (size_t)(end - v));
     if (!q || q - v > 255)
         return NULL;
@@ -378,6 +400,7 @@ bf_err_t bf_aisim_chat_skim(const char *body, size_t len, bf_aisim_chat_t *out,
     char *name = skim_string(body, len, "name");
     out->kind = bf_aisim_kind_from_schema_name(name);
     free(name);
+    out->stream = skim_value(body, len, "stream", is_true) != NULL;
     out->user_text = bf_strdup("");
     out->prompt_bytes = len;
     bf_aisim_prefix_init(&out->prefix);

@@ -36,6 +36,7 @@ typedef struct bf_aisim_chat_s {
     char *user_text;          /* owned; text of the last "user" message, "" if none */
     size_t prompt_bytes;      /* bytes of text in all messages, for usage */
     bf_aisim_prefix_t prefix; /* the prompt as the provider renders it (prompt_cache.h) */
+    bool stream;              /* "stream": true (Gemini: its streaming URL) */
 } bf_aisim_chat_t;
 
 /**

@@ -101,6 +101,7 @@ bf_err_t bf_aisim_anthropic_parse(const char *body, size_t len, bf_aisim_request
                      "not valid JSON");
         goto out;
     }
+    out->chat.stream = json_is_true(json_object_get(req, "stream"));
     json_t *model = json_object_get(req, "model");
     json_t *max_tokens = json_object_get(req, "max_tokens");
     json_t *messages = json_object_get(req, "messages");
@@ -506,14 +507,6 @@ char *bf_aisim_error_to_json_for(bf_aisim_provider_t p, const bf_aisim_error_t *
 /* Bytes of content per streamed piece: small enough that a client sees
  * several events for one answer. */
 #define STREAM_PIECE 24
-
-bool bf_aisim_wants_stream(const char *body, size_t len)
-{
-    json_t *req = json_loadb(body, len, 0, NULL);
-    bool yes = json_is_true(json_object_get(req, "stream"));
-    json_decref(req);
-    return yes;
-}
 
 /* Append one event: optional "event: NAME" line, then "data: JSON". */
 static void sse(bf_buf_t *b, const char *event, json_t *data)

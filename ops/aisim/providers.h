@@ -71,9 +71,6 @@ char *bf_aisim_anthropic_answer(const char *id, const bf_aisim_request_t *r,
 char *bf_aisim_gemini_answer(const char *id, const bf_aisim_request_t *r,
                              const char *content, const bf_aisim_usage_t *u);
 
-/** @brief Does a JSON request body ask for "stream": true? */
-bool bf_aisim_wants_stream(const char *body, size_t len);
-
 /**
  * @brief The answer as server-sent events, the way provider @p p streams
  *        it: OpenAI chat.completion.chunk objects ending in "data: [DONE]"

@@ -458,14 +458,36 @@ static void test_fixed_answers_ignore_the_report(void **unused)
     assert_string_equal(chat.model, "gpt-4o-mini");
     assert_int_equal(chat.kind, BF_AISIM_KIND_SEVERITY);
     assert_int_equal(chat.prompt_bytes, sizeof(body) - 1);
+    assert_false(chat.stream);
     bf_aisim_chat_clear(&chat);
     /* What Python's json.dumps writes: a space after each colon. */
     static const char spaced[] =
-        "{\"model\": \"gpt-4o-mini\", \"messages\": [], \"response_format\": "
+        "{\"model\": \"gpt-4o-mini\", \"messages\": [], \"stream\": true, "
+        "\"response_format\": "
         "{\"json_schema\": {\"name\" :\n \"bountyfleet_quality\"}}}";
     assert_int_equal(bf_aisim_chat_skim(spaced, sizeof(spaced) - 1, &chat, &err), BF_OK);
     assert_string_equal(chat.model, "gpt-4o-mini");
     assert_int_equal(chat.kind, BF_AISIM_KIND_QUALITY);
+    assert_true(chat.stream);
+    bf_aisim_chat_clear(&chat);
+    /* "stream": false, and "stream" as a string value, are no stream; the
+     * full parse reads the same field the same way. */
+    static const char no_stream[] =
+        "{\"x\":\"stream\",\"model\":\"m\",\"stream\":false,\"messages\":[{\"role\":"
+        "\"user\",\"content\":\"hi\"}]}";
+    assert_int_equal(bf_aisim_chat_skim(no_stream, sizeof(no_stream) - 1, &chat, &err),
+                     BF_OK);
+    assert_false(chat.stream);
+    bf_aisim_chat_clear(&chat);
+    assert_int_equal(bf_aisim_chat_parse(no_stream, sizeof(no_stream) - 1, &chat, &err),
+                     BF_OK);
+    assert_false(chat.stream);
+    bf_aisim_chat_clear(&chat);
+    static const char streamed[] = "{\"model\":\"m\",\"stream\": true,\"messages\":[{"
+                                   "\"role\":\"user\",\"content\":\"hi\"}]}";
+    assert_int_equal(bf_aisim_chat_parse(streamed, sizeof(streamed) - 1, &chat, &err),
+                     BF_OK);
+    assert_true(chat.stream);
     bf_aisim_chat_clear(&chat);
     /* A key that appears as a value first is passed over. */
     static const char value_first[] = "{\"x\":\"model\",\"model\":\"m2\"}";
