@@ -12,10 +12,17 @@
  * we drop the connection (failing every other pending command at once)
  * and reconnect with backoff, rather than let a queue of doomed commands
  * build up behind it.
+ *
+ * EVAL goes out as EVALSHA with the script's SHA-1: its text is not sent,
+ * nor hashed again by Redis, for every call. Redis knows a script once an
+ * EVAL ran it and forgets it when it restarts or is told SCRIPT FLUSH; a
+ * NOSCRIPT answer sends the same command again as EVAL, and the caller
+ * sees only that answer.
  */
 #include "libbf/redis.h"
 
 #include <hiredis/async.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +32,15 @@
 #include "libbf/mem.h"
 
 enum { ST_DOWN, ST_CONNECTING, ST_UP };
+
+/* A script this client has sent with EVAL, and its SHA-1 in hex. */
+typedef struct script_s {
+    char *text; /* owned */
+    size_t len;
+    char sha[41];
+} script_t;
+
+#define MAX_SCRIPTS 16 /* more distinct scripts than this go as EVAL */
 
 struct bf_redis_s {
     uv_loop_t *loop;
@@ -36,6 +52,8 @@ struct bf_redis_s {
     unsigned reconnect_attempt; /* since the last successful connection */
     uint64_t connects;          /* successful connections, for bf_redis_connects() */
     uv_timer_t reconnect_timer; /* also the connect timeout */
+    script_t scripts[MAX_SCRIPTS];
+    int n_scripts;
 };
 
 typedef struct cmd_s {
@@ -45,6 +63,12 @@ typedef struct cmd_s {
     uv_timer_t timer;
     int refs; /* hiredis + timer */
     int done;
+    /* Sent as EVALSHA: the command as formatted (hiredis's allocation), to
+     * send again as EVAL on NOSCRIPT, and its script. */
+    char *evalsha;
+    size_t evalsha_len;
+    int argc;
+    const script_t *script;
 } cmd_t;
 
 static void connect_now(bf_redis_t *r);
@@ -388,9 +412,14 @@ uint64_t bf_redis_connects(const bf_redis_t *r)
 
 static void cmd_unref(cmd_t *c)
 {
-    if (--c->refs == 0)
+    if (--c->refs == 0) {
+        if (c->evalsha)
+            redisFreeCommand(c->evalsha);
         free(c);
+    }
 }
+
+static bool send_as_eval(cmd_t *c);
 
 static void on_timer_closed(uv_handle_t *h)
 {
@@ -402,6 +431,9 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
     (void)ac;
     cmd_t *c = privdata;
     redisReply *reply = reply_;
+    if (!c->done && c->evalsha && reply && reply->type == REDIS_REPLY_ERROR &&
+        strncmp(reply->str, "NOSCRIPT", 8) == 0 && send_as_eval(c))
+        return; /* the EVAL's answer finishes the command */
     if (!c->done) {
         c->done = 1;
         uv_timer_stop(&c->timer);
@@ -442,6 +474,108 @@ static void on_cmd_timeout(uv_timer_t *t)
     }
 }
 
+/* The same command as EVAL: its arguments after the digest are where
+ * they were in the EVALSHA. @returns whether it was sent. */
+static bool send_as_eval(cmd_t *c)
+{
+    bf_redis_t *r = c->redis;
+    if (!r->ac || r->state != ST_UP)
+        return false;
+    /* "*<argc>\r\n$7\r\nEVALSHA\r\n$40\r\n<sha>\r\n" comes first. */
+    const char *rest = strstr(c->evalsha, "$40\r\n");
+    if (!rest)
+        return false;
+    rest += 5 + 40 + 2;
+    size_t rest_len = c->evalsha_len - (size_t)(rest - c->evalsha);
+    char head[64];
+    int n = snprintf(head, sizeof(head), "*%d\r\n$4\r\nEVAL\r\n$%zu\r\n", c->argc,
+                     c->script->len);
+    size_t len = (size_t)n + c->script->len + 2 + rest_len;
+    char *cmd = bf_malloc(len);
+    memcpy(cmd, head, (size_t)n);
+    memcpy(cmd + n, c->script->text, c->script->len);
+    memcpy(cmd + n + c->script->len, "\r\n", 2);
+    memcpy(cmd + n + c->script->len + 2, rest, rest_len);
+    redisFreeCommand(c->evalsha);
+    c->evalsha = NULL; /* once: a second NOSCRIPT goes to the caller */
+    bool sent = redisAsyncFormattedCommand(r->ac, on_reply, c, cmd, len) == REDIS_OK;
+    free(cmd);
+    return sent;
+}
+
+/* The script @p text among those seen (added if there is room), or NULL. */
+static script_t *script_of(bf_redis_t *r, const char *text, size_t len)
+{
+    for (int i = 0; i < r->n_scripts; i++)
+        if (r->scripts[i].len == len && memcmp(r->scripts[i].text, text, len) == 0)
+            return &r->scripts[i];
+    if (r->n_scripts == MAX_SCRIPTS)
+        return NULL;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (!EVP_Digest(text, len, md, &md_len, EVP_sha1(), NULL) || md_len != 20)
+        return NULL;
+    script_t *s = &r->scripts[r->n_scripts++];
+    s->text = bf_strndup(text, len);
+    s->len = len;
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < 20; i++) {
+        s->sha[2 * i] = hex[md[i] >> 4];
+        s->sha[2 * i + 1] = hex[md[i] & 0xf];
+    }
+    s->sha[40] = '\0';
+    return s;
+}
+
+/* An EVAL goes as EVALSHA, kept in @p c for a NOSCRIPT.
+ * @returns whether the command was sent (else it is to go as it is). */
+static bool try_evalsha(bf_redis_t *r, cmd_t *c, int argc, const char **argv,
+                        const size_t *argvlen)
+{
+    size_t len = argvlen ? argvlen[1] : strlen(argv[1]);
+    script_t *s = script_of(r, argv[1], len);
+    if (!s)
+        return false;
+    enum { ON_STACK = 16 };
+    const char *stack_argv[ON_STACK];
+    size_t stack_lens[ON_STACK];
+    const char **sha_argv =
+        argc <= ON_STACK ? stack_argv : bf_malloc(sizeof(char *) * argc);
+    size_t *sha_lens = argc <= ON_STACK ? stack_lens : bf_malloc(sizeof(size_t) * argc);
+    for (int i = 0; i < argc; i++) {
+        sha_argv[i] = argv[i];
+        sha_lens[i] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+    sha_argv[0] = "EVALSHA";
+    sha_lens[0] = 7;
+    sha_argv[1] = s->sha;
+    sha_lens[1] = 40;
+    int n = redisFormatCommandArgv(&c->evalsha, argc, sha_argv, sha_lens);
+    if (argc > ON_STACK) {
+        free(sha_argv);
+        free(sha_lens);
+    }
+    if (n < 0) {
+        c->evalsha = NULL;
+        return false;
+    }
+    c->evalsha_len = (size_t)n;
+    c->argc = argc;
+    c->script = s;
+    if (redisAsyncFormattedCommand(r->ac, on_reply, c, c->evalsha, c->evalsha_len) ==
+        REDIS_OK)
+        return true;
+    redisFreeCommand(c->evalsha);
+    c->evalsha = NULL;
+    return false;
+}
+
+static bool is_eval(int argc, const char **argv, const size_t *argvlen)
+{
+    return argc >= 3 && (argvlen ? argvlen[0] : strlen(argv[0])) == 4 &&
+           memcmp(argv[0], "EVAL", 4) == 0;
+}
+
 bf_err_t bf_redis_command_argv(bf_redis_t *r, bf_redis_cb *cb, void *opaque, int argc,
                                const char **argv, const size_t *argvlen)
 {
@@ -452,7 +586,8 @@ bf_err_t bf_redis_command_argv(bf_redis_t *r, bf_redis_cb *cb, void *opaque, int
     c->cb = cb;
     c->opaque = opaque;
     c->refs = 2;
-    if (redisAsyncCommandArgv(r->ac, on_reply, c, argc, argv, argvlen) != REDIS_OK) {
+    if (!(is_eval(argc, argv, argvlen) && try_evalsha(r, c, argc, argv, argvlen)) &&
+        redisAsyncCommandArgv(r->ac, on_reply, c, argc, argv, argvlen) != REDIS_OK) {
         free(c);
         return BF_ERR_REDIS;
     }
@@ -465,6 +600,8 @@ bf_err_t bf_redis_command_argv(bf_redis_t *r, bf_redis_cb *cb, void *opaque, int
 static void free_redis(uv_handle_t *h)
 {
     bf_redis_t *r = h->data;
+    for (int i = 0; i < r->n_scripts; i++)
+        free(r->scripts[i].text);
     bf_redis_url_free(&r->url);
     free(r);
 }

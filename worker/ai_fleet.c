@@ -27,7 +27,6 @@
 #include "worker/ai_fleet.h"
 
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,7 +166,6 @@ enum { A_GIVE = A_TPM + 1, A_OK, A_CUTS, A_HOLD, A_SAID_R, A_SAID_T, A_FIXED };
 struct bf_ai_fleet_s {
     bf_redis_t *redis;
     char *key, *workers_key, *worker;
-    char sha[41];
     char rpm_text[32], tpm_text[32];
     double rpm, tpm;
     /* learned since the last acquisition, sent with the next */
@@ -178,7 +176,7 @@ struct bf_ai_fleet_s {
     double said_r, said_t; /* a limit the headers said, not yet sent (0: none) */
     double sent_r, sent_t; /* the last ones sent */
     /* the acquisition in flight */
-    bool busy, closing, evalsha_failed;
+    bool busy, closing;
     bf_ai_fleet_cb *cb;
     void *opaque;
     int n;
@@ -234,15 +232,6 @@ bf_ai_fleet_t *bf_ai_fleet_new(const bf_ai_fleet_config_t *cfg)
      * kept to the thousandth. */
     snprintf(f->rpm_text, sizeof(f->rpm_text), "%.3f", f->rpm);
     snprintf(f->tpm_text, sizeof(f->tpm_text), "%.3f", f->tpm);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(bf_ai_fleet_script, strlen(bf_ai_fleet_script), md, &mdlen, EVP_sha1(),
-               NULL);
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < mdlen && i < 20; i++) {
-        f->sha[2 * i] = hex[md[i] >> 4];
-        f->sha[2 * i + 1] = hex[md[i] & 0xf];
-    }
     f->st = (bf_ai_fleet_status_t){.rpm = f->rpm, .tpm = f->tpm, .workers = 1};
     f->registered_at = -1e9;
     bf_bucket_init(&f->share_r, 0, 0);
@@ -348,15 +337,14 @@ static int share_grant(bf_ai_fleet_t *f, const long *tokens, int n, double now,
 
 static void on_reply(bf_redis_t *redis, bf_err_t err, redisReply *reply, void *opaque);
 
-/* Send the acquisition built in f->argv (EVALSHA, or EVAL after NOSCRIPT). */
+/* Send the acquisition built in f->argv (the client sends it as EVALSHA,
+ * and as EVAL again if Redis forgot the script: libbf/redis.c). */
 static bf_err_t send_command(bf_ai_fleet_t *f)
 {
-    bool eval = f->evalsha_failed;
-    f->argv[A_CMD] = eval ? "EVAL" : "EVALSHA";
-    f->argv[A_SCRIPT] = eval ? bf_ai_fleet_script : f->sha;
+    f->argv[A_CMD] = "EVAL";
+    f->argv[A_SCRIPT] = bf_ai_fleet_script;
     for (int i = 0; i < A_FIXED + f->n; i++)
-        f->lens[i] =
-            i == A_SCRIPT && eval ? sizeof(bf_ai_fleet_script) - 1 : strlen(f->argv[i]);
+        f->lens[i] = i == A_SCRIPT ? sizeof(bf_ai_fleet_script) - 1 : strlen(f->argv[i]);
     return bf_redis_command_argv(f->redis, on_reply, f, A_FIXED + f->n, f->argv, f->lens);
 }
 
@@ -392,13 +380,6 @@ static void on_reply(bf_redis_t *redis, bf_err_t err, redisReply *reply, void *o
         fleet_free(f);
         return;
     }
-    if (err == BF_ERR_REDIS && reply && reply->type == REDIS_REPLY_ERROR &&
-        strncmp(reply->str, "NOSCRIPT", 8) == 0 && !f->evalsha_failed) {
-        /* Redis restarted (or flushed its scripts): EVAL loads it again. */
-        f->evalsha_failed = true;
-        if (send_command(f) == BF_OK)
-            return;
-    }
     if (err != BF_OK || !reply || reply->type != REDIS_REPLY_ARRAY ||
         reply->elements != 5) {
         /* BF_ERR_STATE: the client is closing (a shutdown), nothing to say. */
@@ -413,7 +394,6 @@ static void on_reply(bf_redis_t *redis, bf_err_t err, redisReply *reply, void *o
         f->cb(granted, wait, f->opaque);
         return;
     }
-    f->evalsha_failed = false; /* loaded now: EVALSHA from here on */
     long granted = integer_at(reply, 0), wait_ms = integer_at(reply, 1);
     long rpm_milli = integer_at(reply, 2), tpm = integer_at(reply, 3);
     long live = integer_at(reply, 4);

@@ -1,0 +1,164 @@
+/*
+ * test_redis.c - the Redis client (libbf/redis.h) on a real redis-server
+ * on a loopback port: an EVAL goes as EVALSHA, Redis's own command
+ * statistics say which ran, and a script Redis forgot (SCRIPT FLUSH, as
+ * after a restart) is sent again as EVAL without the caller seeing it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "libbf/redis.h"
+#include "support/redis_server.h"
+
+typedef struct answer_s {
+    int answers;
+    bf_err_t err;
+    char text[256];
+} answer_t;
+
+static void on_answer(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
+{
+    (void)r;
+    answer_t *a = opaque;
+    a->answers++;
+    a->err = err;
+    a->text[0] = '\0';
+    if (reply &&
+        (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_ERROR)) {
+        size_t n = reply->len < sizeof(a->text) - 1 ? reply->len : sizeof(a->text) - 1;
+        memcpy(a->text, reply->str, n); /* binary: a NUL may be inside */
+        a->text[n] = '\0';
+    } else if (reply && reply->type == REDIS_REPLY_INTEGER)
+        snprintf(a->text, sizeof(a->text), "%lld", (long long)reply->integer);
+}
+
+static bf_redis_t *connect_loop(uv_loop_t *loop, const char *url)
+{
+    char errstr[256];
+    bf_redis_t *redis = bf_redis_new(loop, url, 2, errstr, sizeof(errstr));
+    assert_non_null(redis);
+    double deadline = (double)uv_hrtime() / 1e9 + 5 * bf_test_timeout_mult();
+    while (!bf_redis_connected(redis) && (double)uv_hrtime() / 1e9 < deadline)
+        uv_run(loop, UV_RUN_NOWAIT);
+    assert_true(bf_redis_connected(redis));
+    return redis;
+}
+
+/* Send @p argv and run the loop until its one answer. */
+static void ask(uv_loop_t *loop, bf_redis_t *redis, int argc, const char **argv,
+                const size_t *lens, answer_t *a)
+{
+    int before = a->answers;
+    assert_int_equal(bf_redis_command_argv(redis, on_answer, a, argc, argv, lens), BF_OK);
+    double deadline = (double)uv_hrtime() / 1e9 + 5 * bf_test_timeout_mult();
+    while (a->answers == before && (double)uv_hrtime() / 1e9 < deadline)
+        uv_run(loop, UV_RUN_ONCE);
+    assert_int_equal(a->answers, before + 1);
+}
+
+/* calls= and failed_calls= of @p command in INFO commandstats. */
+static void calls_of(bf_test_redis_t *r, const char *command, long *calls, long *failed)
+{
+    redisReply *info = redisCommand(r->c, "INFO commandstats");
+    assert_non_null(info);
+    char key[64];
+    snprintf(key, sizeof(key), "cmdstat_%s:calls=", command);
+    const char *at = strstr(info->str, key);
+    *calls = at ? strtol(at + strlen(key), NULL, 10) : 0;
+    const char *f = at ? strstr(at, "failed_calls=") : NULL;
+    *failed = f ? strtol(f + strlen("failed_calls="), NULL, 10) : 0;
+    freeReplyObject(info);
+}
+
+static void close_loop(uv_loop_t *loop, bf_redis_t *redis)
+{
+    bf_redis_destroy(redis);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
+static void test_eval_goes_as_evalsha_and_again_as_eval_when_redis_forgot_it(void **state)
+{
+    bf_test_redis_t *r = bf_test_redis_fresh(state);
+    freeReplyObject(redisCommand(r->c, "CONFIG RESETSTAT"));
+    freeReplyObject(redisCommand(r->c, "SCRIPT FLUSH"));
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bf_redis_t *redis = connect_loop(&loop, r->url);
+    /* A binary-safe argument (a NUL inside), lengths given. */
+    const char *argv[] = {"EVAL", "return ARGV[1] .. '!'", "0", "a\0b"};
+    const size_t lens[] = {4, strlen(argv[1]), 1, 3};
+    answer_t a = {0};
+    long sha_calls, sha_failed, eval_calls, eval_failed;
+
+    /* First: Redis does not know the script (NOSCRIPT), EVAL runs it. */
+    ask(&loop, redis, 4, argv, lens, &a);
+    assert_int_equal(a.err, BF_OK);
+    assert_memory_equal(a.text, "a\0b!", 5);
+    calls_of(r, "evalsha", &sha_calls, &sha_failed);
+    calls_of(r, "eval", &eval_calls, &eval_failed);
+    assert_int_equal(sha_calls, 1);
+    assert_int_equal(sha_failed, 1);
+    assert_int_equal(eval_calls, 1);
+
+    /* Then EVALSHA alone, the script's text not sent. */
+    for (int i = 0; i < 3; i++) {
+        ask(&loop, redis, 4, argv, lens, &a);
+        assert_memory_equal(a.text, "a\0b!", 5);
+    }
+    calls_of(r, "evalsha", &sha_calls, &sha_failed);
+    calls_of(r, "eval", &eval_calls, &eval_failed);
+    assert_int_equal(sha_calls, 4);
+    assert_int_equal(sha_failed, 1);
+    assert_int_equal(eval_calls, 1);
+
+    /* Redis forgets it (a restart, SCRIPT FLUSH): the caller still gets
+     * the script's answer, not NOSCRIPT. */
+    freeReplyObject(redisCommand(r->c, "SCRIPT FLUSH"));
+    ask(&loop, redis, 4, argv, lens, &a);
+    assert_int_equal(a.err, BF_OK);
+    assert_memory_equal(a.text, "a\0b!", 5);
+    calls_of(r, "eval", &eval_calls, &eval_failed);
+    assert_int_equal(eval_calls, 2);
+
+    /* A script's own error is the caller's, sent once as EVALSHA (the
+     * script is known by then). */
+    const char *bad[] = {"EVAL", "return redis.error_reply('MINE broke')", "0"};
+    ask(&loop, redis, 3, bad, NULL, &a); /* NOSCRIPT, EVAL: MINE */
+    ask(&loop, redis, 3, bad, NULL, &a); /* EVALSHA: MINE */
+    assert_int_equal(a.err, BF_ERR_REDIS);
+    assert_string_equal(a.text, "MINE broke");
+
+    /* Many arguments (past the client's stack room for the EVALSHA). */
+    const char *many[40] = {"EVAL", "return #ARGV", "0"};
+    for (int i = 3; i < 40; i++)
+        many[i] = "x";
+    ask(&loop, redis, 40, many, NULL, &a);
+    ask(&loop, redis, 40, many, NULL, &a);
+    assert_string_equal(a.text, "37");
+
+    /* Not a script: as it is. */
+    const char *echo[] = {"ECHO", "plain"};
+    ask(&loop, redis, 2, echo, NULL, &a);
+    assert_string_equal(a.text, "plain");
+    close_loop(&loop, redis);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(
+            test_eval_goes_as_evalsha_and_again_as_eval_when_redis_forgot_it),
+    };
+    return cmocka_run_group_tests(tests, bf_test_redis_group_setup,
+                                  bf_test_redis_group_teardown);
+}
