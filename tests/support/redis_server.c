@@ -134,3 +134,22 @@ bf_test_redis_t *bf_test_redis_fresh(void **state)
     assert_int_equal(bf_test_redis_flush(r), 0);
     return r;
 }
+
+bf_redis_t *bf_test_redis_client(uv_loop_t *loop, const char *url, double timeout_s)
+{
+    char errstr[256];
+    bf_redis_t *redis = bf_redis_new(loop, url, timeout_s, errstr, sizeof(errstr));
+    assert_non_null(redis);
+    double deadline = (double)uv_hrtime() / 1e9 + 5 * bf_test_timeout_mult();
+    while (!bf_redis_connected(redis) && (double)uv_hrtime() / 1e9 < deadline)
+        uv_run(loop, UV_RUN_NOWAIT);
+    assert_true(bf_redis_connected(redis));
+    return redis;
+}
+
+void bf_test_redis_client_close(uv_loop_t *loop, bf_redis_t *redis)
+{
+    bf_redis_destroy(redis);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}

@@ -10,6 +10,9 @@
 #define BF_TEST_REDIS_SERVER_H
 
 #include <hiredis/hiredis.h>
+#include <uv.h>
+
+#include "libbf/redis.h"
 
 #include "support/stack.h"
 
@@ -49,5 +52,13 @@ int bf_test_redis_group_teardown(void **state);
 
 /** @brief In a test of such a group: the server, flushed; skips without one. */
 bf_test_redis_t *bf_test_redis_fresh(void **state);
+
+/** @brief A libbf/redis.h client on @p loop, connected (the loop is run
+ *         until it is, or the test fails). */
+bf_redis_t *bf_test_redis_client(uv_loop_t *loop, const char *url, double timeout_s);
+
+/** @brief Destroy @p redis, run @p loop until its handles are closed and
+ *         close the loop (the test fails if one is left). */
+void bf_test_redis_client_close(uv_loop_t *loop, bf_redis_t *redis);
 
 #endif

@@ -288,18 +288,6 @@ static bool acquire(uv_loop_t *loop, bf_ai_fleet_t *f, int n, client_t *c)
     return true;
 }
 
-static bf_redis_t *connect_loop(uv_loop_t *loop, const char *url, double timeout_s)
-{
-    char errstr[256];
-    bf_redis_t *redis = bf_redis_new(loop, url, timeout_s, errstr, sizeof(errstr));
-    assert_non_null(redis);
-    double deadline = (double)uv_hrtime() / 1e9 + 5 * bf_test_timeout_mult();
-    while (!bf_redis_connected(redis) && (double)uv_hrtime() / 1e9 < deadline)
-        uv_run(loop, UV_RUN_NOWAIT);
-    assert_true(bf_redis_connected(redis));
-    return redis;
-}
-
 /* A limiter of 600/min as worker @p id, on @p redis. */
 static bf_ai_fleet_t *limiter(bf_redis_t *redis, const char *id)
 {
@@ -312,19 +300,12 @@ static bf_ai_fleet_t *limiter(bf_redis_t *redis, const char *id)
     return bf_ai_fleet_new(&cfg);
 }
 
-static void close_loop(uv_loop_t *loop, bf_redis_t *redis)
-{
-    bf_redis_destroy(redis);
-    uv_run(loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(loop), 0);
-}
-
 static void test_the_client_loads_the_script_again_after_redis_forgets_it(void **state)
 {
     bf_test_redis_t *r = bf_test_redis_fresh(state);
     uv_loop_t loop;
     uv_loop_init(&loop);
-    bf_redis_t *redis = connect_loop(&loop, r->url, 2);
+    bf_redis_t *redis = bf_test_redis_client(&loop, r->url, 2);
     bf_ai_fleet_t *f = limiter(redis, "w1");
     client_t c = {0};
     assert_true(acquire(&loop, f, 4, &c)); /* NOSCRIPT, then EVAL */
@@ -342,7 +323,7 @@ static void test_the_client_loads_the_script_again_after_redis_forgets_it(void *
     assert_int_equal(st.fallbacks, 0);
     assert_int_equal(st.workers, 1);
     bf_ai_fleet_destroy(f);
-    close_loop(&loop, redis);
+    bf_test_redis_client_close(&loop, redis);
 }
 
 static void test_without_redis_a_worker_takes_its_share(void **state)
@@ -351,7 +332,7 @@ static void test_without_redis_a_worker_takes_its_share(void **state)
     uv_loop_t loop;
     uv_loop_init(&loop);
     double timeout = 0.3 * bf_test_timeout_mult();
-    bf_redis_t *redis = connect_loop(&loop, r->url, timeout);
+    bf_redis_t *redis = bf_test_redis_client(&loop, r->url, timeout);
     /* Two workers share 600/min; each learns that there are two. */
     bf_ai_fleet_t *w1 = limiter(redis, "w1");
     bf_ai_fleet_t *w2 = limiter(redis, "w2");
@@ -380,7 +361,7 @@ static void test_without_redis_a_worker_takes_its_share(void **state)
     assert_false(acquire(&loop, w1, 1, &c));
     assert_int_equal(c.granted, 0);
     bf_ai_fleet_destroy(w1);
-    close_loop(&loop, redis);
+    bf_test_redis_client_close(&loop, redis);
 }
 
 int main(void)

@@ -41,18 +41,6 @@ static void on_answer(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaq
         snprintf(a->text, sizeof(a->text), "%lld", (long long)reply->integer);
 }
 
-static bf_redis_t *connect_loop(uv_loop_t *loop, const char *url)
-{
-    char errstr[256];
-    bf_redis_t *redis = bf_redis_new(loop, url, 2, errstr, sizeof(errstr));
-    assert_non_null(redis);
-    double deadline = (double)uv_hrtime() / 1e9 + 5 * bf_test_timeout_mult();
-    while (!bf_redis_connected(redis) && (double)uv_hrtime() / 1e9 < deadline)
-        uv_run(loop, UV_RUN_NOWAIT);
-    assert_true(bf_redis_connected(redis));
-    return redis;
-}
-
 /* Send @p argv and run the loop until its one answer. */
 static void ask(uv_loop_t *loop, bf_redis_t *redis, int argc, const char **argv,
                 const size_t *lens, answer_t *a)
@@ -79,13 +67,6 @@ static void calls_of(bf_test_redis_t *r, const char *command, long *calls, long 
     freeReplyObject(info);
 }
 
-static void close_loop(uv_loop_t *loop, bf_redis_t *redis)
-{
-    bf_redis_destroy(redis);
-    uv_run(loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(loop), 0);
-}
-
 static void test_eval_goes_as_evalsha_and_again_as_eval_when_redis_forgot_it(void **state)
 {
     bf_test_redis_t *r = bf_test_redis_fresh(state);
@@ -93,7 +74,7 @@ static void test_eval_goes_as_evalsha_and_again_as_eval_when_redis_forgot_it(voi
     freeReplyObject(redisCommand(r->c, "SCRIPT FLUSH"));
     uv_loop_t loop;
     uv_loop_init(&loop);
-    bf_redis_t *redis = connect_loop(&loop, r->url);
+    bf_redis_t *redis = bf_test_redis_client(&loop, r->url, 2);
     /* A binary-safe argument (a NUL inside), lengths given. */
     const char *argv[] = {"EVAL", "return ARGV[1] .. '!'", "0", "a\0b"};
     const size_t lens[] = {4, strlen(argv[1]), 1, 3};
@@ -150,7 +131,7 @@ static void test_eval_goes_as_evalsha_and_again_as_eval_when_redis_forgot_it(voi
     const char *echo[] = {"ECHO", "plain"};
     ask(&loop, redis, 2, echo, NULL, &a);
     assert_string_equal(a.text, "plain");
-    close_loop(&loop, redis);
+    bf_test_redis_client_close(&loop, redis);
 }
 
 int main(void)
