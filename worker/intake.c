@@ -156,6 +156,30 @@ static rd_kafka_resp_err_t pause_one(bf_worker_t *w, const rd_kafka_message_t *m
     return err;
 }
 
+/* A record consumed again while its job from an earlier assignment of the
+ * partition still runs (the partition went and came back, or the group's
+ * session timed out during an outage, with that job waiting to publish):
+ * the job is given the current assignment, so its end moves this
+ * assignment's offsets, and no second job analyses and publishes the same
+ * record. @returns whether @p m had such a job (then @p m is destroyed). */
+static bool adopt(bf_worker_t *w, bf_partition_t *part, rd_kafka_message_t *m)
+{
+    for (bf_job_t *j = w->jobs; j; j = j->next) {
+        if (!j->from_kafka || j->partition != m->partition || j->offset != m->offset ||
+            j->epoch == part->epoch)
+            continue;
+        j->epoch = part->epoch;
+        part->stale_jobs--;
+        bf_offsets_add(&part->offsets, m->offset);
+        bf_series_add(w->tel.adopted, 1);
+        bf_log(BF_LOG_INFO, "worker", "report_adopted",
+               BF_LINT("partition", m->partition), BF_LINT("offset", m->offset));
+        rd_kafka_message_destroy(m);
+        return true;
+    }
+    return false;
+}
+
 static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
 {
     if (m->err) {
@@ -182,6 +206,8 @@ static void handle_message(bf_worker_t *w, rd_kafka_message_t *m)
     w->consumed++;
     w->kafka_down = false;
     bf_series_add(w->tel.consumed, 1);
+    if (part->stale_jobs && adopt(w, part, m))
+        return;
     bf_decode_report(bf_job_new(w, m));
 }
 

@@ -44,6 +44,7 @@ bf_job_t *bf_job_new(bf_worker_t *w, rd_kafka_message_t *m)
         j->partition = m->partition;
         j->epoch = w->partitions[m->partition].epoch;
         j->offset = m->offset;
+        w->partitions[m->partition].live_jobs++;
         bf_offsets_add(&w->partitions[m->partition].offsets, m->offset);
         rd_kafka_message_destroy(m);
     }
@@ -71,6 +72,12 @@ static void on_job_timer_closed(uv_handle_t *h)
 void bf_job_free(bf_job_t *j)
 {
     bf_decode_forget(j); /* may have waited for the Schema Registry */
+    if (j->from_kafka) {
+        bf_partition_t *p = &j->w->partitions[j->partition];
+        p->live_jobs--;
+        if (j->epoch != p->epoch && p->stale_jobs)
+            p->stale_jobs--;
+    }
     if (j->prev)
         j->prev->next = j->next;
     else

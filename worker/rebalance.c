@@ -41,7 +41,8 @@ void bf_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             w->assigned += assign ? 1 : -1;
         part->assigned = assign;
         part->epoch++;
-        bf_offsets_free(&part->offsets); /* fresh start either way */
+        part->stale_jobs = part->live_jobs; /* every live one is older now */
+        bf_offsets_free(&part->offsets);    /* fresh start either way */
         bf_log(BF_LOG_INFO, "worker", assign ? "partition_assigned" : "partition_revoked",
                BF_LSTR("topic", parts->elems[i].topic), BF_LINT("partition", p));
     }

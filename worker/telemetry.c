@@ -99,6 +99,11 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
         "results, fingerprints and leases are gone, so redelivered reports are "
         "analysed and published again.",
         NULL));
+    t->adopted = bf_metric_series(bf_metrics_counter(
+        m, "bountyfleet_reports_adopted_total",
+        "Reports consumed again while their job from an earlier assignment of the "
+        "partition still ran: that job carries on, with no second analysis or result.",
+        NULL));
     t->claims_taken_over = bf_metric_series(bf_metrics_counter(
         m, "bountyfleet_claims_taken_over_total",
         "Reports claimed from a worker that stopped renewing its liveness (it died "

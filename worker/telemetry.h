@@ -48,6 +48,7 @@ typedef struct bf_telemetry_s {
     bf_series_t *redis_reconnects;
     bf_series_t *redis_data_lost;   /* Redis came back without its data */
     bf_series_t *claims_taken_over; /* leases of dead workers claimed */
+    bf_series_t *adopted;           /* records re-consumed into a live job */
     bf_metric_t *pauses;            /* label: reason (redis, ai, schema_registry) */
     bf_metric_t *kafka_errors;      /* labels: client, error */
     bf_metric_t *kafka_brokers;     /* label: client */

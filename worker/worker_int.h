@@ -61,6 +61,10 @@ typedef struct bf_partition_s {
      * earlier assignment never marks offsets in the current tracker. */
     uint32_t epoch;
     bf_offsets_t offsets;
+    /* Live jobs of records of this partition, and how many of them are of
+     * an earlier assignment (intake.c adopts such a job when its record is
+     * consumed again, rather than make a second one). */
+    uint32_t live_jobs, stale_jobs;
 } bf_partition_t;
 
 typedef struct bf_job_s bf_job_t;

@@ -305,6 +305,56 @@ static void test_rebalance_while_paused_loses_nothing(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* The partitions coming back while results wait to be delivered        */
+/* ------------------------------------------------------------------ */
+
+static int setup_results_waiting(void **state)
+{
+    static const char *const args[] = {"-X",
+                                       "session.timeout.ms=6000",
+                                       "-X",
+                                       "heartbeat.interval.ms=1000",
+                                       "--liveness-ttl",
+                                       "3",
+                                       "--max-in-flight",
+                                       "1000", /* the whole batch at once */
+                                       NULL};
+    bf_faults_opts_t opts = {.workers = 1, .worker_args = args};
+    return start(state, &opts);
+}
+
+/* The results topic is gone from the metadata (a broker restart) with the
+ * batch analysed and waiting to be delivered; meanwhile a second worker
+ * joins, takes partitions, and dies, so they come back to the first,
+ * which reads their uncommitted reports again while its jobs for them
+ * still wait. Each report still gets one result: a record consumed again
+ * goes to its live job (bountyfleet_reports_adopted_total), not to a
+ * second job that would find the stored result and publish it again. */
+static void test_partitions_back_while_results_wait_publish_each_once(void **state)
+{
+    bf_faults_t *f = *state;
+    bf_faults_batch_t b;
+    bf_faults_watch_t w = {0};
+    bf_faults_batch_start(f, &b, "rw", "100");
+    rd_kafka_mock_topic_set_error(f->mock.mc, BF_TOPIC_VALIDATIONS,
+                                  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    bf_faults_place_leaders(f, 1); /* the producer asks for metadata: gone */
+    bf_faults_hold(f, 4, &w);      /* the batch is in, its results held */
+    /* Ready: it owns partitions (a member that dies inside a rebalance
+     * holds the group up for its rebalance timeout, minutes). */
+    assert_int_equal(bf_faults_start_worker(f, 1, true), 0);
+    bf_faults_kill_worker(f, 1);
+    bf_faults_hold(f, SESSION_S + 4, &w); /* its partitions come back */
+    rd_kafka_mock_topic_set_error(f->mock.mc, BF_TOPIC_VALIDATIONS,
+                                  RD_KAFKA_RESP_ERR_NO_ERROR);
+    bf_faults_batch_check(f, &b, 0); /* none missing, none repeated */
+    double adopted = bf_faults_grew(&b, "bountyfleet_reports_adopted_total", NULL);
+    fprintf(stderr, "[rw]   reports consumed again into their live job: %g\n", adopted);
+    assert_true(adopted >= 1); /* the scenario happened */
+    bf_faults_batch_free(&b);
+}
+
+/* ------------------------------------------------------------------ */
 /* Redis SIGKILLed: what each persistence setting costs                 */
 /* ------------------------------------------------------------------ */
 
@@ -468,6 +518,9 @@ int main(int argc, char **argv)
                                         setup_three_workers, teardown),
         cmocka_unit_test_setup_teardown(test_rebalance_while_paused_loses_nothing,
                                         setup_paused_rebalance, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_partitions_back_while_results_wait_publish_each_once,
+            setup_results_waiting, teardown),
         cmocka_unit_test_setup_teardown(
             test_redis_without_persistence_loses_its_data_loudly, setup_redis_none,
             teardown),
