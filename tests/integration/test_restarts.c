@@ -67,8 +67,8 @@ static int setup_one_worker(void **state)
  * metadata answers. A session that times out in an outage while results
  * wait for the topic is another case: the partitions come back to the
  * same worker, which takes the unfinished reports again while their
- * first jobs still wait to publish, and a few can get a second result
- * (seen under ASan with the 6 s session of the stack's default). */
+ * first jobs still wait to publish (those jobs carry on with them:
+ * test_partitions_back_while_results_wait_publish_each_once). */
 static int setup_one_worker_outlasting(void **state)
 {
     static const char *const args[] = {"-X", "session.timeout.ms=30000", NULL};
@@ -200,17 +200,15 @@ static void test_dead_letters_wait_out_a_missing_topic(void **state)
  * keys in this scenario (short, so the test is; the bound scales). */
 #define SESSION_S  6
 #define LIVENESS_S 3
+/* The workers' flags for them. */
+#define SHORT_SESSION                                                                    \
+    "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000",                 \
+        "--liveness-ttl", "3"
 
 static int setup_three_workers(void **state)
 {
     static const char *const aisim[] = {"--latency-ms", "800", NULL};
-    static const char *const args[] = {"-X",
-                                       "session.timeout.ms=6000",
-                                       "-X",
-                                       "heartbeat.interval.ms=1000",
-                                       "--liveness-ttl",
-                                       "3",
-                                       NULL};
+    static const char *const args[] = {SHORT_SESSION, NULL};
     bf_faults_opts_t opts = {.workers = 3, .aisim_args = aisim, .worker_args = args};
     return start(state, &opts);
 }
@@ -267,13 +265,7 @@ static void test_killed_workers_claims_do_not_stall_the_fleet(void **state)
 
 static int setup_paused_rebalance(void **state)
 {
-    static const char *const args[] = {"-X",
-                                       "session.timeout.ms=6000",
-                                       "-X",
-                                       "heartbeat.interval.ms=1000",
-                                       "--liveness-ttl",
-                                       "3",
-                                       NULL};
+    static const char *const args[] = {SHORT_SESSION, NULL};
     bf_faults_opts_t opts = {.workers = 1, .worker_args = args};
     return start(state, &opts);
 }
@@ -310,13 +302,7 @@ static void test_rebalance_while_paused_loses_nothing(void **state)
 
 static int setup_results_waiting(void **state)
 {
-    static const char *const args[] = {"-X",
-                                       "session.timeout.ms=6000",
-                                       "-X",
-                                       "heartbeat.interval.ms=1000",
-                                       "--liveness-ttl",
-                                       "3",
-                                       "--max-in-flight",
+    static const char *const args[] = {SHORT_SESSION, "--max-in-flight",
                                        "1000", /* the whole batch at once */
                                        NULL};
     bf_faults_opts_t opts = {.workers = 1, .worker_args = args};
