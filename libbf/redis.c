@@ -15,9 +15,13 @@
  *
  * EVAL goes out as EVALSHA with the script's SHA-1: its text is not sent,
  * nor hashed again by Redis, for every call. Redis knows a script once an
- * EVAL ran it and forgets it when it restarts or is told SCRIPT FLUSH; a
- * NOSCRIPT answer sends the same command again as EVAL, and the caller
- * sees only that answer.
+ * EVAL ran it, or SCRIPT LOAD, which every (re)connection sends first for
+ * the scripts seen so far; it forgets them when it restarts or is told
+ * SCRIPT FLUSH. A NOSCRIPT answer (the first call of a script, or a
+ * SCRIPT FLUSH during a connection) sends the same command again as EVAL
+ * and the caller sees only that answer; that EVAL runs after whatever was
+ * sent behind the EVALSHA, the one case where commands do not run in the
+ * order they were sent.
  */
 #include "libbf/redis.h"
 
@@ -380,6 +384,12 @@ static void connect_now(bf_redis_t *r)
     }
     if (r->url.db)
         redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->url.db);
+    /* The scripts seen so far, before any EVALSHA on this connection: a
+     * Redis that restarted would answer NOSCRIPT, and the EVAL sent again
+     * would then run after commands sent behind it. */
+    for (int i = 0; i < r->n_scripts; i++)
+        redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %b", r->scripts[i].text,
+                          r->scripts[i].len);
     uv_timer_start(&r->reconnect_timer, on_connect_timeout,
                    (uint64_t)(r->timeout_s * 1000), 0);
 }
@@ -516,7 +526,9 @@ static script_t *script_of(bf_redis_t *r, const char *text, size_t len)
     if (!EVP_Digest(text, len, md, &md_len, EVP_sha1(), NULL) || md_len != 20)
         return NULL;
     script_t *s = &r->scripts[r->n_scripts++];
-    s->text = bf_strndup(text, len);
+    s->text = bf_malloc(len + 1); /* a script may hold a NUL: not bf_strndup */
+    memcpy(s->text, text, len);
+    s->text[len] = '\0';
     s->len = len;
     static const char hex[] = "0123456789abcdef";
     for (unsigned int i = 0; i < 20; i++) {

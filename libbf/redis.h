@@ -65,9 +65,9 @@ uint64_t bf_redis_connects(const bf_redis_t *redis);
 
 /**
  * @brief Send a command given as an argument vector (binary safe; copied).
- *        An EVAL goes as EVALSHA once Redis has told the script's digest,
- *        and again as EVAL if Redis answers NOSCRIPT (redis.c): the
- *        callback sees the script's answer either way.
+ *        An EVAL goes as EVALSHA (the script's SHA-1), and again as EVAL
+ *        if Redis answers NOSCRIPT (redis.c): the callback sees the
+ *        script's answer either way.
  * @returns BF_OK (cb will run exactly once), or BF_ERR_REDIS when not
  *          connected (cb not called).
  */

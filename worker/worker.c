@@ -381,7 +381,7 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
      * now on, so the first result does not wait for its leaders (seen: the
      * first ~100 results after a start took 0.5-1 s to be delivered). */
     const char *out[2] = {cfg->topic_validations, cfg->topic_dlq};
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2 && !cfg->dry_run; i++) /* a dry run produces nothing */
         w->out_topics[i] = rd_kafka_topic_new(w->producer, out[i], NULL);
 
     /* The loop, and the pipes through which librdkafka wakes it. */

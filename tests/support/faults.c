@@ -307,7 +307,8 @@ void bf_faults_batch_start(bf_faults_t *f, bf_faults_batch_t *b, const char *pre
  * from the beginning, that reports the end of each partition. */
 static rd_kafka_t *eof_reader(bf_faults_t *f, const char *topic)
 {
-    const char *props[] = {"enable.partition.eof", "true", NULL};
+    const char *props[] = {"enable.partition.eof", "true", "enable.auto.commit", "false",
+                           NULL};
     return bf_test_topic_reader_with(f->s.brokers, topic, BF_FAULTS_PARTITIONS, props);
 }
 

@@ -111,6 +111,26 @@ static void test_eval_goes_as_evalsha_and_again_as_eval_when_redis_forgot_it(voi
     calls_of(r, "eval", &eval_calls, &eval_failed);
     assert_int_equal(eval_calls, 2);
 
+    /* Redis forgets it and the connection drops (a restart): the client
+     * loads what it has seen as it reconnects, so the next EVALSHA runs
+     * at once (no NOSCRIPT, no EVAL after commands sent behind it). */
+    freeReplyObject(redisCommand(r->c, "SCRIPT FLUSH"));
+    uint64_t connects = bf_redis_connects(redis);
+    freeReplyObject(redisCommand(r->c, "CLIENT KILL TYPE normal SKIPME yes"));
+    double deadline = (double)uv_hrtime() / 1e9 + 10 * bf_test_timeout_mult();
+    while ((bf_redis_connects(redis) == connects || !bf_redis_connected(redis)) &&
+           (double)uv_hrtime() / 1e9 < deadline)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_true(bf_redis_connected(redis));
+    calls_of(r, "evalsha", &sha_calls, &sha_failed);
+    long failed_before = sha_failed;
+    ask(&loop, redis, 4, argv, lens, &a);
+    assert_memory_equal(a.text, "a\0b!", 5);
+    calls_of(r, "evalsha", &sha_calls, &sha_failed);
+    calls_of(r, "eval", &eval_calls, &eval_failed);
+    assert_int_equal(sha_failed, failed_before);
+    assert_int_equal(eval_calls, 2);
+
     /* A script's own error is the caller's, sent once as EVALSHA (the
      * script is known by then). */
     const char *bad[] = {"EVAL", "return redis.error_reply('MINE broke')", "0"};
