@@ -67,12 +67,14 @@ typedef struct cmd_s {
     uv_timer_t timer;
     int refs; /* hiredis + timer */
     int done;
-    /* Sent as EVALSHA: the command as formatted (hiredis's allocation), to
-     * send again as EVAL on NOSCRIPT, and its script. */
-    char *evalsha;
-    size_t evalsha_len;
-    int argc;
+    /* Sent as EVALSHA: its script, and the arguments after the script as
+     * formatted (hiredis's allocation; "*N\r\n" and then rest), to send
+     * again as EVAL on NOSCRIPT. */
     const script_t *script;
+    char *args;
+    const char *rest;
+    size_t rest_len;
+    int argc;
 } cmd_t;
 
 static void connect_now(bf_redis_t *r);
@@ -423,8 +425,8 @@ uint64_t bf_redis_connects(const bf_redis_t *r)
 static void cmd_unref(cmd_t *c)
 {
     if (--c->refs == 0) {
-        if (c->evalsha)
-            redisFreeCommand(c->evalsha);
+        if (c->args)
+            redisFreeCommand(c->args);
         free(c);
     }
 }
@@ -441,7 +443,7 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
     (void)ac;
     cmd_t *c = privdata;
     redisReply *reply = reply_;
-    if (!c->done && c->evalsha && reply && reply->type == REDIS_REPLY_ERROR &&
+    if (!c->done && c->args && reply && reply->type == REDIS_REPLY_ERROR &&
         strncmp(reply->str, "NOSCRIPT", 8) == 0 && send_as_eval(c))
         return; /* the EVAL's answer finishes the command */
     if (!c->done) {
@@ -484,32 +486,35 @@ static void on_cmd_timeout(uv_timer_t *t)
     }
 }
 
-/* The same command as EVAL: its arguments after the digest are where
- * they were in the EVALSHA. @returns whether it was sent. */
+/* Send @p cmd @p arg, then the arguments after the script, as @p c keeps
+ * them. @returns whether it was sent. */
+static bool send_script_command(cmd_t *c, const char *cmd, const char *arg,
+                                size_t arg_len)
+{
+    char head[64];
+    int n = snprintf(head, sizeof(head), "*%d\r\n$%zu\r\n%s\r\n$%zu\r\n", c->argc,
+                     strlen(cmd), cmd, arg_len);
+    size_t len = (size_t)n + arg_len + 2 + c->rest_len;
+    char *out = bf_malloc(len);
+    memcpy(out, head, (size_t)n);
+    memcpy(out + n, arg, arg_len);
+    memcpy(out + n + arg_len, "\r\n", 2);
+    memcpy(out + n + arg_len + 2, c->rest, c->rest_len);
+    bool sent =
+        redisAsyncFormattedCommand(c->redis->ac, on_reply, c, out, len) == REDIS_OK;
+    free(out);
+    return sent;
+}
+
+/* The same command as EVAL, once (a second NOSCRIPT goes to the caller).
+ * @returns whether it was sent. */
 static bool send_as_eval(cmd_t *c)
 {
-    bf_redis_t *r = c->redis;
-    if (!r->ac || r->state != ST_UP)
+    if (!c->redis->ac || c->redis->state != ST_UP)
         return false;
-    /* "*<argc>\r\n$7\r\nEVALSHA\r\n$40\r\n<sha>\r\n" comes first. */
-    const char *rest = strstr(c->evalsha, "$40\r\n");
-    if (!rest)
-        return false;
-    rest += 5 + 40 + 2;
-    size_t rest_len = c->evalsha_len - (size_t)(rest - c->evalsha);
-    char head[64];
-    int n = snprintf(head, sizeof(head), "*%d\r\n$4\r\nEVAL\r\n$%zu\r\n", c->argc,
-                     c->script->len);
-    size_t len = (size_t)n + c->script->len + 2 + rest_len;
-    char *cmd = bf_malloc(len);
-    memcpy(cmd, head, (size_t)n);
-    memcpy(cmd + n, c->script->text, c->script->len);
-    memcpy(cmd + n + c->script->len, "\r\n", 2);
-    memcpy(cmd + n + c->script->len + 2, rest, rest_len);
-    redisFreeCommand(c->evalsha);
-    c->evalsha = NULL; /* once: a second NOSCRIPT goes to the caller */
-    bool sent = redisAsyncFormattedCommand(r->ac, on_reply, c, cmd, len) == REDIS_OK;
-    free(cmd);
+    bool sent = send_script_command(c, "EVAL", c->script->text, c->script->len);
+    redisFreeCommand(c->args);
+    c->args = NULL;
     return sent;
 }
 
@@ -539,46 +544,30 @@ static script_t *script_of(bf_redis_t *r, const char *text, size_t len)
     return s;
 }
 
-/* An EVAL goes as EVALSHA, kept in @p c for a NOSCRIPT.
+/* An EVAL goes as EVALSHA; @p c keeps its arguments for a NOSCRIPT.
  * @returns whether the command was sent (else it is to go as it is). */
 static bool try_evalsha(bf_redis_t *r, cmd_t *c, int argc, const char **argv,
                         const size_t *argvlen)
 {
-    size_t len = argvlen ? argvlen[1] : strlen(argv[1]);
-    script_t *s = script_of(r, argv[1], len);
+    script_t *s = script_of(r, argv[1], argvlen ? argvlen[1] : strlen(argv[1]));
     if (!s)
         return false;
-    enum { ON_STACK = 16 };
-    const char *stack_argv[ON_STACK];
-    size_t stack_lens[ON_STACK];
-    const char **sha_argv =
-        argc <= ON_STACK ? stack_argv : bf_malloc(sizeof(char *) * argc);
-    size_t *sha_lens = argc <= ON_STACK ? stack_lens : bf_malloc(sizeof(size_t) * argc);
-    for (int i = 0; i < argc; i++) {
-        sha_argv[i] = argv[i];
-        sha_lens[i] = argvlen ? argvlen[i] : strlen(argv[i]);
-    }
-    sha_argv[0] = "EVALSHA";
-    sha_lens[0] = 7;
-    sha_argv[1] = s->sha;
-    sha_lens[1] = 40;
-    int n = redisFormatCommandArgv(&c->evalsha, argc, sha_argv, sha_lens);
-    if (argc > ON_STACK) {
-        free(sha_argv);
-        free(sha_lens);
-    }
+    /* The arguments after the script, formatted as a command of their own
+     * ("*<argc - 2>\r\n" and then each): the tail of either form. */
+    int n = redisFormatCommandArgv(&c->args, argc - 2, argv + 2,
+                                   argvlen ? argvlen + 2 : NULL);
     if (n < 0) {
-        c->evalsha = NULL;
+        c->args = NULL;
         return false;
     }
-    c->evalsha_len = (size_t)n;
+    c->rest = strchr(c->args, '\n') + 1;
+    c->rest_len = (size_t)n - (size_t)(c->rest - c->args);
     c->argc = argc;
     c->script = s;
-    if (redisAsyncFormattedCommand(r->ac, on_reply, c, c->evalsha, c->evalsha_len) ==
-        REDIS_OK)
+    if (send_script_command(c, "EVALSHA", s->sha, 40))
         return true;
-    redisFreeCommand(c->evalsha);
-    c->evalsha = NULL;
+    redisFreeCommand(c->args);
+    c->args = NULL;
     return false;
 }
 

@@ -67,6 +67,25 @@ static void calls_of(bf_test_redis_t *r, const char *command, long *calls, long 
     freeReplyObject(info);
 }
 
+/* Redis ran EVALSHA @p sha times (@p sha_failed of them NOSCRIPT) and
+ * EVAL @p eval times since the test reset its statistics. */
+static void expect_calls(bf_test_redis_t *r, long sha, long sha_failed, long eval)
+{
+    long calls, failed;
+    calls_of(r, "evalsha", &calls, &failed);
+    assert_int_equal(calls, sha);
+    assert_int_equal(failed, sha_failed);
+    calls_of(r, "eval", &calls, &failed);
+    assert_int_equal(calls, eval);
+}
+
+/* The test script's answer to its binary argument. */
+static void expect_answer(const answer_t *a)
+{
+    assert_int_equal(a->err, BF_OK);
+    assert_memory_equal(a->text, "a\0b!", 5);
+}
+
 static void test_eval_goes_as_evalsha_and_again_as_eval_when_redis_forgot_it(void **state)
 {
     bf_test_redis_t *r = bf_test_redis_fresh(state);
@@ -79,37 +98,25 @@ static void test_eval_goes_as_evalsha_and_again_as_eval_when_redis_forgot_it(voi
     const char *argv[] = {"EVAL", "return ARGV[1] .. '!'", "0", "a\0b"};
     const size_t lens[] = {4, strlen(argv[1]), 1, 3};
     answer_t a = {0};
-    long sha_calls, sha_failed, eval_calls, eval_failed;
 
     /* First: Redis does not know the script (NOSCRIPT), EVAL runs it. */
     ask(&loop, redis, 4, argv, lens, &a);
-    assert_int_equal(a.err, BF_OK);
-    assert_memory_equal(a.text, "a\0b!", 5);
-    calls_of(r, "evalsha", &sha_calls, &sha_failed);
-    calls_of(r, "eval", &eval_calls, &eval_failed);
-    assert_int_equal(sha_calls, 1);
-    assert_int_equal(sha_failed, 1);
-    assert_int_equal(eval_calls, 1);
+    expect_answer(&a);
+    expect_calls(r, 1, 1, 1);
 
     /* Then EVALSHA alone, the script's text not sent. */
     for (int i = 0; i < 3; i++) {
         ask(&loop, redis, 4, argv, lens, &a);
-        assert_memory_equal(a.text, "a\0b!", 5);
+        expect_answer(&a);
     }
-    calls_of(r, "evalsha", &sha_calls, &sha_failed);
-    calls_of(r, "eval", &eval_calls, &eval_failed);
-    assert_int_equal(sha_calls, 4);
-    assert_int_equal(sha_failed, 1);
-    assert_int_equal(eval_calls, 1);
+    expect_calls(r, 4, 1, 1);
 
     /* Redis forgets it (a restart, SCRIPT FLUSH): the caller still gets
      * the script's answer, not NOSCRIPT. */
     freeReplyObject(redisCommand(r->c, "SCRIPT FLUSH"));
     ask(&loop, redis, 4, argv, lens, &a);
-    assert_int_equal(a.err, BF_OK);
-    assert_memory_equal(a.text, "a\0b!", 5);
-    calls_of(r, "eval", &eval_calls, &eval_failed);
-    assert_int_equal(eval_calls, 2);
+    expect_answer(&a);
+    expect_calls(r, 5, 2, 2);
 
     /* Redis forgets it and the connection drops (a restart): the client
      * loads what it has seen as it reconnects, so the next EVALSHA runs
@@ -122,14 +129,9 @@ static void test_eval_goes_as_evalsha_and_again_as_eval_when_redis_forgot_it(voi
            (double)uv_hrtime() / 1e9 < deadline)
         uv_run(&loop, UV_RUN_ONCE);
     assert_true(bf_redis_connected(redis));
-    calls_of(r, "evalsha", &sha_calls, &sha_failed);
-    long failed_before = sha_failed;
     ask(&loop, redis, 4, argv, lens, &a);
-    assert_memory_equal(a.text, "a\0b!", 5);
-    calls_of(r, "evalsha", &sha_calls, &sha_failed);
-    calls_of(r, "eval", &eval_calls, &eval_failed);
-    assert_int_equal(sha_failed, failed_before);
-    assert_int_equal(eval_calls, 2);
+    expect_answer(&a);
+    expect_calls(r, 6, 2, 2);
 
     /* A script's own error is the caller's, sent once as EVALSHA (the
      * script is known by then). */
