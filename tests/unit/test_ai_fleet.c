@@ -7,8 +7,10 @@
  * every worker takes from the same ones, a 429 cuts the shared rate once
  * per burst, to below what the provider accepted, and it grows back
  * quickly to 95% of that and slowly beyond, a limit the provider's headers say caps it at
- * once, a hold stops every worker, tokens are settled with usage, and workers that
- * stopped taking are no longer counted. The client's stories run the C
+ * once, a hold stops every worker, tokens are settled with usage, workers that
+ * stopped taking are no longer counted, and a fleet configured three times
+ * too high, in a closed loop with a provider simulated on the same clock,
+ * settles just below the real limit. The client's stories run the C
  * side on a libuv loop: EVALSHA, EVAL after Redis forgot the script, and
  * the local share when Redis is gone.
  */
@@ -19,6 +21,8 @@
 
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
+#include <math.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +260,110 @@ static void test_workers_that_stop_taking_are_not_counted(void **state)
     assert_int_equal(eval(r, &q).live, 1);
 }
 
+/* A provider on the test's clock: requests/min enforced by a bucket of
+ * two seconds' burst that starts full; a refused call hears retry-after in
+ * whole seconds, rounded up (what bountyfleet-aisim does). */
+typedef struct provider_s {
+    double rate_per_ms, level, burst;
+    long at;
+} provider_t;
+
+static bool provider_accepts(provider_t *p, long now, long *retry_after_ms)
+{
+    p->level += (double)(now - p->at) * p->rate_per_ms;
+    if (p->level > p->burst)
+        p->level = p->burst;
+    p->at = now;
+    if (p->level >= 1) {
+        p->level -= 1;
+        return true;
+    }
+    *retry_after_ms = 1000 * (long)ceil((1 - p->level) / p->rate_per_ms / 1000);
+    return false;
+}
+
+enum { STORY_IN_FLIGHT = 100, STORY_LATENCY_MS = 5 };
+
+/* Answers due: when, and whether the provider accepted. */
+typedef struct flight_s {
+    long due[STORY_IN_FLIGHT];
+    bool ok[STORY_IN_FLIGHT];
+    long retry_after_ms[STORY_IN_FLIGHT];
+    int n;
+} flight_t;
+
+static void test_a_fleet_set_three_times_too_high_settles_below_the_limit(void **state)
+{
+    bf_test_redis_t *r = bf_test_redis_fresh(state);
+    /* Configured at 9,000/min against a provider that takes 3,000. One
+     * worker with an endless backlog keeps 100 calls in flight, asks for
+     * as many as fit (up to a batch) whenever it is not waiting, retries a
+     * refused call, and reports what it heard with its next ask, as
+     * ai_fleet.c does: the calls accepted, a cut, the retry-after as the
+     * hold. Every step is on the test's clock, so the counts are exact. */
+    const long t0 = 10000000, first_ms = 6000, end_ms = 60000;
+    provider_t p = {.rate_per_ms = 3000.0 / 60000, .level = 100, .burst = 100, .at = t0};
+    flight_t fl = {0};
+    long next_ask = t0, ok = 0, hold = 0;
+    int cuts = 0;
+    long refused_first = 0, refused_after = 0, accepted_after = 0;
+    answer_t a = {0};
+    for (long now = t0; now < t0 + end_ms; now++) {
+        for (int i = 0; i < fl.n;) {
+            if (fl.due[i] > now) {
+                i++;
+                continue;
+            }
+            bool accepted = fl.ok[i];
+            if (accepted) {
+                ok++;
+                if (now - t0 >= first_ms)
+                    accepted_after++;
+            } else {
+                cuts = 1;
+                if (fl.retry_after_ms[i] > hold)
+                    hold = fl.retry_after_ms[i];
+                *(now - t0 < first_ms ? &refused_first : &refused_after) += 1;
+            }
+            fl.n--;
+            fl.due[i] = fl.due[fl.n];
+            fl.ok[i] = fl.ok[fl.n];
+            fl.retry_after_ms[i] = fl.retry_after_ms[fl.n];
+        }
+        if (now < next_ask || fl.n == STORY_IN_FLIGHT)
+            continue;
+        int want = STORY_IN_FLIGHT - fl.n;
+        ask_t q = {.now_ms = now,
+                   .rpm = 9000,
+                   .ok = ok,
+                   .cuts = cuts,
+                   .hold_ms = hold,
+                   .n = want < BF_AI_FLEET_BATCH ? want : BF_AI_FLEET_BATCH};
+        a = eval(r, &q);
+        ok = hold = 0;
+        cuts = 0;
+        for (long k = 0; k < a.granted; k++) {
+            fl.due[fl.n] = now + STORY_LATENCY_MS;
+            fl.ok[fl.n] = provider_accepts(&p, now, &fl.retry_after_ms[fl.n]);
+            fl.n++;
+        }
+        next_ask = a.granted < q.n ? now + (a.wait_ms > 0 ? a.wait_ms : 1) : now + 1;
+    }
+    double accepted_rpm = (double)accepted_after * 60000 / (double)(end_ms - first_ms);
+    print_message("429s in the first %ld s: %ld, after: %ld; accepted after: %.0f/min; "
+                  "learned %.0f/min\n",
+                  first_ms / 1000, refused_first, refused_after, accepted_rpm,
+                  (double)a.rpm / 1000);
+    /* The first seconds meet the limit (78 refused); after them the fleet
+     * stays below it (0: from 95% of it, the probe of 2% a minute takes
+     * minutes to cross it) and still sends near the limit, not timidly
+     * below it (2,898/min). */
+    assert_true(refused_first >= 20);
+    assert_true(refused_after <= 2);
+    assert_true(accepted_rpm > 0.85 * 3000 && accepted_rpm <= 3000 + 100);
+    assert_true(a.rpm > 2500000 && a.rpm < 3300000);
+}
+
 /* ---- the client ------------------------------------------------------------ */
 
 typedef struct client_s {
@@ -376,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_a_hold_stops_every_worker_until_it_ends),
         cmocka_unit_test(test_tokens_are_settled_with_the_billed_usage),
         cmocka_unit_test(test_workers_that_stop_taking_are_not_counted),
+        cmocka_unit_test(test_a_fleet_set_three_times_too_high_settles_below_the_limit),
         cmocka_unit_test(test_the_client_loads_the_script_again_after_redis_forgets_it),
         cmocka_unit_test(test_without_redis_a_worker_takes_its_share),
     };
