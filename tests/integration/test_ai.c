@@ -309,7 +309,7 @@ static void test_open_circuit_is_waited_out_within_the_deadline(void **unused)
     bf_aitest_run_analyses(&r, 1); /* two 503s: open */
     assert_int_equal(bf_ai_breaker_state(r.ai, 0), BF_BREAKER_OPEN);
     assert_false(bf_ai_available(r.ai));
-    r.deadline_s = 1.5;
+    r.deadline_s = 1.5 * bf_test_timeout_mult();
     bf_aitest_run_analyses(&r, 1);
     assert_int_equal(r.ok, 0);
     assert_non_null(strstr(r.last_error, "circuit open"));

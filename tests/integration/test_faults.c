@@ -181,6 +181,11 @@ static void test_injected_request_errors_lose_nothing(void **state)
     bf_faults_batch_free(&b);
 }
 
+static bool redis_down_seen(const bf_faults_watch_t *w)
+{
+    return w->min_redis_up == 0 && w->not_ready > 0;
+}
+
 /* Redis SIGKILLed mid-run and started again on its port (empty: the
  * stack's Redis keeps nothing on disk). Fail-closed: the worker pauses
  * rather than validate without deduplication, then resumes. */
@@ -191,7 +196,7 @@ static void test_redis_killed_and_restarted_loses_nothing(void **state)
     bf_faults_watch_t w = {0};
     bf_faults_batch_start(f, &b, "rk", PUBLISH_RATE);
     bf_proc_stop(&f->s.redis, SIGKILL, 5);
-    bf_faults_hold(f, 3, &w);
+    bf_faults_hold_until(f, 3, &w, redis_down_seen);
     assert_int_equal(bf_stack_restart_redis(&f->s), 0);
     bf_faults_batch_check(f, &b, 0);
     const char *fams[] = {"bountyfleet_redis_reconnects_total",
@@ -206,6 +211,11 @@ static void test_redis_killed_and_restarted_loses_nothing(void **state)
     assert_true(
         bf_faults_grew(&b, "bountyfleet_consumer_pauses_total", "reason=\"redis\"") >= 1);
     bf_faults_batch_free(&b);
+}
+
+static bool circuit_open_seen(const bf_faults_watch_t *w)
+{
+    return w->max_circuit == 2;
 }
 
 /* The provider fails every call for a few seconds, twice: 429s (rate
@@ -226,7 +236,7 @@ static void test_ai_error_bursts_lose_nothing_and_pay_once(void **state)
     assert_int_equal(bf_faults_set_ai(f, "{\"error_rate\":0}"), 200);
     bf_faults_hold(f, 1, &w);
     assert_int_equal(bf_faults_set_ai(f, "{\"error_rate\":1,\"error_status\":503}"), 200);
-    bf_faults_hold(f, 3, &w);
+    bf_faults_hold_until(f, 3, &w, circuit_open_seen);
     assert_int_equal(bf_faults_set_ai(f, "{\"error_rate\":0}"), 200);
     /* A 429 does not use up one of a call's retries (worker/ai.c), so a
      * call that met 429s in the first burst still waits the 503s out:

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -405,6 +406,25 @@ static void publish_again(bf_faults_t *f, const char *prefix)
     bf_test_results_drain(&f->res, 2.0); /* results still on their way */
 }
 
+/* Keys in @p f's Redis whose name has @p part (KEYS: a test's small set). */
+static long redis_keys_with(bf_faults_t *f, const char *part)
+{
+    const char *port = strrchr(f->s.redis_url, ':');
+    redisContext *c = redisConnect("127.0.0.1", port ? atoi(port + 1) : 6379);
+    long n = -1;
+    if (c && !c->err) {
+        redisReply *r =
+            redisCommand(c, "EVAL %s 0 %s", "return #redis.call('KEYS', ARGV[1])", part);
+        if (r && r->type == REDIS_REPLY_INTEGER)
+            n = (long)r->integer;
+        if (r)
+            freeReplyObject(r);
+    }
+    if (c)
+        redisFree(c);
+    return n;
+}
+
 /* A batch completes; Redis is SIGKILLed at once and started again with
  * the same setting; the same reports arrive again. What was stored decides
  * what is paid and published again. */
@@ -426,6 +446,14 @@ static void redis_kill_costs(bf_faults_t *f, const char *prefix, redis_cost_t *c
     char *m = bf_faults_metrics(f);
     double lost_before = bf_test_metric_value(m, "bountyfleet_redis_data_lost_total");
     free(m);
+    /* The worker marks a result published in Redis once Kafka acknowledged
+     * it, which may be after the test read it: the kill comes after every
+     * mark, or a slow machine would make a result published again look
+     * like a loss. */
+    long published = (long)json_object_size(f->res.count);
+    double deadline = bf_test_now() + 10 * bf_test_timeout_mult();
+    while (redis_keys_with(f, "*pub:*") < published && bf_test_now() < deadline)
+        bf_faults_sleep(0.1);
 
     bf_proc_stop(&f->s.redis, SIGKILL, 5);
     assert_int_equal(bf_stack_restart_redis(&f->s), 0);

@@ -672,7 +672,12 @@ static void test_sigkill_at_random_moments_loses_nothing(void **state)
     bf_test_results_t res;
     bf_test_results_open(&res, f->s.brokers, f->partitions);
     produce_reports(f, "ck", total, 1);
-    srand((unsigned)time(NULL));
+    /* The kill moments come from BF_CHAOS_SEED (default 1), printed, so
+     * that a failure can be replayed; a documented long run varies it. */
+    const char *seed_env = getenv("BF_CHAOS_SEED");
+    unsigned seed = seed_env ? (unsigned)strtoul(seed_env, NULL, 10) : 1;
+    fprintf(stderr, "chaos: BF_CHAOS_SEED=%u\n", seed);
+    srand(seed);
     int kills = 0;
     double deadline = bf_test_now() + 600 * bf_test_timeout_mult();
     size_t got = 0;

@@ -254,6 +254,15 @@ void bf_faults_hold(bf_faults_t *f, double seconds, bf_faults_watch_t *w)
     }
 }
 
+void bf_faults_hold_until(bf_faults_t *f, double seconds, bf_faults_watch_t *w,
+                          bool (*seen)(const bf_faults_watch_t *w))
+{
+    bf_faults_hold(f, seconds, w);
+    double end = bf_test_now() + 10 * bf_test_timeout_mult();
+    while (!seen(w) && bf_test_now() < end)
+        bf_faults_hold(f, 0.25, w);
+}
+
 /* ------------------------------------------------------------------ */
 /* A batch                                                             */
 /* ------------------------------------------------------------------ */

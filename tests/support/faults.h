@@ -116,6 +116,14 @@ typedef struct bf_faults_watch_s {
 /** @brief Hold a fault for @p seconds, sampling /metrics and /readyz. */
 void bf_faults_hold(bf_faults_t *f, double seconds, bf_faults_watch_t *w);
 
+/**
+ * @brief Hold a fault for @p seconds, and on until @p seen says the watch
+ *        shows what the fault must cause (a slow machine shows it late),
+ *        for at most 10 s more (scaled by BF_TEST_TIMEOUT_MULTIPLIER).
+ */
+void bf_faults_hold_until(bf_faults_t *f, double seconds, bf_faults_watch_t *w,
+                          bool (*seen)(const bf_faults_watch_t *w));
+
 typedef struct bf_faults_batch_s {
     char prefix[16];
     char *before; /* /metrics before the batch */

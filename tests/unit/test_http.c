@@ -34,11 +34,15 @@
 #include "libbf/http.h"
 #include "libbf/mem.h"
 #include "support/http_stub.h"
+#include "support/stack.h"
 
-/* How long the stub holds a request it is told to be slow on: long against
- * the 0.2 s timeout the test gives, short enough to keep the test fast
- * (stopping the stub waits for it). */
-#define SLOW_ANSWER_US 1000000
+/* The timeout a test gives a request the stub is told to be slow on, and
+ * how long the stub holds it: five times longer, short enough to keep the
+ * test fast (stopping the stub waits for it). Both scale with
+ * BF_TEST_TIMEOUT_MULTIPLIER: on a slow machine the request must still
+ * reach the server within the timeout. */
+#define SLOW_TIMEOUT_S (0.2 * bf_test_timeout_mult())
+#define SLOW_ANSWER_S  (5 * SLOW_TIMEOUT_S)
 
 /* What the stub saw and how it answers; written on its thread, read by the
  * test after the response arrived (the HTTP exchange orders the two). */
@@ -58,7 +62,7 @@ static void answer(void *opaque, const char *method, const char *path, const cha
     snprintf(p->path, sizeof(p->path), "%s", path);
     snprintf(p->body, sizeof(p->body), "%.*s", (int)len, body);
     if (p->slow)
-        usleep(SLOW_ANSWER_US);
+        usleep((useconds_t)(SLOW_ANSWER_S * 1e6));
     *status = p->status;
     *out_len = p->answer_len ? p->answer_len : strlen(p->answer);
     *out = bf_malloc(*out_len + 1);
@@ -158,12 +162,13 @@ static void test_a_server_slower_than_the_timeout_times_out(void **unused)
 {
     (void)unused;
     peer_t peer = {.status = 200, .answer = "late", .slow = true};
-    outcome_t o = fetch_from(&peer, "/", (bf_http_request_t){.timeout_s = 0.2});
+    outcome_t o =
+        fetch_from(&peer, "/", (bf_http_request_t){.timeout_s = SLOW_TIMEOUT_S});
     assert_int_equal(o.err, BF_ERR_TIMEOUT);
     assert_int_equal(o.status, 0);
     /* The request reached the server: retrying it elsewhere could do it twice. */
     assert_false(o.unreachable);
-    assert_true(o.seconds < SLOW_ANSWER_US / 1e6);
+    assert_true(o.seconds < SLOW_ANSWER_S);
 }
 
 static void test_nothing_listening_is_unreachable(void **unused)
@@ -217,7 +222,8 @@ static enum MHD_Result hold_then_echo(void *cls, struct MHD_Connection *conn,
     pthread_cond_broadcast(&h->cond);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10; /* a test that lost a request fails, it does not hang */
+    /* a test that lost a request fails, it does not hang */
+    until.tv_sec += (time_t)(60 * bf_test_timeout_mult());
     while (h->arrived < h->release_at &&
            pthread_cond_timedwait(&h->cond, &h->lock, &until) == 0)
         ;

@@ -350,7 +350,8 @@ static void test_endpoints_are_read_only_over_http(void **unused)
 typedef struct reader_s {
     bf_status_t *s;
     atomic_bool stop;
-    long reads, bad;
+    atomic_long reads;
+    long bad;
 } reader_t;
 
 static void *read_loop(void *arg)
@@ -366,7 +367,7 @@ static void *read_loop(void *arg)
         if (!o || seq < last)
             r->bad++;
         last = seq;
-        r->reads++;
+        atomic_fetch_add(&r->reads, 1);
         json_decref(o);
         free(text);
     }
@@ -381,14 +382,16 @@ static void test_readers_on_another_thread_see_whole_documents(void **unused)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, read_loop, &r), 0);
     bf_lag_snapshot_t snap = snapshot(64, 1);
-    for (int k = 0; k < 2000; k++) {
+    /* 2,000 updates, and on until the reader has read during them (the
+     * thread may not have run yet). */
+    for (int k = 0; k < 2000 || (atomic_load(&r.reads) < 10 && k < 2000000); k++) {
         bf_scaler_decision_t d = {.decision = {.target_workers = k}};
         bf_status_tick_t t = {.wall = T0 + k, .snap = &snap, .decision = &d};
         bf_status_update(s, &t);
     }
     r.stop = true;
     pthread_join(th, NULL);
-    assert_true(r.reads > 0);
+    assert_true(atomic_load(&r.reads) >= 10);
     assert_int_equal(r.bad, 0);
     free(snap.partitions);
     bf_status_destroy(s);
