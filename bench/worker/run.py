@@ -247,6 +247,9 @@ def main():
     ap.add_argument("--perf", metavar="PREFIX",
                     help="record an on-CPU profile of each run (perf record -g) from "
                          "its first result to its last, into PREFIX.<program>.<round>")
+    ap.add_argument("--perf-call-graph", default="fp", choices=("fp", "dwarf"),
+                    help="how perf walks the stacks: frame pointers (cheap; stacks "
+                         "through Debian's libc end at its first frame) or dwarf")
     ap.add_argument("--worker-wrap", default="",
                     help="command line to run the worker under, e.g. "
                          "'valgrind --tool=callgrind' (its CPU is then the wrapper's)")
@@ -356,7 +359,8 @@ def main():
                 mark("first")
                 if args.perf and prog == "worker":
                     perf.append(subprocess.Popen(
-                        ["perf", "record", "-q", "-F", "499", "-g", "-p", str(proc.pid),
+                        ["perf", "record", "-q", "-F", "499",
+                         "--call-graph", args.perf_call_graph, "-p", str(proc.pid),
                          "-o", f"{args.perf}.{prog}.{r}"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
