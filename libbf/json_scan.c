@@ -23,6 +23,7 @@
 #include "libbf/json_scan.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -535,4 +536,114 @@ double bf_json_number(bf_json_view_t v)
     if (v.kind == BF_JSON_INTEGER || v.kind == BF_JSON_REAL)
         number_value(v.start, v.end, v.kind == BF_JSON_INTEGER, NULL, &dv);
     return dv;
+}
+
+bool bf_json_next(bf_json_view_t c, bf_json_iter_t *it, bf_json_view_t *key,
+                  bf_json_view_t *value)
+{
+    if (c.kind != BF_JSON_OBJECT && c.kind != BF_JSON_ARRAY)
+        return false;
+    const char *p = it->p ? it->p : ws_from(c.start + 1, c.end);
+    if (p >= c.end || *p == '}' || *p == ']')
+        return false;
+    if (c.kind == BF_JSON_OBJECT) {
+        bf_json_view_t k = value_at(p, c.end);
+        if (key)
+            *key = k;
+        p = ws_from(ws_from(k.end, c.end) + 1, c.end); /* past ':' */
+    }
+    *value = value_at(p, c.end);
+    p = ws_from(value->end, c.end);
+    /* After the last one the place is the closing bracket. */
+    it->p = p < c.end && *p == ',' ? ws_from(p + 1, c.end) : c.end - 1;
+    return true;
+}
+
+/* A string value as a jansson string (the scan checked its UTF-8). */
+static json_t *jansson_string(bf_json_view_t v)
+{
+    size_t raw = (size_t)(v.end - v.start) - 2;
+    if (!memchr(v.start + 1, '\\', raw))
+        return json_stringn_nocheck(v.start + 1, raw);
+    char small[256];
+    size_t n = bf_json_string(v, small, sizeof(small));
+    if (n < sizeof(small))
+        return json_stringn_nocheck(small, n);
+    char *buf = bf_malloc(n + 1);
+    bf_json_string(v, buf, n + 1);
+    json_t *s = json_stringn_nocheck(buf, n);
+    free(buf);
+    return s;
+}
+
+/* Member @p value under the name @p key (a string view) of @p obj;
+ * false when the name is there already (or on allocation failure). */
+static bool jansson_member(json_t *obj, bf_json_view_t key, json_t *value)
+{
+    size_t raw = (size_t)(key.end - key.start) - 2;
+    const char *name = key.start + 1;
+    char small[256], *buf = NULL;
+    size_t n = raw;
+    if (memchr(name, '\\', raw)) {
+        n = bf_json_string(key, small, sizeof(small));
+        if (n >= sizeof(small)) {
+            buf = bf_malloc(n + 1);
+            bf_json_string(key, buf, n + 1);
+        }
+        name = buf ? buf : small;
+    }
+    bool ok = false;
+    if (!value)
+        ; /* a duplicate further in, or no memory */
+    else if (json_object_getn(obj, name, n))
+        json_decref(value);
+    else /* takes the reference, also when it fails */
+        ok = json_object_setn_new_nocheck(obj, name, n, value) == 0;
+    free(buf);
+    return ok;
+}
+
+json_t *bf_json_to_jansson(bf_json_view_t v)
+{
+    switch (v.kind) {
+    case BF_JSON_OBJECT: {
+        json_t *obj = json_object();
+        bf_json_iter_t it = {0};
+        bf_json_view_t key, value;
+        while (obj && bf_json_next(v, &it, &key, &value)) {
+            if (!jansson_member(obj, key, bf_json_to_jansson(value))) {
+                json_decref(obj);
+                return NULL;
+            }
+        }
+        return obj;
+    }
+    case BF_JSON_ARRAY: {
+        json_t *arr = json_array();
+        bf_json_iter_t it = {0};
+        bf_json_view_t value;
+        while (arr && bf_json_next(v, &it, NULL, &value)) {
+            json_t *e = bf_json_to_jansson(value);
+            if (!e || json_array_append_new(arr, e) != 0) {
+                json_decref(arr);
+                return NULL;
+            }
+        }
+        return arr;
+    }
+    case BF_JSON_STRING:
+        return jansson_string(v);
+    case BF_JSON_INTEGER:
+        return json_integer(bf_json_integer(v));
+    case BF_JSON_REAL:
+        return json_real(bf_json_number(v));
+    case BF_JSON_TRUE:
+        return json_true();
+    case BF_JSON_FALSE:
+        return json_false();
+    case BF_JSON_NULL:
+        return json_null();
+    default:
+        return NULL;
+    }
 }

@@ -74,10 +74,34 @@ bf_json_view_t bf_json_element(bf_json_view_t arr, size_t index);
  */
 size_t bf_json_string(bf_json_view_t v, char *buf, size_t size);
 
+/** A place in an object or array, for bf_json_next(); zero it to start. */
+typedef struct bf_json_iter_s {
+    const char *p;
+} bf_json_iter_t;
+
+/**
+ * @brief The next member of the object (its name in @p key, a string view)
+ *        or element of the array @p c (@p key may be NULL then), in order.
+ * @returns false after the last one (or when @p c is neither).
+ */
+bool bf_json_next(bf_json_view_t c, bf_json_iter_t *it, bf_json_view_t *key,
+                  bf_json_view_t *value);
+
 /** @brief An integer value, as jansson's json_integer_value(): 0 otherwise. */
 long long bf_json_integer(bf_json_view_t v);
 
 /** @brief An integer or real value as a double (json_number_value()). */
 double bf_json_number(bf_json_view_t v);
+
+/**
+ * @brief The jansson value of @p v (from bf_json_scan()), as
+ *        json_loadb(text, len, JSON_REJECT_DUPLICATES, ...) builds it from
+ *        the same text, about ten times faster (jansson's reader takes a
+ *        byte at a time; the scan has checked the text already).
+ * @returns a new reference; NULL when an object has a name twice (which
+ *          JSON_REJECT_DUPLICATES refuses: load the text with jansson for
+ *          its message) or on allocation failure.
+ */
+struct json_t *bf_json_to_jansson(bf_json_view_t v);
 
 #endif

@@ -6,7 +6,9 @@
  * accepts, and on an accepted text every value found by navigation must be
  * the value jansson built: the same kind, string bytes, integer, real (bit
  * for bit), members (the last of a duplicated name, as jansson keeps) and
- * elements, all the way down.
+ * elements, all the way down. And bf_json_to_jansson() builds what
+ * json_loadb(text, len, JSON_REJECT_DUPLICATES) builds: nothing when a
+ * name is repeated, else the same values with members in the same order.
  */
 #ifndef BF_TESTS_JSON_SCAN_CHECK_H
 #define BF_TESTS_JSON_SCAN_CHECK_H
@@ -112,6 +114,23 @@ static inline const char *json_scan_agrees(const char *text, size_t len)
                 : "scan accepted what jansson refuses";
     else if (j && ok == 1)
         why = json_scan_same(j, root);
+    if (!why && j && ok == 1) {
+        json_t *strict = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *built = bf_json_to_jansson(root);
+        if (!strict != !built) {
+            why = strict ? "bf_json_to_jansson refused what jansson builds"
+                         : "bf_json_to_jansson built a text with a repeated name";
+        } else if (strict) {
+            char *a = json_dumps(strict, JSON_COMPACT | JSON_ENCODE_ANY);
+            char *b = json_dumps(built, JSON_COMPACT | JSON_ENCODE_ANY);
+            if (!a || !b || strcmp(a, b) != 0)
+                why = "bf_json_to_jansson built another value";
+            free(a);
+            free(b);
+        }
+        json_decref(strict);
+        json_decref(built);
+    }
     json_decref(j);
     return why;
 }

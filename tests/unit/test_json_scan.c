@@ -85,6 +85,11 @@ static void test_edges_agree_with_jansson(void **unused)
         {"[\"\xff\"]", 0},
         {"[\"unterminated]", 0},
         {"{\"a\":1,\"a\":2}", 1}, /* the last counts */
+        /* Names repeated (bf_json_to_jansson refuses them, as jansson with
+         * JSON_REJECT_DUPLICATES does): spelled differently, deeper in. */
+        {"{\"a\":1,\"\\u0061\":2}", 1},
+        {"[{\"x\":{\"y\":1,\"y\":1}}]", 1},
+        {"{\"a\":[],\"b\":{},\"c\":\"\\n\",\"d\":-0.5e1,\"e\":{\"a\":1}}", 1},
         {"{\"\":0,\"k\\u0065y\":[{\"x\":[]}]}", 1},
         {"\xef\xbb\xbf{}", 0}, /* a byte order mark */
     };
