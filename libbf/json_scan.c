@@ -576,9 +576,10 @@ static json_t *jansson_string(bf_json_view_t v)
     return s;
 }
 
-/* Member @p value under the name @p key (a string view) of @p obj;
- * false when the name is there already (or on allocation failure). */
-static bool jansson_member(json_t *obj, bf_json_view_t key, json_t *value)
+/* Member @p value under the name @p key (a string view) of @p obj (the
+ * value of a name there already replaced, unless @p reject); false when
+ * it is rejected (or on allocation failure). */
+static bool jansson_member(json_t *obj, bf_json_view_t key, json_t *value, bool reject)
 {
     size_t raw = (size_t)(key.end - key.start) - 2;
     const char *name = key.start + 1;
@@ -595,7 +596,7 @@ static bool jansson_member(json_t *obj, bf_json_view_t key, json_t *value)
     bool ok = false;
     if (!value)
         ; /* a duplicate further in, or no memory */
-    else if (json_object_getn(obj, name, n))
+    else if (reject && json_object_getn(obj, name, n))
         json_decref(value);
     else /* takes the reference, also when it fails */
         ok = json_object_setn_new_nocheck(obj, name, n, value) == 0;
@@ -603,7 +604,7 @@ static bool jansson_member(json_t *obj, bf_json_view_t key, json_t *value)
     return ok;
 }
 
-json_t *bf_json_to_jansson(bf_json_view_t v)
+json_t *bf_json_to_jansson(bf_json_view_t v, size_t flags)
 {
     switch (v.kind) {
     case BF_JSON_OBJECT: {
@@ -611,7 +612,8 @@ json_t *bf_json_to_jansson(bf_json_view_t v)
         bf_json_iter_t it = {0};
         bf_json_view_t key, value;
         while (obj && bf_json_next(v, &it, &key, &value)) {
-            if (!jansson_member(obj, key, bf_json_to_jansson(value))) {
+            if (!jansson_member(obj, key, bf_json_to_jansson(value, flags),
+                                flags & JSON_REJECT_DUPLICATES)) {
                 json_decref(obj);
                 return NULL;
             }
@@ -623,7 +625,7 @@ json_t *bf_json_to_jansson(bf_json_view_t v)
         bf_json_iter_t it = {0};
         bf_json_view_t value;
         while (arr && bf_json_next(v, &it, NULL, &value)) {
-            json_t *e = bf_json_to_jansson(value);
+            json_t *e = bf_json_to_jansson(value, flags);
             if (!e || json_array_append_new(arr, e) != 0) {
                 json_decref(arr);
                 return NULL;
@@ -646,4 +648,16 @@ json_t *bf_json_to_jansson(bf_json_view_t v)
     default:
         return NULL;
     }
+}
+
+json_t *bf_json_load(const char *text, size_t len, size_t flags, json_error_t *error)
+{
+    bf_json_view_t root;
+    if ((flags & ~(size_t)JSON_REJECT_DUPLICATES) == 0 && text &&
+        bf_json_scan(text, len, &root)) {
+        json_t *j = bf_json_to_jansson(root, flags);
+        if (j)
+            return j;
+    }
+    return json_loadb(text, len, flags, error);
 }

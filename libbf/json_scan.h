@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 typedef enum bf_json_kind_e {
     BF_JSON_NONE = 0, /* no such value */
     BF_JSON_OBJECT,
@@ -94,14 +96,22 @@ long long bf_json_integer(bf_json_view_t v);
 double bf_json_number(bf_json_view_t v);
 
 /**
- * @brief The jansson value of @p v (from bf_json_scan()), as
- *        json_loadb(text, len, JSON_REJECT_DUPLICATES, ...) builds it from
- *        the same text, about ten times faster (jansson's reader takes a
- *        byte at a time; the scan has checked the text already).
- * @returns a new reference; NULL when an object has a name twice (which
- *          JSON_REJECT_DUPLICATES refuses: load the text with jansson for
- *          its message) or on allocation failure.
+ * @brief The jansson value of @p v (from bf_json_scan()), as json_loadb()
+ *        builds it from the same text with @p flags 0 (the last of a
+ *        repeated name counts) or JSON_REJECT_DUPLICATES.
+ * @returns a new reference; NULL when JSON_REJECT_DUPLICATES meets a name
+ *          twice (load the text with jansson for its message) or on
+ *          allocation failure.
  */
-struct json_t *bf_json_to_jansson(bf_json_view_t v);
+json_t *bf_json_to_jansson(bf_json_view_t v, size_t flags);
+
+/**
+ * @brief json_loadb(text, len, flags, error), about three times faster for
+ *        flags 0 or JSON_REJECT_DUPLICATES: the scan checks the text and
+ *        the values are built from it (jansson's reader takes a byte at a
+ *        time). Whatever the scan refuses, and other flags, go to jansson,
+ *        so the result and the error are jansson's.
+ */
+json_t *bf_json_load(const char *text, size_t len, size_t flags, json_error_t *error);
 
 #endif

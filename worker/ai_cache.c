@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libbf/json_scan.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 #include "worker/ai_int.h"
@@ -68,7 +69,7 @@ bool bf_ai_cache_entry_parse(bf_analysis_kind_t kind, const char *text, size_t l
                              bf_verdict_t *out)
 {
     char errstr[200];
-    json_t *j = text ? json_loadb(text, len, 0, NULL) : NULL;
+    json_t *j = text ? bf_json_load(text, len, 0, NULL) : NULL;
     bool ok = false;
     if (json_is_object(j)) {
         json_t *answer = json_deep_copy(j);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libbf/json_scan.h"
 #include "libbf/mem.h"
 #include "worker/ai_stream.h"
 
@@ -347,7 +348,7 @@ bool bf_ai_usage_parse(bf_ai_provider_t p, const char *body, size_t len,
                        bf_verdict_t *out)
 {
     memset(out, 0, sizeof(*out));
-    json_t *resp = json_loadb(body, len, 0, NULL);
+    json_t *resp = bf_json_load(body, len, 0, NULL);
     if (!json_is_object(resp)) {
         json_decref(resp);
         return false;
@@ -438,7 +439,7 @@ bf_err_t bf_ai_response_parse(bf_ai_provider_t p, bf_analysis_kind_t kind,
         return bf_analysis_parse_openai(kind, body, len, out, errstr, errstr_size);
     memset(out, 0, sizeof(*out));
     json_error_t jerr;
-    json_t *resp = json_loadb(body, len, 0, &jerr);
+    json_t *resp = bf_json_load(body, len, 0, &jerr);
     if (!json_is_object(resp)) {
         snprintf(errstr, errstr_size, "response is not a JSON object");
         json_decref(resp);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libbf/json_scan.h"
 #include "libbf/mem.h"
 
 void bf_sse_init(bf_sse_t *p, size_t max, bf_sse_event_cb *cb, void *opaque)
@@ -138,7 +139,7 @@ static void on_event(const char *event, const char *data, size_t len, void *opaq
     bf_ai_stream_t *s = opaque;
     if (s->provider == BF_AI_OPENAI && len == 6 && memcmp(data, "[DONE]", 6) == 0)
         return;
-    json_t *ev = json_loadb(data, len, 0, NULL);
+    json_t *ev = bf_json_load(data, len, 0, NULL);
     if (!json_is_object(ev)) {
         s->bad = true;
         json_decref(ev);
@@ -226,7 +227,7 @@ char *bf_ai_stream_body(const bf_ai_stream_t *s, size_t *len)
         json_t *block;
         json_t *input =
             s->tool && json_is_string(text)
-                ? json_loadb(json_string_value(text), json_string_length(text), 0, NULL)
+                ? bf_json_load(json_string_value(text), json_string_length(text), 0, NULL)
                 : NULL;
         if (json_is_object(input)) {
             block = json_pack("{s:s, s:s, s:o}", "type", "tool_use", "name", s->tool_name,
@@ -265,7 +266,7 @@ void bf_ai_wire_stream(bf_ai_provider_t p, bf_ai_wire_t *w)
         w->url = url;
         return;
     }
-    json_t *body = json_loadb(w->body, w->body_len, 0, NULL);
+    json_t *body = bf_json_load(w->body, w->body_len, 0, NULL);
     if (!json_is_object(body)) {
         json_decref(body);
         return;

@@ -261,7 +261,7 @@ bf_err_t bf_analysis_check_answer_text(bf_analysis_kind_t kind, const char *text
                                        size_t errstr_size)
 {
     json_error_t jerr;
-    json_t *answer = json_loadb(text, len, 0, &jerr);
+    json_t *answer = bf_json_load(text, len, 0, &jerr);
     if (!answer) {
         snprintf(errstr, errstr_size, "answer is not a JSON object");
         return BF_ERR_BAD_ANSWER;

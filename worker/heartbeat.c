@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libbf/json_scan.h"
 #include "libbf/log.h"
 #include "worker/worker_int.h"
 
@@ -44,7 +45,7 @@ void bf_heartbeat_on_kafka_error(rd_kafka_t *rk, int err, const char *reason,
 int bf_heartbeat_on_kafka_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 {
     bf_worker_t *w = opaque;
-    json_t *root = json_loadb(json, json_len, 0, NULL);
+    json_t *root = bf_json_load(json, json_len, 0, NULL);
     json_t *brokers = json_object_get(root, "brokers");
     if (!json_is_object(brokers)) {
         json_decref(root);
