@@ -133,10 +133,7 @@ void bf_heartbeat_on_stats(uv_timer_t *t)
     if (connects > 0)
         w->redis_connects = connects;
     bf_series_set(w->tel.partitions, w->assigned);
-    bf_series_set(w->tel.paused,
-                  w->paused || w->in_flight >= (size_t)w->cfg->max_in_flight
-                      ? 1
-                      : 0); /* a hold too */
+    bf_series_set(w->tel.paused, w->paused || bf_intake_full(w) ? 1 : 0); /* a hold too */
     update_consumer_lag(w);
     /* Every provider's circuit open: stop fetching rather than burn
      * reports; resume once a breaker lets probes through again. */
@@ -188,9 +185,8 @@ void bf_heartbeat_send(bf_worker_t *w)
         lat[1], "latency_p99_seconds", lat[2], "in_flight_reports", (int)w->in_flight,
         "in_flight_ai_calls", (int)bf_ai_pending(w->ai), "ai_cost_usd",
         bf_ai_cost_total(w->ai), "cpu_seconds", cpu, "rss_bytes", (json_int_t)rss,
-        "assigned_partitions", w->assigned, "paused",
-        w->paused || w->in_flight >= (size_t)w->cfg->max_in_flight, "ai_limit_rpm",
-        lim.rpm, "ai_limited_share", lim.limited_share);
+        "assigned_partitions", w->assigned, "paused", w->paused || bf_intake_full(w),
+        "ai_limit_rpm", lim.rpm, "ai_limited_share", lim.limited_share);
     bf_buf_t b;
     bf_buf_init(&b, 64 * 1024);
     char errstr[256];

@@ -12,9 +12,14 @@
  * Flow control. At --max-in-flight reports the worker *holds*: it stops
  * taking messages from librdkafka's local queue (bounded by
  * queued.max.messages.kbytes) and takes the next one as soon as a report
- * finishes. Pausing the partitions at once would be simpler, but
- * librdkafka drops what it has prefetched on a pause and fetches it again
- * on resume, and at a cap of 64 that round trip cut throughput five-fold
+ * finishes. A report whose result Kafka has (produced, not yet
+ * acknowledged) no longer counts: the acknowledgement takes the producer's
+ * linger and a broker round trip, a fifth of a report's time at full load,
+ * and holding a slot for it left the cap's AI calls idle. Those wait
+ * outside the cap, up to as many again (bf_intake_full), so a broker that
+ * stops acknowledging still stops the worker at twice the cap. Pausing the partitions at
+ * once would be simpler, but librdkafka drops what it has prefetched on a pause and
+ * fetches it again on resume, and at a cap of 64 that round trip cut throughput five-fold
  * (BENCHMARKS.md). A hold has no hysteresis: it costs nothing to end.
  *
  * Rebalance events wait in the same queue behind held messages, so a hold
@@ -54,9 +59,10 @@
 /* A hold with nothing taken for this long becomes a pause (see above). */
 #define HOLD_S 2.0
 
-static bool full(const bf_worker_t *w)
+bool bf_intake_full(const bf_worker_t *w)
 {
-    return w->in_flight >= (size_t)w->cfg->max_in_flight;
+    size_t cap = (size_t)w->cfg->max_in_flight;
+    return w->in_flight - w->delivering >= cap || w->delivering >= cap;
 }
 
 /* Pause (or resume) those of @p parts that may change (see above); marks
@@ -135,15 +141,15 @@ static void serve_soon(bf_worker_t *w)
 void bf_intake_update(bf_worker_t *w)
 {
     double now = bf_monotonic_s();
-    if (full(w) && !w->cap_paused && now - w->last_take >= HOLD_S)
+    if (bf_intake_full(w) && !w->cap_paused && now - w->last_take >= HOLD_S)
         w->cap_paused = true;
-    else if (w->cap_paused && w->in_flight <= w->low_water)
+    else if (w->cap_paused && w->in_flight - w->delivering <= w->low_water)
         w->cap_paused = false;
     bool want = w->stopping || w->redis_blocked || w->ai_blocked || w->registry_blocked ||
                 w->cap_paused;
     if (want != w->paused)
         set_paused(w, want);
-    if (!full(w))
+    if (!bf_intake_full(w))
         serve_soon(w); /* a hold ends as soon as there is room */
 }
 
@@ -218,7 +224,7 @@ void bf_intake_serve(bf_worker_t *w)
     for (int i = 0; i < CONSUME_BATCH; i++) {
         /* At the cap: hold, unless paused, when polling serves the events
          * queued behind (a message that still arrives is taken). */
-        if (full(w) && !w->paused)
+        if (bf_intake_full(w) && !w->paused)
             return;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 0);
         if (!m)

@@ -117,7 +117,9 @@ static const bf_opt_t options[] = {
      NORANGE, "single-object|confluent|json", "wire format of published results",
      O(output_framing)},
     {"max-in-flight", 0, "BOUNTYFLEET_MAX_IN_FLIGHT", BF_OPT_INT, "64", 1, 100000, "N",
-     "reports in flight before consumption pauses", O(max_in_flight)},
+     "reports being validated at once before consumption holds (as many more may "
+     "wait for Kafka to acknowledge their results)",
+     O(max_in_flight)},
     {"low-water", 0, "BOUNTYFLEET_LOW_WATER", BF_OPT_INT, "0", 0, 100000, "N",
      "after a pause at the cap, resume at this many in flight (0: half the cap)",
      O(low_water)},

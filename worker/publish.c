@@ -88,6 +88,13 @@ void bf_publish(bf_job_t *j)
         w->producer, RD_KAFKA_V_TOPIC(j->publish_topic), RD_KAFKA_V_KEY(key, key_len),
         RD_KAFKA_V_VALUE(j->out, j->out_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(j), RD_KAFKA_V_END);
+    if (!err && !j->delivering) {
+        /* Kafka has the record: the job waits for the acknowledgement
+         * outside the cap, and the next report may start. */
+        j->delivering = true;
+        w->delivering++;
+        bf_intake_update(w);
+    }
     if (err) {
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);

@@ -119,6 +119,9 @@ struct bf_worker_s {
     bf_ai_t *ai;
     bf_partition_t *partitions; /* indexed by partition number */
     size_t in_flight;
+    /* Of those, jobs whose record Kafka has and not yet acknowledged
+     * (publish.c): they wait outside --max-in-flight, up to as many more. */
+    size_t delivering;
     bool paused;
     bool stopping;
     bool shutdown; /* destroying: callbacks must not start new work */
@@ -141,6 +144,7 @@ struct bf_job_s {
      * whole fetch response (up to a MiB), and thousands in flight held tens
      * of MiB of responses. from_kafka is false for --once. */
     bool from_kafka;
+    bool delivering;           /* counted in bf_worker_t.delivering */
     const char *payload, *key; /* key NULL: the record had none */
     size_t payload_len, key_len;
     rd_kafka_headers_t *headers; /* the record's headers (owned), or NULL */
@@ -209,6 +213,12 @@ bf_err_t bf_worker_redis(bf_worker_t *w, bf_redis_cb *cb, void *opaque, int argc
 
 /** @brief Take what the consumer queue holds, as the cap allows. */
 void bf_intake_serve(bf_worker_t *w);
+/**
+ * @brief At the cap: --max-in-flight reports being validated (consumed and
+ *        not yet handed to Kafka), or as many handed to Kafka and waiting
+ *        for its acknowledgement. So at most twice the cap are in flight.
+ */
+bool bf_intake_full(const bf_worker_t *w);
 /** @brief Pause or resume fetching as the worker's state says. */
 void bf_intake_update(bf_worker_t *w);
 /** @brief Start watching librdkafka's queues (pipes set up by worker.c). */

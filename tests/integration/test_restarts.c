@@ -355,6 +355,48 @@ static void test_partitions_back_while_results_wait_publish_each_once(void **sta
     bf_faults_batch_free(&b);
 }
 
+#define HELD_CAP 10
+
+static int setup_small_cap(void **state)
+{
+    static const char *const args[] = {"--max-in-flight", "10", NULL}; /* HELD_CAP */
+    bf_faults_opts_t opts = {.workers = 1, .worker_args = args};
+    return start(state, &opts);
+}
+
+/* Reports whose results Kafka holds (the results topic gone from the
+ * metadata, a broker restart) wait outside --max-in-flight, so the cap's
+ * AI calls go on, but not without bound: at twice the cap the worker
+ * holds until Kafka acknowledges, and then each report has one result. */
+static void test_results_kafka_holds_wait_outside_the_cap_up_to_twice_it(void **state)
+{
+    bf_faults_t *f = *state;
+    bf_faults_batch_t b;
+    bf_faults_watch_t w = {0};
+    bf_faults_batch_start(f, &b, "hc", "100");
+    rd_kafka_mock_topic_set_error(f->mock.mc, BF_TOPIC_VALIDATIONS,
+                                  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    bf_faults_place_leaders(f, 1); /* the producer asks for metadata: gone */
+    /* Until the worker holds: past the cap, and no more taken for 2 s (a
+     * slow machine gets there late). */
+    double deadline = bf_test_now() + 20 * bf_test_timeout_mult();
+    double before = -1;
+    while ((w.max_in_flight <= HELD_CAP || w.max_in_flight > before) &&
+           bf_test_now() < deadline) {
+        before = w.max_in_flight;
+        bf_faults_hold(f, 2, &w);
+    }
+    fprintf(stderr,
+            "[hc]   in flight at most %g with a cap of %d and no acknowledgements\n",
+            w.max_in_flight, HELD_CAP);
+    if (!(w.max_in_flight > HELD_CAP && w.max_in_flight <= 2 * HELD_CAP))
+        bf_faults_fail(f, "in flight not between the cap and twice it");
+    rd_kafka_mock_topic_set_error(f->mock.mc, BF_TOPIC_VALIDATIONS,
+                                  RD_KAFKA_RESP_ERR_NO_ERROR);
+    bf_faults_batch_check(f, &b, 0); /* none missing, none repeated */
+    bf_faults_batch_free(&b);
+}
+
 /* ------------------------------------------------------------------ */
 /* Redis SIGKILLed: what each persistence setting costs                 */
 /* ------------------------------------------------------------------ */
@@ -551,6 +593,9 @@ int main(int argc, char **argv)
             setup_results_waiting, teardown),
         cmocka_unit_test_setup_teardown(
             test_redis_without_persistence_loses_its_data_loudly, setup_redis_none,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_results_kafka_holds_wait_outside_the_cap_up_to_twice_it, setup_small_cap,
             teardown),
         cmocka_unit_test_setup_teardown(test_redis_with_appendfsync_always_loses_nothing,
                                         setup_redis_always, teardown),

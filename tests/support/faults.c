@@ -244,6 +244,9 @@ void bf_faults_hold(bf_faults_t *f, double seconds, bf_faults_watch_t *w)
         v = bf_faults_metric_sum(text, "bountyfleet_kafka_brokers_down", NULL);
         if (v > w->max_brokers_down)
             w->max_brokers_down = v;
+        v = bf_test_metric_value(text, "bountyfleet_reports_in_flight");
+        if (v > w->max_in_flight)
+            w->max_in_flight = v;
         free(text);
         long status = 0;
         int i = live_worker(f);
