@@ -604,15 +604,26 @@ static bool jansson_member(json_t *obj, bf_json_view_t key, json_t *value, bool 
     return ok;
 }
 
-json_t *bf_json_to_jansson(bf_json_view_t v, size_t flags)
+/* Finding a member's end walks the member, so a container is walked once
+ * per level it is nested in: bf_json_load() leaves a text nested deeper
+ * than this to jansson rather than walk a deep megabyte thousands of times. */
+#define LOAD_BUILD_DEPTH 32
+
+/* bf_json_to_jansson() within @p depth levels; NULL with *too_deep set
+ * when the value is nested deeper. */
+static json_t *build(bf_json_view_t v, size_t flags, int depth, bool *too_deep)
 {
+    if ((v.kind == BF_JSON_OBJECT || v.kind == BF_JSON_ARRAY) && depth <= 0) {
+        *too_deep = true;
+        return NULL;
+    }
     switch (v.kind) {
     case BF_JSON_OBJECT: {
         json_t *obj = json_object();
         bf_json_iter_t it = {0};
         bf_json_view_t key, value;
         while (obj && bf_json_next(v, &it, &key, &value)) {
-            if (!jansson_member(obj, key, bf_json_to_jansson(value, flags),
+            if (!jansson_member(obj, key, build(value, flags, depth - 1, too_deep),
                                 flags & JSON_REJECT_DUPLICATES)) {
                 json_decref(obj);
                 return NULL;
@@ -625,7 +636,7 @@ json_t *bf_json_to_jansson(bf_json_view_t v, size_t flags)
         bf_json_iter_t it = {0};
         bf_json_view_t value;
         while (arr && bf_json_next(v, &it, NULL, &value)) {
-            json_t *e = bf_json_to_jansson(value, flags);
+            json_t *e = build(value, flags, depth - 1, too_deep);
             if (!e || json_array_append_new(arr, e) != 0) {
                 json_decref(arr);
                 return NULL;
@@ -650,12 +661,19 @@ json_t *bf_json_to_jansson(bf_json_view_t v, size_t flags)
     }
 }
 
+json_t *bf_json_to_jansson(bf_json_view_t v, size_t flags)
+{
+    bool too_deep = false;
+    return build(v, flags, MAX_DEPTH + 1, &too_deep);
+}
+
 json_t *bf_json_load(const char *text, size_t len, size_t flags, json_error_t *error)
 {
     bf_json_view_t root;
     if ((flags & ~(size_t)JSON_REJECT_DUPLICATES) == 0 && text &&
         bf_json_scan(text, len, &root)) {
-        json_t *j = bf_json_to_jansson(root, flags);
+        bool too_deep = false;
+        json_t *j = build(root, flags, LOAD_BUILD_DEPTH, &too_deep);
         if (j)
             return j;
     }

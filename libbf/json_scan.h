@@ -109,8 +109,10 @@ json_t *bf_json_to_jansson(bf_json_view_t v, size_t flags);
  * @brief json_loadb(text, len, flags, error), about three times faster for
  *        flags 0 or JSON_REJECT_DUPLICATES: the scan checks the text and
  *        the values are built from it (jansson's reader takes a byte at a
- *        time). Whatever the scan refuses, and other flags, go to jansson,
- *        so the result and the error are jansson's.
+ *        time). Whatever the scan refuses, a text nested deeper than 32
+ *        levels (building walks a container once per level), and other
+ *        flags go to jansson, so the result and the error are jansson's;
+ *        @p error is written only when the result is NULL.
  */
 json_t *bf_json_load(const char *text, size_t len, size_t flags, json_error_t *error);
 

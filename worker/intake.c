@@ -143,7 +143,8 @@ void bf_intake_update(bf_worker_t *w)
     double now = bf_monotonic_s();
     if (bf_intake_full(w) && !w->cap_paused && now - w->last_take >= HOLD_S)
         w->cap_paused = true;
-    else if (w->cap_paused && w->in_flight - w->delivering <= w->low_water)
+    else if (w->cap_paused && w->in_flight - w->delivering <= w->low_water &&
+             w->delivering <= w->low_water) /* neither count full again at once */
         w->cap_paused = false;
     bool want = w->stopping || w->redis_blocked || w->ai_blocked || w->registry_blocked ||
                 w->cap_paused;

@@ -151,8 +151,10 @@ void bf_job_done(bf_job_t *j)
         observe_stages(j, bf_monotonic_s());
     }
     w->in_flight--;
-    if (j->delivering)
+    if (j->delivering) {
         w->delivering--;
+        bf_series_set(w->tel.awaiting_ack, (double)w->delivering);
+    }
     j->delivering = false;
     bf_series_set(w->tel.in_flight, (double)w->in_flight);
     bf_intake_update(w); /* below the cap again: take more */

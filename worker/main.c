@@ -121,7 +121,8 @@ static const bf_opt_t options[] = {
      "wait for Kafka to acknowledge their results)",
      O(max_in_flight)},
     {"low-water", 0, "BOUNTYFLEET_LOW_WATER", BF_OPT_INT, "0", 0, 100000, "N",
-     "after a pause at the cap, resume at this many in flight (0: half the cap)",
+     "after a pause at the cap, resume once this many or fewer are being validated and "
+     "awaiting acknowledgement each (0: half the cap)",
      O(low_water)},
     {"max-connections", 0, NULL, BF_OPT_INT, "0", 0, 100000, "N",
      "open HTTP connections to providers at most; 0 = three per report in flight",

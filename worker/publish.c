@@ -93,6 +93,7 @@ void bf_publish(bf_job_t *j)
          * outside the cap, and the next report may start. */
         j->delivering = true;
         w->delivering++;
+        bf_series_set(w->tel.awaiting_ack, (double)w->delivering);
         bf_intake_update(w);
     }
     if (err) {

@@ -46,6 +46,11 @@ void bf_telemetry_init(bf_telemetry_t *t, const char *program)
                                 "Records dead-lettered, by error code.", "reason");
     t->in_flight = bf_metric_series(bf_metrics_gauge(
         m, "bountyfleet_reports_in_flight", "Reports consumed and not yet done.", NULL));
+    t->awaiting_ack = bf_metric_series(bf_metrics_gauge(
+        m, "bountyfleet_reports_awaiting_ack",
+        "Reports in flight whose result or dead letter Kafka has and has not "
+        "acknowledged yet (outside --max-in-flight, up to as many again).",
+        NULL));
     t->report_duration = bf_metric_series(
         bf_metrics_histogram(m, "bountyfleet_report_duration_seconds",
                              "Consume to result delivered, seconds.", NULL, NULL, 0));

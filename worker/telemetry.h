@@ -33,6 +33,7 @@ typedef struct bf_telemetry_s {
     bf_metric_t *validated; /* label: status */
     bf_metric_t *dlq;       /* label: reason */
     bf_series_t *in_flight;
+    bf_series_t *awaiting_ack; /* of those, results Kafka has not acknowledged */
     bf_series_t *report_duration;
     bf_series_t *report_overhead; /* a report's time outside its slowest AI call */
     /* The overhead by stage (bf_telemetry_report_stages). */

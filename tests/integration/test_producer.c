@@ -396,7 +396,7 @@ static void test_progress_only_on_a_terminal(void **state)
 
     char bin[512], cmd[2048];
     snprintf(cmd, sizeof(cmd),
-             "script -qec \"%s -b %s -t progress --synthetic 100 --rate 25 >/dev/null\" "
+             "script -qec \"%s -b %s -t progress --synthetic 200 --rate 25 >/dev/null\" "
              "/dev/null",
              bf_test_bin("bountyfleet-producer", bin, sizeof(bin)), fx.brokers);
     FILE *p = popen(cmd, "r");
@@ -407,10 +407,11 @@ static void test_progress_only_on_a_terminal(void **state)
     int st = pclose(p);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     assert_non_null(strstr(out, "reports/s"));
-    assert_non_null(strstr(out, "sent 100/100 (100%)"));
-    /* 4 s at 25/s, a line every 0.5 s: an ETA appears once anything is
+    assert_non_null(strstr(out, "sent 200/200 (100%)"));
+    /* 8 s at 25/s, a line every 0.5 s: an ETA appears once anything is
      * delivered, even when the first delivery waits seconds for the
-     * broker on a loaded machine (60 at 50/s once failed that way). */
+     * broker on a loaded machine (60 at 50/s once failed that way, and
+     * 100 at 25/s leaves a first delivery only 3.5 s). */
     assert_non_null(strstr(out, "ETA"));
 }
 

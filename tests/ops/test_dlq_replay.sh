@@ -31,8 +31,14 @@ REPORTS=bountyfleet.reports
 
 # Three dead letters, as the worker writes them: original bytes and key,
 # original headers first, then bf.*. The first value is binary and holds
-# bytes that look like the script's own framing.
-head -c 4000 /dev/urandom >"$tmp/v1"
+# bytes that look like the script's own framing: 4000 bytes of every
+# value from a fixed generator (the same on every run), then the framing.
+x=1
+for _ in $(seq 4000); do
+    x=$(((x * 1103515245 + 12345) % 2147483648))
+    printf -v oct '%03o' $((x >> 16 & 255))
+    printf "\\$oct"
+done >"$tmp/v1"
 printf 'BFDLQ 0 0 5 5\n\x1e\n~BFK00~\x00' >>"$tmp/v1"
 printf '{"report_id":"rep-2","title":"xss"}' >"$tmp/v2"
 printf '\xc3\x01garbage' >"$tmp/v3"

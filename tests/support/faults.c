@@ -247,6 +247,9 @@ void bf_faults_hold(bf_faults_t *f, double seconds, bf_faults_watch_t *w)
         v = bf_test_metric_value(text, "bountyfleet_reports_in_flight");
         if (v > w->max_in_flight)
             w->max_in_flight = v;
+        v = bf_test_metric_value(text, "bountyfleet_reports_awaiting_ack");
+        if (v > w->max_awaiting_ack)
+            w->max_awaiting_ack = v;
         free(text);
         long status = 0;
         int i = live_worker(f);

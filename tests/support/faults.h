@@ -109,8 +109,9 @@ typedef struct bf_faults_watch_s {
     double max_circuit;
     double min_redis_up;
     double max_brokers_down;
-    double max_in_flight; /* bountyfleet_reports_in_flight */
-    int not_ready;        /* samples where /readyz was not 200 */
+    double max_in_flight;    /* bountyfleet_reports_in_flight */
+    double max_awaiting_ack; /* bountyfleet_reports_awaiting_ack */
+    int not_ready;           /* samples where /readyz was not 200 */
     int samples;
 } bf_faults_watch_t;
 

@@ -111,6 +111,44 @@ static void test_edges_agree_with_jansson(void **unused)
     assert_int_equal(bf_json_member(root, "c").kind, BF_JSON_NONE);
 }
 
+/* bf_json_load() is json_loadb(): the same value, and jansson's own error
+ * where it refuses (a repeated name, a bad text), for flags it builds
+ * itself and for others; a text nested deeper than it builds is jansson's. */
+static void test_load_is_json_loadb(void **unused)
+{
+    (void)unused;
+    json_error_t e1, e2;
+    static const char dup[] = "{\"a\":1,\"a\":2}";
+    assert_null(bf_json_load(dup, sizeof(dup) - 1, JSON_REJECT_DUPLICATES, &e1));
+    assert_null(json_loadb(dup, sizeof(dup) - 1, JSON_REJECT_DUPLICATES, &e2));
+    assert_string_equal(e1.text, e2.text);
+    json_t *last = bf_json_load(dup, sizeof(dup) - 1, 0, &e1);
+    assert_int_equal(json_integer_value(json_object_get(last, "a")), 2);
+    json_decref(last);
+    static const char bad[] = "{\"a\":}";
+    assert_null(bf_json_load(bad, sizeof(bad) - 1, 0, &e1));
+    assert_null(json_loadb(bad, sizeof(bad) - 1, 0, &e2));
+    assert_string_equal(e1.text, e2.text);
+    assert_int_equal(e1.line, e2.line);
+    assert_int_equal(e1.column, e2.column);
+    json_t *any = bf_json_load("7", 1, JSON_DECODE_ANY, &e1); /* jansson's flag */
+    assert_int_equal(json_integer_value(any), 7);
+    json_decref(any);
+    /* 100 levels: beyond what it builds, so jansson's value. */
+    char deep[256];
+    size_t n = 0;
+    for (int i = 0; i < 100; i++)
+        deep[n++] = '[';
+    deep[n++] = '1';
+    for (int i = 0; i < 100; i++)
+        deep[n++] = ']';
+    json_t *a = bf_json_load(deep, n, 0, &e1), *b = json_loadb(deep, n, 0, &e2);
+    assert_non_null(a);
+    assert_true(json_equal(a, b));
+    json_decref(a);
+    json_decref(b);
+}
+
 /* 2048 levels are fine, 2049 are not, as in jansson; a scalar inside the
  * deepest array counts as a level of its own. */
 static void test_nesting_limit_is_janssons(void **unused)
@@ -171,6 +209,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edges_agree_with_jansson),
         cmocka_unit_test(test_nesting_limit_is_janssons),
+        cmocka_unit_test(test_load_is_json_loadb),
         cmocka_unit_test(test_real_reports_agree_with_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
