@@ -216,7 +216,8 @@ void bf_intake_serve(bf_worker_t *w);
 /**
  * @brief At the cap: --max-in-flight reports being validated (consumed and
  *        not yet handed to Kafka), or as many handed to Kafka and waiting
- *        for its acknowledgement. So at most twice the cap are in flight.
+ *        for its acknowledgement. So twice the cap are in flight at most,
+ *        but for records that arrive while pausing (intake.c takes them).
  */
 bool bf_intake_full(const bf_worker_t *w);
 /** @brief Pause or resume fetching as the worker's state says. */
