@@ -559,20 +559,33 @@ bool bf_json_next(bf_json_view_t c, bf_json_iter_t *it, bf_json_view_t *key,
     return true;
 }
 
+/* The unescaped bytes of the string view @p v, in *len: the text itself
+ * when it has no escape, else @p small, else a block in *heap (the
+ * caller frees it). */
+static const char *unescaped(bf_json_view_t v, char (*small)[256], char **heap,
+                             size_t *len)
+{
+    size_t raw = (size_t)(v.end - v.start) - 2;
+    *heap = NULL;
+    *len = raw;
+    if (!memchr(v.start + 1, '\\', raw))
+        return v.start + 1;
+    *len = bf_json_string(v, *small, sizeof(*small));
+    if (*len < sizeof(*small))
+        return *small;
+    *heap = bf_malloc(*len + 1);
+    bf_json_string(v, *heap, *len + 1);
+    return *heap;
+}
+
 /* A string value as a jansson string (the scan checked its UTF-8). */
 static json_t *jansson_string(bf_json_view_t v)
 {
-    size_t raw = (size_t)(v.end - v.start) - 2;
-    if (!memchr(v.start + 1, '\\', raw))
-        return json_stringn_nocheck(v.start + 1, raw);
-    char small[256];
-    size_t n = bf_json_string(v, small, sizeof(small));
-    if (n < sizeof(small))
-        return json_stringn_nocheck(small, n);
-    char *buf = bf_malloc(n + 1);
-    bf_json_string(v, buf, n + 1);
-    json_t *s = json_stringn_nocheck(buf, n);
-    free(buf);
+    char small[256], *heap;
+    size_t n;
+    const char *text = unescaped(v, &small, &heap, &n);
+    json_t *s = json_stringn_nocheck(text, n);
+    free(heap);
     return s;
 }
 
@@ -581,18 +594,9 @@ static json_t *jansson_string(bf_json_view_t v)
  * it is rejected (or on allocation failure). */
 static bool jansson_member(json_t *obj, bf_json_view_t key, json_t *value, bool reject)
 {
-    size_t raw = (size_t)(key.end - key.start) - 2;
-    const char *name = key.start + 1;
-    char small[256], *buf = NULL;
-    size_t n = raw;
-    if (memchr(name, '\\', raw)) {
-        n = bf_json_string(key, small, sizeof(small));
-        if (n >= sizeof(small)) {
-            buf = bf_malloc(n + 1);
-            bf_json_string(key, buf, n + 1);
-        }
-        name = buf ? buf : small;
-    }
+    char small[256], *heap;
+    size_t n;
+    const char *name = unescaped(key, &small, &heap, &n);
     bool ok = false;
     if (!value)
         ; /* a duplicate further in, or no memory */
@@ -600,7 +604,7 @@ static bool jansson_member(json_t *obj, bf_json_view_t key, json_t *value, bool 
         json_decref(value);
     else /* takes the reference, also when it fails */
         ok = json_object_setn_new_nocheck(obj, name, n, value) == 0;
-    free(buf);
+    free(heap);
     return ok;
 }
 

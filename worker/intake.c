@@ -59,10 +59,16 @@
 /* A hold with nothing taken for this long becomes a pause (see above). */
 #define HOLD_S 2.0
 
+/* Reports being validated: consumed and not yet handed to Kafka. */
+static size_t validating(const bf_worker_t *w)
+{
+    return w->in_flight - w->delivering;
+}
+
 bool bf_intake_full(const bf_worker_t *w)
 {
     size_t cap = (size_t)w->cfg->max_in_flight;
-    return w->in_flight - w->delivering >= cap || w->delivering >= cap;
+    return validating(w) >= cap || w->delivering >= cap;
 }
 
 /* Pause (or resume) those of @p parts that may change (see above); marks
@@ -143,7 +149,7 @@ void bf_intake_update(bf_worker_t *w)
     double now = bf_monotonic_s();
     if (bf_intake_full(w) && !w->cap_paused && now - w->last_take >= HOLD_S)
         w->cap_paused = true;
-    else if (w->cap_paused && w->in_flight - w->delivering <= w->low_water &&
+    else if (w->cap_paused && validating(w) <= w->low_water &&
              w->delivering <= w->low_water) /* neither count full again at once */
         w->cap_paused = false;
     bool want = w->stopping || w->redis_blocked || w->ai_blocked || w->registry_blocked ||

@@ -155,7 +155,6 @@ void bf_job_done(bf_job_t *j)
         w->delivering--;
         bf_series_set(w->tel.awaiting_ack, (double)w->delivering);
     }
-    j->delivering = false;
     bf_series_set(w->tel.in_flight, (double)w->in_flight);
     bf_intake_update(w); /* below the cap again: take more */
     bf_job_free(j);

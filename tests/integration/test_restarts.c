@@ -31,6 +31,7 @@
 #include "libbf/kafka.h"
 #include "libbf/mem.h"
 #include "support/faults.h"
+#include "support/redis_server.h"
 
 static int teardown(void **state)
 {
@@ -356,10 +357,12 @@ static void test_partitions_back_while_results_wait_publish_each_once(void **sta
 }
 
 #define HELD_CAP 10
+#define STR_(x)  #x
+#define STR(x)   STR_(x)
 
 static int setup_small_cap(void **state)
 {
-    static const char *const args[] = {"--max-in-flight", "10", NULL}; /* HELD_CAP */
+    static const char *const args[] = {"--max-in-flight", STR(HELD_CAP), NULL};
     bf_faults_opts_t opts = {.workers = 1, .worker_args = args};
     return start(state, &opts);
 }
@@ -456,9 +459,10 @@ static void publish_again(bf_faults_t *f, const char *prefix)
 static long redis_keys_with(bf_faults_t *f, const char *part)
 {
     const char *port = strrchr(f->s.redis_url, ':');
-    redisContext *c = redisConnect("127.0.0.1", port ? atoi(port + 1) : 6379);
+    bf_test_redis_t server = {.port = port ? atoi(port + 1) : 0};
+    redisContext *c = bf_test_redis_connect(&server);
     long n = -1;
-    if (c && !c->err) {
+    if (c) {
         redisReply *r =
             redisCommand(c, "EVAL %s 0 %s", "return #redis.call('KEYS', ARGV[1])", part);
         if (r && r->type == REDIS_REPLY_INTEGER)
