@@ -89,7 +89,11 @@ struct bf_producer_s {
 
 /* Errors no retry can cure: the report, the producer or the account is
  * wrong, or the producer is going away. Everything else (unknown topic or
- * partition, timeouts, brokers down, leader changes) may pass. */
+ * partition, timeouts, brokers down, leader changes) may pass. "Broker
+ * handle destroyed" is not among them: librdkafka also says it for a
+ * broker it drops while the producer lives (brokers down and back, seen
+ * in integration.restarts under ASan); the producer's own going away is
+ * p->closing. */
 static bool permanent(rd_kafka_resp_err_t err)
 {
     switch (err) {
@@ -105,7 +109,6 @@ static bool permanent(rd_kafka_resp_err_t err)
     case RD_KAFKA_RESP_ERR__FATAL:
     case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
     case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
-    case RD_KAFKA_RESP_ERR__DESTROY:
         return true;
     default:
         return false;
