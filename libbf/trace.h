@@ -13,7 +13,9 @@
  * into steps of max(interval, min_step_s), and steps without a row (a gap in the
  * recording, an outage) hold 0 arrivals: the time axis stays true, so a
  * daily season stays 24 hours long. Which steps had a row is kept beside
- * the arrivals (`observed`): the backtest replays a gap as a quiet spell,
+ * the arrivals (`observed`; a last step the recording ends inside, one
+ * interval after its last row, is not observed either: it holds only part
+ * of its arrivals): the backtest replays a gap as a quiet spell,
  * but forecast-eval treats it as missing (neither fitted on nor scored),
  * since nobody knows what arrived then.
  */
@@ -31,8 +33,9 @@
 #define BF_TRACE_MAX_VALUE 1e9
 
 typedef struct bf_trace_s {
-    double *arrivals;      /* owned; arrivals per step (0 in a gap) */
-    bool *observed;        /* owned; per step: at least one row fell in it */
+    double *arrivals; /* owned; arrivals per step (0 in a gap) */
+    bool *observed;   /* owned; per step: a row fell in it and the recording covers all of
+                         it */
     size_t observed_steps; /* steps with observed[k] */
     size_t steps;          /* number of steps */
     double step_s;         /* seconds per step */

@@ -92,6 +92,10 @@ def read_trace(path):
         k = min(int(math.floor((t - rows[0][0]) / step)), n - 1)
         arrivals[k] += v
         observed[k] = True
+    # a last step the recording ends inside (one interval after its last
+    # row) holds part of its arrivals: not observed
+    if rows[0][0] + n * step - (rows[-1][0] + interval) > 1e-6 * step:
+        observed[n - 1] = False
     return step, arrivals / step, observed
 
 

@@ -51,6 +51,39 @@ static void test_trace_sums_into_steps_and_fills_gaps(void **unused)
     free(path);
 }
 
+/* A recording that ends inside its last step (rows every 30 s, steps of
+ * 60 s, the last row at 60 s: the recording stops at 90 s) holds half of
+ * that step's arrivals: kept for a replay, but not an observed step. */
+static void test_trace_last_step_the_recording_ends_inside_is_not_observed(void **unused)
+{
+    (void)unused;
+    char *path = write_temp("timestamp,value\n"
+                            "2024-01-01 00:00:00,2\n"
+                            "2024-01-01 00:00:30,2\n"
+                            "2024-01-01 00:01:00,2\n");
+    bf_trace_t t;
+    char errstr[256];
+    assert_int_equal(bf_trace_read(path, 60, &t, errstr, sizeof(errstr)), BF_OK);
+    assert_int_equal(t.steps, 2);
+    assert_true(t.arrivals[0] == 4 && t.arrivals[1] == 2);
+    assert_true(t.observed[0] && !t.observed[1]);
+    assert_int_equal(t.observed_steps, 1);
+    bf_trace_free(&t);
+    /* one more row and the recording covers the whole last step */
+    unlink(path);
+    free(path);
+    path = write_temp("timestamp,value\n"
+                      "2024-01-01 00:00:00,2\n"
+                      "2024-01-01 00:00:30,2\n"
+                      "2024-01-01 00:01:00,2\n"
+                      "2024-01-01 00:01:30,2\n");
+    assert_int_equal(bf_trace_read(path, 60, &t, errstr, sizeof(errstr)), BF_OK);
+    assert_true(t.steps == 2 && t.observed[1] && t.observed_steps == 2);
+    bf_trace_free(&t);
+    unlink(path);
+    free(path);
+}
+
 static void test_trace_bad_rows_are_named(void **unused)
 {
     (void)unused;
@@ -139,6 +172,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trace_sums_into_steps_and_fills_gaps),
+        cmocka_unit_test(test_trace_last_step_the_recording_ends_inside_is_not_observed),
         cmocka_unit_test(test_trace_bad_rows_are_named),
         cmocka_unit_test(test_trace_timestamp_forms_agree),
         cmocka_unit_test(test_trace_refuses_values_out_of_range),
