@@ -712,8 +712,10 @@ bool bf_forecast_refit(bf_forecast_t *f, size_t h)
 
 /* 2: the second season (season2, omega, seasonal2, season2_index).
  * 3: missing steps (null in the ring), the horizon, the engine's own
- *    constants and step count, the selecting model ("auto"). */
-#define STATE_VERSION 3
+ *    constants and step count, the selecting model ("auto").
+ * 4: the auto model's interval errors are relative to their forecasts,
+ *    with its long-run level ("level_mean"). */
+#define STATE_VERSION 4
 
 json_t *bf_forecast_json_doubles(const double *v, size_t n)
 {

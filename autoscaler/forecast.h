@@ -271,7 +271,8 @@ json_t *bf_forecast_save(const bf_forecast_t *f);
  * @brief Restore a state saved by bf_forecast_save() into @p f, which must
  *        have the same model, seasons, window and horizon. A state of an
  *        older format version (1: before the second season; 2: before
- *        missing steps and the selecting model) is refused with an errstr
+ *        missing steps and the selecting model; 3: before the selecting
+ *        model's relative interval errors) is refused with an errstr
  *        that says so; the caller logs it and starts afresh.
  * @param state borrowed
  * @returns 0, or -1 with errstr filled (another configuration, a malformed

@@ -10,11 +10,12 @@
  * anyway (control.h). A failure is logged and the autoscaler goes on: the
  * state is an optimisation, the lag alone still scales the fleet.
  *
- * The forecast part carries a format version (3 since the selecting model
- * and missing steps; 2 had the double-seasonal model). A state
- * of another version or configuration is not restored: the loop logs
- * state_not_restored with the reason ("format version 2, this build reads
- * 3; starting afresh") and starts afresh, and its next save replaces the
+ * The forecast part carries a format version (4 since the selecting
+ * model's interval errors are relative to their forecasts; 3 brought the
+ * selecting model and missing steps; 2 had the double-seasonal model). A
+ * state of another version or configuration is not restored: the loop logs
+ * state_not_restored with the reason ("format version 3, this build reads
+ * 4; starting afresh") and starts afresh, and its next save replaces the
  * old text. With the default daily+weekly seasons and 60 s steps the text
  * holds three weeks of steps (null where a step was missing), the chosen
  * engine's indices and the recent errors, about 0.6 MB.

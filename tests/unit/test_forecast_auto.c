@@ -3,7 +3,7 @@
  * and missing steps, on made-up series whose answer is known: a gap is not
  * zero arrivals, the structure follows the series, selections run on a
  * fixed schedule, the interval covers what it says, the status accessor,
- * and the saved state (format version 3).
+ * and the saved state (format version 4).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -232,12 +232,16 @@ static void test_state_with_gaps_survives_a_restart(void **unused)
     bf_forecast_t *other = new_forecast(BF_FORECAST_AUTO, DAY, 0, 1);
     assert_int_equal(bf_forecast_load(other, st, errstr, sizeof(errstr)), -1);
     assert_non_null(strstr(errstr, "another configuration"));
-    /* a state in the older format version 2 is refused with its reason */
+    /* a state in an older format version is refused with its reason: 3 had
+     * absolute interval errors, 2 no selecting model */
+    json_object_set_new(st, "version", json_integer(3));
+    assert_int_equal(bf_forecast_load(b, st, errstr, sizeof(errstr)), -1);
+    assert_non_null(strstr(errstr, "format version 3"));
     json_object_set_new(st, "version", json_integer(2));
     assert_int_equal(bf_forecast_load(b, st, errstr, sizeof(errstr)), -1);
     assert_non_null(strstr(errstr, "format version 2"));
     /* damaged parts are refused and change nothing */
-    json_object_set_new(st, "version", json_integer(3));
+    json_object_set_new(st, "version", json_integer(4));
     json_object_set_new(json_object_get(st, "auto"), "combine", json_integer(99));
     size_t count = bf_forecast_count(b);
     assert_int_equal(bf_forecast_load(b, st, errstr, sizeof(errstr)), -1);
