@@ -48,9 +48,10 @@
  *                   so a seasonal model that has stopped fitting hands
  *                   over to the level. Its 95 % interval is the conformal
  *                   quantile of its last BF_FORECAST_INTERVAL_ERRORS
- *                   absolute errors at `horizon` steps, not a normal
- *                   approximation; the other models keep the RMSE
- *                   interval below.
+ *                   errors at `horizon` steps relative to their
+ *                   forecasts, times the forecast it is for: not a
+ *                   normal approximation; the other models keep the
+ *                   RMSE interval below.
  *
  * A step can be missing (bf_forecast_skip(): a gap in a recording, a Kafka
  * outage): the models move on without a correction and no error is scored
