@@ -105,11 +105,19 @@ static void declare_metrics(bf_ai_t *ai, bf_metrics_t *m)
     }
 }
 
+static void free_provider(bf_ai_prov_t *p)
+{
+    for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
+        bf_ai_template_free(&p->tmpl[k]);
+        free(p->cache_head[k]);
+        p->cache_head[k] = NULL;
+    }
+}
+
 static void free_templates(bf_ai_t *ai, size_t providers)
 {
     for (size_t j = 0; j < providers; j++)
-        for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
-            bf_ai_template_free(&ai->providers[j].tmpl[k]);
+        free_provider(&ai->providers[j]);
 }
 
 bf_ai_t *bf_ai_new(uv_loop_t *loop, bf_http_t *http, const bf_ai_config_t *cfg,
@@ -158,6 +166,7 @@ bf_ai_t *bf_ai_new(uv_loop_t *loop, bf_http_t *http, const bf_ai_config_t *cfg,
                 free(ai);
                 return NULL;
             }
+            p->cache_head[k] = bf_ai_cache_head(ai, p, (bf_analysis_kind_t)k);
         }
     }
     double now = bf_monotonic_s();
@@ -193,8 +202,7 @@ static void on_pump_closed(uv_handle_t *h)
 {
     bf_ai_prov_t *p = h->data;
     bf_ai_t *ai = p->ai;
-    for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
-        bf_ai_template_free(&p->tmpl[k]);
+    free_provider(p);
     if (--ai->open_handles == 0)
         free(ai);
 }
@@ -239,26 +247,42 @@ void bf_ai_destroy(bf_ai_t *ai)
     }
 }
 
+void bf_ai_analyse_many(bf_ai_t *ai, size_t n, const bf_analysis_kind_t *kinds,
+                        bf_ai_input_t *input, double deadline, bf_ai_done_cb *cb,
+                        void *const *opaques)
+{
+    /* one lookup holds at most one call of each kind */
+    for (; n > BF_ANALYSIS__COUNT; n--, kinds++, opaques++)
+        bf_ai_analyse_many(ai, 1, kinds, input, deadline, cb, opaques);
+    bf_ai_call_t *calls[BF_ANALYSIS__COUNT];
+    double now = bf_monotonic_s();
+    for (size_t i = 0; i < n; i++) {
+        bf_ai_call_t *c = bf_calloc(1, sizeof(*c));
+        c->ai = ai;
+        c->kind = kinds[i];
+        c->input = bf_ai_input_ref(input);
+        c->deadline = deadline;
+        c->started = now;
+        c->cb = cb;
+        c->opaque = opaques[i];
+        c->next_all = ai->calls;
+        if (ai->calls)
+            ai->calls->prev_all = c;
+        ai->calls = c;
+        ai->pending++;
+        calls[i] = c;
+    }
+    /* Always through Redis or the pump timer, so cb never runs inside
+     * this call. */
+    if (!ai->cfg.cache || !bf_ai_cache_lookup(calls, n))
+        for (size_t i = 0; i < n; i++)
+            bf_ai_call_enqueue(&ai->providers[0], calls[i]);
+}
+
 void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, bf_ai_input_t *input,
                    double deadline, bf_ai_done_cb *cb, void *opaque)
 {
-    bf_ai_call_t *c = bf_calloc(1, sizeof(*c));
-    c->ai = ai;
-    c->kind = kind;
-    c->input = bf_ai_input_ref(input);
-    c->deadline = deadline;
-    c->started = bf_monotonic_s();
-    c->cb = cb;
-    c->opaque = opaque;
-    c->next_all = ai->calls;
-    if (ai->calls)
-        ai->calls->prev_all = c;
-    ai->calls = c;
-    ai->pending++;
-    /* Always through Redis or the pump timer, so cb never runs inside
-     * this call. */
-    if (!ai->cfg.cache || !bf_ai_cache_lookup(c))
-        bf_ai_call_enqueue(&ai->providers[0], c);
+    bf_ai_analyse_many(ai, 1, &kind, input, deadline, cb, &opaque);
 }
 
 /* Seconds until some provider's breaker lets a probe through: 0 when one

@@ -162,6 +162,15 @@ void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, bf_ai_input_t *input,
                    double deadline, bf_ai_done_cb *cb, void *opaque);
 
 /**
+ * @brief bf_ai_analyse() of @p n analyses of one report at once (@p cb
+ *        runs once for each, with its own opaques[i]): their cached
+ *        answers are asked for in one Redis command instead of @p n.
+ */
+void bf_ai_analyse_many(bf_ai_t *ai, size_t n, const bf_analysis_kind_t *kinds,
+                        bf_ai_input_t *input, double deadline, bf_ai_done_cb *cb,
+                        void *const *opaques);
+
+/**
  * @brief False while every provider's breaker is open (an outage): the
  *        worker may pause consumption rather than queue more reports.
  *        Calls started meanwhile wait for the first cool-down within their

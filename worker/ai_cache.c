@@ -17,15 +17,26 @@
 #include "libbf/mem.h"
 #include "worker/ai_int.h"
 
-static char *cache_key(const bf_ai_call_t *c, size_t pi)
+char *bf_ai_cache_head(const bf_ai_t *ai, const bf_ai_prov_t *p, bf_analysis_kind_t kind)
 {
-    const bf_ai_t *ai = c->ai;
-    const bf_ai_provider_config_t *pc = &ai->providers[pi].cfg;
     const char *version = ai->cfg.prompts->version ? ai->cfg.prompts->version : "";
-    return bf_asprintf("%sai:%s:%s:%s:%s:%s",
-                       ai->cfg.cache_prefix ? ai->cfg.cache_prefix : "",
-                       bf_ai_provider_name(pc->provider), pc->model, version,
-                       bf_analysis_kind_name(c->kind), c->input->content_hash);
+    return bf_asprintf(
+        "%sai:%s:%s:%s:%s:", ai->cfg.cache_prefix ? ai->cfg.cache_prefix : "",
+        bf_ai_provider_name(p->cfg.provider), p->cfg.model, version,
+        bf_analysis_kind_name(kind));
+}
+
+/* The key of @p c's answer at provider @p pi: the head made once at start,
+ * then the content hash. */
+static char *cache_key(const bf_ai_call_t *c, size_t pi, size_t *len)
+{
+    const char *head = c->ai->providers[pi].cache_head[c->kind];
+    size_t hl = strlen(head), kl = strlen(c->input->content_hash);
+    char *key = bf_malloc(hl + kl + 1);
+    memcpy(key, head, hl);
+    memcpy(key + hl, c->input->content_hash, kl + 1);
+    *len = hl + kl;
+    return key;
 }
 
 static void on_cache_stored(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
@@ -49,12 +60,13 @@ void bf_ai_cache_store(bf_ai_call_t *c)
                           "model", v->model);
     char *value = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    char *key = cache_key(c, c->pi);
+    size_t key_len;
+    char *key = cache_key(c, c->pi, &key_len);
     char ttl[32];
     snprintf(ttl, sizeof(ttl), "%lld",
              (long long)(ai->cfg.cache_ttl_s > 0 ? ai->cfg.cache_ttl_s : 30 * 86400));
     const char *argv[] = {"SET", key, value, "EX", ttl};
-    size_t lens[] = {3, strlen(key), strlen(value), 2, strlen(ttl)};
+    size_t lens[] = {3, key_len, strlen(value), 2, strlen(ttl)};
     if (bf_redis_command_argv(ai->cfg.cache, on_cache_stored, NULL, 5, argv, lens))
         bf_log(BF_LOG_DEBUG, "ai", "cache_store_failed",
                BF_LSTR("error", "not connected"));
@@ -88,10 +100,16 @@ bool bf_ai_cache_entry_parse(bf_analysis_kind_t kind, const char *text, size_t l
     return ok;
 }
 
-static void on_cache_lookup(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
+/* The calls of one MGET: call k's answers are elements k * providers to
+ * k * providers + providers - 1. */
+typedef struct lookup_s {
+    size_t n;
+    bf_ai_call_t *calls[BF_ANALYSIS__COUNT];
+} lookup_t;
+
+static void lookup_answered(bf_ai_call_t *c, bf_err_t err, const redisReply *reply,
+                            size_t first)
 {
-    (void)r;
-    bf_ai_call_t *c = opaque;
     if (!c->cb) { /* abandoned by bf_ai_destroy() */
         bf_ai_input_release(c->input);
         free(c);
@@ -99,8 +117,8 @@ static void on_cache_lookup(bf_redis_t *r, bf_err_t err, redisReply *reply, void
     }
     bf_ai_t *ai = c->ai;
     if (!err && reply && reply->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < reply->elements && i < ai->cfg.n_providers; i++) {
-            redisReply *e = reply->element[i];
+        for (size_t i = 0; first + i < reply->elements && i < ai->cfg.n_providers; i++) {
+            const redisReply *e = reply->element[first + i];
             if (e->type == REDIS_REPLY_STRING &&
                 bf_ai_cache_entry_parse(c->kind, e->str, e->len, &c->verdict)) {
                 c->pi = i;
@@ -113,24 +131,45 @@ static void on_cache_lookup(bf_redis_t *r, bf_err_t err, redisReply *reply, void
     bf_ai_call_enqueue(&ai->providers[0], c);
 }
 
-bool bf_ai_cache_lookup(bf_ai_call_t *c)
+static void on_cache_lookup(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaque)
 {
-    bf_ai_t *ai = c->ai;
-    bf_ai_input_content_hash(c->input);
-    const char *argv[1 + BF_AI__COUNT];
-    size_t lens[1 + BF_AI__COUNT];
-    char *keys[BF_AI__COUNT];
+    (void)r;
+    lookup_t *l = opaque;
+    for (size_t k = 0; k < l->n; k++) {
+        bf_ai_call_t *c = l->calls[k];
+        lookup_answered(c, err, reply, k * c->ai->cfg.n_providers);
+    }
+    free(l);
+}
+
+bool bf_ai_cache_lookup(bf_ai_call_t *const *calls, size_t n)
+{
+    if (n == 0 || n > BF_ANALYSIS__COUNT)
+        return false;
+    bf_ai_t *ai = calls[0]->ai;
+    size_t np = ai->cfg.n_providers, nkeys = n * np;
+    const char *argv[1 + BF_ANALYSIS__COUNT * BF_AI__COUNT];
+    size_t lens[1 + BF_ANALYSIS__COUNT * BF_AI__COUNT];
+    char *keys[BF_ANALYSIS__COUNT * BF_AI__COUNT];
     argv[0] = "MGET";
     lens[0] = 4;
-    for (size_t i = 0; i < ai->cfg.n_providers; i++) {
-        keys[i] = cache_key(c, i);
-        argv[1 + i] = keys[i];
-        lens[1 + i] = strlen(keys[i]);
+    lookup_t *l = bf_malloc(sizeof(*l));
+    l->n = n;
+    for (size_t k = 0; k < n; k++) {
+        bf_ai_call_t *c = calls[k];
+        bf_ai_input_content_hash(c->input);
+        c->state = BF_AI_LOOKUP;
+        l->calls[k] = c;
+        for (size_t i = 0; i < np; i++) {
+            keys[k * np + i] = cache_key(c, i, &lens[1 + k * np + i]);
+            argv[1 + k * np + i] = keys[k * np + i];
+        }
     }
-    c->state = BF_AI_LOOKUP;
-    bf_err_t err = bf_redis_command_argv(ai->cfg.cache, on_cache_lookup, c,
-                                         (int)(1 + ai->cfg.n_providers), argv, lens);
-    for (size_t i = 0; i < ai->cfg.n_providers; i++)
+    bf_err_t err = bf_redis_command_argv(ai->cfg.cache, on_cache_lookup, l,
+                                         (int)(1 + nkeys), argv, lens);
+    for (size_t i = 0; i < nkeys; i++)
         free(keys[i]);
+    if (err != BF_OK)
+        free(l);
     return err == BF_OK;
 }

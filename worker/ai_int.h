@@ -31,7 +31,9 @@ typedef struct bf_ai_prov_s {
     bf_ai_provider_config_t cfg;
     bf_ai_endpoint_t ep;
     bf_ai_template_t tmpl[BF_ANALYSIS__COUNT]; /* the request of each analysis */
-    bf_bucket_t rpm, tpm;                      /* this worker's own limits */
+    /* its answer cache keys up to the content hash (ai_cache.c) */
+    char *cache_head[BF_ANALYSIS__COUNT];
+    bf_bucket_t rpm, tpm; /* this worker's own limits */
     bf_breaker_t breaker;
     /* Why it failed first since its breaker was last healthy (a success
      * or closed), and how many failed since: what an open breaker says. */
@@ -148,12 +150,16 @@ double bf_ai_call_limited_share(const bf_ai_prov_t *p, double now);
 
 /* ---- ai_cache.c ---------------------------------------------------------- */
 
+/** @brief The cache key head of @p p for @p kind (freed by
+ *         bf_ai_free_provider()). */
+char *bf_ai_cache_head(const bf_ai_t *ai, const bf_ai_prov_t *p, bf_analysis_kind_t kind);
 /**
- * @brief Look @p c's answer up under every provider of the chain (one
- *        MGET); a hit finishes it, a miss queues it at the first provider.
- * @returns false when Redis cannot be asked (the caller queues it).
+ * @brief Look the answers of @p n calls of one report up under every
+ *        provider of the chain (one MGET for all of them); a hit finishes
+ *        its call, a miss queues it at the first provider.
+ * @returns false when Redis cannot be asked (the caller queues them).
  */
-bool bf_ai_cache_lookup(bf_ai_call_t *c);
+bool bf_ai_cache_lookup(bf_ai_call_t *const *calls, size_t n);
 /** @brief Store the checked verdict of @p c (no answer awaited). */
 void bf_ai_cache_store(bf_ai_call_t *c);
 

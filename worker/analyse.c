@@ -66,11 +66,15 @@ void bf_analyse_start(bf_job_t *j)
         w->cfg->ai_deadline_s > 0 ? bf_monotonic_s() + w->cfg->ai_deadline_s : 0;
     j->ai_pending = BF_ANALYSIS__COUNT;
     j->analyses_at = bf_monotonic_s();
+    bf_analysis_kind_t kinds[BF_ANALYSIS__COUNT];
+    void *calls[BF_ANALYSIS__COUNT];
     for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
         ai_call_t *call = bf_malloc(sizeof(*call));
         call->job = j;
         call->kind = k;
-        bf_ai_analyse(w->ai, (bf_analysis_kind_t)k, j->ai_input, deadline, on_ai_result,
-                      call);
+        kinds[k] = (bf_analysis_kind_t)k;
+        calls[k] = call;
     }
+    bf_ai_analyse_many(w->ai, BF_ANALYSIS__COUNT, kinds, j->ai_input, deadline,
+                       on_ai_result, calls);
 }

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -427,6 +428,99 @@ static void test_same_content_is_never_paid_twice(void **unused)
     bf_aitest_sim_stop(&s);
 }
 
+/* What one analysis of bf_ai_analyse_many() settled with. */
+typedef struct kind_out_s {
+    bf_aitest_run_t *r;
+    bf_err_t err;
+    bool cached;
+    double score;
+    char provider[32];
+} kind_out_t;
+
+static void on_kind_result(const bf_ai_result_t *res, void *opaque)
+{
+    kind_out_t *o = opaque;
+    o->err = res->err;
+    o->cached = res->cached;
+    o->score = res->err == BF_OK ? res->verdict->score : -1;
+    snprintf(o->provider, sizeof(o->provider), "%s", res->provider);
+    bf_aitest_on_result(res, o->r);
+}
+
+/* Redis's count of @p command calls since it started. */
+static long redis_calls(const char *url, const char *command)
+{
+    int port = atoi(strrchr(url, ':') + 1);
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, (struct timeval){2, 0});
+    assert_true(c && !c->err);
+    redisReply *info = redisCommand(c, "INFO commandstats");
+    assert_true(info && info->type == REDIS_REPLY_STRING);
+    char key[64];
+    snprintf(key, sizeof(key), "cmdstat_%s:calls=", command);
+    const char *at = strstr(info->str, key);
+    long calls = at ? strtol(at + strlen(key), NULL, 10) : 0;
+    freeReplyObject(info);
+    redisFree(c);
+    return calls;
+}
+
+/* The worker's way: the three analyses of a report start together and ask
+ * Redis for their cached answers in one MGET (three keys per provider of
+ * the chain). Each analysis gets its own answer back, also when it is the
+ * second provider's: answers stored by a layer with OpenAI alone are found
+ * by a chain that tries Anthropic first, nothing is sent, and the scores
+ * are those of the first round, kind by kind. */
+static void test_analyses_of_a_report_ask_the_cache_once(void **unused)
+{
+    (void)unused;
+    bf_aitest_sim_t s;
+    bf_aitest_sim_start(&s, NULL);
+    bf_proc_t redis;
+    char url[128];
+    bf_aitest_redis_start(&redis, s.tmpdir, url, sizeof(url));
+    const bf_ai_provider_t first[] = {BF_AI_OPENAI};
+    const bf_ai_provider_t second[] = {BF_AI_ANTHROPIC, BF_AI_OPENAI};
+    double scores[BF_ANALYSIS__COUNT];
+    for (int round = 0; round < 2; round++) {
+        bf_aitest_run_t r;
+        bf_aitest_run_open(&r, &s, round == 0 ? first : second, round == 0 ? 1 : 2,
+                           &(bf_aitest_opts_t){.redis_url = url});
+        long mget_before = redis_calls(url, "mget");
+        json_t *rep = json_pack("{s:s, s:s, s:s}", "report_id", "one-report", "title",
+                                "Stored XSS in profile name", "description",
+                                "1. Set name to <script>. 2. Visit profile.");
+        bf_ai_input_t *in = bf_ai_input_new(rep);
+        kind_out_t out[BF_ANALYSIS__COUNT];
+        bf_analysis_kind_t kinds[BF_ANALYSIS__COUNT];
+        void *opaques[BF_ANALYSIS__COUNT];
+        for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
+            out[k] = (kind_out_t){.r = &r, .err = BF_ERR_STATE};
+            kinds[k] = (bf_analysis_kind_t)k;
+            opaques[k] = &out[k];
+        }
+        bf_ai_analyse_many(r.ai, BF_ANALYSIS__COUNT, kinds, in, 0, on_kind_result,
+                           opaques);
+        bf_ai_input_release(in);
+        json_decref(rep);
+        bf_aitest_run_wait(&r, BF_ANALYSIS__COUNT);
+        assert_int_equal(redis_calls(url, "mget") - mget_before, 1);
+        for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
+            assert_int_equal(out[k].err, BF_OK);
+            assert_string_equal(out[k].provider, "openai");
+            assert_int_equal(out[k].cached, round == 1);
+            if (round == 0)
+                scores[k] = out[k].score;
+            else
+                assert_true(out[k].score == scores[k]);
+        }
+        bf_aitest_run_close(&r);
+    }
+    assert_int_equal(bf_aitest_sim_count(&s, "openai", "requests"), BF_ANALYSIS__COUNT);
+    assert_int_equal(bf_aitest_sim_count(&s, "anthropic", "requests"), 0);
+    bf_proc_stop(&redis, SIGTERM, 5);
+    bf_aitest_sim_stop(&s);
+}
+
 /* Shutting down with calls in flight and calls waiting for the rate
  * limit: every one is settled exactly once (BF_ERR_STATE), nothing leaks
  * (the sanitizer build checks), nothing is touched after it is freed. */
@@ -617,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_auth_error_is_not_retried),
         cmocka_unit_test(test_malformed_bodies_are_retried_until_good),
         cmocka_unit_test(test_same_content_is_never_paid_twice),
+        cmocka_unit_test(test_analyses_of_a_report_ask_the_cache_once),
         cmocka_unit_test(test_simulator_streams_each_api),
         cmocka_unit_test(test_shutdown_settles_every_call_once),
     };

@@ -246,6 +246,12 @@ void bf_aitest_run_analyses(bf_aitest_run_t *r, int n)
         bf_ai_input_release(in);
         json_decref(rep);
     }
+    bf_aitest_run_wait(r, target);
+}
+
+void bf_aitest_run_wait(bf_aitest_run_t *r, int target)
+{
+    r->target = target;
     uv_timer_t watchdog;
     uv_timer_init(&r->loop, &watchdog);
     uv_timer_start(&watchdog, bf_aitest_stop_loop,
