@@ -251,7 +251,7 @@ void bf_ai_analyse_many(bf_ai_t *ai, size_t n, const bf_analysis_kind_t *kinds,
                         bf_ai_input_t *input, double deadline, bf_ai_done_cb *cb,
                         void *const *opaques)
 {
-    /* one lookup holds at most one call of each kind */
+    /* one lookup holds at most BF_ANALYSIS__COUNT calls */
     for (; n > BF_ANALYSIS__COUNT; n--, kinds++, opaques++)
         bf_ai_analyse_many(ai, 1, kinds, input, deadline, cb, opaques);
     bf_ai_call_t *calls[BF_ANALYSIS__COUNT];

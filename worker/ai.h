@@ -165,6 +165,8 @@ void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, bf_ai_input_t *input,
  * @brief bf_ai_analyse() of @p n analyses of one report at once (@p cb
  *        runs once for each, with its own opaques[i]): their cached
  *        answers are asked for in one Redis command instead of @p n.
+ * @param kinds borrowed, @p n of them (a kind may repeat)
+ * @param opaques borrowed, @p n of them
  */
 void bf_ai_analyse_many(bf_ai_t *ai, size_t n, const bf_analysis_kind_t *kinds,
                         bf_ai_input_t *input, double deadline, bf_ai_done_cb *cb,

@@ -103,7 +103,7 @@ bool bf_ai_cache_entry_parse(bf_analysis_kind_t kind, const char *text, size_t l
 /* The calls of one MGET: call k's answers are elements k * providers to
  * k * providers + providers - 1. */
 typedef struct lookup_s {
-    size_t n;
+    size_t n, providers;
     bf_ai_call_t *calls[BF_ANALYSIS__COUNT];
 } lookup_t;
 
@@ -135,10 +135,10 @@ static void on_cache_lookup(bf_redis_t *r, bf_err_t err, redisReply *reply, void
 {
     (void)r;
     lookup_t *l = opaque;
-    for (size_t k = 0; k < l->n; k++) {
-        bf_ai_call_t *c = l->calls[k];
-        lookup_answered(c, err, reply, k * c->ai->cfg.n_providers);
-    }
+    /* not c->ai: bf_ai_destroy() may have freed the layer of an abandoned
+     * call by now */
+    for (size_t k = 0; k < l->n; k++)
+        lookup_answered(l->calls[k], err, reply, k * l->providers);
     free(l);
 }
 
@@ -155,6 +155,7 @@ bool bf_ai_cache_lookup(bf_ai_call_t *const *calls, size_t n)
     lens[0] = 4;
     lookup_t *l = bf_malloc(sizeof(*l));
     l->n = n;
+    l->providers = np;
     for (size_t k = 0; k < n; k++) {
         bf_ai_call_t *c = calls[k];
         bf_ai_input_content_hash(c->input);

@@ -150,8 +150,8 @@ double bf_ai_call_limited_share(const bf_ai_prov_t *p, double now);
 
 /* ---- ai_cache.c ---------------------------------------------------------- */
 
-/** @brief The cache key head of @p p for @p kind (freed by
- *         bf_ai_free_provider()). */
+/** @brief The cache key head of @p p for @p kind, up to the content hash;
+ *         the caller owns the string. */
 char *bf_ai_cache_head(const bf_ai_t *ai, const bf_ai_prov_t *p, bf_analysis_kind_t kind);
 /**
  * @brief Look the answers of @p n calls of one report up under every

@@ -431,6 +431,7 @@ static void test_same_content_is_never_paid_twice(void **unused)
 /* What one analysis of bf_ai_analyse_many() settled with. */
 typedef struct kind_out_s {
     bf_aitest_run_t *r;
+    int settled; /* times its callback ran */
     bf_err_t err;
     bool cached;
     double score;
@@ -440,6 +441,7 @@ typedef struct kind_out_s {
 static void on_kind_result(const bf_ai_result_t *res, void *opaque)
 {
     kind_out_t *o = opaque;
+    o->settled++;
     o->err = res->err;
     o->cached = res->cached;
     o->score = res->err == BF_OK ? res->verdict->score : -1;
@@ -447,10 +449,31 @@ static void on_kind_result(const bf_ai_result_t *res, void *opaque)
     bf_aitest_on_result(res, o->r);
 }
 
+/* Start every analysis of one report @p id together, the worker's way
+ * (bf_ai_analyse_many), each settling into its own out[k]. */
+static void analyse_report(bf_aitest_run_t *r, const char *id, kind_out_t *out)
+{
+    json_t *rep = json_pack("{s:s, s:s, s:s}", "report_id", id, "title",
+                            "Stored XSS in profile name", "description",
+                            "1. Set name to <script>. 2. Visit profile.");
+    bf_ai_input_t *in = bf_ai_input_new(rep);
+    bf_analysis_kind_t kinds[BF_ANALYSIS__COUNT];
+    void *opaques[BF_ANALYSIS__COUNT];
+    for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
+        out[k] = (kind_out_t){.r = r, .score = -1};
+        kinds[k] = (bf_analysis_kind_t)k;
+        opaques[k] = &out[k];
+    }
+    r->target = r->done + BF_ANALYSIS__COUNT;
+    bf_ai_analyse_many(r->ai, BF_ANALYSIS__COUNT, kinds, in, 0, on_kind_result, opaques);
+    bf_ai_input_release(in);
+    json_decref(rep);
+}
+
 /* Redis's count of @p command calls since it started. */
 static long redis_calls(const char *url, const char *command)
 {
-    int port = atoi(strrchr(url, ':') + 1);
+    int port = (int)strtol(strrchr(url, ':') + 1, NULL, 10);
     redisContext *c = redisConnectWithTimeout("127.0.0.1", port, (struct timeval){2, 0});
     assert_true(c && !c->err);
     redisReply *info = redisCommand(c, "INFO commandstats");
@@ -486,25 +509,12 @@ static void test_analyses_of_a_report_ask_the_cache_once(void **unused)
         bf_aitest_run_open(&r, &s, round == 0 ? first : second, round == 0 ? 1 : 2,
                            &(bf_aitest_opts_t){.redis_url = url});
         long mget_before = redis_calls(url, "mget");
-        json_t *rep = json_pack("{s:s, s:s, s:s}", "report_id", "one-report", "title",
-                                "Stored XSS in profile name", "description",
-                                "1. Set name to <script>. 2. Visit profile.");
-        bf_ai_input_t *in = bf_ai_input_new(rep);
         kind_out_t out[BF_ANALYSIS__COUNT];
-        bf_analysis_kind_t kinds[BF_ANALYSIS__COUNT];
-        void *opaques[BF_ANALYSIS__COUNT];
-        for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
-            out[k] = (kind_out_t){.r = &r, .err = BF_ERR_STATE};
-            kinds[k] = (bf_analysis_kind_t)k;
-            opaques[k] = &out[k];
-        }
-        bf_ai_analyse_many(r.ai, BF_ANALYSIS__COUNT, kinds, in, 0, on_kind_result,
-                           opaques);
-        bf_ai_input_release(in);
-        json_decref(rep);
+        analyse_report(&r, "one-report", out);
         bf_aitest_run_wait(&r, BF_ANALYSIS__COUNT);
         assert_int_equal(redis_calls(url, "mget") - mget_before, 1);
         for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
+            assert_int_equal(out[k].settled, 1);
             assert_int_equal(out[k].err, BF_OK);
             assert_string_equal(out[k].provider, "openai");
             assert_int_equal(out[k].cached, round == 1);
@@ -517,6 +527,54 @@ static void test_analyses_of_a_report_ask_the_cache_once(void **unused)
     }
     assert_int_equal(bf_aitest_sim_count(&s, "openai", "requests"), BF_ANALYSIS__COUNT);
     assert_int_equal(bf_aitest_sim_count(&s, "anthropic", "requests"), 0);
+    bf_proc_stop(&redis, SIGTERM, 5);
+    bf_aitest_sim_stop(&s);
+}
+
+/* The layer destroyed while Redis still owes the answer to the lookup of a
+ * report's analyses (a worker stopping with reports just started): each
+ * analysis is settled once, at the destroy, and the answer that comes after
+ * the layer is gone touches nothing of it (the sanitizer build checks: the
+ * layer is freed as the loop closes its handles in the iteration that
+ * sends the MGET, and the answer is read in a later one). */
+static void test_destroyed_while_the_cache_is_asked(void **unused)
+{
+    (void)unused;
+    bf_aitest_sim_t s;
+    bf_aitest_sim_start(&s, NULL);
+    bf_proc_t redis;
+    char url[128];
+    bf_aitest_redis_start(&redis, s.tmpdir, url, sizeof(url));
+    const bf_ai_provider_t chain[] = {BF_AI_ANTHROPIC, BF_AI_OPENAI};
+    bf_aitest_run_t r;
+    bf_aitest_run_open(&r, &s, chain, 2, &(bf_aitest_opts_t){.redis_url = url});
+    /* connected before the lookup, so the MGET goes out at once */
+    for (int i = 0; i < 200 && !bf_redis_connected(r.redis); i++) {
+        uv_run(&r.loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    assert_true(bf_redis_connected(r.redis));
+    long mget_before = redis_calls(url, "mget");
+    kind_out_t out[BF_ANALYSIS__COUNT];
+    analyse_report(&r, "stopping", out);
+    bf_ai_destroy(r.ai);
+    r.ai = r.layers[0] = NULL;
+    assert_int_equal(r.done, BF_ANALYSIS__COUNT);
+    for (int k = 0; k < BF_ANALYSIS__COUNT; k++)
+        assert_true(out[k].settled == 1 && out[k].err == BF_ERR_STATE);
+    /* until Redis has answered and the answer has been read */
+    double until = bf_test_now() + 10 * bf_test_timeout_mult();
+    while (redis_calls(url, "mget") == mget_before && bf_test_now() < until) {
+        uv_run(&r.loop, UV_RUN_NOWAIT);
+        usleep(5000);
+    }
+    assert_int_equal(redis_calls(url, "mget") - mget_before, 1);
+    for (int i = 0; i < 20; i++) {
+        uv_run(&r.loop, UV_RUN_NOWAIT);
+        usleep(5000);
+    }
+    assert_int_equal(r.done, BF_ANALYSIS__COUNT);
+    bf_aitest_run_close(&r);
     bf_proc_stop(&redis, SIGTERM, 5);
     bf_aitest_sim_stop(&s);
 }
@@ -712,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_malformed_bodies_are_retried_until_good),
         cmocka_unit_test(test_same_content_is_never_paid_twice),
         cmocka_unit_test(test_analyses_of_a_report_ask_the_cache_once),
+        cmocka_unit_test(test_destroyed_while_the_cache_is_asked),
         cmocka_unit_test(test_simulator_streams_each_api),
         cmocka_unit_test(test_shutdown_settles_every_call_once),
     };

@@ -95,8 +95,9 @@ void bf_aitest_on_result(const bf_ai_result_t *res, void *opaque);
 /** @brief Start @p n analyses (kinds in turn, distinct reports unless
  *         fixed_id) and run the loop until all have settled. */
 void bf_aitest_run_analyses(bf_aitest_run_t *r, int n);
-/** Run the loop until @p target analyses have settled (bf_aitest_on_result
- *  counts them), or fail after a generous watchdog. */
+/** @brief Run the loop until @p target analyses have settled
+ *         (bf_aitest_on_result counts them), or fail after a generous
+ *         watchdog. */
 void bf_aitest_run_wait(bf_aitest_run_t *r, int target);
 /** @brief Destroy the layer and its clients and close the loop. */
 void bf_aitest_run_close(bf_aitest_run_t *r);
