@@ -155,9 +155,8 @@ bf_err_t bf_trace_read(const char *path, double min_step_s, bf_trace_t *out, cha
      * ends inside holds only part of that step's arrivals (a minute step of
      * a trace that stops 23 s into it): not a drop in traffic, so not
      * observed. Its arrivals stay for a replay. */
-    double ends = rows[n - 1].at + interval;
-    double last_ends = out->start + (double)out->steps * step;
-    if (last_ends - ends > 1e-6 * step && out->observed[out->steps - 1]) {
+    if ((double)out->steps * step - (span + interval) > 1e-6 * step &&
+        out->observed[out->steps - 1]) {
         out->observed[out->steps - 1] = false;
         out->observed_steps--;
     }

@@ -94,7 +94,7 @@ def read_trace(path):
         observed[k] = True
     # a last step the recording ends inside (one interval after its last
     # row) holds part of its arrivals: not observed
-    if rows[0][0] + n * step - (rows[-1][0] + interval) > 1e-6 * step:
+    if n * step - ((rows[-1][0] - rows[0][0]) + interval) > 1e-6 * step:
         observed[n - 1] = False
     return step, arrivals / step, observed
 
