@@ -98,9 +98,9 @@ struct bf_forecast_auto_s {
      * pending[k % horizon]; NaN when none was made */
     double *pending;
     /* |error| at the horizon relative to its forecast (error_scale()) */
-    double abs_err[BF_FORECAST_INTERVAL_ERRORS];
-    size_t n_abs, abs_next;
-    double q95;        /* 95th percentile of abs_err, updated with each error */
+    double rel_err[BF_FORECAST_INTERVAL_ERRORS];
+    size_t n_rel, rel_next;
+    double q95;        /* 95th percentile of rel_err, updated with each error */
     double level_mean; /* long-run level: EWMA of the observed values, NaN before one */
     /* selection scratch, allocated once: the history, the recent level
      * after each of its steps, a trial engine's and the best's indices */
@@ -213,27 +213,27 @@ static double kth_smallest(double *v, size_t n, size_t k)
  * 95 % probability; the largest while n < 19 (too few to rank). */
 static double quantile95(bf_forecast_auto_t *a)
 {
-    size_t n = a->n_abs, k = (size_t)ceil(0.95 * (double)(n + 1));
+    size_t n = a->n_rel, k = (size_t)ceil(0.95 * (double)(n + 1));
     if (k > n)
         k = n;
-    memcpy(a->sorted, a->abs_err, n * sizeof(double));
+    memcpy(a->sorted, a->rel_err, n * sizeof(double));
     return kth_smallest(a->sorted, n, k - 1);
 }
 
 /* What an interval error is relative to for a forecast of @p v. */
 static double error_scale(const bf_forecast_auto_t *a, double v)
 {
-    double floor = isnan(a->level_mean) ? 0 : RELATIVE_FLOOR * a->level_mean;
-    return fmax(v, floor);
+    double least = isnan(a->level_mean) ? 0 : RELATIVE_FLOOR * a->level_mean;
+    return fmax(v, least);
 }
 
 static void record_interval_error(bf_forecast_auto_t *a, double y, double made)
 {
     double err = fabs(y - made), scale = error_scale(a, made);
-    a->abs_err[a->abs_next] = err > 0 && scale > 0 ? err / scale : 0;
-    a->abs_next = (a->abs_next + 1) % BF_FORECAST_INTERVAL_ERRORS;
-    if (a->n_abs < BF_FORECAST_INTERVAL_ERRORS)
-        a->n_abs++;
+    a->rel_err[a->rel_next] = err > 0 && scale > 0 ? err / scale : 0;
+    a->rel_next = (a->rel_next + 1) % BF_FORECAST_INTERVAL_ERRORS;
+    if (a->n_rel < BF_FORECAST_INTERVAL_ERRORS)
+        a->n_rel++;
     a->q95 = quantile95(a);
 }
 
@@ -455,14 +455,14 @@ void bf_forecast_auto_save(const bf_forecast_t *f, json_t *o)
 {
     const bf_forecast_auto_t *a = f->autom;
     json_t *pending = bf_forecast_json_doubles(a->pending, f->conf.horizon);
-    json_t *errs = bf_forecast_json_doubles(a->abs_err, BF_FORECAST_INTERVAL_ERRORS);
+    json_t *errs = bf_forecast_json_doubles(a->rel_err, BF_FORECAST_INTERVAL_ERRORS);
     json_t *st = json_pack(
         "{s:I, s:f, s:f, s:o, s:o, s:I, s:I, s:o, s:o, s:I, s:I, s:o}", "combine",
         (json_int_t)a->combine, "err_engine", a->err_engine, "err_level", a->err_level,
         "next_engine", number_or_null(a->next_engine), "next_level",
         number_or_null(a->next_level), "next_refit", (json_int_t)a->next_refit, "refits",
-        (json_int_t)a->refits, "pending", pending, "abs_err", errs, "n_abs",
-        (json_int_t)a->n_abs, "abs_next", (json_int_t)a->abs_next, "level_mean",
+        (json_int_t)a->refits, "pending", pending, "rel_err", errs, "n_rel",
+        (json_int_t)a->n_rel, "rel_next", (json_int_t)a->rel_next, "level_mean",
         number_or_null(a->level_mean));
     if (!st)
         abort();
@@ -489,7 +489,7 @@ bool bf_forecast_auto_load(bf_forecast_t *f, const json_t *st)
     bf_forecast_auto_t *a = f->autom;
     const json_t *o = json_object_get(st, "auto");
     const json_t *pending = json_object_get(o, "pending");
-    const json_t *errs = json_object_get(o, "abs_err");
+    const json_t *errs = json_object_get(o, "rel_err");
     bf_forecast_auto_t tmp = *a;
     size_t h = f->conf.horizon;
     double *pend = bf_malloc(h * sizeof(double));
@@ -506,16 +506,16 @@ bool bf_forecast_auto_load(bf_forecast_t *f, const json_t *st)
                               &tmp.next_refit) &&
         bf_forecast_json_size(json_object_get(o, "refits"), 0, SIZE_MAX / 2,
                               &tmp.refits) &&
-        bf_forecast_json_size(json_object_get(o, "n_abs"), 0, BF_FORECAST_INTERVAL_ERRORS,
-                              &tmp.n_abs) &&
-        bf_forecast_json_size(json_object_get(o, "abs_next"), 0,
-                              BF_FORECAST_INTERVAL_ERRORS - 1, &tmp.abs_next) &&
+        bf_forecast_json_size(json_object_get(o, "n_rel"), 0, BF_FORECAST_INTERVAL_ERRORS,
+                              &tmp.n_rel) &&
+        bf_forecast_json_size(json_object_get(o, "rel_next"), 0,
+                              BF_FORECAST_INTERVAL_ERRORS - 1, &tmp.rel_next) &&
         json_is_array(pending) && json_array_size(pending) == h && json_is_array(errs) &&
         json_array_size(errs) == BF_FORECAST_INTERVAL_ERRORS;
     for (size_t i = 0; ok && i < h; i++)
         ok = read_number(json_array_get(pending, i), true, false, &pend[i]);
     for (size_t i = 0; ok && i < BF_FORECAST_INTERVAL_ERRORS; i++)
-        ok = read_number(json_array_get(errs, i), false, false, &tmp.abs_err[i]);
+        ok = read_number(json_array_get(errs, i), false, false, &tmp.rel_err[i]);
     /* the live engine's step count is the history it was selected on plus
      * what came since: never more than the steps taken */
     ok = ok && f->hw.t <= f->count;
@@ -523,7 +523,7 @@ bool bf_forecast_auto_load(bf_forecast_t *f, const json_t *st)
         memcpy(a->pending, pend, h * sizeof(double));
         tmp.pending = a->pending;
         *a = tmp;
-        a->q95 = a->n_abs ? quantile95(a) : 0;
+        a->q95 = a->n_rel ? quantile95(a) : 0;
     }
     free(pend);
     return ok;

@@ -248,6 +248,13 @@ static void test_state_with_gaps_survives_a_restart(void **unused)
     assert_non_null(strstr(errstr, "malformed"));
     assert_int_equal(bf_forecast_count(b), count);
     json_object_set_new(json_object_get(st, "auto"), "combine", json_integer(1));
+    /* so is a state without the level its interval errors are relative to */
+    json_t *level =
+        json_incref(json_object_get(json_object_get(st, "auto"), "level_mean"));
+    json_object_del(json_object_get(st, "auto"), "level_mean");
+    assert_int_equal(bf_forecast_load(b, st, errstr, sizeof(errstr)), -1);
+    assert_non_null(strstr(errstr, "malformed"));
+    json_object_set_new(json_object_get(st, "auto"), "level_mean", level);
     json_object_set_new(json_object_get(st, "engine"), "m1", json_integer(DAY + 1));
     assert_int_equal(bf_forecast_load(b, st, errstr, sizeof(errstr)), -1);
     json_decref(st);
