@@ -39,7 +39,9 @@ came in bursts of up to half a second, and every Redis round trip and
 stage measured that burst's queue (Redis p50 5 ms at 300/s; 0.5 ms now).
 
 Prints one JSON line per run, then one summary line with the medians per
-program and the ratios. A benchmark, not a test: nothing here passes or
+program and the ratios: of the two medians, and the median of each
+round's own ratio (its worker run beside its peer run, minutes apart at
+most). A benchmark, not a test: nothing here passes or
 fails on a number.
 """
 import argparse
@@ -475,6 +477,24 @@ def main():
             summary["worker_cpu_share_of_peer"] = round(
                 w["cpu_ms_per_report_median"]["consumer"] /
                 p["cpu_ms_per_report_median"]["consumer"], 3)
+            # The same round of each, run next to each other (worker, peer,
+            # peer, worker, ...): the machine's slow and fast spells, which
+            # move both, cancel out of a round's ratio but not out of the
+            # ratio of the two medians, taken from different rounds.
+            pairs = [(x, y) for x in lines for y in lines
+                     if x["program"] == "worker" and y["program"] == "peer" and
+                     x["round"] == y["round"] and "reports_per_s" in x and
+                     "reports_per_s" in y]
+            if pairs:
+                speed = [x["reports_per_s"] / y["reports_per_s"] for x, y in pairs]
+                share = [x["cpu_ms_per_report"]["consumer"] /
+                         y["cpu_ms_per_report"]["consumer"] for x, y in pairs]
+                summary["per_round_worker_over_peer_reports_per_s"] = [
+                    round(v, 2) for v in speed]
+                summary["per_round_median_worker_over_peer_reports_per_s"] = round(
+                    statistics.median(speed), 2)
+                summary["per_round_median_worker_cpu_share_of_peer"] = round(
+                    statistics.median(share), 3)
         print(json.dumps(summary), flush=True)
         if not summary["same_statuses"]:
             sys.exit(1)
