@@ -15,6 +15,7 @@
 #include "libbf/json_scan.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
+#include "libbf/report.h"
 #include "worker/ai_int.h"
 
 char *bf_ai_cache_head(const bf_ai_t *ai, const bf_ai_prov_t *p, bf_analysis_kind_t kind)
@@ -49,24 +50,59 @@ static void on_cache_stored(bf_redis_t *r, bf_err_t err, redisReply *reply, void
                BF_LSTR("error", bf_err_str(err)));
 }
 
+/* "@p s" escaped at @p o; returns the end. */
+static char *put_string(char *o, const char *s, size_t n)
+{
+    *o++ = '"';
+    o = bf_json_escape(o, s, n, BF_JSON_PASS_INVALID);
+    *o++ = '"';
+    return o;
+}
+
+/* The entry of @p v, written as the JSON object json_pack() and
+ * json_dumps() made of it before (the same members in the same order),
+ * without building one: a store per analysis, three per report. */
+static char *cache_entry(const bf_verdict_t *v, size_t *len)
+{
+    size_t nr = json_array_size(v->reasons), sev = strlen(v->severity),
+           model = strlen(v->model);
+    size_t room = 160 + 6 * (sev + model);
+    for (size_t i = 0; i < nr; i++)
+        room += 3 + 6 * json_string_length(json_array_get(v->reasons, i));
+    char *out = bf_malloc(room), *o = out;
+    o += sprintf(o, "{\"score\":%.17g,\"confidence\":%.17g,\"severity\":", v->score,
+                 v->confidence);
+    o = put_string(o, v->severity, sev);
+    o = stpcpy(o, ",\"reasons\":[");
+    for (size_t i = 0; i < nr; i++) {
+        const json_t *r = json_array_get(v->reasons, i);
+        if (i)
+            *o++ = ',';
+        o = put_string(o, json_string_value(r) ? json_string_value(r) : "",
+                       json_string_length(r));
+    }
+    o = stpcpy(o, "],\"model\":");
+    o = put_string(o, v->model, model);
+    *o++ = '}';
+    *o = '\0';
+    *len = (size_t)(o - out);
+    return out;
+}
+
 void bf_ai_cache_store(bf_ai_call_t *c)
 {
     bf_ai_t *ai = c->ai;
     if (!ai->cfg.cache || !c->input->content_hash[0])
         return;
-    const bf_verdict_t *v = &c->verdict;
-    json_t *j = json_pack("{s:f, s:f, s:s, s:O, s:s}", "score", v->score, "confidence",
-                          v->confidence, "severity", v->severity, "reasons", v->reasons,
-                          "model", v->model);
-    char *value = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
+    size_t value_len;
+    char *value = cache_entry(&c->verdict, &value_len);
     size_t key_len;
     char *key = cache_key(c, c->pi, &key_len);
     char ttl[32];
     snprintf(ttl, sizeof(ttl), "%lld",
              (long long)(ai->cfg.cache_ttl_s > 0 ? ai->cfg.cache_ttl_s : 30 * 86400));
     const char *argv[] = {"SET", key, value, "EX", ttl};
-    size_t lens[] = {3, key_len, strlen(value), 2, strlen(ttl)};
+    size_t lens[] = {3, key_len, value_len, 2, strlen(ttl)};
     if (bf_redis_command_argv(ai->cfg.cache, on_cache_stored, NULL, 5, argv, lens))
         bf_log(BF_LOG_DEBUG, "ai", "cache_store_failed",
                BF_LSTR("error", "not connected"));
