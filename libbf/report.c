@@ -282,14 +282,19 @@ char *bf_json_escape(char *o, const char *s, size_t n, size_t flags)
     return o;
 }
 
-/* Write "s" (quotes included) at @p o; NULL if @p s is not valid UTF-8. */
-static char *put_string(char *o, const char *s, size_t flags)
+char *bf_json_quote(char *o, const char *s, size_t n, size_t flags)
 {
     *o++ = '"';
-    if (!(o = bf_json_escape(o, s, strlen(s), flags)))
+    if (!(o = bf_json_escape(o, s, n, flags)))
         return NULL;
     *o++ = '"';
     return o;
+}
+
+/* Write "s" (quotes included) at @p o; NULL if @p s is not valid UTF-8. */
+static char *put_string(char *o, const char *s, size_t flags)
+{
+    return bf_json_quote(o, s, strlen(s), flags);
 }
 
 /* A report's members: the string fields of fields[], then submitted_at and

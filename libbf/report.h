@@ -83,6 +83,15 @@ char *bf_report_json_text(const bf_report_t *r, size_t flags, size_t *len);
 #define BF_JSON_PASS_INVALID ((size_t)1 << 30)
 char *bf_json_escape(char *o, const char *s, size_t n, size_t flags);
 
+/**
+ * @brief bf_json_escape() between double quotes: @p n bytes of @p s as a
+ *        whole JSON string.
+ * @param o room for 6 * @p n + 2 bytes
+ * @returns the end of what was written, or NULL if @p s is not valid UTF-8
+ *          (never with BF_JSON_PASS_INVALID).
+ */
+char *bf_json_quote(char *o, const char *s, size_t n, size_t flags);
+
 /** @brief Free a report. NULL-safe. */
 void bf_report_destroy(bf_report_t *r);
 

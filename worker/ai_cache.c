@@ -50,15 +50,6 @@ static void on_cache_stored(bf_redis_t *r, bf_err_t err, redisReply *reply, void
                BF_LSTR("error", bf_err_str(err)));
 }
 
-/* "@p s" escaped at @p o; returns the end. */
-static char *put_string(char *o, const char *s, size_t n)
-{
-    *o++ = '"';
-    o = bf_json_escape(o, s, n, BF_JSON_PASS_INVALID);
-    *o++ = '"';
-    return o;
-}
-
 /* The entry of @p v, written as the JSON object json_pack() and
  * json_dumps() made of it before (the same members in the same order),
  * without building one: a store per analysis, three per report. */
@@ -72,17 +63,17 @@ static char *cache_entry(const bf_verdict_t *v, size_t *len)
     char *out = bf_malloc(room), *o = out;
     o += sprintf(o, "{\"score\":%.17g,\"confidence\":%.17g,\"severity\":", v->score,
                  v->confidence);
-    o = put_string(o, v->severity, sev);
+    o = bf_json_quote(o, v->severity, sev, BF_JSON_PASS_INVALID);
     o = stpcpy(o, ",\"reasons\":[");
     for (size_t i = 0; i < nr; i++) {
         const json_t *r = json_array_get(v->reasons, i);
         if (i)
             *o++ = ',';
-        o = put_string(o, json_string_value(r) ? json_string_value(r) : "",
-                       json_string_length(r));
+        o = bf_json_quote(o, json_string_value(r) ? json_string_value(r) : "",
+                          json_string_length(r), BF_JSON_PASS_INVALID);
     }
     o = stpcpy(o, "],\"model\":");
-    o = put_string(o, v->model, model);
+    o = bf_json_quote(o, v->model, model, BF_JSON_PASS_INVALID);
     *o++ = '}';
     *o = '\0';
     *len = (size_t)(o - out);

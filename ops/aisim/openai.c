@@ -298,10 +298,7 @@ void bf_aisim_chat_clear(bf_aisim_chat_t *c)
  * go back as they came, rather than failing the answer. */
 static char *put_json_string(char *o, const char *s)
 {
-    *o++ = '"';
-    o = bf_json_escape(o, s, strlen(s), BF_JSON_PASS_INVALID);
-    *o++ = '"';
-    return o;
+    return bf_json_quote(o, s, strlen(s), BF_JSON_PASS_INVALID);
 }
 
 char *bf_aisim_completion_to_json(const char *id, const char *model, int64_t created,
