@@ -59,6 +59,11 @@ class Stack:
     def start(self, *extra):
         self.brokers = self._start("devbroker", [os.path.join(self.bin, "bountyfleet-devbroker"),
                                                  "--partitions", "3"], first_line=True)
+        # the backlog is there before the autoscaler's first reading, so it
+        # sees a lag and no arrivals: published after it starts, the records
+        # were a burst of arrivals whose forecast could add a worker, or not,
+        # depending on which step they fell in
+        self.produce_lag()
         self.port = free_port()
         closed = free_port()  # nothing listens there: the state store is "down"
         self._start("autoscaler", [
@@ -70,7 +75,6 @@ class Stack:
             "--state-redis-url", "redis://127.0.0.1:%d/0" % closed,
             "--metrics-addr", "127.0.0.1:%d" % self.port, *extra])
         self.wait(lambda: self.get("/healthz")[0] == 200, "the autoscaler's endpoint")
-        self.produce_lag()
 
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
