@@ -29,8 +29,13 @@
  * slot by slot. The candidate with the most equal slots among those with
  * at least min_equal that pass the title gate makes this report a
  * duplicate, and it is not registered, so duplicate_of always names an
- * original; otherwise it is registered (again, for a redelivery: LREM
- * first keeps each id once per bucket). Returns {"duplicate", original,
+ * original; otherwise it is registered: pushed on each bucket, trimmed to
+ * the cap only when the push went past it, and (a redelivery, whose id the
+ * bucket's LRANGE already showed) removed first so each id is there once.
+ * Slots are compared as byte tables (string.byte), not as 4-byte
+ * substrings: each string.sub made and hashed a new Lua string; numbers
+ * go to redis.call as strings (Redis 7.0 formats a Lua number with
+ * printf "%.17g"). Returns {"duplicate", original,
  * equal slots} or {"original", best candidate or false, its equal slots or
  * -1}.
  *
@@ -58,10 +63,11 @@ const char bf_neardup_script[] =
     "  end\n"
     "  return count\n"
     "end\n"
-    "local hits, order = {}, {}\n"
+    "local hits, order, again = {}, {}, {}\n"
     "for i = 1, n do\n"
-    "  for _, c in ipairs(redis.call('LRANGE', KEYS[i], 0, -1)) do\n"
-    "    if c ~= id then\n"
+    "  for _, c in ipairs(redis.call('LRANGE', KEYS[i], '0', '-1')) do\n"
+    "    if c == id then again[i] = true\n"
+    "    else\n"
     "      if not hits[c] then hits[c] = 0; order[#order + 1] = c end\n"
     "      hits[c] = hits[c] + 1\n"
     "    end\n"
@@ -71,12 +77,15 @@ const char bf_neardup_script[] =
     "  if hits[a] ~= hits[b] then return hits[a] > hits[b] end\n"
     "  return a < b end)\n"
     "local best, best_eq, dup, dup_eq = false, -1, false, -1\n"
+    "local mine\n"
     "for i = 1, math.min(#order, tonumber(ARGV[7])) do\n"
     "  local other = redis.call('GET', ARGV[6] .. order[i])\n"
     "  if other and #other >= head then\n"
-    "    local eq = 0\n"
+    "    mine = mine or {string.byte(rec, 1, slot_bytes)}\n"
+    "    local theirs, eq = {string.byte(other, 1, slot_bytes)}, 0\n"
     "    for p = 1, slot_bytes, 4 do\n"
-    "      if string.sub(rec, p, p + 3) == string.sub(other, p, p + 3) then\n"
+    "      if mine[p] == theirs[p] and mine[p + 1] == theirs[p + 1] and\n"
+    "         mine[p + 2] == theirs[p + 2] and mine[p + 3] == theirs[p + 3] then\n"
     "        eq = eq + 1 end\n"
     "    end\n"
     "    if eq > best_eq then best, best_eq = order[i], eq end\n"
@@ -87,10 +96,11 @@ const char bf_neardup_script[] =
     "  end\n"
     "end\n"
     "if dup then return {'duplicate', dup, dup_eq} end\n"
+    "local cap, last = tonumber(ARGV[5]), tostring(tonumber(ARGV[5]) - 1)\n"
     "for i = 1, n do\n"
-    "  redis.call('LREM', KEYS[i], 0, id)\n"
-    "  redis.call('LPUSH', KEYS[i], id)\n"
-    "  redis.call('LTRIM', KEYS[i], 0, tonumber(ARGV[5]) - 1)\n"
+    "  if again[i] then redis.call('LREM', KEYS[i], '0', id) end\n"
+    "  if redis.call('LPUSH', KEYS[i], id) > cap then\n"
+    "    redis.call('LTRIM', KEYS[i], '0', last) end\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[2])\n"
     "end\n"
     "redis.call('SET', KEYS[n + 1], rec, 'EX', ARGV[2])\n"
