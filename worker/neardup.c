@@ -15,40 +15,56 @@
 #include "libbf/mem.h"
 
 /*
- * KEYS: the report's band buckets (one per band), then its record key.
+ * KEYS: the report's record key.
  * ARGV: 1 report_id, 2 ttl_s, 3 record (see below), 4 min_equal, 5 bucket
  *       cap, 6 record key prefix (the candidate's id is appended; same hash
  *       tag as KEYS), 7 max candidates to compare, 8 max title words
- *       missing, 9 slot bytes, 10 filter bytes, 11 probes per word.
+ *       missing, 9 slot bytes, 10 filter bytes, 11 probes per word, 12 the
+ *       asset's bucket hash prefix (the generation is appended), 13.. the
+ *       report's band buckets, one field name per band.
  * A record: the slots (HASHES little-endian uint32), the word filter, then
  * for each title word its filter positions (little-endian uint16).
  *
- * Candidates are the ids in this report's buckets other than its own,
- * ranked by the number of bands shared (then by id, so the answer does
- * not depend on hash-table order); the first max-candidates are compared
- * slot by slot. The candidate with the most equal slots among those with
- * at least min_equal that pass the title gate makes this report a
- * duplicate, and it is not registered, so duplicate_of always names an
- * original; otherwise it is registered: pushed on each bucket, trimmed to
- * the cap only when the push went past it, and (a redelivery, whose id the
- * bucket's LRANGE already showed) removed first so each id is there once.
- * Slots are compared as byte tables (string.byte), not as 4-byte
- * substrings: each string.sub made and hashed a new Lua string; numbers
- * go to redis.call as strings (Redis 7.0 formats a Lua number with
- * printf "%.17g"). Returns {"duplicate", original,
- * equal slots} or {"original", best candidate or false, its equal slots or
- * -1}.
+ * The band buckets of one asset are the fields of one hash per generation
+ * (floor of the server's TIME / ttl), each a MessagePack array of report
+ * ids, newest first, at most the cap: the script reads this generation's
+ * and the last one's with two HMGETs and writes this one's with one HSET,
+ * where a list key per bucket cost three calls per band (LRANGE, LPUSH,
+ * EXPIRE: 55 calls per report at 18 bands, 6 now). A generation's hash
+ * expires at the end of the next one, so a bucket entry is readable for
+ * between ttl and 2 ttl; a candidate whose record (EX ttl) is gone is
+ * skipped, so the window is the dedup TTL as before. The server's clock
+ * picks the generation, so workers with skewed clocks agree on it.
  *
- * The candidates' record keys are built in the script (their ids are only
- * known there); they share the asset's hash tag with KEYS, so the script
- * stays within one Cluster slot.
+ * Candidates are the ids in this report's buckets other than its own
+ * (counted once per band across the two generations), ranked by the
+ * number of bands shared (then by id, so the answer does not depend on
+ * hash-table order); the first max-candidates are compared slot by slot.
+ * The candidate with the most equal slots among those with at least
+ * min_equal that pass the title gate makes this report a duplicate, and
+ * it is not registered, so duplicate_of always names an original;
+ * otherwise it is registered: put first in each of its buckets of this
+ * generation (a redelivery's earlier entry removed, so each id is there
+ * once) and the bucket cut to the cap. Slots are compared as byte tables
+ * (string.byte), not as 4-byte substrings: each string.sub made and
+ * hashed a new Lua string; numbers go to redis.call as strings (Redis 7.0
+ * formats a Lua number with printf "%.17g"). Returns {"duplicate",
+ * original, equal slots} or {"original", best candidate or false, its
+ * equal slots or -1}.
+ *
+ * The bucket hashes' and the candidates' record keys are built in the
+ * script (the generation and the ids are only known there); they share
+ * the asset's hash tag with KEYS, so the script stays within one Cluster
+ * slot.
  */
 const char bf_neardup_script[] =
-    "local n = #KEYS - 1\n"
-    "local id, rec = ARGV[1], ARGV[3]\n"
+    "local id, rec, ttl = ARGV[1], ARGV[3], tonumber(ARGV[2])\n"
     "local min_equal, max_missing = tonumber(ARGV[4]), tonumber(ARGV[8])\n"
     "local slot_bytes, probes = tonumber(ARGV[9]), tonumber(ARGV[11])\n"
     "local head = slot_bytes + tonumber(ARGV[10])\n"
+    "local fields = {}\n"
+    "for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end\n"
+    "local n = #fields\n"
     "-- title words of record w absent from the words of record f\n"
     "local function missing(w, f)\n"
     "  local count = 0\n"
@@ -63,13 +79,23 @@ const char bf_neardup_script[] =
     "  end\n"
     "  return count\n"
     "end\n"
-    "local hits, order, again = {}, {}, {}\n"
+    "local gen = math.floor(tonumber(redis.call('TIME')[1]) / ttl)\n"
+    "local cur = ARGV[12] .. string.format('%d', gen)\n"
+    "local now_ids = redis.call('HMGET', cur, unpack(fields))\n"
+    "local old_ids = redis.call('HMGET', ARGV[12] .. string.format('%d', gen - 1),\n"
+    "                           unpack(fields))\n"
+    "local hits, order, lists = {}, {}, {}\n"
     "for i = 1, n do\n"
-    "  for _, c in ipairs(redis.call('LRANGE', KEYS[i], '0', '-1')) do\n"
-    "    if c == id then again[i] = true\n"
-    "    else\n"
-    "      if not hits[c] then hits[c] = 0; order[#order + 1] = c end\n"
-    "      hits[c] = hits[c] + 1\n"
+    "  local seen = {}\n"
+    "  lists[i] = now_ids[i] and cmsgpack.unpack(now_ids[i]) or {}\n"
+    "  local was = old_ids[i] and cmsgpack.unpack(old_ids[i]) or {}\n"
+    "  for _, ids in ipairs({lists[i], was}) do\n"
+    "    for _, c in ipairs(ids) do\n"
+    "      if c ~= id and not seen[c] then\n"
+    "        seen[c] = true\n"
+    "        if not hits[c] then hits[c] = 0; order[#order + 1] = c end\n"
+    "        hits[c] = hits[c] + 1\n"
+    "      end\n"
     "    end\n"
     "  end\n"
     "end\n"
@@ -96,14 +122,19 @@ const char bf_neardup_script[] =
     "  end\n"
     "end\n"
     "if dup then return {'duplicate', dup, dup_eq} end\n"
-    "local cap, last = tonumber(ARGV[5]), tostring(tonumber(ARGV[5]) - 1)\n"
+    "local cap, set = tonumber(ARGV[5]), {cur}\n"
     "for i = 1, n do\n"
-    "  if again[i] then redis.call('LREM', KEYS[i], '0', id) end\n"
-    "  if redis.call('LPUSH', KEYS[i], id) > cap then\n"
-    "    redis.call('LTRIM', KEYS[i], '0', last) end\n"
-    "  redis.call('EXPIRE', KEYS[i], ARGV[2])\n"
+    "  local ids = {id}\n"
+    "  for _, c in ipairs(lists[i]) do\n"
+    "    if #ids == cap then break end\n"
+    "    if c ~= id then ids[#ids + 1] = c end\n"
+    "  end\n"
+    "  set[#set + 1] = fields[i]\n"
+    "  set[#set + 1] = cmsgpack.pack(ids)\n"
     "end\n"
-    "redis.call('SET', KEYS[n + 1], rec, 'EX', ARGV[2])\n"
+    "redis.call('HSET', unpack(set))\n"
+    "redis.call('EXPIREAT', cur, string.format('%d', (gen + 2) * ttl))\n"
+    "redis.call('SET', KEYS[1], rec, 'EX', ARGV[2])\n"
     "return {'original', best, best_eq}\n";
 
 /* ---- hashing --------------------------------------------------------------- */
@@ -495,19 +526,14 @@ void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_
                              const char *key_prefix, int64_t ttl_s, const char *report_id,
                              const bf_neardup_sig_t *sig)
 {
-    int nkeys = p->bands + 1;
-    req->argc = 3 + nkeys + 11;
+    req->argc = 3 + 1 + 12 + p->bands;
     req->argv = bf_calloc((size_t)req->argc, sizeof(char *));
     req->argvlen = bf_calloc((size_t)req->argc, sizeof(size_t));
     unsigned long long asset = (unsigned long long)sig->asset;
     int a = 0;
     req->argv[a++] = bf_strdup("EVAL");
     req->argv[a++] = bf_strdup(bf_neardup_script);
-    req->argv[a++] = bf_asprintf("%d", nkeys);
-    for (int band = 0; band < p->bands; band++)
-        req->argv[a++] =
-            bf_asprintf("%snd:{%016llx}:b%d:%016llx", key_prefix, asset, band,
-                        (unsigned long long)bf_neardup_band_hash(sig, band, p->rows));
+    req->argv[a++] = bf_strdup("1");
     req->argv[a++] = bf_asprintf("%snd:{%016llx}:s:%s", key_prefix, asset, report_id);
     req->argv[a++] = bf_strdup(report_id);
     req->argv[a++] = bf_asprintf("%lld", (long long)ttl_s);
@@ -521,6 +547,11 @@ void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_
     req->argv[a++] = bf_asprintf("%d", 4 * BF_NEARDUP_HASHES);
     req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_FILTER_BITS / 8);
     req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_FILTER_PROBES);
+    req->argv[a++] = bf_asprintf("%snd:{%016llx}:g", key_prefix, asset);
+    for (int band = 0; band < p->bands; band++)
+        req->argv[a++] =
+            bf_asprintf("%d:%016llx", band,
+                        (unsigned long long)bf_neardup_band_hash(sig, band, p->rows));
     for (int i = 0; i < req->argc; i++)
         if (!req->argvlen[i])
             req->argvlen[i] = strlen(req->argv[i]);

@@ -51,11 +51,22 @@
  * report can only ever match one about the same asset. It is also the
  * Redis Cluster hash tag, so one script touches one slot.
  *
- * Keys (prefix configurable, default "bf:"), all with the dedup TTL:
- *   bf:nd:{<asset>}:b<band>:<bandhash>  list of report ids, newest first,
- *                                      at most BF_NEARDUP_BUCKET_CAP
- *   bf:nd:{<asset>}:s:<report_id>      the report's signature, word filter
- *                                      and title words (about 1.6 KB)
+ * Keys (prefix configurable, default "bf:"):
+ *   bf:nd:{<asset>}:g<generation>  hash of the asset's band buckets of one
+ *                                  generation (floor(server time / TTL)):
+ *                                  field "<band>:<bandhash>", value a
+ *                                  MessagePack array of report ids, newest
+ *                                  first, at most BF_NEARDUP_BUCKET_CAP;
+ *                                  expires at the end of the next
+ *                                  generation (EXPIREAT)
+ *   bf:nd:{<asset>}:s:<report_id>   the report's signature, word filter and
+ *                                  title words (about 1.6 KB), EX the TTL
+ * A check reads its buckets in this generation's hash and the last one's,
+ * so an original is found for the dedup TTL whatever the generation
+ * boundary (its record outlives no entry that names it by more than that).
+ * One hash holds every report of its asset of a generation (18 fields per
+ * report at 0.7): Redis frees a large one in the foreground when it
+ * expires unless lazyfree-lazy-expire is yes (docker-compose.yml sets it).
  *
  * @locality bf_neardup_check() on the loop thread; the rest is pure.
  */

@@ -440,6 +440,31 @@ static long long count_keys(bf_test_redis_t *r, const char *pattern)
     return n;
 }
 
+/* The one bucket hash the checks so far wrote (one asset, one generation)
+ * into @p key; fails unless there is exactly one. */
+static void bucket_hash(bf_test_redis_t *r, char *key, size_t key_size)
+{
+    redisReply *keys = redisCommand(r->c, "KEYS bf:nd:{*}:g*");
+    assert_non_null(keys);
+    assert_int_equal(keys->elements, 1);
+    snprintf(key, key_size, "%s", keys->element[0]->str);
+    freeReplyObject(keys);
+}
+
+/* The ids in bucket @p field of hash @p key, as Redis sees them (the
+ * script's MessagePack array, unpacked by Redis's own Lua). */
+static redisReply *bucket_ids(bf_test_redis_t *r, const char *key, const char *field)
+{
+    redisReply *ids =
+        redisCommand(r->c, "EVAL %s 1 %s %s",
+                     "local v = redis.call('HGET', KEYS[1], ARGV[1]) "
+                     "if not v then return {} end return cmsgpack.unpack(v)",
+                     key, field);
+    assert_non_null(ids);
+    assert_int_equal(ids->type, REDIS_REPLY_ARRAY);
+    return ids;
+}
+
 static void test_first_report_is_original_and_registered(void **state)
 {
     bf_test_redis_t *r = empty_redis(state);
@@ -448,17 +473,26 @@ static void test_first_report_is_original_and_registered(void **state)
     assert_string_equal(a.original, "");
     bf_neardup_params_t p;
     params(&p);
-    /* One bucket per band and the signature, all expiring. */
-    assert_int_equal(count_keys(r, "bf:nd:{*}:b*"), p.bands);
+    /* One bucket per band in the asset's hash of this generation, which
+     * lives to the end of the next one (between one and two TTLs), and
+     * the signature, which lives one TTL. */
+    char key[128];
+    bucket_hash(r, key, sizeof(key));
+    redisReply *len = redisCommand(r->c, "HLEN %s", key);
+    assert_int_equal(len->integer, p.bands);
+    freeReplyObject(len);
+    redisReply *ttl = redisCommand(r->c, "TTL %s", key);
+    if (ttl->integer < TTL_S - 1 || ttl->integer > 2 * TTL_S)
+        fail_msg("%s: TTL %lld", key, ttl->integer);
+    freeReplyObject(ttl);
     assert_int_equal(count_keys(r, "bf:nd:{*}:s:r-1"), 1);
-    redisReply *keys = redisCommand(r->c, "KEYS bf:nd:*");
-    for (size_t i = 0; i < keys->elements; i++) {
-        redisReply *ttl = redisCommand(r->c, "TTL %s", keys->element[i]->str);
-        if (ttl->integer <= 0 || ttl->integer > TTL_S)
-            fail_msg("%s: TTL %lld", keys->element[i]->str, ttl->integer);
-        freeReplyObject(ttl);
-    }
+    redisReply *keys = redisCommand(r->c, "KEYS bf:nd:{*}:s:*");
+    ttl = redisCommand(r->c, "TTL %s", keys->element[0]->str);
+    if (ttl->integer <= 0 || ttl->integer > TTL_S)
+        fail_msg("%s: TTL %lld", keys->element[0]->str, ttl->integer);
+    freeReplyObject(ttl);
     freeReplyObject(keys);
+    assert_int_equal(count_keys(r, "bf:nd:*"), 2);
 }
 
 static void test_reworded_report_is_duplicate_of_original(void **state)
@@ -514,14 +548,54 @@ static void test_redelivered_original_is_not_its_own_duplicate(void **state)
     assert_false(check(r, idor("r-1", ASSET)).duplicate);
     assert_false(check(r, idor("r-1", ASSET)).duplicate);
     /* Each bucket still holds r-1 once. */
-    redisReply *keys = redisCommand(r->c, "KEYS bf:nd:{*}:b*");
-    assert_true(keys->elements > 0);
-    for (size_t i = 0; i < keys->elements; i++) {
-        redisReply *len = redisCommand(r->c, "LLEN %s", keys->element[i]->str);
-        assert_int_equal(len->integer, 1);
-        freeReplyObject(len);
+    char key[128];
+    bucket_hash(r, key, sizeof(key));
+    redisReply *fields = redisCommand(r->c, "HKEYS %s", key);
+    bf_neardup_params_t p;
+    params(&p);
+    assert_int_equal(fields->elements, p.bands);
+    for (size_t i = 0; i < fields->elements; i++) {
+        redisReply *ids = bucket_ids(r, key, fields->element[i]->str);
+        assert_int_equal(ids->elements, 1);
+        assert_string_equal(ids->element[0]->str, "r-1");
+        freeReplyObject(ids);
     }
-    freeReplyObject(keys);
+    freeReplyObject(fields);
+}
+
+/* Move the asset's bucket hash @p back generations into the past, as if
+ * the server's clock had moved on. */
+static void age_buckets(bf_test_redis_t *r, int back)
+{
+    char key[128], older[128];
+    bucket_hash(r, key, sizeof(key));
+    char *g = strrchr(key, 'g');
+    assert_non_null(g);
+    long long gen = strtoll(g + 1, NULL, 10);
+    snprintf(older, sizeof(older), "%.*s%lld", (int)(g + 1 - key), key, gen - back);
+    redisReply *ok = redisCommand(r->c, "RENAME %s %s", key, older);
+    assert_int_equal(ok->type, REDIS_REPLY_STATUS);
+    freeReplyObject(ok);
+}
+
+static void test_original_is_found_in_the_last_generation_not_before(void **state)
+{
+    bf_test_redis_t *r = empty_redis(state);
+    assert_false(check(r, idor("r-1", ASSET)).duplicate);
+    /* A generation boundary between the two reports: r-1's buckets are in
+     * the last generation's hash, which the script reads too. (TTL_S is an
+     * hour: a real boundary during this test would move both hashes.) */
+    age_buckets(r, 1);
+    bf_neardup_answer_t a = check(r, reworded("r-2", ASSET));
+    assert_true(a.duplicate);
+    assert_string_equal(a.original, "r-1");
+    /* Two generations back, r-1's buckets are not read (the hash would
+     * have expired), though its record is still there. */
+    age_buckets(r, 1);
+    a = check(r, reworded("r-3", ASSET));
+    assert_false(a.duplicate);
+    assert_string_equal(a.original, "");
+    assert_int_equal(count_keys(r, "bf:nd:{*}:s:r-1"), 1);
 }
 
 static void test_two_near_duplicates_racing_make_one_original(void **state)
@@ -563,7 +637,7 @@ static void test_hot_bucket_keeps_only_the_newest_reports(void **state)
      * is a candidate of the others but never a duplicate. */
     const int n = BF_NEARDUP_BUCKET_CAP + 6;
     bf_neardup_sig_t sig = {.asset = 42, .shingles = 1};
-    char first_bucket[128] = "";
+    char first_field[64] = "";
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < BF_NEARDUP_HASHES; k++)
             sig.slot[k] = k < p.rows ? (uint32_t)k : (uint32_t)(i * 1000 + k);
@@ -571,7 +645,8 @@ static void test_hot_bucket_keeps_only_the_newest_reports(void **state)
         snprintf(id, sizeof(id), "r-%d", i);
         bf_neardup_request_t req;
         bf_neardup_request_init(&req, &p, "bf:", TTL_S, id, &sig);
-        snprintf(first_bucket, sizeof(first_bucket), "%s", req.argv[3]);
+        /* EVAL, script, numkeys, the record key, ARGV 1 .. 12, band 0 */
+        snprintf(first_field, sizeof(first_field), "%s", req.argv[16]);
         redisReply *reply =
             redisCommandArgv(r->c, req.argc, (const char **)req.argv, req.argvlen);
         bf_neardup_request_free(&req);
@@ -582,7 +657,9 @@ static void test_hot_bucket_keeps_only_the_newest_reports(void **state)
         if (i > 0) /* the best candidate shares exactly band 0 */
             assert_true(a.similarity == (double)p.rows / BF_NEARDUP_HASHES);
     }
-    redisReply *ids = redisCommand(r->c, "LRANGE %s 0 -1", first_bucket);
+    char key[128];
+    bucket_hash(r, key, sizeof(key));
+    redisReply *ids = bucket_ids(r, key, first_field);
     assert_int_equal(ids->elements, BF_NEARDUP_BUCKET_CAP);
     char newest[16];
     snprintf(newest, sizeof(newest), "r-%d", n - 1);
@@ -718,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_same_template_for_another_component_is_original),
         cmocka_unit_test(test_unrelated_report_on_same_asset_is_original),
         cmocka_unit_test(test_redelivered_original_is_not_its_own_duplicate),
+        cmocka_unit_test(test_original_is_found_in_the_last_generation_not_before),
         cmocka_unit_test(test_two_near_duplicates_racing_make_one_original),
         cmocka_unit_test(test_hot_bucket_keeps_only_the_newest_reports),
         cmocka_unit_test(test_async_check_on_the_loop),
