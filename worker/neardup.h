@@ -40,10 +40,11 @@
  * long report says "present" more often: the gate then lets more through,
  * never fewer.
  *
- * MinHash: each shingle is hashed with FNV-1a 64; slot i keeps the minimum
- * over shingles of the high 32 bits of splitmix64(hash ^ seed_i), where the
- * seeds are a fixed splitmix64 sequence, so signatures are the same on
- * every worker, run and platform.
+ * MinHash: each shingle is hashed (FNV-1a 64 per word, splitmix64 over the
+ * words); slot i keeps the minimum over shingles of the high 32 bits of
+ * mul_i * hash + add_i (mod 2^64, mul_i odd), where mul_i and add_i are a
+ * fixed splitmix64 sequence, so signatures are the same on every worker,
+ * run and platform.
  *
  * The asset gate: the asset is normalised (lower case, scheme, user info,
  * "www.", default port, query, fragment and trailing "/" dropped) and
@@ -59,8 +60,11 @@
  *                                  first, at most BF_NEARDUP_BUCKET_CAP;
  *                                  expires at the end of the next
  *                                  generation (EXPIREAT)
- *   bf:nd:{<asset>}:s:<report_id>   the report's signature, word filter and
+ *   bf:nd:{<asset>}:r:<report_id>   the report's signature, word filter and
  *                                  title words (about 1.6 KB), EX the TTL
+ *                                  (":s:" before 2026-12-03, with another
+ *                                  MinHash family: a new name, so the two
+ *                                  are never compared)
  * A check reads its buckets in this generation's hash and the last one's,
  * so an original is found for the dedup TTL whatever the generation
  * boundary (its record outlives no entry that names it by more than that).

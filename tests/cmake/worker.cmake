@@ -32,6 +32,8 @@ set_tests_properties(integration.worker_chaos PROPERTIES TIMEOUT 900 LABELS "int
 bf_integration_test(worker_cvss)
 add_dependencies(test_worker_cvss bountyfleet-worker bountyfleet-aisim)
 bf_integration_test(neardup_worker)
+# It checks the published similarity against the worker's own estimate.
+target_link_libraries(test_neardup_worker PRIVATE bfworker)
 # The worker reads all three framings (Confluent via the registry).
 bf_integration_test(worker_framings)
 # A Schema Registry outage delays Confluent reports, never dead-letters them.
