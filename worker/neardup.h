@@ -66,8 +66,9 @@
  *                                  MinHash family: a new name, so the two
  *                                  are never compared)
  * A check reads its buckets in this generation's hash and the last one's,
- * so an original is found for the dedup TTL whatever the generation
- * boundary (its record outlives no entry that names it by more than that).
+ * so an original is found for as long as its record lives (the TTL),
+ * whatever the generation boundary; an entry that outlives its record is
+ * skipped.
  * One hash holds every report of its asset of a generation (18 fields per
  * report at 0.7): Redis frees a large one in the foreground when it
  * expires unless lazyfree-lazy-expire is yes (docker-compose.yml sets it).
@@ -179,7 +180,8 @@ bool bf_neardup_is_duplicate(const bf_neardup_params_t *p, const bf_neardup_sig_
 extern const char bf_neardup_script[];
 
 /**
- * One EVAL of the script, as an argument vector (owned strings). Built by
+ * One EVAL of the script, as an argument vector: owned strings but for
+ * argv[1], bf_neardup_script itself (read-only). Built by
  * bf_neardup_request_init(), freed by bf_neardup_request_free().
  */
 typedef struct bf_neardup_request_s {
