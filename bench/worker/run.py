@@ -58,7 +58,7 @@ import threading
 import time
 import urllib.request
 
-from confluent_kafka import Consumer
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -150,16 +150,25 @@ class Counter(threading.Thread):
     """Reads a results topic from the beginning: count, arrival times of
     the first and the last result, and the statuses of JSON results."""
 
-    def __init__(self, brokers, topic, want):
+    def __init__(self, brokers, topic, want, fetch_wait_ms):
         super().__init__(daemon=True)
+        # fetch.wait.max.ms as the programs' own consumers: at librdkafka's
+        # default (500 ms) the dev broker held the fetch that found the
+        # topic caught up for all of it, so the last results were counted
+        # ~0.5 s after they arrived, which made a 1.6 s run look like 2.1.
         self.c = Consumer({"bootstrap.servers": brokers,
                            "group.id": "bench-counter-" + topic,
                            "auto.offset.reset": "earliest",
-                           "enable.auto.commit": False})
+                           "enable.auto.commit": False,
+                           "fetch.wait.max.ms": fetch_wait_ms})
         self.c.subscribe([topic])
         self.want = want
         self.count = 0
         self.first = self.last = None
+        # The records' own timestamps (CreateTime: when the program handed
+        # each result to its producer), a clock the reader's fetches do not
+        # move: the span from the first to the last is the program's pace.
+        self.ts_first = self.ts_last = None
         self.statuses = {}
         self.on_first = None
         self.done = threading.Event()
@@ -177,6 +186,10 @@ class Counter(threading.Thread):
                     if self.on_first:
                         self.on_first()
                 self.last = now
+                kind, ts = m.timestamp()
+                if kind != TIMESTAMP_NOT_AVAILABLE:
+                    self.ts_first = ts if self.ts_first is None else min(self.ts_first, ts)
+                    self.ts_last = ts if self.ts_last is None else max(self.ts_last, ts)
                 v = m.value() or b""
                 if v[:1] == b"{":
                     # The status without parsing the whole result: the
@@ -341,7 +354,7 @@ def main():
                         topic, "--dlq-topic", "bench.dlq", "--in-flight",
                         str(args.in_flight), "--fetch-wait-ms", str(args.fetch_wait_ms),
                         "--ready-file", os.path.join(tmp, f"ready-{prog}-{r}")]
-            counter = Counter(brokers, topic, args.reports)
+            counter = Counter(brokers, topic, args.reports, args.fetch_wait_ms)
             others = {"simulator": aisim, "redis": redis, "broker": broker}
             marks = {}
             proc = Proc(f"{prog}-{r}", argv, tmp, env=env)
@@ -405,6 +418,9 @@ def main():
                 n = counter.count - 1
                 line["seconds"] = round(secs, 3)
                 line["reports_per_s"] = round(n / secs, 1)
+                if counter.ts_last is not None and counter.ts_last > counter.ts_first:
+                    line["reports_per_s_produced"] = round(
+                        1000 * n / (counter.ts_last - counter.ts_first), 1)
                 line["cpu_ms_per_report"] = {
                     k: round(1000 * (marks["last"][k] - marks["first"][k]) / n, 4)
                     for k in marks["last"]}
@@ -417,11 +433,18 @@ def main():
             line["rss_max_mb"] = round(rss_peak_mb(proc.pid), 1)
             if prog == "worker":
                 try:
-                    text = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
-                    line["statuses"] = {
-                        re.search(r'status="([^"]+)"', k).group(1): int(v)
-                        for k, v in metric_values(
-                            text, "bountyfleet_reports_validated_total").items()}
+                    # The worker counts a status when Kafka's acknowledgement
+                    # reaches it, which can be after the reader has the
+                    # record: wait (2 s at most) for the last few.
+                    for _ in range(20):
+                        text = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
+                        line["statuses"] = {
+                            re.search(r'status="([^"]+)"', k).group(1): int(v)
+                            for k, v in metric_values(
+                                text, "bountyfleet_reports_validated_total").items()}
+                        if sum(line["statuses"].values()) >= counter.count:
+                            break
+                        time.sleep(0.1)
                     line["peak_in_flight"] = peak_in_flight
                     for q in (0.5, 0.99):
                         line[f"overhead_p{int(q * 100)}_s"] = histogram_quantile(
