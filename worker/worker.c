@@ -36,8 +36,16 @@
  * otherwise: often enough for a 15 s scrape, and the JSON of one client
  * with a few dozen partitions parses in well under a millisecond. */
 #define STATISTICS_INTERVAL_MS "5000"
-/* Most prefetched report bytes (KiB) librdkafka keeps, unless -X says. */
-#define CONSUMER_PREFETCH_KBYTES "8192"
+/* Most prefetched report bytes (KiB) librdkafka keeps, unless -X says.
+ * It must hold more than a second of work at full speed: librdkafka 2.0
+ * (Debian's) looks at a partition whose queue went over this again only
+ * when its broker thread wakes, at most a second later (2.3 made that
+ * fetch.queue.backoff.ms), so a worker that drains the queue faster sits
+ * idle for the rest of that second. At 8 MiB the worker ran at 8 MiB of
+ * reports a second, whatever its cap (4,800 synthetic reports/s of
+ * ~1.7 KB, BENCHMARKS.md "Worker"); 32 MiB is 2 - 3 s at 7,000/s of the
+ * shared data's 2 KB reports. */
+#define CONSUMER_PREFETCH_KBYTES "32768"
 
 static void begin_stop(bf_worker_t *w, const char *why)
 {
@@ -321,8 +329,8 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
         bf_kafka_conf_default(conf, props, "auto.commit.interval.ms", "1000", errstr,
                               errstr_size) ||
         /* Prefetch: librdkafka's default (64 MiB) holds tens of thousands
-         * of reports that wait anyway (the cap decides what runs); 8 MiB
-         * is a few seconds of work at full speed, and RSS stays bounded. */
+         * of reports that wait anyway (the cap decides what runs); half of
+         * it keeps RSS lower and still the worker busy (see above). */
         bf_kafka_conf_default(conf, props, "queued.max.messages.kbytes",
                               CONSUMER_PREFETCH_KBYTES, errstr, errstr_size) ||
         bf_kafka_conf_default(conf, props, "statistics.interval.ms",
