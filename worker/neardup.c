@@ -308,8 +308,21 @@ typedef struct sig_builder_s {
  * shingles: Dietzfelbinger's multiply-add-shift, one multiply per slot.
  * The shingle hash h is already a splitmix64 output (window_hash), so the
  * family needs no mixing of its own; splitmix64 per slot took two
- * multiplies and three shifts, and was 3/4 of a signature's time. */
-static void add_shingle(sig_builder_t *b, uint64_t h)
+ * multiplies and three shifts, and was 3/4 of a signature's time.
+ *
+ * So the loop is 128 independent multiply-add-shift-min lanes. GCC builds it also for
+ * AVX-512 (vpmullq: eight 64-bit multiplies at once) and AVX2 and picks one for the CPU
+ * at load time (target_clones, an ifunc); the arithmetic, and so every signature, is the
+ * same. The sanitizer and fuzz builds keep the portable loop. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) &&                   \
+    !defined(__SANITIZE_ADDRESS__)
+#define SIGNATURE_CLONES                                                                 \
+    __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define SIGNATURE_CLONES
+#endif
+
+SIGNATURE_CLONES static void add_shingle(sig_builder_t *b, uint64_t h)
 {
     uint32_t *slot = b->sig->slot;
     for (int i = 0; i < BF_NEARDUP_HASHES; i++) {
