@@ -313,9 +313,10 @@ typedef struct sig_builder_s {
  * So the loop is 128 independent multiply-add-shift-min lanes. GCC builds it also for
  * AVX-512 (vpmullq: eight 64-bit multiplies at once) and AVX2 and picks one for the CPU
  * at load time (target_clones, an ifunc); the arithmetic, and so every signature, is the
- * same. The sanitizer and fuzz builds keep the portable loop. */
+ * same. The AddressSanitizer, ThreadSanitizer and fuzz (clang) builds keep the
+ * portable loop. */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) &&                   \
-    !defined(__SANITIZE_ADDRESS__)
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define SIGNATURE_CLONES                                                                 \
     __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else

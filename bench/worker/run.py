@@ -58,7 +58,7 @@ import threading
 import time
 import urllib.request
 
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer
+from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -153,9 +153,9 @@ class Counter(threading.Thread):
     def __init__(self, brokers, topic, want, fetch_wait_ms):
         super().__init__(daemon=True)
         # fetch.wait.max.ms as the programs' own consumers: at librdkafka's
-        # default (500 ms) the dev broker held the fetch that found the
-        # topic caught up for all of it, so the last results were counted
-        # ~0.5 s after they arrived, which made a 1.6 s run look like 2.1.
+        # default (500 ms) the dev broker held a fetch that found the topic
+        # caught up for all of it, so the first or the last results could
+        # be counted up to 0.5 s late: a ~2 s run measured 1.4 - 2.1 s.
         self.c = Consumer({"bootstrap.servers": brokers,
                            "group.id": "bench-counter-" + topic,
                            "auto.offset.reset": "earliest",
@@ -169,6 +169,7 @@ class Counter(threading.Thread):
         # each result to its producer), a clock the reader's fetches do not
         # move: the span from the first to the last is the program's pace.
         self.ts_first = self.ts_last = None
+        self.ts_count = 0
         self.statuses = {}
         self.on_first = None
         self.done = threading.Event()
@@ -187,7 +188,8 @@ class Counter(threading.Thread):
                         self.on_first()
                 self.last = now
                 kind, ts = m.timestamp()
-                if kind != TIMESTAMP_NOT_AVAILABLE:
+                if kind == TIMESTAMP_CREATE_TIME:
+                    self.ts_count += 1
                     self.ts_first = ts if self.ts_first is None else min(self.ts_first, ts)
                     self.ts_last = ts if self.ts_last is None else max(self.ts_last, ts)
                 v = m.value() or b""
@@ -418,9 +420,9 @@ def main():
                 n = counter.count - 1
                 line["seconds"] = round(secs, 3)
                 line["reports_per_s"] = round(n / secs, 1)
-                if counter.ts_last is not None and counter.ts_last > counter.ts_first:
+                if counter.ts_count > 1 and counter.ts_last > counter.ts_first:
                     line["reports_per_s_produced"] = round(
-                        1000 * n / (counter.ts_last - counter.ts_first), 1)
+                        1000 * (counter.ts_count - 1) / (counter.ts_last - counter.ts_first), 1)
                 line["cpu_ms_per_report"] = {
                     k: round(1000 * (marks["last"][k] - marks["first"][k]) / n, 4)
                     for k in marks["last"]}
@@ -432,19 +434,31 @@ def main():
                     for k in marks["last"]}
             line["rss_max_mb"] = round(rss_peak_mb(proc.pid), 1)
             if prog == "worker":
-                try:
-                    # The worker counts a status when Kafka's acknowledgement
-                    # reaches it, which can be after the reader has the
-                    # record: wait (2 s at most) for the last few.
-                    for _ in range(20):
+                # The worker counts a status when Kafka's acknowledgement
+                # reaches it, which can be after the reader has the record:
+                # read again (2 s at most) for the last few, keeping the last
+                # answer that came.
+                text = None
+                for _ in range(20):
+                    try:
                         text = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
-                        line["statuses"] = {
-                            re.search(r'status="([^"]+)"', k).group(1): int(v)
-                            for k, v in metric_values(
-                                text, "bountyfleet_reports_validated_total").items()}
-                        if sum(line["statuses"].values()) >= counter.count:
-                            break
+                    except OSError:
                         time.sleep(0.1)
+                        continue
+                    statuses = {}
+                    for k, v in metric_values(
+                            text, "bountyfleet_reports_validated_total").items():
+                        label = re.search(r'status="([^"]+)"', k)
+                        if label:
+                            statuses[label.group(1)] = int(v)
+                    line["statuses"] = statuses
+                    line["statuses_complete"] = sum(statuses.values()) >= counter.count
+                    if line["statuses_complete"]:
+                        break
+                    time.sleep(0.1)
+                try:
+                    if text is None:
+                        raise OSError("no answer from the worker's /metrics")
                     line["peak_in_flight"] = peak_in_flight
                     for q in (0.5, 0.99):
                         line[f"overhead_p{int(q * 100)}_s"] = histogram_quantile(
