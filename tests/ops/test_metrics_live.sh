@@ -30,6 +30,13 @@ KAFKA_BROKERS=$BROKERS METRICS_ADDR="127.0.0.1:$APORT" \
     start autoscaler "$BIN/bountyfleet-autoscaler" --actuator none --interval 1
 wait_http "http://127.0.0.1:$WPORT/healthz"
 wait_http "http://127.0.0.1:$APORT/healthz"
-sleep 2 # one autoscaler decision
+# Some families appear with the autoscaler's first decision: wait for one
+# (a counted action) rather than for a fixed time, which a loaded machine
+# (the sanitizer stage) can overrun.
+decided() {
+    curl -fsS "http://127.0.0.1:$APORT/metrics" 2>/dev/null |
+        grep -q '^bountyfleet_autoscaler_decisions_total{.*} [1-9]'
+}
+wait_until 60 decided || fail "the autoscaler made no decision in 60 s"
 "$ROOT/ops/check-metrics-live" "http://127.0.0.1:$WPORT/metrics" "http://127.0.0.1:$APORT/metrics" ||
     fail "live daemons lack metrics the rules or the dashboard use"
