@@ -44,7 +44,9 @@
  * idle for the rest of that second. At 8 MiB the worker ran at 8 MiB of
  * reports a second, whatever its cap (4,800 synthetic reports/s of
  * ~1.7 KB, BENCHMARKS.md "Worker"); 32 MiB is 2 - 3 s at 7,000/s of the
- * shared data's 2 KB reports. */
+ * shared data's 2 KB reports, and half of librdkafka's own default (64
+ * MiB), which holds tens of thousands of reports that wait anyway (the
+ * cap decides what runs). */
 #define CONSUMER_PREFETCH_KBYTES "32768"
 
 static void begin_stop(bf_worker_t *w, const char *why)
@@ -328,9 +330,7 @@ bf_worker_t *bf_worker_new(const bf_worker_config_t *cfg, const bf_kprops_t *pro
                               "cooperative-sticky", errstr, errstr_size) ||
         bf_kafka_conf_default(conf, props, "auto.commit.interval.ms", "1000", errstr,
                               errstr_size) ||
-        /* Prefetch: librdkafka's default (64 MiB) holds tens of thousands
-         * of reports that wait anyway (the cap decides what runs); half of
-         * it keeps RSS lower and still the worker busy (see above). */
+        /* Prefetch: see CONSUMER_PREFETCH_KBYTES. */
         bf_kafka_conf_default(conf, props, "queued.max.messages.kbytes",
                               CONSUMER_PREFETCH_KBYTES, errstr, errstr_size) ||
         bf_kafka_conf_default(conf, props, "statistics.interval.ms",

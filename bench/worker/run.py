@@ -19,7 +19,9 @@ turn, --rounds times, alternating the order (worker, peer, peer, worker,
 
 A run is measured from its first result to its last, as the results arrive
 on its results topic (read here), so start-up and the group join are left
-out the same way for both: reports/s = (results - 1) / that time, and the
+out the same way for both: reports/s = (results - 1) / that time
+(reports_per_s_produced: the same from the results' own CreateTime, a pace
+the reader's fetching cannot move), and the
 CPU time (user + system, all threads, /proc/PID/stat) each process spent in
 it, per report: the program ("consumer"), the simulator, Redis and the
 broker. rss_max_mb is the program's peak resident set (VmHWM).
@@ -31,12 +33,14 @@ call) is read from its /metrics at the end. The publisher starts once the
 program owns its partitions (the worker's /readyz, the peer's ready file),
 so no backlog from the group join is in the numbers.
 
-Both consumers run with fetch.wait.max.ms = --fetch-wait-ms (10): the dev
+Both consumers and the reader run with fetch.wait.max.ms = --fetch-wait-ms (10): the dev
 broker is librdkafka's mock cluster, which holds a fetch that finds no new
 data for the whole fetch.wait.max.ms (500 ms by default) instead of
 answering as soon as data arrives, as Kafka does. At a rate, reports then
 came in bursts of up to half a second, and every Redis round trip and
-stage measured that burst's queue (Redis p50 5 ms at 300/s; 0.5 ms now).
+stage measured that burst's queue (Redis p50 5 ms at 300/s; 0.5 ms now),
+and the reader counted the first or the last results of a run up to 0.5 s
+late (a ~2 s run measured 1.4 - 2.1 s).
 
 Prints one JSON line per run, then one summary line with the medians per
 program and the ratios: of the two medians, and the median of each
@@ -148,14 +152,12 @@ class Proc:
 
 class Counter(threading.Thread):
     """Reads a results topic from the beginning: count, arrival times of
-    the first and the last result, and the statuses of JSON results."""
+    the first and the last result, the earliest and latest CreateTime, and
+    the statuses of JSON results."""
 
     def __init__(self, brokers, topic, want, fetch_wait_ms):
         super().__init__(daemon=True)
-        # fetch.wait.max.ms as the programs' own consumers: at librdkafka's
-        # default (500 ms) the dev broker held a fetch that found the topic
-        # caught up for all of it, so the first or the last results could
-        # be counted up to 0.5 s late: a ~2 s run measured 1.4 - 2.1 s.
+        # fetch.wait.max.ms as the programs' own consumers (see the top).
         self.c = Consumer({"bootstrap.servers": brokers,
                            "group.id": "bench-counter-" + topic,
                            "auto.offset.reset": "earliest",
@@ -165,9 +167,7 @@ class Counter(threading.Thread):
         self.want = want
         self.count = 0
         self.first = self.last = None
-        # The records' own timestamps (CreateTime: when the program handed
-        # each result to its producer), a clock the reader's fetches do not
-        # move: the span from the first to the last is the program's pace.
+        # The span of the records' CreateTime: the program's own pace.
         self.ts_first = self.ts_last = None
         self.ts_count = 0
         self.statuses = {}
@@ -248,7 +248,7 @@ def main():
     ap.add_argument("--latency-ms", type=float, default=0)
     ap.add_argument("--near-dup", choices=("off", "on"), default="off")
     ap.add_argument("--fetch-wait-ms", type=int, default=10,
-                    help="both consumers' fetch.wait.max.ms: the dev broker (librdkafka's "
+                    help="both consumers' and the reader's fetch.wait.max.ms: the dev broker (librdkafka's "
                          "mock cluster) holds a fetch that finds no data for all of it "
                          "rather than answering when data arrives, as Kafka does")
     ap.add_argument("--publish-linger-ms", type=int, default=20,
