@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,6 +554,46 @@ static size_t record_encode(const bf_neardup_sig_t *sig, char **out)
     return len;
 }
 
+/* Appends one NUL-ended argument to the request's block (sized for all
+ * of them by bf_neardup_request_init) and points the next argv at it. */
+static void add_arg(bf_neardup_request_t *req, int *a, size_t *used, size_t size,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void add_arg(bf_neardup_request_t *req, int *a, size_t *used, size_t size,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(req->block + *used, size - *used, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= size - *used)
+        abort(); /* a programming error: the block's size is wrong */
+    req->argv[*a] = req->block + *used;
+    req->argvlen[(*a)++] = (size_t)n;
+    *used += (size_t)n + 1;
+}
+
+/* "<band>:<16 hex digits>", the field of a band's bucket. */
+static void add_band_field(bf_neardup_request_t *req, int *a, size_t *used, int band,
+                           uint64_t h)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *p = req->block + *used, *start = p;
+    char digits[12];
+    int nd = 0;
+    do
+        digits[nd++] = (char)('0' + band % 10);
+    while ((band /= 10) > 0);
+    while (nd)
+        *p++ = digits[--nd];
+    *p++ = ':';
+    for (int shift = 60; shift >= 0; shift -= 4)
+        *p++ = hex[(h >> shift) & 0xf];
+    *p = '\0';
+    req->argv[*a] = start;
+    req->argvlen[(*a)++] = (size_t)(p - start);
+    *used += (size_t)(p - start) + 1;
+}
+
 void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_t *p,
                              const char *key_prefix, int64_t ttl_s, const char *report_id,
                              const bf_neardup_sig_t *sig)
@@ -560,41 +601,43 @@ void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_
     req->argc = 3 + 1 + 12 + p->bands;
     req->argv = bf_calloc((size_t)req->argc, sizeof(char *));
     req->argvlen = bf_calloc((size_t)req->argc, sizeof(size_t));
+    /* One block for every argument but the script and the record: the
+     * prefix three times, the id twice, 20 digits for each number, a band
+     * field's index, colon and 16 digits. */
+    size_t size = 3 * strlen(key_prefix) + 2 * strlen(report_id) + 3 * 32 + 12 * 24 +
+                  (size_t)p->bands * 32;
+    req->block = bf_malloc(size);
     unsigned long long asset = (unsigned long long)sig->asset;
+    size_t used = 0;
     int a = 0;
-    req->argv[a++] = bf_strdup("EVAL");
+    add_arg(req, &a, &used, size, "EVAL");
     /* Borrowed, not copied: 3.5 KB a report, and the Redis client only
      * compares it with the scripts it knows (it goes as EVALSHA). */
-    req->argv[a++] = (char *)bf_neardup_script;
-    req->argv[a++] = bf_strdup("1");
-    req->argv[a++] = bf_asprintf("%snd:{%016llx}:r:%s", key_prefix, asset, report_id);
-    req->argv[a++] = bf_strdup(report_id);
-    req->argv[a++] = bf_asprintf("%lld", (long long)ttl_s);
-    req->argvlen[a] = record_encode(sig, &req->argv[a]);
-    a++;
-    req->argv[a++] = bf_asprintf("%d", p->min_equal);
-    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_BUCKET_CAP);
-    req->argv[a++] = bf_asprintf("%snd:{%016llx}:r:", key_prefix, asset);
-    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_MAX_CANDIDATES);
-    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_MAX_TITLE_MISSING);
-    req->argv[a++] = bf_asprintf("%d", 4 * BF_NEARDUP_HASHES);
-    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_FILTER_BITS / 8);
-    req->argv[a++] = bf_asprintf("%d", BF_NEARDUP_FILTER_PROBES);
-    req->argv[a++] = bf_asprintf("%snd:{%016llx}:g", key_prefix, asset);
+    req->argv[a] = (char *)bf_neardup_script;
+    req->argvlen[a++] = sizeof(bf_neardup_script) - 1;
+    add_arg(req, &a, &used, size, "1");
+    add_arg(req, &a, &used, size, "%snd:{%016llx}:r:%s", key_prefix, asset, report_id);
+    add_arg(req, &a, &used, size, "%s", report_id);
+    add_arg(req, &a, &used, size, "%lld", (long long)ttl_s);
+    req->argvlen[a] = record_encode(sig, &req->record);
+    req->argv[a++] = req->record;
+    add_arg(req, &a, &used, size, "%d", p->min_equal);
+    add_arg(req, &a, &used, size, "%d", BF_NEARDUP_BUCKET_CAP);
+    add_arg(req, &a, &used, size, "%snd:{%016llx}:r:", key_prefix, asset);
+    add_arg(req, &a, &used, size, "%d", BF_NEARDUP_MAX_CANDIDATES);
+    add_arg(req, &a, &used, size, "%d", BF_NEARDUP_MAX_TITLE_MISSING);
+    add_arg(req, &a, &used, size, "%d", 4 * BF_NEARDUP_HASHES);
+    add_arg(req, &a, &used, size, "%d", BF_NEARDUP_FILTER_BITS / 8);
+    add_arg(req, &a, &used, size, "%d", BF_NEARDUP_FILTER_PROBES);
+    add_arg(req, &a, &used, size, "%snd:{%016llx}:g", key_prefix, asset);
     for (int band = 0; band < p->bands; band++)
-        req->argv[a++] =
-            bf_asprintf("%d:%016llx", band,
-                        (unsigned long long)bf_neardup_band_hash(sig, band, p->rows));
-    for (int i = 0; i < req->argc; i++)
-        if (!req->argvlen[i])
-            req->argvlen[i] = strlen(req->argv[i]);
+        add_band_field(req, &a, &used, band, bf_neardup_band_hash(sig, band, p->rows));
 }
 
 void bf_neardup_request_free(bf_neardup_request_t *req)
 {
-    for (int i = 0; req->argv && i < req->argc; i++)
-        if (req->argv[i] != bf_neardup_script)
-            free(req->argv[i]);
+    free(req->block);
+    free(req->record);
     free(req->argv);
     free(req->argvlen);
     memset(req, 0, sizeof(*req));

@@ -180,14 +180,16 @@ bool bf_neardup_is_duplicate(const bf_neardup_params_t *p, const bf_neardup_sig_
 extern const char bf_neardup_script[];
 
 /**
- * One EVAL of the script, as an argument vector: owned strings but for
- * argv[1], bf_neardup_script itself (read-only). Built by
+ * One EVAL of the script, as an argument vector: argv[1] is
+ * bf_neardup_script itself (read-only), the record is in @c record and
+ * every other argument in @c block (NUL-ended). Built by
  * bf_neardup_request_init(), freed by bf_neardup_request_free().
  */
 typedef struct bf_neardup_request_s {
     int argc;
     char **argv;
     size_t *argvlen;
+    char *block, *record;
 } bf_neardup_request_t;
 
 /**
