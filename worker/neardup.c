@@ -293,16 +293,36 @@ static uint64_t asset_hash(const char *asset)
     return fnv1a(FNV_OFFSET, norm, strlen(norm));
 }
 
-/* Words English write-ups are made of whatever they say; sorted. */
-static const char *const stop_words[] = {
-    "a",  "an",  "and", "are",  "as",   "at",   "be",  "by",   "for", "from",
-    "i",  "in",  "is",  "it",   "of",   "on",   "or",  "that", "the", "this",
-    "to", "was", "we",  "were", "will", "with", "you", "your",
+/* Words English write-ups are made of whatever they say: a, an, and, are,
+ * as, at, be, by, for, from, i, in, is, it, of, on, or, that, the, this,
+ * to, was, we, were, will, with, you, your. Each is its bytes in a uint32
+ * (first byte lowest), so a word of up to four bytes is looked up with
+ * integer compares; bsearch and strcmp were a tenth of a signature. */
+#define SW(a, b, c, d)                                                                   \
+    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+static const uint32_t stop_words[] = {
+    SW('a', 0, 0, 0),       SW('a', 'n', 0, 0),     SW('a', 'n', 'd', 0),
+    SW('a', 'r', 'e', 0),   SW('a', 's', 0, 0),     SW('a', 't', 0, 0),
+    SW('b', 'e', 0, 0),     SW('b', 'y', 0, 0),     SW('f', 'o', 'r', 0),
+    SW('f', 'r', 'o', 'm'), SW('i', 0, 0, 0),       SW('i', 'n', 0, 0),
+    SW('i', 's', 0, 0),     SW('i', 't', 0, 0),     SW('o', 'f', 0, 0),
+    SW('o', 'n', 0, 0),     SW('o', 'r', 0, 0),     SW('t', 'h', 'a', 't'),
+    SW('t', 'h', 'e', 0),   SW('t', 'h', 'i', 's'), SW('t', 'o', 0, 0),
+    SW('w', 'a', 's', 0),   SW('w', 'e', 0, 0),     SW('w', 'e', 'r', 'e'),
+    SW('w', 'i', 'l', 'l'), SW('w', 'i', 't', 'h'), SW('y', 'o', 'u', 0),
+    SW('y', 'o', 'u', 'r'),
 };
+#undef SW
 
-static int cmp_word(const void *key, const void *elem)
+static bool is_stop_word(const char *word, size_t len)
 {
-    return strcmp(key, *(const char *const *)elem);
+    uint32_t key = 0;
+    for (size_t i = 0; i < len; i++)
+        key |= (uint32_t)(unsigned char)word[i] << (8 * i);
+    for (size_t i = 0; i < sizeof(stop_words) / sizeof(stop_words[0]); i++)
+        if (stop_words[i] == key)
+            return true;
+    return false;
 }
 
 /* The signature being built: the last words' hashes for the shingle. */
@@ -408,14 +428,8 @@ static void take_word(sig_builder_t *b, const char *word, size_t len)
         add_word(b, "#", 1);
         return;
     }
-    if (len <= 4) {
-        char key[5];
-        memcpy(key, word, len);
-        key[len] = '\0';
-        if (bsearch(key, stop_words, sizeof(stop_words) / sizeof(stop_words[0]),
-                    sizeof(stop_words[0]), cmp_word))
-            return;
-    }
+    if (len <= 4 && is_stop_word(word, len))
+        return;
     add_word(b, word, len);
 }
 
