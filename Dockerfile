@@ -23,7 +23,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config librdkafka-dev libcurl4-openssl-dev \
         libavro-dev libjansson-dev libhiredis-dev libuv1-dev libmicrohttpd-dev \
-        libssl-dev \
+        libmimalloc-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -49,7 +49,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         ca-certificates curl kcat \
         librdkafka1 libcurl4 libavro23 libjansson4 libhiredis0.14 libuv1 \
-        libmicrohttpd12 libssl3 \
+        libmicrohttpd12 libmimalloc2.0 libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 bountyfleet \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \

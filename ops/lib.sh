@@ -6,7 +6,7 @@ BF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Debian packages the build, the tests and the demo need.
 BF_PACKAGES="build-essential cmake pkg-config librdkafka-dev libcurl4-openssl-dev
 libavro-dev libjansson-dev libhiredis-dev libcmocka-dev libuv1-dev libmicrohttpd-dev
-libssl-dev redis-server redis-tools kcat jq curl perl bc clang-format"
+libmimalloc-dev libssl-dev redis-server redis-tools kcat jq curl perl bc clang-format"
 # What only ops/test needs on top (see ops/test).
 BF_TEST_PACKAGES="prometheus clang docker-compose python3-yaml python3-avro
 python3-confluent-kafka python3-requests python3-jsonschema chromium"
