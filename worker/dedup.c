@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -113,12 +114,20 @@ static void char_map_init(void)
     }
 }
 
+/* "https://" in any case at @p p (strncasecmp's answer, without a call
+ * for every 'h' of the text; a NUL stops it like any other mismatch). */
+static bool at_https(const unsigned char *p)
+{
+    return (p[0] | 0x20) == 'h' && (p[1] | 0x20) == 't' && (p[2] | 0x20) == 't' &&
+           (p[3] | 0x20) == 'p' && (p[4] | 0x20) == 's' && p[5] == ':' && p[6] == '/' &&
+           p[7] == '/';
+}
+
 static void norm_text(norm_t *n, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        if ((*p == 'h' || *p == 'H') &&
-            strncasecmp((const char *)p, "https://", 8) == 0) {
+        if (at_https(p)) {
             emit(n, "http://", 7);
             p += 8;
             continue;
@@ -127,8 +136,14 @@ static void norm_text(norm_t *n, const char *s)
         if (m == CH_SPACE) {
             n->pending_space = n->started;
         } else if (m != CH_DROP) {
-            char lc = (char)m;
-            emit(n, &lc, 1);
+            if (n->len + 2 > sizeof(n->buf))
+                flush(n);
+            if (n->pending_space) {
+                n->buf[n->len++] = ' ';
+                n->pending_space = 0;
+            }
+            n->buf[n->len++] = (char)m;
+            n->started = 1;
         }
     }
 }

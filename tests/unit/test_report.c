@@ -503,6 +503,55 @@ static void test_json_text_is_what_jansson_writes(void **unused)
     assert_true(samples >= 400);
 }
 
+/* The escaper takes plain ASCII eight bytes at a time: a byte to stop at
+ * (each kind, and the plain bytes at the edges of the range) in every
+ * position of such a block, in strings of every length around it. */
+static void test_json_text_escapes_at_every_offset(void **unused)
+{
+    (void)unused;
+    static const char *const stops[] = {"\"",
+                                        "\\",
+                                        "/",
+                                        "\n",
+                                        "\x01",
+                                        "\x1f",
+                                        " ",
+                                        "~",
+                                        "\x7f",
+                                        "\xc3\xa9",
+                                        "\xf0\x9f\x90\x9b"};
+    for (size_t k = 0; k < sizeof(stops) / sizeof(stops[0]); k++) {
+        for (size_t len = 1; len <= 19; len++) {
+            for (size_t at = 0; at < len; at++) {
+                char text[64];
+                /* A leading letter: a field of white space alone is empty. */
+                size_t n = 1, sl = strlen(stops[k]);
+                text[0] = 'x';
+                for (size_t i = 0; i < len; i++) {
+                    if (i == at) {
+                        memcpy(text + n, stops[k], sl);
+                        n += sl;
+                    } else {
+                        text[n++] = (char)('a' + i % 26);
+                    }
+                }
+                text[n] = '\0';
+                json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s}", "report_id",
+                                      "r-1", "submitted_at", (json_int_t)SAMPLE_MS,
+                                      "program", "acme", "reporter", "x", "title", text,
+                                      "asset", "a", "description", text);
+                bf_report_t *r = NULL;
+                char errstr[256];
+                if (bf_report_from_json(o, &r, errstr, sizeof(errstr)) != BF_OK)
+                    fail_msg("%zu/%zu/%zu: %s", k, len, at, errstr);
+                json_decref(o);
+                assert_text_is_janssons(r);
+                bf_report_destroy(r);
+            }
+        }
+    }
+}
+
 /* A report made some other way than bf_report_from_json() may hold bytes
  * that are not UTF-8: no text then, rather than text jansson would not
  * have written. */
@@ -542,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_rfc3339_rejects_malformed_text),
         cmocka_unit_test(test_rfc3339_rejects_impossible_dates_and_offsets),
         cmocka_unit_test(test_json_text_is_what_jansson_writes),
+        cmocka_unit_test(test_json_text_escapes_at_every_offset),
         cmocka_unit_test(test_json_text_refuses_bytes_that_are_not_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
