@@ -95,43 +95,12 @@ static size_t utf8_length(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
-/* Does any byte of @p x equal @p c? (The classic zero-byte test on x ^ c:
- * exact as to whether one does, not as to which.) */
-static uint64_t has_byte(uint64_t x, unsigned char c)
-{
-    const uint64_t ones = 0x0101010101010101ULL;
-    uint64_t y = x ^ (ones * c);
-    return (y - ones) & ~y & (ones << 7);
-}
-
-size_t bf_json_plain_run(const char *text, size_t n, bool slash)
-{
-    const unsigned char *p = (const unsigned char *)text;
-    const uint64_t ones = 0x0101010101010101ULL, highs = ones << 7;
-    size_t run = 0;
-    for (; run + 8 <= n; run += 8) {
-        uint64_t x;
-        memcpy(&x, p + run, 8);
-        uint64_t stop = (x | ((x - ones * 0x20) & ~x)) & highs; /* >= 0x80 or < 0x20 */
-        stop |= has_byte(x, '"') | has_byte(x, '\\') | (slash ? has_byte(x, '/') : 0);
-        if (stop)
-            break;
-    }
-    while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' &&
-           p[run] != '\\' && !(slash && p[run] == '/'))
-        run++;
-    return run;
-}
-
 /* A string at c->p ('"'): check it and move past its closing quote. */
 static bool scan_string(cur_t *c)
 {
     const unsigned char *p = (const unsigned char *)c->p + 1;
     const unsigned char *end = (const unsigned char *)c->end;
     while (p < end) {
-        p += bf_json_plain_run((const char *)p, (size_t)(end - p), false);
-        if (p == end)
-            break;
         unsigned ch = *p;
         if (ch == '"') {
             c->p = (const char *)p + 1;
@@ -366,12 +335,9 @@ bool bf_json_scan(const char *text, size_t len, bf_json_view_t *root)
 
 /* ---- navigation over a checked text ------------------------------------ */
 
-/* Past the closing quote of the string at @p p ('"'), which a checked text
- * has before @p limit. */
-static const char *skip_string(const char *p, const char *limit)
+static const char *skip_string(const char *p)
 {
     for (p++;; p++) {
-        p += bf_json_plain_run(p, (size_t)(limit - p), false);
         if (*p == '\\')
             p++;
         else if (*p == '"')
@@ -386,14 +352,14 @@ static bf_json_view_t value_at(const char *p, const char *limit)
     char ch = *p;
     if (ch == '"') {
         v.kind = BF_JSON_STRING;
-        v.end = skip_string(p, limit);
+        v.end = skip_string(p);
     } else if (ch == '{' || ch == '[') {
         v.kind = ch == '{' ? BF_JSON_OBJECT : BF_JSON_ARRAY;
         size_t depth = 0;
         const char *q = p;
         for (; q < limit; q++) {
             if (*q == '"') {
-                q = skip_string(q, limit) - 1;
+                q = skip_string(q) - 1;
             } else if (*q == '{' || *q == '[') {
                 depth++;
             } else if (*q == '}' || *q == ']') {

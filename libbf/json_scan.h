@@ -51,14 +51,6 @@ typedef struct bf_json_view_s {
 } bf_json_view_t;
 
 /**
- * @brief How many of the @p n bytes at @p text are printable ASCII but '"'
- *        and '\\' (and '/' when @p slash): what a JSON string holds as it
- *        is, and what bf_json_escape() copies as it is. Eight bytes at a
- *        time while none of them is one to stop at.
- */
-size_t bf_json_plain_run(const char *text, size_t n, bool slash);
-
-/**
  * @brief Check @p len bytes of @p text as jansson's json_loadb() would.
  * @param root on success the top-level object or array
  * @returns true when the text is JSON jansson accepts.
