@@ -162,8 +162,8 @@ void bf_job_done(bf_job_t *j)
 
 /* A Redis round trip of the worker's (claims, results, published marks),
  * timed into bountyfleet_redis_request_duration_seconds. The near-duplicate
- * script (neardup.c) and the AI layer's answer cache send their commands
- * themselves and are not in that histogram. */
+ * script (neardup_script.c) and the AI layer's answer cache send their
+ * commands themselves and are not in that histogram. */
 typedef struct redis_call_s {
     bf_worker_t *w;
     bf_redis_cb *cb;

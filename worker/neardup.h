@@ -176,7 +176,7 @@ int bf_neardup_title_missing(const bf_neardup_sig_t *a, const bf_neardup_sig_t *
 bool bf_neardup_is_duplicate(const bf_neardup_params_t *p, const bf_neardup_sig_t *a,
                              const bf_neardup_sig_t *b);
 
-/** The Lua script (EVAL); see neardup.c for its KEYS and ARGV. */
+/** The Lua script (EVAL); see neardup_script.c for its KEYS and ARGV. */
 extern const char bf_neardup_script[];
 
 /**

@@ -1,6 +1,6 @@
 /*
  * test_neardup.c - near-duplicate signatures and the near-duplicate script
- * (worker/neardup.c).
+ * (worker/neardup.c, worker/neardup_script.c).
  *
  * The signature must call the same write-up 1.0 however it is dressed,
  * keep a re-worded one above the threshold and an unrelated one far below
