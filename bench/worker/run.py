@@ -240,7 +240,10 @@ def histogram_quantile(text, name, q, match=""):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"),
+                    help="the build directory whose bin/ has the worker to measure (the "
+                         "broker, simulator and producer come from it too when it has them, "
+                         "else from the repository's build)")
     ap.add_argument("--reports", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--programs", default="worker,peer")
@@ -291,6 +294,14 @@ def main():
             sys.exit("run.py: the peer needs " + ", ".join(missing) + ": apt-get install " +
                      " ".join("python3-" + m for m in missing))
     bin_dir = os.path.join(args.build, "bin")
+    if "worker" in programs and not os.path.exists(os.path.join(bin_dir, "bountyfleet-worker")):
+        sys.exit("run.py: no bountyfleet-worker in " + bin_dir)
+
+    def stack_program(name):
+        """The stack's programs from --build when it has them, else from the
+        repository's build: a build of the worker alone can be measured."""
+        path = os.path.join(bin_dir, name)
+        return path if os.path.exists(path) else os.path.join(ROOT, "build", "bin", name)
     tmp = tempfile.mkdtemp(prefix="bf-bench-worker.")
     procs = []
     try:
@@ -298,7 +309,7 @@ def main():
                 for p in (programs if r % 2 == 0 else programs[::-1])]
         topics = ["bench.reports", "bench.dlq", "bench.heartbeats"] + [
             f"bench.results.{p}.{r}" for r, p in runs]
-        broker = Proc("devbroker", [os.path.join(bin_dir, "bountyfleet-devbroker"),
+        broker = Proc("devbroker", [stack_program("bountyfleet-devbroker"),
                                     "-p", str(args.partitions), "-t", ",".join(topics)],
                       tmp, first_line=True)
         procs.append(broker)
@@ -308,7 +319,7 @@ def main():
                                "127.0.0.1", "--save", "", "--appendonly", "no"], tmp)
         procs.append(redis)
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        aisim = Proc("aisim", [os.path.join(bin_dir, "bountyfleet-aisim"), "--answers",
+        aisim = Proc("aisim", [stack_program("bountyfleet-aisim"), "--answers",
                                "fixed", "--latency-ms", str(args.latency_ms),
                                "--threads", str(args.aisim_threads), "--capture", "0",
                                "--max-reports", "0", "--idle-timeout", "0"],
@@ -320,7 +331,7 @@ def main():
                               capture_output=True).returncode == 0:
                 break
             time.sleep(0.05)
-        produce = [os.path.join(bin_dir, "bountyfleet-producer"), "-b", brokers, "-t",
+        produce = [stack_program("bountyfleet-producer"), "-b", brokers, "-t",
                    "bench.reports", "--synthetic", str(args.reports), "--seed", "7",
                    "--framing", "json", "-l", "warn"]
         if args.rate <= 0:
