@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "libbf/mem.h"
 
@@ -136,14 +135,8 @@ static void norm_text(norm_t *n, const char *s)
         if (m == CH_SPACE) {
             n->pending_space = n->started;
         } else if (m != CH_DROP) {
-            if (n->len + 2 > sizeof(n->buf))
-                flush(n);
-            if (n->pending_space) {
-                n->buf[n->len++] = ' ';
-                n->pending_space = 0;
-            }
-            n->buf[n->len++] = (char)m;
-            n->started = 1;
+            char lc = (char)m;
+            emit(n, &lc, 1);
         }
     }
 }

@@ -187,28 +187,6 @@ static void add_arg(bf_neardup_request_t *req, int *a, size_t *used, size_t size
     *used += (size_t)n + 1;
 }
 
-/* "<band>:<16 hex digits>", the field of a band's bucket. */
-static void add_band_field(bf_neardup_request_t *req, int *a, size_t *used, int band,
-                           uint64_t h)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *p = req->block + *used, *start = p;
-    char digits[12];
-    int nd = 0;
-    do
-        digits[nd++] = (char)('0' + band % 10);
-    while ((band /= 10) > 0);
-    while (nd)
-        *p++ = digits[--nd];
-    *p++ = ':';
-    for (int shift = 60; shift >= 0; shift -= 4)
-        *p++ = hex[(h >> shift) & 0xf];
-    *p = '\0';
-    req->argv[*a] = start;
-    req->argvlen[(*a)++] = (size_t)(p - start);
-    *used += (size_t)(p - start) + 1;
-}
-
 void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_t *p,
                              const char *key_prefix, int64_t ttl_s, const char *report_id,
                              const bf_neardup_sig_t *sig)
@@ -249,7 +227,8 @@ void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_
     add_arg(req, &a, &used, size, "%d", BF_NEARDUP_FILTER_PROBES);
     add_arg(req, &a, &used, size, "%snd:{%016llx}:g", key_prefix, asset);
     for (int band = 0; band < p->bands; band++)
-        add_band_field(req, &a, &used, band, bf_neardup_band_hash(sig, band, p->rows));
+        add_arg(req, &a, &used, size, "%d:%016llx", band,
+                (unsigned long long)bf_neardup_band_hash(sig, band, p->rows));
 }
 
 void bf_neardup_request_free(bf_neardup_request_t *req)
