@@ -289,6 +289,20 @@ static void test_encode_past_the_buffer_maximum_is_too_large(void **state)
         assert_int_equal(buf.len, 0);
         bf_buf_free(&buf);
     }
+    /* What the buffer held before is kept, and nothing of the record; the
+     * error says how large the record would have been. */
+    bf_buf_t buf;
+    bf_buf_init(&buf, 100);
+    bf_buf_puts(&buf, "kept");
+    char errstr[256] = "";
+    assert_int_equal(bf_codec_encode(codec, BF_RECORD_REPORT, value,
+                                     BF_FRAMING_SINGLE_OBJECT, &buf, errstr,
+                                     sizeof(errstr)),
+                     BF_ERR_TOO_LARGE);
+    assert_int_equal(buf.len, 4);
+    assert_string_equal(buf.data, "kept");
+    assert_non_null(strstr(errstr, "exceeds the buffer"));
+    bf_buf_free(&buf);
     json_decref(value);
 }
 
@@ -710,12 +724,39 @@ static void test_a_missing_field_with_a_default_takes_the_default(void **state)
  * Other writer schemas (Avro spec, "Schema Resolution")
  */
 
-/* Sets @p v (of schema @p s) from plain JSON; covers what report-shaped
- * writer schemas use. A union's non-null branch is the first one that is
- * not null. */
+/* Sets @p v (of schema @p s) from plain JSON; covers what the embedded
+ * schemas and report-shaped writer schemas use. A union's non-null branch
+ * is the first one that is not null. */
 static void set_avro(avro_value_t *v, avro_schema_t s, const json_t *j)
 {
     switch (avro_typeof(s)) {
+    case AVRO_RECORD:
+        for (size_t i = 0; i < avro_schema_record_size(s); i++) {
+            const char *name = avro_schema_record_field_name(s, (int)i);
+            avro_value_t child;
+            assert_int_equal(avro_value_get_by_index(v, i, &child, NULL), 0);
+            const json_t *field = json_object_get(j, name);
+            if (!field)
+                fail_msg("writer field %s has no value", name);
+            set_avro(&child, avro_schema_record_field_get_by_index(s, (int)i), field);
+        }
+        break;
+    case AVRO_ARRAY:
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            avro_value_t item;
+            assert_int_equal(avro_value_append(v, &item, NULL), 0);
+            set_avro(&item, avro_schema_array_items(s), json_array_get(j, i));
+        }
+        break;
+    case AVRO_LINK: /* a named type used again, like cvss_rating's Severity */
+        set_avro(v, avro_schema_link_target(s), j);
+        break;
+    case AVRO_BOOLEAN:
+        assert_int_equal(avro_value_set_boolean(v, json_is_true(j)), 0);
+        break;
+    case AVRO_INT32:
+        assert_int_equal(avro_value_set_int(v, (int32_t)json_integer_value(j)), 0);
+        break;
     case AVRO_STRING:
         assert_int_equal(avro_value_set_string(v, json_string_value(j)), 0);
         break;
@@ -777,15 +818,7 @@ static void encode_with_writer(const char *schema_text, const json_t *record,
     avro_value_iface_t *cls = avro_generic_class_from_schema(schema);
     avro_value_t value;
     assert_int_equal(avro_generic_value_new(cls, &value), 0);
-    for (size_t i = 0; i < avro_schema_record_size(schema); i++) {
-        const char *name = avro_schema_record_field_name(schema, (int)i);
-        avro_value_t child;
-        assert_int_equal(avro_value_get_by_index(&value, i, &child, NULL), 0);
-        const json_t *j = json_object_get(record, name);
-        if (!j)
-            fail_msg("writer field %s has no value", name);
-        set_avro(&child, avro_schema_record_field_get_by_index(schema, (int)i), j);
-    }
+    set_avro(&value, schema, record);
     size_t size;
     assert_int_equal(avro_value_sizeof(&value, &size), 0);
     char *body = malloc(size);
@@ -797,6 +830,71 @@ static void encode_with_writer(const char *schema_text, const json_t *record,
     avro_value_decref(&value);
     avro_value_iface_decref(cls);
     avro_schema_decref(schema);
+}
+
+/* The codec writes Avro binary itself; avro-c, given the same values,
+ * must write the very same bytes: every sample, and the heartbeat with
+ * its integers at the varint boundaries and its doubles at the edges. */
+static void assert_same_bytes_as_avro_c(bf_codec_t *codec, bf_record_type_t type,
+                                        const char *schema_name, const json_t *record)
+{
+    bf_buf_t ours, theirs;
+    bf_buf_init(&ours, BUF_MAX);
+    char errstr[256] = "";
+    if (bf_codec_encode(codec, type, record, BF_FRAMING_SINGLE_OBJECT, &ours, errstr,
+                        sizeof(errstr)) != BF_OK)
+        fail_msg("encode: %s", errstr);
+    encode_with_writer(bf_schema_text(schema_name), record, &theirs);
+    assert_int_equal(ours.len, theirs.len);
+    assert_memory_equal(ours.data, theirs.data, ours.len);
+    bf_buf_free(&ours);
+    bf_buf_free(&theirs);
+}
+
+static void test_encoded_bytes_are_the_bytes_avro_c_writes(void **state)
+{
+    bf_codec_t *codec = *state;
+    static const struct {
+        bf_record_type_t type;
+        const char *schema;
+        const char *const *text;
+    } records[] = {
+        {BF_RECORD_REPORT, "report", &sample_report},
+        {BF_RECORD_VALIDATION, "validation", &sample_validation},
+        {BF_RECORD_HEARTBEAT, "heartbeat", &sample_heartbeat},
+        {BF_RECORD_SCALING_DECISION, "scaling_decision", &sample_scaling},
+        {BF_RECORD_SCALING_DECISION, "scaling_decision", &sample_scaling_no_forecast},
+    };
+    for (size_t r = 0; r < sizeof(records) / sizeof(records[0]); r++) {
+        json_t *record = load(*records[r].text);
+        assert_same_bytes_as_avro_c(codec, records[r].type, records[r].schema, record);
+        json_decref(record);
+    }
+    /* Zig-zag maps 63 and -64 to one byte, 64 and -65 to two; the ints of
+     * a heartbeat take the int32 range, its longs the int64 one. */
+    static const int64_t edges[] = {0,         1,         -1,        63,       -64,
+                                    64,        -65,       8191,      8192,     INT32_MAX,
+                                    INT32_MIN, INT64_MAX, INT64_MIN, 1LL << 35};
+    static const double reals[] = {0.0, -0.0, 1e308, -2.5e-308, 0.1, 12.5};
+    static const char *const ints[] = {"in_flight_reports", "in_flight_ai_calls",
+                                       "assigned_partitions"};
+    static const char *const longs[] = {"reports_consumed", "reports_validated",
+                                        "rss_bytes", "sent_at"};
+    for (size_t e = 0; e < sizeof(edges) / sizeof(edges[0]); e++) {
+        json_t *hb = load(sample_heartbeat);
+        int64_t as_int = edges[e] > INT32_MAX   ? INT32_MAX
+                         : edges[e] < INT32_MIN ? INT32_MIN
+                                                : edges[e];
+        for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+            json_object_set_new(hb, ints[i], json_integer(as_int));
+        for (size_t i = 0; i < sizeof(longs) / sizeof(longs[0]); i++)
+            json_object_set_new(hb, longs[i], json_integer(edges[e]));
+        json_object_set_new(hb, "cpu_seconds",
+                            json_real(reals[e % (sizeof(reals) / sizeof(reals[0]))]));
+        json_object_set_new(hb, "paused", json_boolean(e % 2));
+        assert_same_bytes_as_avro_c(codec, BF_RECORD_HEARTBEAT, "heartbeat", hb);
+        json_decref(hb);
+    }
 }
 
 /* report.avsc with @p edit applied to its fields: drop a field, add one
@@ -1106,6 +1204,7 @@ int main(void)
         T(test_every_record_round_trips_in_every_framing),
         T(test_validation_with_nested_analyses_round_trips),
         T(test_consecutive_decodes_do_not_share_state),
+        T(test_encoded_bytes_are_the_bytes_avro_c_writes),
         T(test_single_object_header_is_magic_and_little_endian_fingerprint),
         T(test_confluent_header_is_zero_and_big_endian_id),
         T(test_confluent_without_schema_id_is_a_state_error),
