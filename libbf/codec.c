@@ -90,7 +90,7 @@ typedef struct writer_s {
 typedef struct record_s {
     json_t *reader_json; /* the current (reader) schema, self-contained */
     char *reader_text;   /* reader_json as compact text, for a registry */
-    writer_t reader;     /* encodes, and decodes its own messages */
+    writer_t reader;     /* its tree and fingerprint encode; decodes its own */
     writer_t *others;    /* older and newer writer schemas */
     size_t others_count;
 } record_t;
@@ -132,43 +132,40 @@ static size_t path_push(ctx_t *c, const char *fmt, ...)
     return old;
 }
 
+/* Appends @p n bytes of @p s to the path, cut to its room. */
+static size_t path_append(ctx_t *c, const char *s, size_t n)
+{
+    size_t old = c->path_len, room = sizeof(c->path) - 1 - old;
+    if (n > room)
+        n = room;
+    memcpy(c->path + old, s, n);
+    c->path_len = old + n;
+    c->path[c->path_len] = '\0';
+    return old;
+}
+
 /* The path is only read when something fails, but it is kept for every
  * field of every record: a copy, not a printf (which was 3% of the
  * worker's instructions). */
 static size_t path_push_field(ctx_t *c, const char *name)
 {
-    size_t old = c->path_len, room = sizeof(c->path) - 1 - old;
-    char *o = c->path + old;
-    if (old && room) {
-        *o++ = '.';
-        room--;
-    }
-    size_t n = strlen(name);
-    if (n > room)
-        n = room;
-    memcpy(o, name, n);
-    o[n] = '\0';
-    c->path_len = (size_t)(o + n - c->path);
+    size_t old = c->path_len;
+    if (old)
+        path_append(c, ".", 1);
+    path_append(c, name, strlen(name));
     return old;
 }
 
-/* "[i]" of an array item, without printf like the field names. */
+/* "[i]" of an array item, without printf either. */
 static size_t path_push_index(ctx_t *c, size_t i)
 {
     char digits[24], *d = digits + sizeof(digits);
-    *--d = '\0';
     *--d = ']';
     do
         *--d = (char)('0' + i % 10);
     while ((i /= 10) != 0);
     *--d = '[';
-    size_t old = c->path_len, n = strlen(d), room = sizeof(c->path) - 1 - old;
-    if (n > room)
-        n = room;
-    memcpy(c->path + old, d, n);
-    c->path[old + n] = '\0';
-    c->path_len = old + n;
-    return old;
+    return path_append(c, d, (size_t)(digits + sizeof(digits) - d));
 }
 
 static void path_pop(ctx_t *c, size_t len)
@@ -493,6 +490,7 @@ static bf_err_t fit_array(ctx_t *c, const bf_schema_node_t *n, const json_t *in,
     json_t *out = norm ? (map ? json_object() : json_array()) : NULL;
     json_t *item;
     const char *key = NULL;
+    size_t key_len = 0;
     size_t i = 0;
     void *iter = map ? json_object_iter((json_t *)in) : NULL;
     for (;; i++) {
@@ -500,14 +498,15 @@ static bf_err_t fit_array(ctx_t *c, const bf_schema_node_t *n, const json_t *in,
             if (!iter)
                 break;
             key = json_object_iter_key(iter);
+            key_len = json_object_iter_key_len(iter);
             item = json_object_iter_value(iter);
             iter = json_object_iter_next((json_t *)in, iter);
         } else if (!(item = json_array_get(in, i))) {
             break;
         }
         size_t mark = map ? path_push(c, "[%s]", key) : path_push_index(c, i);
-        if (dst && map)
-            put_bytes(dst, key, strlen(key));
+        if (dst && map) /* a key is a string */
+            put_bytes(dst, key, key_len);
         json_t *child_norm = NULL;
         bf_err_t err = fit(c, n->items, item, dst, out ? &child_norm : NULL);
         if (err != BF_OK) {

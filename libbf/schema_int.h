@@ -2,11 +2,12 @@
  * schema_int.h - private to libbf: the embedded schema table and a parsed
  * form of an Avro schema that the codec walks.
  *
- * avro-c parses a schema for encoding and decoding, but it drops what the
- * codec also needs: field defaults, logical types, and a way to ask "what
- * is the least number of bytes a value of this type can take" (used to
- * bound array lengths before avro-c sees untrusted input). So the codec
- * keeps its own small tree of every schema next to avro-c's.
+ * avro-c parses a schema for decoding, but it drops what the codec also
+ * needs: field defaults, logical types, and a way to ask "what is the
+ * least number of bytes a value of this type can take" (used to bound
+ * array lengths before avro-c sees untrusted input). So the codec keeps its
+ * own small tree of every schema next to avro-c's, and encodes with it
+ * alone (codec.c writes the binary itself).
  */
 #ifndef BF_SCHEMA_INT_H
 #define BF_SCHEMA_INT_H
