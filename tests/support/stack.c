@@ -31,6 +31,16 @@
 
 extern char **environ;
 
+/* ctest reads a test's output through a pipe, so stdout is fully buffered:
+ * a test that aborts (a C assert, libuv's own checks, the out-of-memory
+ * policy) would take cmocka's last lines, the name of the failing story
+ * and its assertion, with it. Line buffering keeps them. Every integration
+ * test links this file (bf_test_now). */
+__attribute__((constructor)) static void line_buffered_stdout(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 double bf_test_timeout_mult(void)
 {
     const char *s = getenv("BF_TEST_TIMEOUT_MULTIPLIER");
