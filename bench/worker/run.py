@@ -275,6 +275,9 @@ def main():
                          "'valgrind --tool=callgrind' (its CPU is then the wrapper's)")
     ap.add_argument("--worker-arg", action="append", default=[],
                     help="one more argument for bountyfleet-worker (repeatable)")
+    ap.add_argument("--broker-arg", action="append", default=[],
+                    help="one more argument for bountyfleet-devbroker (repeatable), "
+                         "e.g. --broker-arg=-X --broker-arg=socket.nagle.disable=false")
     args = ap.parse_args()
     # Killed (timeout(1), ^C): the children run in their own sessions, so stop
     # them in the finally below rather than leave them loading the machine.
@@ -310,7 +313,8 @@ def main():
         topics = ["bench.reports", "bench.dlq", "bench.heartbeats"] + [
             f"bench.results.{p}.{r}" for r, p in runs]
         broker = Proc("devbroker", [stack_program("bountyfleet-devbroker"),
-                                    "-p", str(args.partitions), "-t", ",".join(topics)],
+                                    "-p", str(args.partitions), "-t", ",".join(topics)]
+                      + args.broker_arg,
                       tmp, first_line=True)
         procs.append(broker)
         brokers = broker.line
