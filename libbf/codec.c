@@ -515,7 +515,7 @@ static bf_err_t fit_array(ctx_t *c, const bf_schema_node_t *n, const json_t *in,
         }
         path_pop(c, mark);
         if (out && map)
-            json_object_set_new(out, key, child_norm);
+            json_object_setn_new(out, key, key_len, child_norm);
         else if (out)
             json_array_append_new(out, child_norm);
     }
