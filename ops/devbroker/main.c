@@ -31,6 +31,8 @@
  *    restart of a consumer stalls its group for the default 45 s.
  *  - The Admin API (CreateTopics) is not supported; topics unknown to us
  *    auto-create with 4 partitions when a client asks for them.
+ *  - Its connections take the owning handle's socket.* settings, Nagle
+ *    included (on by default in 2.0.2; set off below).
  */
 #include <errno.h>
 #include <signal.h>
@@ -89,7 +91,8 @@ static const bf_cli_t cli = {
         "Kafka-protocol broker for one machine (librdkafka mock cluster). Prints "
         "its bootstrap list as the first stdout line and runs until SIGTERM/SIGINT. "
         "-X sets properties of the librdkafka handle that owns the cluster "
-        "(e.g. -X debug=mock).",
+        "(e.g. -X debug=mock); its connections are TCP_NODELAY, as Kafka's, "
+        "unless -X socket.nagle.disable=false.",
     .usage = "[OPTIONS]",
     .opts = options,
     .n_opts = sizeof(options) / sizeof(options[0]),
@@ -319,13 +322,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", PROGRAM, errstr);
         goto out;
     }
-    /* The mock's sockets take this handle's Nagle setting. With Nagle on, a
-     * response written while the one before it is unacknowledged waits for
-     * the client's delayed ACK, which comes with its next request or after
-     * up to 40 ms: a producer with several requests in flight saw a third of
-     * its ProduceResponses 10 - 40 ms late at 300 records/s (librdkafka's
-     * rtt; a worker's delivery p99 25 ms, 2 ms with this). Kafka itself sets
-     * TCP_NODELAY on every connection. */
+    /* The mock's sockets take this handle's Nagle setting (librdkafka's
+     * rd_kafka_mock_connection_new sets a connection up with
+     * rd_kafka_transport_post_connect_setup on the cluster's own broker
+     * handle). With Nagle on, a response written while the one before it is
+     * unacknowledged waits for the client's delayed ACK, which comes with
+     * its next request or after the delayed-ACK timer (40 ms or more): a
+     * worker at 300 reports/s saw a third of its ProduceResponses 10 - 12 ms
+     * late (librdkafka's rtt) and its delivery p99 at 25 ms, 2 ms with this
+     * (BENCHMARKS.md, "Overhead, eighth session"). Kafka sets TCP_NODELAY on
+     * every connection, and librdkafka 2.10 made this its default. */
     if (bf_kafka_conf_default(conf, &props, "socket.nagle.disable", "true", errstr,
                               sizeof(errstr))) {
         rd_kafka_conf_destroy(conf);

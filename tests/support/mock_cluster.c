@@ -23,6 +23,9 @@ int bf_test_mock_start(bf_test_mock_t *m, int n_brokers, int partitions)
     } else {
         rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
     }
+    /* TCP_NODELAY on the brokers' connections, as Kafka's and the dev
+     * broker's (ops/devbroker/main.c says why). */
+    rd_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, sizeof(errstr));
     m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!m->rk) {
         rd_kafka_conf_destroy(conf);
