@@ -33,9 +33,11 @@ extern char **environ;
 
 /* ctest reads a test's output through a pipe, so stdout is fully buffered:
  * a test that aborts (a C assert, libuv's own checks, the out-of-memory
- * policy) would take cmocka's last lines, the name of the failing story
- * and its assertion, with it. Line buffering keeps them. Every integration
- * test links this file (bf_test_now). */
+ * policy) would take cmocka's last "[ RUN ]" and "[ OK ]" lines with it
+ * (assertion texts go to stderr, which is unbuffered). Line buffering keeps
+ * them. The linker takes this object into a test for any symbol it defines
+ * (bf_test_now, bf_test_timeout_mult, bf_proc_*, bf_stack_*): every
+ * integration test has it (nm: all 20). */
 __attribute__((constructor)) static void line_buffered_stdout(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
