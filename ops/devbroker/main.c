@@ -331,7 +331,7 @@ int main(int argc, char **argv)
      * worker at 300 reports/s saw a third of its ProduceResponses 10 - 12 ms
      * late (librdkafka's rtt) and its delivery p99 at 25 ms, 2 ms with this
      * (BENCHMARKS.md, "Overhead, eighth session"). Kafka sets TCP_NODELAY on
-     * every connection, and librdkafka 2.10 made this its default. */
+     * every connection. */
     if (bf_kafka_conf_default(conf, &props, "socket.nagle.disable", "true", errstr,
                               sizeof(errstr))) {
         rd_kafka_conf_destroy(conf);
