@@ -66,24 +66,53 @@ void bf_aisim_prefix_init(bf_aisim_prefix_t *p)
     p->hash = FNV_OFFSET;
 }
 
+/* One eight-byte word into the hash: FNV's xor-multiply on the word, then
+ * its high half folded down so every bit reaches the next multiply (a
+ * multiply alone only carries bits upwards). A byte at a time took 4
+ * cycles a byte, a fifth of the simulator's CPU on the worker benchmark's
+ * prompts. */
+static uint64_t mix_word(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * FNV_PRIME;
+    return h ^ (h >> 32);
+}
+
+/* The hash of everything fed: the words, then the bytes after them with
+ * their count. */
+static uint64_t prefix_hash(const bf_aisim_prefix_t *p)
+{
+    size_t tail = p->bytes % 8;
+    return tail ? mix_word(p->hash, p->word ^ (uint64_t)tail << 59) : p->hash;
+}
+
 void bf_aisim_prefix_feed(bf_aisim_prefix_t *p, const char *text, size_t n)
 {
-    uint64_t h = p->hash;
-    size_t next = (size_t)(p->n + 1) * STEP_TOKENS * BYTES_PER_TOKEN;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ (unsigned char)text[i]) * FNV_PRIME;
-        if (++p->bytes == next && p->n < BF_AISIM_PREFIX_MAX) {
-            p->at[p->n++] = h;
-            next += STEP_TOKENS * BYTES_PER_TOKEN;
+    const unsigned char *s = (const unsigned char *)text, *end = s + n;
+    const size_t step = STEP_TOKENS * BYTES_PER_TOKEN; /* a multiple of 8 */
+    while (s < end) {
+        size_t tail = p->bytes % 8;
+        if (tail || end - s < 8) {
+            p->word |= (uint64_t)*s++ << (8 * tail);
+            if (++p->bytes % 8)
+                continue;
+        } else {
+            uint64_t w;
+            memcpy(&w, s, 8); /* the host's byte order: the same in one process */
+            p->word = w;
+            s += 8;
+            p->bytes += 8;
         }
+        p->hash = mix_word(p->hash, p->word);
+        p->word = 0;
+        if (p->bytes % step == 0 && p->n < BF_AISIM_PREFIX_MAX)
+            p->at[p->n++] = p->hash;
     }
-    p->hash = h;
 }
 
 void bf_aisim_prefix_mark(bf_aisim_prefix_t *p)
 {
     p->marked = true;
-    p->mark_hash = p->hash;
+    p->mark_hash = prefix_hash(p);
     p->mark_bytes = p->bytes;
 }
 

@@ -19,7 +19,8 @@
  *              2.5 (Gemini API, "Context caching", implicit caching)
  *
  * A request's prefixes are fed as text in the order the provider renders
- * them (bf_aisim_prefix_t, hashed as they go, no copy); the cache answers
+ * them (bf_aisim_prefix_t, hashed as they go, eight bytes at a time, no
+ * copy; how the text is cut into calls does not change a hash); the cache answers
  * how many of its tokens were cached and remembers them. Tokens are
  * estimated as bytes / 4, as everywhere in the simulator.
  *
@@ -36,7 +37,8 @@
 #define BF_AISIM_PREFIX_MAX 64
 
 typedef struct bf_aisim_prefix_s {
-    uint64_t hash; /* FNV-1a of everything fed */
+    uint64_t hash; /* of the whole eight-byte words fed (prompt_cache.c) */
+    uint64_t word; /* the bytes fed after them, first byte lowest */
     size_t bytes;  /* fed so far */
     int n;         /* 128-token boundaries passed */
     uint64_t at[BF_AISIM_PREFIX_MAX];

@@ -134,6 +134,48 @@ static void test_gemini_caches_from_2_5_on(void **u)
     bf_aisim_prompt_cache_destroy(c);
 }
 
+/* A prefix is hashed eight bytes at a time: how the text is cut into
+ * feeds changes no hash, and a byte anywhere, or the length, changes the
+ * hash of every prefix that holds it. */
+static void test_a_prefix_hash_is_the_texts_not_the_feeds(void **u)
+{
+    (void)u;
+    char text[1300];
+    for (size_t i = 0; i < sizeof(text); i++)
+        text[i] = (char)('a' + (i * 7) % 26);
+    bf_aisim_prefix_t whole, cut;
+    bf_aisim_prefix_init(&whole);
+    bf_aisim_prefix_feed(&whole, text, 1027);
+    bf_aisim_prefix_mark(&whole);
+    assert_int_equal(whole.n, 2); /* 512 and 1,024 bytes */
+    for (size_t a = 0; a <= 20; a++)
+        for (size_t b = a; b <= 1027; b += 1 + b / 16) {
+            bf_aisim_prefix_init(&cut);
+            bf_aisim_prefix_feed(&cut, text, a);
+            bf_aisim_prefix_feed(&cut, text + a, b - a);
+            bf_aisim_prefix_feed(&cut, text + b, 1027 - b);
+            bf_aisim_prefix_mark(&cut);
+            assert_int_equal(cut.n, 2);
+            assert_true(cut.at[0] == whole.at[0] && cut.at[1] == whole.at[1]);
+            assert_true(cut.mark_hash == whole.mark_hash);
+            assert_int_equal(cut.mark_bytes, 1027);
+        }
+    /* One byte changed, in a whole word or in the tail; one byte fewer. */
+    for (size_t at = 0; at < 1027; at += 73) {
+        text[at] ^= 1;
+        bf_aisim_prefix_init(&cut);
+        bf_aisim_prefix_feed(&cut, text, 1027);
+        bf_aisim_prefix_mark(&cut);
+        text[at] ^= 1;
+        assert_true(cut.mark_hash != whole.mark_hash);
+        assert_true((at < 512) == (cut.at[0] != whole.at[0]));
+    }
+    bf_aisim_prefix_init(&cut);
+    bf_aisim_prefix_feed(&cut, text, 1026);
+    bf_aisim_prefix_mark(&cut);
+    assert_true(cut.mark_hash != whole.mark_hash);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +184,7 @@ int main(void)
             test_anthropic_caches_a_breakpoint_whole_from_the_models_minimum),
         cmocka_unit_test(test_an_entry_is_readable_once_its_response_began),
         cmocka_unit_test(test_gemini_caches_from_2_5_on),
+        cmocka_unit_test(test_a_prefix_hash_is_the_texts_not_the_feeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
