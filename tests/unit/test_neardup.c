@@ -680,6 +680,43 @@ static void test_error_reply_is_a_redis_error(void **unused)
     assert_int_equal(bf_neardup_answer_parse(&nil, &a), BF_ERR_PARSE);
 }
 
+/* A band's field in the generation hash is "<band>:<its hash in 16 hex
+ * digits>": workers of every version share the buckets, so the format is
+ * pinned (the request writes it without printf). */
+static void test_band_fields_are_the_band_and_its_hash_in_hex(void **unused)
+{
+    (void)unused;
+    bf_neardup_sig_t sig = {.asset = 7, .shingles = 1};
+    for (int k = 0; k < BF_NEARDUP_HASHES; k++)
+        sig.slot[k] = (uint32_t)(k * 2654435761u);
+    const double thresholds[] = {0.3, 0.5, 0.7, 0.9};
+    for (size_t t = 0; t < sizeof(thresholds) / sizeof(thresholds[0]); t++) {
+        bf_neardup_params_t p;
+        bf_neardup_params_init(&p, thresholds[t]);
+        bf_neardup_request_t req;
+        bf_neardup_request_init(&req, &p, "bf:", TTL_S, "r-1", &sig);
+        assert_int_equal(req.argc, 16 + p.bands);
+        for (int band = 0; band < p.bands; band++) {
+            char want[64];
+            snprintf(want, sizeof(want), "%d:%016llx", band,
+                     (unsigned long long)bf_neardup_band_hash(&sig, band, p.rows));
+            assert_int_equal(req.argvlen[16 + band], strlen(want));
+            assert_string_equal(req.argv[16 + band], want);
+        }
+        bf_neardup_request_free(&req);
+    }
+    sig.slot[0] = 0; /* a hash with leading zero digits */
+    bf_neardup_params_t p;
+    bf_neardup_params_init(&p, 0.7);
+    bf_neardup_request_t req;
+    bf_neardup_request_init(&req, &p, "bf:", TTL_S, "r-1", &sig);
+    char want[64];
+    snprintf(want, sizeof(want), "0:%016llx",
+             (unsigned long long)bf_neardup_band_hash(&sig, 0, p.rows));
+    assert_string_equal(req.argv[16], want);
+    bf_neardup_request_free(&req);
+}
+
 static void test_longest_report_id_fits_the_answer(void **unused)
 {
     (void)unused;
@@ -790,6 +827,7 @@ int main(void)
         cmocka_unit_test(test_bands_fit_the_signature_and_follow_threshold),
         cmocka_unit_test(test_error_reply_is_a_redis_error),
         cmocka_unit_test(test_longest_report_id_fits_the_answer),
+        cmocka_unit_test(test_band_fields_are_the_band_and_its_hash_in_hex),
     };
     const struct CMUnitTest script_tests[] = {
         cmocka_unit_test(test_first_report_is_original_and_registered),
