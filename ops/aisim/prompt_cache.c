@@ -68,9 +68,9 @@ void bf_aisim_prefix_init(bf_aisim_prefix_t *p)
 
 /* One eight-byte word into the hash: FNV's xor-multiply on the word, then
  * its high half folded down so every bit reaches the next multiply (a
- * multiply alone only carries bits upwards). A byte at a time took 4
- * cycles a byte, a fifth of the simulator's CPU on the worker benchmark's
- * prompts. */
+ * multiply alone only carries bits upwards). A multiply for every byte
+ * was a fifth of the simulator's CPU on the worker benchmark's prompts
+ * (perf; BENCHMARKS.md, tenth session). */
 static uint64_t mix_word(uint64_t h, uint64_t w)
 {
     h = (h ^ w) * FNV_PRIME;
