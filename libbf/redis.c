@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "libbf/backoff.h"
+#include "libbf/hex.h"
 #include "libbf/log.h"
 #include "libbf/mem.h"
 
@@ -535,12 +536,7 @@ static script_t *script_of(bf_redis_t *r, const char *text, size_t len)
     memcpy(s->text, text, len);
     s->text[len] = '\0';
     s->len = len;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < 20; i++) {
-        s->sha[2 * i] = hex[md[i] >> 4];
-        s->sha[2 * i + 1] = hex[md[i] & 0xf];
-    }
-    s->sha[40] = '\0';
+    bf_hex_encode(md, 20, s->sha);
     return s;
 }
 

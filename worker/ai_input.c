@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libbf/hex.h"
 #include "libbf/mem.h"
 #include "libbf/report.h"
 #include "worker/analysis.h"
@@ -44,12 +45,7 @@ static void hash_hex(const char *text, size_t len, char out[65])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL);
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < mdlen && i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0xf];
-    }
-    out[64] = '\0';
+    bf_hex_encode(md, mdlen < 32 ? mdlen : 32, out);
 }
 
 bf_ai_input_t *bf_ai_input_from_report(const bf_report_t *r)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "libbf/hex.h"
 #include "libbf/mem.h"
 
 /* KEYS: fp, result, lease, pub. ARGV: report_id, worker_id, ttl_s, lease_ms,
@@ -163,10 +164,5 @@ void bf_dedup_fingerprint(const bf_report_t *r, char out[BF_FINGERPRINT_LEN])
     EVP_DigestFinal_ex(n->md, digest, &len);
     EVP_MD_CTX_free(n->md);
     free(n);
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < len && i < 32; i++) {
-        out[2 * i] = hex[digest[i] >> 4];
-        out[2 * i + 1] = hex[digest[i] & 0xf];
-    }
-    out[64] = '\0';
+    bf_hex_encode(digest, len < 32 ? len : 32, out);
 }

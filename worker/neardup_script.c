@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libbf/hex.h"
 #include "libbf/mem.h"
 
 /*
@@ -193,22 +194,20 @@ static void add_arg(bf_neardup_request_t *req, int *a, size_t *used, size_t size
 static void add_band_field(bf_neardup_request_t *req, int *a, size_t *used, size_t size,
                            int band, uint64_t hash)
 {
-    char digits[12];
-    int n = 0;
-    unsigned v = (unsigned)band;
-    do
-        digits[n++] = (char)('0' + v % 10);
-    while ((v /= 10) && n < (int)sizeof(digits));
-    if (*used + (size_t)n + 18 > size || band < 0)
+    /* 3 digits (bands <= BF_NEARDUP_HASHES), the colon, 16, the NUL */
+    if (band < 0 || band > 999 || *used + 21 > size)
         abort(); /* a programming error: the block's size is wrong */
-    char *o = req->block + *used, *start = o;
-    while (n)
-        *o++ = digits[--n];
+    char *start = req->block + *used, *o = start;
+    if (band >= 100)
+        *o++ = (char)('0' + band / 100);
+    if (band >= 10)
+        *o++ = (char)('0' + band / 10 % 10);
+    *o++ = (char)('0' + band % 10);
     *o++ = ':';
-    static const char hex[] = "0123456789abcdef";
-    for (int shift = 60; shift >= 0; shift -= 4)
-        *o++ = hex[(hash >> shift) & 0xf];
-    *o = '\0';
+    unsigned char be[8]; /* the hash's bytes, most significant first */
+    for (int i = 0; i < 8; i++)
+        be[i] = (unsigned char)(hash >> (56 - 8 * i));
+    o = bf_hex_encode(be, sizeof(be), o);
     req->argv[*a] = start;
     req->argvlen[(*a)++] = (size_t)(o - start);
     *used += (size_t)(o - start) + 1;
