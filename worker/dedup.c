@@ -26,24 +26,12 @@
  * renews it (liveness.c). A killed worker's claims are free again within
  * that time instead of the whole lease, which once stalled a fleet for
  * minutes after a SIGKILL; a live holder keeps its reports, so two live
- * workers never both pay for one. */
+ * workers never both pay for one.
+ *
+ * The text is BF_DEDUP_CLAIM_LUA (dedup.h), which the near-duplicate
+ * check extends (neardup_script.c). */
 const char bf_dedup_claim_script[] =
-    "local pub = redis.call('EXISTS', KEYS[4])\n"
-    "local cached = redis.call('GET', KEYS[2])\n"
-    "if cached then return {'cached', cached, pub, false} end\n"
-    "local owner = redis.call('GET', KEYS[1])\n"
-    "if owner and owner ~= ARGV[1] then return {'duplicate', owner, pub, false} end\n"
-    "local holder = redis.call('GET', KEYS[3])\n"
-    "local dead = false\n"
-    "if holder and holder ~= ARGV[2] then\n"
-    "  if redis.call('EXISTS', ARGV[5] .. holder) == 1 then\n"
-    "    return {'busy', holder, pub, false}\n"
-    "  end\n"
-    "  dead = holder\n"
-    "end\n"
-    "if not owner then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) end\n"
-    "redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[4])\n"
-    "return {'claimed', ARGV[1], pub, dead}\n";
+    BF_DEDUP_CLAIM_LUA("return {'claimed', ARGV[1], pub, dead}\n");
 
 /* --dry-run: the same answers from the same keys, writing nothing, so a
  * dry run leaves no claim or lease behind for the real workers to trip on.

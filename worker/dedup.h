@@ -42,6 +42,30 @@
  */
 void bf_dedup_fingerprint(const bf_report_t *r, char out[BF_FINGERPRINT_LEN]);
 
+/**
+ * The claim script's text, with @p claimed (Lua, ending in a return) run
+ * in place of the "claimed" answer once the claim and the lease are
+ * taken: the locals pub (0 or 1) and dead (the dead holder or false) are
+ * in scope. The claim alone returns {'claimed', ARGV[1], pub, dead}; the
+ * near-duplicate check appends its own answer (neardup_script.c).
+ */
+#define BF_DEDUP_CLAIM_LUA(claimed)                                                      \
+    "local pub = redis.call('EXISTS', KEYS[4])\n"                                        \
+    "local cached = redis.call('GET', KEYS[2])\n"                                        \
+    "if cached then return {'cached', cached, pub, false} end\n"                         \
+    "local owner = redis.call('GET', KEYS[1])\n"                                         \
+    "if owner and owner ~= ARGV[1] then return {'duplicate', owner, pub, false} end\n"   \
+    "local holder = redis.call('GET', KEYS[3])\n"                                        \
+    "local dead = false\n"                                                               \
+    "if holder and holder ~= ARGV[2] then\n"                                             \
+    "  if redis.call('EXISTS', ARGV[5] .. holder) == 1 then\n"                           \
+    "    return {'busy', holder, pub, false}\n"                                          \
+    "  end\n"                                                                            \
+    "  dead = holder\n"                                                                  \
+    "end\n"                                                                              \
+    "if not owner then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) end\n"         \
+    "redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[4])\n" claimed
+
 /** The Lua script (EVAL) implementing the steps above; its KEYS, ARGV and
  *  reply are described in dedup.c. */
 extern const char bf_dedup_claim_script[];

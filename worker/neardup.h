@@ -180,9 +180,19 @@ bool bf_neardup_is_duplicate(const bf_neardup_params_t *p, const bf_neardup_sig_
 extern const char bf_neardup_script[];
 
 /**
- * One EVAL of the script, as an argument vector: argv[1] is
- * bf_neardup_script itself (read-only), the record is in @c record and
- * every other argument in @c block (NUL-ended). Built by
+ * The claim script (dedup.h) with the check run in the same round trip
+ * once the report is claimed: the same KEYS, the claim's five ARGV, then
+ * the check's (bf_neardup_request_init_after() with the claim's EVAL as
+ * the lead). A claimed report's answer has a fifth element, the check's
+ * answer as bf_neardup_script gives it (bf_neardup_answer_parse()).
+ */
+extern const char bf_neardup_claim_script[];
+
+/**
+ * One EVAL of the script, as an argument vector: the EVAL, the script
+ * (bf_neardup_script itself, read-only) and the key count, or the lead
+ * of bf_neardup_request_init_after(), are borrowed; the record is in @c
+ * record and every other argument in @c block (NUL-ended). Built by
  * bf_neardup_request_init(), freed by bf_neardup_request_free().
  */
 typedef struct bf_neardup_request_s {
@@ -200,6 +210,18 @@ typedef struct bf_neardup_request_s {
 void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_t *p,
                              const char *key_prefix, int64_t ttl_s, const char *report_id,
                              const bf_neardup_sig_t *sig);
+/**
+ * @brief The same arguments after @p lead_argc of the caller's (the EVAL,
+ *        its script, the key count, the keys and arguments before the
+ *        check's), which are borrowed: they must outlive the request.
+ * @param lead_argvlen their lengths, or NULL for NUL-ended strings
+ */
+void bf_neardup_request_init_after(bf_neardup_request_t *req, int lead_argc,
+                                   const char *const *lead_argv,
+                                   const size_t *lead_argvlen,
+                                   const bf_neardup_params_t *p, const char *key_prefix,
+                                   int64_t ttl_s, const char *report_id,
+                                   const bf_neardup_sig_t *sig);
 void bf_neardup_request_free(bf_neardup_request_t *req);
 
 /** What the script answered. */

@@ -12,9 +12,14 @@
 
 #include "libbf/hex.h"
 #include "libbf/mem.h"
+#include "worker/dedup.h"
 
 /*
- * KEYS: the report's record key.
+ * The check is near(record key, o), a Lua function reading its arguments
+ * from ARGV[o + 1] on; bf_neardup_script runs it alone (KEYS: the record
+ * key, o = 0) and bf_neardup_claim_script after the claim, in the same
+ * round trip (KEYS and ARGV 1 - 5 the claim's, ARGV 6 the record key, o =
+ * 6). The function's arguments, from o + 1:
  * ARGV: 1 report_id, 2 ttl_s, 3 record (see below), 4 min_equal, 5 bucket
  *       cap, 6 record key prefix (the candidate's id is appended; same hash
  *       tag as KEYS), 7 max candidates to compare, 8 max title words
@@ -61,91 +66,98 @@
  * the asset's hash tag with KEYS, so the script stays within one Cluster
  * slot.
  */
-const char bf_neardup_script[] =
-    "local id, rec, ttl = ARGV[1], ARGV[3], tonumber(ARGV[2])\n"
-    "local min_equal, max_missing = tonumber(ARGV[4]), tonumber(ARGV[8])\n"
-    "local slot_bytes, probes = tonumber(ARGV[9]), tonumber(ARGV[11])\n"
-    "local head = slot_bytes + tonumber(ARGV[10])\n"
-    "local fields = {}\n"
-    "for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end\n"
-    "local n = #fields\n"
-    "-- title words of record w absent from the words of record f\n"
-    "local function missing(w, f)\n"
-    "  local count = 0\n"
-    "  for p = head + 1, #w - 2 * probes + 1, 2 * probes do\n"
-    "    for k = 0, probes - 1 do\n"
-    "      local lo, hi = string.byte(w, p + 2 * k, p + 2 * k + 1)\n"
-    "      local pos = lo + 256 * hi\n"
-    "      local byte = string.byte(f, slot_bytes + 1 + math.floor(pos / 8))\n"
-    "      if bit.band(byte, bit.lshift(1, pos % 8)) == 0 then\n"
-    "        count = count + 1; break end\n"
-    "    end\n"
-    "  end\n"
-    "  return count\n"
+#define NEAR_FUNCTION                                                                    \
+    "local function near(rec_key, o)\n"                                                  \
+    "  local id, rec, ttl = ARGV[o + 1], ARGV[o + 3], tonumber(ARGV[o + 2])\n"           \
+    "  local min_equal, max_missing = tonumber(ARGV[o + 4]), tonumber(ARGV[o + 8])\n"    \
+    "  local slot_bytes, probes = tonumber(ARGV[o + 9]), tonumber(ARGV[o + 11])\n"       \
+    "  local head = slot_bytes + tonumber(ARGV[o + 10])\n"                               \
+    "  local fields = {}\n"                                                              \
+    "  for i = o + 13, #ARGV do fields[#fields + 1] = ARGV[i] end\n"                     \
+    "  local n = #fields\n"                                                              \
+    "  -- title words of record w absent from the words of record f\n"                   \
+    "  local function missing(w, f)\n"                                                   \
+    "    local count = 0\n"                                                              \
+    "    for p = head + 1, #w - 2 * probes + 1, 2 * probes do\n"                         \
+    "      for k = 0, probes - 1 do\n"                                                   \
+    "        local lo, hi = string.byte(w, p + 2 * k, p + 2 * k + 1)\n"                  \
+    "        local pos = lo + 256 * hi\n"                                                \
+    "        local byte = string.byte(f, slot_bytes + 1 + math.floor(pos / 8))\n"        \
+    "        if bit.band(byte, bit.lshift(1, pos % 8)) == 0 then\n"                      \
+    "          count = count + 1; break end\n"                                           \
+    "      end\n"                                                                        \
+    "    end\n"                                                                          \
+    "    return count\n"                                                                 \
+    "  end\n"                                                                            \
+    "  local gen = math.floor(tonumber(redis.call('TIME')[1]) / ttl)\n"                  \
+    "  local cur = ARGV[o + 12] .. string.format('%d', gen)\n"                           \
+    "  local now_ids = redis.call('HMGET', cur, unpack(fields))\n"                       \
+    "  local old = ARGV[o + 12] .. string.format('%d', gen - 1)\n"                       \
+    "  local old_ids = redis.call('HMGET', old, unpack(fields))\n"                       \
+    "  local hits, order, lists, none = {}, {}, {}, {}\n"                                \
+    "  local function count(ids, seen)\n"                                                \
+    "    for _, c in ipairs(ids) do\n"                                                   \
+    "      if c ~= id and not seen[c] then\n"                                            \
+    "        seen[c] = true\n"                                                           \
+    "        if not hits[c] then hits[c] = 0; order[#order + 1] = c end\n"               \
+    "        hits[c] = hits[c] + 1\n"                                                    \
+    "      end\n"                                                                        \
+    "    end\n"                                                                          \
+    "  end\n"                                                                            \
+    "  for i = 1, n do\n"                                                                \
+    "    lists[i] = now_ids[i] and cmsgpack.unpack(now_ids[i]) or none\n"                \
+    "    if now_ids[i] or old_ids[i] then\n"                                             \
+    "      local seen = {}\n"                                                            \
+    "      count(lists[i], seen)\n"                                                      \
+    "      if old_ids[i] then count(cmsgpack.unpack(old_ids[i]), seen) end\n"            \
+    "    end\n"                                                                          \
+    "  end\n"                                                                            \
+    "  table.sort(order, function(a, b)\n"                                               \
+    "    if hits[a] ~= hits[b] then return hits[a] > hits[b] end\n"                      \
+    "    return a < b end)\n"                                                            \
+    "  local best, best_eq, dup, dup_eq = false, -1, false, -1\n"                        \
+    "  local mine, slots = nil, slot_bytes / 4\n"                                        \
+    "  local fmt = '<' .. string.rep('I4', slots)\n"                                     \
+    "  for i = 1, math.min(#order, tonumber(ARGV[o + 7])) do\n"                          \
+    "    local other = redis.call('GET', ARGV[o + 6] .. order[i])\n"                     \
+    "    if other and #other >= head then\n"                                             \
+    "      mine = mine or {struct.unpack(fmt, rec)}\n"                                   \
+    "      local theirs, eq = {struct.unpack(fmt, other)}, 0\n"                          \
+    "      for p = 1, slots do\n"                                                        \
+    "        if mine[p] == theirs[p] then eq = eq + 1 end\n"                             \
+    "      end\n"                                                                        \
+    "      if eq > best_eq then best, best_eq = order[i], eq end\n"                      \
+    "      if eq >= min_equal and eq > dup_eq and\n"                                     \
+    "         missing(rec, other) + missing(other, rec) <= max_missing then\n"           \
+    "        dup, dup_eq = order[i], eq\n"                                               \
+    "      end\n"                                                                        \
+    "    end\n"                                                                          \
+    "  end\n"                                                                            \
+    "  if dup then return {'duplicate', dup, dup_eq} end\n"                              \
+    "  local cap, set, alone = tonumber(ARGV[o + 5]), {cur}, cmsgpack.pack({id})\n"      \
+    "  for i = 1, n do\n"                                                                \
+    "    local packed = alone\n"                                                         \
+    "    if lists[i] ~= none then\n"                                                     \
+    "      local ids = {id}\n"                                                           \
+    "      for _, c in ipairs(lists[i]) do\n"                                            \
+    "        if #ids == cap then break end\n"                                            \
+    "        if c ~= id then ids[#ids + 1] = c end\n"                                    \
+    "      end\n"                                                                        \
+    "      packed = cmsgpack.pack(ids)\n"                                                \
+    "    end\n"                                                                          \
+    "    set[#set + 1] = fields[i]\n"                                                    \
+    "    set[#set + 1] = packed\n"                                                       \
+    "  end\n"                                                                            \
+    "  redis.call('HSET', unpack(set))\n"                                                \
+    "  redis.call('EXPIREAT', cur, string.format('%d', (gen + 2) * ttl))\n"              \
+    "  redis.call('SET', rec_key, rec, 'EX', ARGV[o + 2])\n"                             \
+    "  return {'original', best, best_eq}\n"                                             \
     "end\n"
-    "local gen = math.floor(tonumber(redis.call('TIME')[1]) / ttl)\n"
-    "local cur = ARGV[12] .. string.format('%d', gen)\n"
-    "local now_ids = redis.call('HMGET', cur, unpack(fields))\n"
-    "local old_ids = redis.call('HMGET', ARGV[12] .. string.format('%d', gen - 1),\n"
-    "                           unpack(fields))\n"
-    "local hits, order, lists, none = {}, {}, {}, {}\n"
-    "local function count(ids, seen)\n"
-    "  for _, c in ipairs(ids) do\n"
-    "    if c ~= id and not seen[c] then\n"
-    "      seen[c] = true\n"
-    "      if not hits[c] then hits[c] = 0; order[#order + 1] = c end\n"
-    "      hits[c] = hits[c] + 1\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "for i = 1, n do\n"
-    "  lists[i] = now_ids[i] and cmsgpack.unpack(now_ids[i]) or none\n"
-    "  if now_ids[i] or old_ids[i] then\n"
-    "    local seen = {}\n"
-    "    count(lists[i], seen)\n"
-    "    if old_ids[i] then count(cmsgpack.unpack(old_ids[i]), seen) end\n"
-    "  end\n"
-    "end\n"
-    "table.sort(order, function(a, b)\n"
-    "  if hits[a] ~= hits[b] then return hits[a] > hits[b] end\n"
-    "  return a < b end)\n"
-    "local best, best_eq, dup, dup_eq = false, -1, false, -1\n"
-    "local mine, slots = nil, slot_bytes / 4\n"
-    "local fmt = '<' .. string.rep('I4', slots)\n"
-    "for i = 1, math.min(#order, tonumber(ARGV[7])) do\n"
-    "  local other = redis.call('GET', ARGV[6] .. order[i])\n"
-    "  if other and #other >= head then\n"
-    "    mine = mine or {struct.unpack(fmt, rec)}\n"
-    "    local theirs, eq = {struct.unpack(fmt, other)}, 0\n"
-    "    for p = 1, slots do\n"
-    "      if mine[p] == theirs[p] then eq = eq + 1 end\n"
-    "    end\n"
-    "    if eq > best_eq then best, best_eq = order[i], eq end\n"
-    "    if eq >= min_equal and eq > dup_eq and\n"
-    "       missing(rec, other) + missing(other, rec) <= max_missing then\n"
-    "      dup, dup_eq = order[i], eq\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "if dup then return {'duplicate', dup, dup_eq} end\n"
-    "local cap, set, alone = tonumber(ARGV[5]), {cur}, cmsgpack.pack({id})\n"
-    "for i = 1, n do\n"
-    "  local packed = alone\n"
-    "  if lists[i] ~= none then\n"
-    "    local ids = {id}\n"
-    "    for _, c in ipairs(lists[i]) do\n"
-    "      if #ids == cap then break end\n"
-    "      if c ~= id then ids[#ids + 1] = c end\n"
-    "    end\n"
-    "    packed = cmsgpack.pack(ids)\n"
-    "  end\n"
-    "  set[#set + 1] = fields[i]\n"
-    "  set[#set + 1] = packed\n"
-    "end\n"
-    "redis.call('HSET', unpack(set))\n"
-    "redis.call('EXPIREAT', cur, string.format('%d', (gen + 2) * ttl))\n"
-    "redis.call('SET', KEYS[1], rec, 'EX', ARGV[2])\n"
-    "return {'original', best, best_eq}\n";
+
+const char bf_neardup_script[] = NEAR_FUNCTION "return near(KEYS[1], 0)\n";
+
+const char bf_neardup_claim_script[] = NEAR_FUNCTION BF_DEDUP_CLAIM_LUA(
+    "return {'claimed', ARGV[1], pub, dead, near(ARGV[6], 6)}\n");
 
 /* ---- the script's arguments and answer -------------------------------------- */
 
@@ -213,14 +225,17 @@ static void add_band_field(bf_neardup_request_t *req, int *a, size_t *used, size
     *used += (size_t)(o - start) + 1;
 }
 
-void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_t *p,
-                             const char *key_prefix, int64_t ttl_s, const char *report_id,
-                             const bf_neardup_sig_t *sig)
+void bf_neardup_request_init_after(bf_neardup_request_t *req, int lead_argc,
+                                   const char *const *lead_argv,
+                                   const size_t *lead_argvlen,
+                                   const bf_neardup_params_t *p, const char *key_prefix,
+                                   int64_t ttl_s, const char *report_id,
+                                   const bf_neardup_sig_t *sig)
 {
-    req->argc = 3 + 1 + 12 + p->bands;
+    req->argc = lead_argc + 1 + 12 + p->bands;
     req->argv = bf_calloc((size_t)req->argc, sizeof(char *));
     req->argvlen = bf_calloc((size_t)req->argc, sizeof(size_t));
-    /* One block for every argument but the script and the record: the
+    /* One block for every argument of the check but the record: the
      * prefix (in three keys) and the id (in one key and alone) as long as
      * they are, up to 32 bytes for the rest of each of the three keys, 24
      * for each of the twelve other arguments (a number is at most 20
@@ -232,12 +247,12 @@ void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_
     unsigned long long asset = (unsigned long long)sig->asset;
     size_t used = 0;
     int a = 0;
-    add_arg(req, &a, &used, size, "EVAL");
-    /* Borrowed, not copied: 3.5 KB a report, and the Redis client only
-     * compares it with the scripts it knows (it goes as EVALSHA). */
-    req->argv[a] = (char *)bf_neardup_script;
-    req->argvlen[a++] = sizeof(bf_neardup_script) - 1;
-    add_arg(req, &a, &used, size, "1");
+    /* Borrowed, not copied: the script is 3.5 KB, and the Redis client
+     * only compares it with the scripts it knows (it goes as EVALSHA). */
+    for (; a < lead_argc; a++) {
+        req->argv[a] = (char *)lead_argv[a];
+        req->argvlen[a] = lead_argvlen ? lead_argvlen[a] : strlen(lead_argv[a]);
+    }
     add_arg(req, &a, &used, size, "%snd:{%016llx}:r:%s", key_prefix, asset, report_id);
     add_arg(req, &a, &used, size, "%s", report_id);
     add_arg(req, &a, &used, size, "%lld", (long long)ttl_s);
@@ -255,6 +270,16 @@ void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_
     for (int band = 0; band < p->bands; band++)
         add_band_field(req, &a, &used, size, band,
                        bf_neardup_band_hash(sig, band, p->rows));
+}
+
+void bf_neardup_request_init(bf_neardup_request_t *req, const bf_neardup_params_t *p,
+                             const char *key_prefix, int64_t ttl_s, const char *report_id,
+                             const bf_neardup_sig_t *sig)
+{
+    static const char *const lead[] = {"EVAL", bf_neardup_script, "1"};
+    static const size_t lead_len[] = {4, sizeof(bf_neardup_script) - 1, 1};
+    bf_neardup_request_init_after(req, 3, lead, lead_len, p, key_prefix, ttl_s, report_id,
+                                  sig);
 }
 
 void bf_neardup_request_free(bf_neardup_request_t *req)

@@ -165,7 +165,6 @@ struct bf_job_s {
      * registry_retrying (wait_list says which; NULL: none). */
     bf_job_t *wait_prev, *wait_next, **wait_list;
     bool registry_pending;   /* waiting for an answer asked for, not for a retry */
-    bool near_dup_published; /* the claim's published flag, for a near dup */
     int ai_pending;
     double ai_slowest; /* seconds of the slowest analysis, for the overhead */
     /* When its analyses started, all settled, and its result was produced

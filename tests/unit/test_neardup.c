@@ -670,6 +670,94 @@ static void test_hot_bucket_keeps_only_the_newest_reports(void **state)
     freeReplyObject(ids);
 }
 
+/* What the claim script with the check (bf_neardup_claim_script) said
+ * for a report, sent as claim.c sends it. */
+typedef struct claimed_s {
+    char state[16];
+    size_t elements;
+    bf_neardup_answer_t near; /* with five elements */
+} claimed_t;
+
+/* Worker "w-1" claims @p rep, whose content fingerprint is @p fp. */
+static claimed_t claim_and_check(bf_test_redis_t *r, bf_report_t rep, const char *fp)
+{
+    char k_fp[96], k_res[96], k_lease[96], k_pub[96], ttl[32];
+    snprintf(k_fp, sizeof(k_fp), "bf:fp:%s", fp);
+    snprintf(k_res, sizeof(k_res), "bf:result:%s", rep.report_id);
+    snprintf(k_lease, sizeof(k_lease), "bf:lease:%s", rep.report_id);
+    snprintf(k_pub, sizeof(k_pub), "bf:pub:%s", rep.report_id);
+    snprintf(ttl, sizeof(ttl), "%d", TTL_S);
+    const char *lead[] = {
+        "EVAL", bf_neardup_claim_script, "4",   k_fp, k_res,   k_lease,
+        k_pub,  rep.report_id,           "w-1", ttl,  "60000", "bf:alive:"};
+    bf_neardup_params_t p;
+    params(&p);
+    bf_neardup_sig_t sig;
+    bf_neardup_signature(&rep, &sig);
+    bf_neardup_request_t req;
+    bf_neardup_request_init_after(&req, 12, lead, NULL, &p, "bf:", TTL_S, rep.report_id,
+                                  &sig);
+    redisReply *reply =
+        redisCommandArgv(r->c, req.argc, (const char **)req.argv, req.argvlen);
+    bf_neardup_request_free(&req);
+    assert_non_null(reply);
+    if (reply->type == REDIS_REPLY_ERROR)
+        fail_msg("claim script: %s", reply->str);
+    assert_int_equal(reply->type, REDIS_REPLY_ARRAY);
+    claimed_t out = {.elements = reply->elements};
+    snprintf(out.state, sizeof(out.state), "%s", reply->element[0]->str);
+    if (reply->elements == 5)
+        assert_int_equal(bf_neardup_answer_parse(reply->element[4], &out.near), BF_OK);
+    freeReplyObject(reply);
+    return out;
+}
+
+static void assert_same_answer(bf_neardup_answer_t got, bf_neardup_answer_t want)
+{
+    assert_int_equal(got.duplicate, want.duplicate);
+    assert_string_equal(got.original, want.original);
+    assert_true(got.similarity == want.similarity);
+}
+
+/* The worker claims a report and checks it for near duplicates in one
+ * round trip: the check runs only for a claim, and answers what the
+ * check alone answers. */
+static void test_claim_script_checks_a_claimed_report_only(void **state)
+{
+    bf_test_redis_t *r = empty_redis(state);
+    claimed_t first = claim_and_check(r, idor("r-1", ASSET), "fp-1");
+    claimed_t second = claim_and_check(r, reworded("r-2", ASSET), "fp-2");
+    assert_string_equal(first.state, "claimed");
+    assert_int_equal(first.elements, 5);
+    assert_string_equal(second.state, "claimed");
+    assert_int_equal(second.elements, 5);
+    assert_true(second.near.duplicate);
+    assert_string_equal(second.near.original, "r-1");
+    /* An exact duplicate, a stored result and a live holder's lease are
+     * answered before the check, which then neither runs nor registers. */
+    long long records = count_keys(r, "bf:nd:{*}:r:*");
+    claimed_t exact = claim_and_check(r, idor("r-3", ASSET), "fp-1");
+    assert_string_equal(exact.state, "duplicate");
+    assert_int_equal(exact.elements, 4);
+    redisReply *set = redisCommand(r->c, "SET bf:result:r-4 stored");
+    freeReplyObject(set);
+    claimed_t cached =
+        claim_and_check(r, reworded("r-4", "https://api.example.com"), "fp-4");
+    assert_string_equal(cached.state, "cached");
+    assert_int_equal(cached.elements, 4);
+    assert_int_equal(count_keys(r, "bf:nd:{*}:r:*"), records);
+    /* A redelivered original is claimed again by its holder and is not
+     * its own duplicate. */
+    claimed_t again = claim_and_check(r, idor("r-1", ASSET), "fp-1");
+    assert_string_equal(again.state, "claimed");
+    assert_false(again.near.duplicate);
+    /* The check alone, on an empty Redis, answers the same. */
+    assert_int_equal(bf_test_redis_flush(r), 0);
+    assert_same_answer(first.near, check(r, idor("r-1", ASSET)));
+    assert_same_answer(second.near, check(r, reworded("r-2", ASSET)));
+    assert_same_answer(again.near, check(r, idor("r-1", ASSET)));
+}
+
 static void test_error_reply_is_a_redis_error(void **unused)
 {
     (void)unused;
@@ -839,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_original_is_found_in_the_last_generation_not_before),
         cmocka_unit_test(test_two_near_duplicates_racing_make_one_original),
         cmocka_unit_test(test_hot_bucket_keeps_only_the_newest_reports),
+        cmocka_unit_test(test_claim_script_checks_a_claimed_report_only),
         cmocka_unit_test(test_async_check_on_the_loop),
     };
     int failed = cmocka_run_group_tests_name("signature", signature_tests, NULL, NULL);
