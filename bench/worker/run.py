@@ -62,12 +62,31 @@ import threading
 import time
 import urllib.request
 
-from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer
+from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, TopicPartition
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
+
+
+def check_all_kept(brokers, topic, partitions, reports):
+    """Exit unless the dev broker still holds every published report: the
+    mock cluster keeps at most 5 MiB a partition and drops the oldest
+    (ops/devbroker/main.c), and a run then waits for results of reports
+    no program can read."""
+    c = Consumer({"bootstrap.servers": brokers, "group.id": "bench-check"})
+    try:
+        kept = 0
+        for p in range(partitions):
+            low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            kept += high - low
+    finally:
+        c.close()
+    if kept != reports:
+        sys.exit(f"run.py: the dev broker kept {kept} of the {reports} reports "
+                 f"({partitions} partitions of at most 5 MiB each): run with "
+                 f"more --partitions (each holds about 5 MiB of them)")
 
 def cpu_split(pid):
     """(user, system) CPU seconds of every thread of @pid so far."""
@@ -340,6 +359,7 @@ def main():
                    "--framing", "json", "-l", "warn"]
         if args.rate <= 0:
             subprocess.run(produce, check=True, stdout=subprocess.DEVNULL)
+            check_all_kept(brokers, "bench.reports", args.partitions, args.reports)
         lines = []
         for r, prog in runs:
             subprocess.run(["redis-cli", "-p", str(redis_port), "flushall"],
