@@ -274,7 +274,7 @@ void bf_ai_analyse_many(bf_ai_t *ai, size_t n, const bf_analysis_kind_t *kinds,
     }
     /* Always through Redis or the pump timer, so cb never runs inside
      * this call. */
-    if (!ai->cfg.cache || !bf_ai_cache_lookup(calls, n))
+    if (!ai->cfg.cache || input->uncached || !bf_ai_cache_lookup(calls, n))
         for (size_t i = 0; i < n; i++)
             bf_ai_call_enqueue(&ai->providers[0], calls[i]);
 }

@@ -164,7 +164,8 @@ void bf_ai_analyse(bf_ai_t *ai, bf_analysis_kind_t kind, bf_ai_input_t *input,
 /**
  * @brief bf_ai_analyse() of @p n analyses of one report at once (@p cb
  *        runs once for each, with its own opaques[i]): their cached
- *        answers are asked for in one Redis command instead of @p n.
+ *        answers are asked for in one Redis command instead of @p n, or
+ *        not at all for an input marked uncached (bf_ai_input_t).
  * @param kinds borrowed, @p n of them (a kind may repeat)
  * @param opaques borrowed, @p n of them
  */

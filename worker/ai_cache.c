@@ -83,8 +83,9 @@ static char *cache_entry(const bf_verdict_t *v, size_t *len)
 void bf_ai_cache_store(bf_ai_call_t *c)
 {
     bf_ai_t *ai = c->ai;
-    if (!ai->cfg.cache || !c->input->content_hash[0])
+    if (!ai->cfg.cache)
         return;
+    bf_ai_input_content_hash(c->input); /* made by the lookup, unless none was made */
     size_t value_len;
     char *value = cache_entry(&c->verdict, &value_len);
     size_t key_len;

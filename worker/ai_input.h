@@ -21,6 +21,7 @@
 #define BF_WORKER_AI_INPUT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "libbf/report.h"
@@ -36,6 +37,10 @@ typedef struct bf_ai_input_s {
     /* SHA-256 (hex) of the report's compact JSON with sorted keys, or ""
      * until bf_ai_input_content_hash() computes it. */
     char content_hash[65];
+    /* No answer for it can be in the response cache: the calls skip the
+     * lookup (set by the worker for a report whose claim took content
+     * nobody had, worker/claim.c). */
+    bool uncached;
     json_t *report; /* the report (a reference of our own), or NULL when made
                        from a report struct (the hash is made at once) */
     int refs;

@@ -111,7 +111,15 @@ static void on_claim(bf_redis_t *r, bf_err_t err, redisReply *reply, void *opaqu
         /* Another worker is analysing this very report (a rebalance moved
          * it while in flight): wait for its result rather than pay twice. */
         retry_claim(j, 2.0);
-    } else if (strcmp(state, "claimed") == 0) {
+    } else if (strcmp(state, "claimed") == 0 || strcmp(state, "reclaimed") == 0) {
+        /* A claim that took content nobody had cannot find answers in the
+         * AI layer's response cache, whose keys hash the whole report, id
+         * included: they are written after the claim, and live as long as
+         * its fingerprint (both --dedup-ttl). So its calls skip the
+         * lookup, a round trip and an MGET a report. Only a report
+         * analysed without a claim (fail-open, Redis unreachable) and then
+         * redelivered pays again for answers it may have had. */
+        j->ai_input->uncached = strcmp(state, "claimed") == 0;
         if (reply->element[3]->type == REDIS_REPLY_STRING) {
             /* Its holder stopped renewing its liveness: it died with the
              * report in flight, and only what it had paid for by then is

@@ -16,8 +16,12 @@
 /* KEYS: fp, result, lease, pub. ARGV: report_id, worker_id, ttl_s, lease_ms,
  * alive_prefix. Returns {state, value, published, taken_over}: state is
  * "cached" (value = stored result), "duplicate" (value = original
- * report_id), "busy" (value = lease holder) or "claimed"; taken_over names
- * the holder whose lease a claim replaced because that worker is dead.
+ * report_id), "busy" (value = lease holder), "claimed" (the content was
+ * nobody's: this claim took it) or "reclaimed" (the content was already
+ * this report's: a redelivery, or a takeover); taken_over names the holder
+ * whose lease a claim replaced because that worker is dead. Only a
+ * reclaimed report can have answers in the AI layer's response cache
+ * (worker/claim.c).
  * A Lua nil would end the array early, so missing values are returned as
  * false (a nil bulk reply).
  *
@@ -31,7 +35,7 @@
  * The text is BF_DEDUP_CLAIM_LUA (dedup.h), which the near-duplicate
  * check extends (neardup_script.c). */
 const char bf_dedup_claim_script[] =
-    BF_DEDUP_CLAIM_LUA("return {'claimed', ARGV[1], pub, dead}\n");
+    BF_DEDUP_CLAIM_LUA("return {claimed, ARGV[1], pub, dead}\n");
 
 /* --dry-run: the same answers from the same keys, writing nothing, so a
  * dry run leaves no claim or lease behind for the real workers to trip on.
@@ -42,7 +46,7 @@ const char bf_dedup_peek_script[] =
     "if cached then return {'cached', cached, pub, false} end\n"
     "local owner = redis.call('GET', KEYS[1])\n"
     "if owner and owner ~= ARGV[1] then return {'duplicate', owner, pub, false} end\n"
-    "return {'claimed', ARGV[1], pub, false}\n";
+    "return {owner and 'reclaimed' or 'claimed', ARGV[1], pub, false}\n";
 
 /* The normalised text goes to the digest in chunks of this many bytes:
  * one EVP_DigestUpdate() per byte cost more than the hashing itself. */

@@ -7,7 +7,8 @@
  *   3. another worker holds this report's lease and is alive? -> BUSY (try
  *      again later)
  *   4. otherwise claim the fingerprint (first report_id wins) and take the
- *      lease, from a dead holder too             -> CLAIMED (run the AI)
+ *      lease, from a dead holder too             -> CLAIMED (run the AI;
+ *      RECLAIMED when the content was already this report's)
  * and says whether a result for it was already published to Kafka, so a
  * redelivered report whose result is out there is not published twice.
  *
@@ -43,13 +44,14 @@
 void bf_dedup_fingerprint(const bf_report_t *r, char out[BF_FINGERPRINT_LEN]);
 
 /**
- * The claim script's text, with @p claimed (Lua, ending in a return) run
- * in place of the "claimed" answer once the claim and the lease are
- * taken: the locals pub (0 or 1) and dead (the dead holder or false) are
- * in scope. The claim alone returns {'claimed', ARGV[1], pub, dead}; the
- * near-duplicate check appends its own answer (neardup_script.c).
+ * The claim script's text, with @p tail (Lua, ending in a return) run once
+ * the claim and the lease are taken: the locals claimed ('claimed', or
+ * 'reclaimed' when the content was already this report's), pub (0 or 1)
+ * and dead (the dead holder or false) are in scope. The claim alone
+ * returns {claimed, ARGV[1], pub, dead}; the near-duplicate check appends
+ * its own answer (neardup_script.c).
  */
-#define BF_DEDUP_CLAIM_LUA(claimed)                                                      \
+#define BF_DEDUP_CLAIM_LUA(tail)                                                         \
     "local pub = redis.call('EXISTS', KEYS[4])\n"                                        \
     "local cached = redis.call('GET', KEYS[2])\n"                                        \
     "if cached then return {'cached', cached, pub, false} end\n"                         \
@@ -63,8 +65,12 @@ void bf_dedup_fingerprint(const bf_report_t *r, char out[BF_FINGERPRINT_LEN]);
     "  end\n"                                                                            \
     "  dead = holder\n"                                                                  \
     "end\n"                                                                              \
-    "if not owner then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) end\n"         \
-    "redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[4])\n" claimed
+    "local claimed = 'reclaimed'\n"                                                      \
+    "if not owner then\n"                                                                \
+    "  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])\n"                             \
+    "  claimed = 'claimed'\n"                                                            \
+    "end\n"                                                                              \
+    "redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[4])\n" tail
 
 /** The Lua script (EVAL) implementing the steps above; its KEYS, ARGV and
  *  reply are described in dedup.c. */

@@ -157,7 +157,7 @@
 const char bf_neardup_script[] = NEAR_FUNCTION "return near(KEYS[1], 0)\n";
 
 const char bf_neardup_claim_script[] = NEAR_FUNCTION BF_DEDUP_CLAIM_LUA(
-    "return {'claimed', ARGV[1], pub, dead, near(ARGV[6], 6)}\n");
+    "return {claimed, ARGV[1], pub, dead, near(ARGV[6], 6)}\n");
 
 /* ---- the script's arguments and answer -------------------------------------- */
 

@@ -164,7 +164,7 @@ struct bf_job_s {
     /* decode.c: on a list of the worker's registry_waiting or
      * registry_retrying (wait_list says which; NULL: none). */
     bf_job_t *wait_prev, *wait_next, **wait_list;
-    bool registry_pending;   /* waiting for an answer asked for, not for a retry */
+    bool registry_pending; /* waiting for an answer asked for, not for a retry */
     int ai_pending;
     double ai_slowest; /* seconds of the slowest analysis, for the overhead */
     /* When its analyses started, all settled, and its result was produced

@@ -450,13 +450,16 @@ static void on_kind_result(const bf_ai_result_t *res, void *opaque)
 }
 
 /* Start every analysis of one report @p id together, the worker's way
- * (bf_ai_analyse_many), each settling into its own out[k]. */
-static void analyse_report(bf_aitest_run_t *r, const char *id, kind_out_t *out)
+ * (bf_ai_analyse_many), each settling into its own out[k]; @p uncached as
+ * the worker marks a report whose claim took new content. */
+static void analyse_report(bf_aitest_run_t *r, const char *id, kind_out_t *out,
+                           bool uncached)
 {
     json_t *rep = json_pack("{s:s, s:s, s:s}", "report_id", id, "title",
                             "Stored XSS in profile name", "description",
                             "1. Set name to <script>. 2. Visit profile.");
     bf_ai_input_t *in = bf_ai_input_new(rep);
+    in->uncached = uncached;
     bf_analysis_kind_t kinds[BF_ANALYSIS__COUNT];
     void *opaques[BF_ANALYSIS__COUNT];
     for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
@@ -492,10 +495,10 @@ static long redis_calls(const char *url, const char *command)
  * the chain). Each analysis gets its own answer back, also when it is the
  * second provider's: answers stored by a layer with OpenAI alone are found
  * by a chain that tries Anthropic first, nothing is sent, and the scores
- * are those of the first round, kind by kind. */
-static void test_analyses_of_a_report_ask_the_cache_once(void **unused)
+ * are those of the first round, kind by kind. With @p new_first the first
+ * round's report is marked new, as the worker marks one (the test below). */
+static void analyse_twice(bool new_first)
 {
-    (void)unused;
     bf_aitest_sim_t s;
     bf_aitest_sim_start(&s, NULL);
     bf_proc_t redis;
@@ -510,9 +513,10 @@ static void test_analyses_of_a_report_ask_the_cache_once(void **unused)
                            &(bf_aitest_opts_t){.redis_url = url});
         long mget_before = redis_calls(url, "mget");
         kind_out_t out[BF_ANALYSIS__COUNT];
-        analyse_report(&r, "one-report", out);
+        bool uncached = new_first && round == 0;
+        analyse_report(&r, "one-report", out, uncached);
         bf_aitest_run_wait(&r, BF_ANALYSIS__COUNT);
-        assert_int_equal(redis_calls(url, "mget") - mget_before, 1);
+        assert_int_equal(redis_calls(url, "mget") - mget_before, uncached ? 0 : 1);
         for (int k = 0; k < BF_ANALYSIS__COUNT; k++) {
             assert_int_equal(out[k].settled, 1);
             assert_int_equal(out[k].err, BF_OK);
@@ -529,6 +533,22 @@ static void test_analyses_of_a_report_ask_the_cache_once(void **unused)
     assert_int_equal(bf_aitest_sim_count(&s, "anthropic", "requests"), 0);
     bf_proc_stop(&redis, SIGTERM, 5);
     bf_aitest_sim_stop(&s);
+}
+
+static void test_analyses_of_a_report_ask_the_cache_once(void **unused)
+{
+    (void)unused;
+    analyse_twice(false);
+}
+
+/* A report the worker knows is new (its claim took content nobody had)
+ * asks Redis nothing before its calls, and its answers are still stored:
+ * the same report analysed again, not so marked (a redelivery), is
+ * answered from them with one MGET. */
+static void test_a_new_report_does_not_ask_the_cache(void **unused)
+{
+    (void)unused;
+    analyse_twice(true);
 }
 
 /* The layer destroyed while Redis still owes the answer to the lookup of a
@@ -556,7 +576,7 @@ static void test_destroyed_while_the_cache_is_asked(void **unused)
     assert_true(bf_redis_connected(r.redis));
     long mget_before = redis_calls(url, "mget");
     kind_out_t out[BF_ANALYSIS__COUNT];
-    analyse_report(&r, "stopping", out);
+    analyse_report(&r, "stopping", out, false);
     bf_ai_destroy(r.ai);
     r.ai = r.layers[0] = NULL;
     assert_int_equal(r.done, BF_ANALYSIS__COUNT);
@@ -770,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_malformed_bodies_are_retried_until_good),
         cmocka_unit_test(test_same_content_is_never_paid_twice),
         cmocka_unit_test(test_analyses_of_a_report_ask_the_cache_once),
+        cmocka_unit_test(test_a_new_report_does_not_ask_the_cache),
         cmocka_unit_test(test_destroyed_while_the_cache_is_asked),
         cmocka_unit_test(test_simulator_streams_each_api),
         cmocka_unit_test(test_shutdown_settles_every_call_once),

@@ -749,7 +749,8 @@ static void test_claim_script_checks_a_claimed_report_only(void **state)
     /* A redelivered original is claimed again by its holder and is not
      * its own duplicate. */
     claimed_t again = claim_and_check(r, idor("r-1", ASSET), "fp-1");
-    assert_string_equal(again.state, "claimed");
+    assert_string_equal(again.state, "reclaimed");
+    assert_int_equal(again.elements, 5);
     assert_false(again.near.duplicate);
     /* The check alone, on an empty Redis, answers the same. */
     assert_int_equal(bf_test_redis_flush(r), 0);
