@@ -46,13 +46,28 @@ typedef struct transfer_s transfer_t;
  * are made when first needed.
  */
 #define LANE_CONNECTIONS 128
+/*
+ * Over HTTP/2 a connection carries many transfers at once (curl's own
+ * limit, CURLMOPT_MAX_CONCURRENT_STREAMS, is 100, as is what servers
+ * commonly allow), so a lane holding only as many transfers as it may
+ * have connections spread a few thousand calls in flight over dozens of
+ * lanes, each with its own connections: 3,334 reports in flight to a TLS
+ * front (bench/worker/run.py --tls) held 2,000 connections where 100
+ * carry them, 440 MB against 330 (BENCHMARKS.md). HTTPS transfers have
+ * lanes of their own, and once their answers come over HTTP/2 (and none
+ * over HTTP/1.x) such a lane takes this many transfers per connection;
+ * the extra lanes a burst made before the first answer close as they
+ * empty.
+ */
+#define STREAMS_PER_CONNECTION 100
 
 typedef struct sock_ctx_s sock_ctx_t;
 
 typedef struct lane_s {
     bf_http_t *http;
-    CURLM *multi; /* NULL until first needed */
+    CURLM *multi; /* NULL until first needed, and again once retired */
     uv_timer_t timer;
+    bool tls;         /* carries https:// transfers (else http://) */
     long cap;         /* connections it may open (and transfers it takes) */
     size_t in_flight; /* its transfers */
 } lane_t;
@@ -69,7 +84,10 @@ struct bf_http_s {
     size_t in_flight;
     transfer_t *transfers; /* doubly linked list of in-flight transfers */
     int closing;
-    int open_timers; /* the lanes' timers not closed yet (destroy) */
+    int open_timers;     /* the lanes' timers not closed yet (destroy) */
+    const char *ca_file; /* SSL_CERT_FILE, SSL_CERT_DIR: NULL for curl's own */
+    const char *ca_path;
+    bool tls_h2, tls_h1; /* https answers came over HTTP/2, over HTTP/1.x */
 };
 
 /*
@@ -138,6 +156,14 @@ static void finish(bf_http_t *http, transfer_t *t, CURLcode rc)
     resp.body = t->response.data ? t->response.data : "";
     resp.body_len = t->response.len;
     resp.handle = t->easy;
+    if (t->lane->tls && rc == CURLE_OK) {
+        long version = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &version);
+        if (version >= CURL_HTTP_VERSION_2_0)
+            http->tls_h2 = true;
+        else if (version)
+            http->tls_h1 = true;
+    }
     curl_multi_remove_handle(t->lane->multi, t->easy);
     t->lane->in_flight--;
     http->in_flight--;
@@ -160,6 +186,37 @@ static void finish(bf_http_t *http, transfer_t *t, CURLcode rc)
     free(t);
 }
 
+static bool lane_multiplexed(const lane_t *lane)
+{
+    return lane->tls && lane->http->tls_h2 && !lane->http->tls_h1;
+}
+
+/* Transfers the lane takes before the next one is used. */
+static size_t lane_room(const lane_t *lane)
+{
+    return (size_t)lane->cap * (lane_multiplexed(lane) ? STREAMS_PER_CONNECTION : 1);
+}
+
+/* An empty multiplexed lane that is not the first of its kind closes its
+ * connections: the first has room for what it carried. */
+static void lane_maybe_retire(lane_t *lane)
+{
+    if (lane->in_flight || !lane->multi || !lane_multiplexed(lane) || lane->http->closing)
+        return;
+    bf_http_t *http = lane->http;
+    for (size_t i = 0; i < http->n_lanes; i++) {
+        lane_t *first = http->lanes[i];
+        if (first->tls == lane->tls && first->multi) {
+            if (first == lane)
+                return;
+            break;
+        }
+    }
+    curl_multi_cleanup(lane->multi); /* closes its connections (close_socket) */
+    lane->multi = NULL;
+    uv_timer_stop(&lane->timer);
+}
+
 static void check_done(lane_t *lane)
 {
     CURLMsg *msg;
@@ -171,6 +228,7 @@ static void check_done(lane_t *lane)
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         finish(lane->http, t, msg->data.result);
     }
+    lane_maybe_retire(lane);
 }
 
 static void on_poll(uv_poll_t *handle, int status, int events)
@@ -356,30 +414,13 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
     return n;
 }
 
-/* The next lane, its multi handle set up; NULL when there can be no more
- * (every connection the cap allows belongs to a lane) or curl failed. */
-static lane_t *lane_open(bf_http_t *http)
+/* A multi handle for @p lane; false if curl could not make one. */
+static bool lane_setup(lane_t *lane)
 {
-    long left = http->max_connections
-                    ? http->max_connections - (long)http->n_lanes * LANE_CONNECTIONS
-                    : LANE_CONNECTIONS;
-    if (left <= 0)
-        return NULL;
     CURLM *m = curl_multi_init();
     if (!m)
-        return NULL;
-    if (http->n_lanes == http->lanes_size) {
-        http->lanes_size = http->lanes_size ? 2 * http->lanes_size : 4;
-        http->lanes = bf_realloc(http->lanes, http->lanes_size * sizeof(*http->lanes));
-    }
-    lane_t *lane = bf_calloc(1, sizeof(*lane));
-    http->lanes[http->n_lanes++] = lane;
+        return false;
     lane->multi = m;
-    lane->http = http;
-    lane->cap = left < LANE_CONNECTIONS ? left : LANE_CONNECTIONS;
-    uv_timer_init(http->loop, &lane->timer);
-    lane->timer.data = lane;
-    http->open_timers++;
     curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
     curl_multi_setopt(m, CURLMOPT_SOCKETDATA, lane);
     curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -393,24 +434,73 @@ static lane_t *lane_open(bf_http_t *http)
      * connect (and a TLS handshake, to a real provider) at 0 ms latency
      * (strace, BENCHMARKS.md). */
     curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, lane->cap);
+    return true;
+}
+
+/* The next lane, its multi handle set up; NULL when there can be no more
+ * (every connection the cap allows belongs to a lane) or curl failed. */
+static lane_t *lane_open(bf_http_t *http, bool tls)
+{
+    long left = http->max_connections
+                    ? http->max_connections - (long)http->n_lanes * LANE_CONNECTIONS
+                    : LANE_CONNECTIONS;
+    if (left <= 0)
+        return NULL;
+    lane_t *lane = bf_calloc(1, sizeof(*lane));
+    lane->http = http;
+    lane->tls = tls;
+    lane->cap = left < LANE_CONNECTIONS ? left : LANE_CONNECTIONS;
+    if (!lane_setup(lane)) {
+        free(lane);
+        return NULL;
+    }
+    if (http->n_lanes == http->lanes_size) {
+        http->lanes_size = http->lanes_size ? 2 * http->lanes_size : 4;
+        http->lanes = bf_realloc(http->lanes, http->lanes_size * sizeof(*http->lanes));
+    }
+    http->lanes[http->n_lanes++] = lane;
+    uv_timer_init(http->loop, &lane->timer);
+    lane->timer.data = lane;
+    http->open_timers++;
     return lane;
 }
 
-/* The first lane with room; a new one when all are full and the cap
- * allows; else the least busy, where curl queues the transfer until one
- * of its connections is free. */
-static lane_t *lane_pick(bf_http_t *http)
+/* The first lane of the kind (https or not) with room; a retired one
+ * made anew, or a new one, when all are full and the cap allows; else the
+ * least busy, where curl queues the transfer until one of its connections
+ * is free. NULL only if curl cannot make a multi handle. */
+static lane_t *lane_pick(bf_http_t *http, bool tls)
 {
-    lane_t *least = http->lanes[0];
+    lane_t *least = NULL, *retired = NULL;
     for (size_t i = 0; i < http->n_lanes; i++) {
         lane_t *lane = http->lanes[i];
-        if ((long)lane->in_flight < lane->cap)
+        if (lane->tls != tls)
+            continue;
+        if (!lane->multi) {
+            if (!retired)
+                retired = lane;
+            continue;
+        }
+        if (lane->in_flight < lane_room(lane))
             return lane;
-        if (lane->in_flight * (size_t)least->cap < least->in_flight * (size_t)lane->cap)
+        if (!least ||
+            lane->in_flight * lane_room(least) < least->in_flight * lane_room(lane))
             least = lane;
     }
-    lane_t *lane = lane_open(http);
-    return lane ? lane : least;
+    if (retired && lane_setup(retired))
+        return retired;
+    lane_t *lane = lane_open(http, tls);
+    if (lane)
+        return lane;
+    if (least)
+        return least;
+    /* The cap is all taken by lanes of the other kind: share the least busy. */
+    for (size_t i = 0; i < http->n_lanes; i++) {
+        lane_t *other = http->lanes[i];
+        if (other->multi && (!least || other->in_flight < least->in_flight))
+            least = other;
+    }
+    return least;
 }
 
 /* curl_global_init is not thread-safe in older libcurl; run it once. */
@@ -427,7 +517,13 @@ bf_http_t *bf_http_new(uv_loop_t *loop, long max_connections, char *errstr,
     bf_http_t *http = bf_calloc(1, sizeof(*http));
     http->loop = loop;
     http->max_connections = max_connections > 0 ? max_connections : 0;
-    if (!lane_open(http)) { /* the first lane now: a broken libcurl shows here */
+    /* The certificates to trust, as OpenSSL's own tools, Python and most
+     * HTTP clients take them: a private CA, or a TLS proxy in front of the
+     * providers. Unset, curl's built-in bundle. */
+    const char *ca_file = getenv("SSL_CERT_FILE"), *ca_path = getenv("SSL_CERT_DIR");
+    http->ca_file = ca_file && *ca_file ? ca_file : NULL;
+    http->ca_path = ca_path && *ca_path ? ca_path : NULL;
+    if (!lane_open(http, false)) { /* the first lane now: a broken libcurl shows here */
         snprintf(errstr, errstr_size, "curl_multi_init failed");
         free(http->lanes);
         free(http);
@@ -486,9 +582,17 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
     if (strncasecmp(req->url, "https:", 6) == 0) {
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+        /* Over HTTP/2 curl 7.88 sends every body through the upload buffer
+         * (64 KiB by default), held until the transfer is done: 640 MB
+         * for 10,000 calls in flight. The smallest it takes. */
+        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     } else {
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     }
+    if (http->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, http->ca_file);
+    if (http->ca_path)
+        curl_easy_setopt(e, CURLOPT_CAPATH, http->ca_path);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(req->timeout_s * 1000));
     curl_easy_setopt(
@@ -519,8 +623,8 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
     }
     if (req->method)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
-    t->lane = lane_pick(http);
-    if (curl_multi_add_handle(t->lane->multi, e) != CURLM_OK) {
+    t->lane = lane_pick(http, strncasecmp(req->url, "https:", 6) == 0);
+    if (!t->lane || curl_multi_add_handle(t->lane->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         curl_slist_free_all(t->headers);
         free(t->body);
@@ -539,6 +643,14 @@ bf_err_t bf_http_start(bf_http_t *http, const bf_http_request_t *req, bf_http_do
 size_t bf_http_lanes(const bf_http_t *http)
 {
     return http->n_lanes;
+}
+
+size_t bf_http_lanes_open(const bf_http_t *http)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < http->n_lanes; i++)
+        n += http->lanes[i]->multi != NULL;
+    return n;
 }
 
 static void on_lane_timer_closed(uv_handle_t *h)

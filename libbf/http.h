@@ -61,6 +61,14 @@ bf_http_t *bf_http_new(uv_loop_t *loop, long max_connections, char *errstr,
 size_t bf_http_lanes(const bf_http_t *http);
 
 /**
+ * @brief The lanes with a multi handle now: an HTTPS lane left empty once
+ *        its answers came over HTTP/2 closes (its connections with it)
+ *        unless it is the first, which then takes 100 transfers per
+ *        connection it may have.
+ */
+size_t bf_http_lanes_open(const bf_http_t *http);
+
+/**
  * @brief Close the client: in-flight requests complete with BF_ERR_STATE
  *        (their callbacks run), then handles are released once the loop has
  *        closed them (run the loop until it is idle afterwards).

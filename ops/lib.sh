@@ -9,7 +9,7 @@ libavro-dev libjansson-dev libhiredis-dev libcmocka-dev libuv1-dev libmicrohttpd
 libmimalloc-dev libssl-dev redis-server redis-tools kcat jq curl perl bc clang-format"
 # What only ops/test needs on top (see ops/test).
 BF_TEST_PACKAGES="prometheus clang docker-compose python3-yaml python3-avro
-python3-confluent-kafka python3-requests python3-jsonschema chromium"
+python3-confluent-kafka python3-requests python3-jsonschema chromium nghttp2-proxy"
 
 bf_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 bf_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -114,6 +114,35 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_tls_front(plain_base, tmp, procs):
+    """nghttpx on a free loopback port, TLS with a throwaway self-signed
+    certificate, forwarding to the simulator over HTTP/1.1; the base URL
+    and the environment (SSL_CERT_FILE) both programs trust it with."""
+    m = re.match(r"http://([^:/]+):(\d+)(.*)", plain_base)
+    if not m:
+        raise SystemExit(f"--tls: cannot read the simulator's address {plain_base!r}")
+    host, port, path = m.groups()
+    key, cert = os.path.join(tmp, "tls.key"), os.path.join(tmp, "tls.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    front = free_port()
+    procs.append(Proc("nghttpx", [
+        "nghttpx", "--conf=/dev/null", f"--frontend=127.0.0.1,{front}", f"--backend={host},{port}",
+        "--single-process", "--workers=1", "--rlimit-nofile=65536", "--accesslog-file=/dev/null",
+        "--no-ocsp", "--backend-keep-alive-timeout=60s", key, cert], tmp))
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", front), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        raise SystemExit("nghttpx did not start; see " + os.path.join(tmp, "nghttpx.log"))
+    return f"https://127.0.0.1:{front}{path}", {"SSL_CERT_FILE": cert}
+
+
 def http_get(url, timeout=2):
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.read().decode()
@@ -281,6 +310,10 @@ def main():
     ap.add_argument("--prompts", default="v1", help="the prompt set both programs send "
                     "(worker/prompts/NAME)")
     ap.add_argument("--partitions", type=int, default=6)
+    ap.add_argument("--tls", action="store_true",
+                    help="put nghttpx (Debian's nghttp2-proxy) in front of the simulator: "
+                    "HTTPS with HTTP/2 or HTTP/1.1 by ALPN, as the real providers answer; "
+                    "the worker speaks HTTP/2 to it, aiohttp HTTP/1.1")
     ap.add_argument("--aisim-threads", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=900, help="seconds per run at most")
     ap.add_argument("--perf", metavar="PREFIX",
@@ -349,6 +382,10 @@ def main():
                      tmp, first_line=True)
         procs.append(aisim)
         ai_base = aisim.line
+        tls_env = {}
+        if args.tls:
+            ai_base, tls_env = start_tls_front(aisim.line, tmp, procs)
+            tls_front = procs[-1]
         for _ in range(100):
             if subprocess.run(["redis-cli", "-p", str(redis_port), "ping"],
                               capture_output=True).returncode == 0:
@@ -370,7 +407,8 @@ def main():
             topic = f"bench.results.{prog}.{r}"
             group = f"bench-{prog}-{r}"
             metrics_port = free_port()
-            env = dict(os.environ, OPENAI_API_KEY="bench", BOUNTYFLEET_LOG_LEVEL="warn")
+            env = dict(os.environ, OPENAI_API_KEY="bench", BOUNTYFLEET_LOG_LEVEL="warn",
+                       **tls_env)
             if prog == "worker":
                 argv = args.worker_wrap.split() + [
                         os.path.join(bin_dir, "bountyfleet-worker"), "-b", brokers,
@@ -393,6 +431,8 @@ def main():
                         "--ready-file", os.path.join(tmp, f"ready-{prog}-{r}")]
             counter = Counter(brokers, topic, args.reports, args.fetch_wait_ms)
             others = {"simulator": aisim, "redis": redis, "broker": broker}
+            if args.tls:
+                others["tls_front"] = tls_front
             marks = {}
             proc = Proc(f"{prog}-{r}", argv, tmp, env=env)
             procs.append(proc)  # stopped in the finally below if the run is cut short
@@ -448,7 +488,7 @@ def main():
             line = {"bench": "worker_vs_peer", "program": prog, "round": r,
                     "reports": args.reports, "results": counter.count,
                     "in_flight_cap": args.in_flight, "ai_latency_ms": args.latency_ms,
-                    "near_dup": args.near_dup, "rate": args.rate,
+                    "near_dup": args.near_dup, "rate": args.rate, "tls": args.tls,
                     "publish_linger_ms": args.publish_linger_ms if args.rate > 0 else None}
             if "last" in marks and counter.last > counter.first:
                 secs = counter.last - counter.first

@@ -232,6 +232,26 @@ void bf_proc_dump_log(const bf_proc_t *p, int max_lines)
     free(ring);
 }
 
+bool bf_test_wait_listening(bf_proc_t *p, int port, double timeout_s)
+{
+    double deadline = bf_test_now() + timeout_s * bf_test_timeout_mult();
+    while (bf_test_now() < deadline) {
+        if (bf_proc_exited(p, NULL))
+            return false;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(fd);
+        if (ok)
+            return true;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
 /* Start redis-server on @p port and wait until it accepts connections.
  * @returns 0, or -1 when it exited (the port was taken) or never listened. */
 static int launch_redis(bf_stack_t *s, int port)
@@ -257,23 +277,9 @@ static int launch_redis(bf_stack_t *s, int port)
                           NULL};
     if (bf_proc_start(&s->redis, "redis", s->tmpdir, argv, NULL, false, 5) != 0)
         return -1;
-    /* Wait until it accepts connections or exits (port taken). */
-    double deadline = bf_test_now() + 10 * bf_test_timeout_mult();
     snprintf(s->redis_url, sizeof(s->redis_url), "redis://127.0.0.1:%d/0", port);
-    while (bf_test_now() < deadline) {
-        if (bf_proc_exited(&s->redis, NULL))
-            break;
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_port = htons((uint16_t)port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-        close(fd);
-        if (ok)
-            return 0;
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    if (bf_test_wait_listening(&s->redis, port, 10))
+        return 0;
     bf_proc_stop(&s->redis, SIGKILL, 2);
     return -1;
 }

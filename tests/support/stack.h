@@ -112,6 +112,13 @@ void bf_stack_dump_logs(const bf_stack_t *s);
 /** @brief A free TCP port on 127.0.0.1 (bind to 0 and read it back). */
 int bf_test_free_port(void);
 
+/**
+ * @brief Wait until @p p accepts connections on 127.0.0.1:@p port.
+ * @returns false when it exited first (the port was taken) or did not
+ *          listen within @p timeout_s (times BF_TEST_TIMEOUT_MULTIPLIER).
+ */
+bool bf_test_wait_listening(bf_proc_t *p, int port, double timeout_s);
+
 /** @brief Path of a binary in the build's bin dir (static buffer per call site ok). */
 const char *bf_test_bin(const char *name, char *buf, size_t size);
 

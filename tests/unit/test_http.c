@@ -8,14 +8,18 @@
  * max_response is BF_ERR_TOO_LARGE; hundreds of transfers at once spread
  * over lanes (multi handles of at most 128 connections), every one gets its
  * own answer, the connection cap holds over all lanes, and a second round
- * reuses the first round's connections; and credentials in URLs are
- * redacted before they are logged.
+ * reuses the first round's connections; HTTPS through a TLS front that
+ * speaks HTTP/2 (Debian's nghttpx) is refused until SSL_CERT_FILE names
+ * its certificate, and once answers came over HTTP/2 the burst's extra
+ * lanes close and the next 300 transfers share one lane; and credentials
+ * in URLs are redacted before they are logged.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -237,7 +241,10 @@ static enum MHD_Result hold_then_echo(void *cls, struct MHD_Connection *conn,
 
 typedef struct round_s {
     int done, ok;
-    long connects; /* connections the transfers opened (CURLINFO_NUM_CONNECTS) */
+    int h2; /* answers that came over HTTP/2 */
+    bf_http_t *http;
+    size_t lanes_open_max; /* bf_http_lanes_open at any answer */
+    long connects;         /* connections the transfers opened (CURLINFO_NUM_CONNECTS) */
 } round_t;
 
 typedef struct one_s {
@@ -256,6 +263,12 @@ static void on_one_done(const bf_http_response_t *resp, void *opaque)
     long connects = 0;
     curl_easy_getinfo((CURL *)resp->handle, CURLINFO_NUM_CONNECTS, &connects);
     one->round->connects += connects;
+    long version = 0;
+    curl_easy_getinfo((CURL *)resp->handle, CURLINFO_HTTP_VERSION, &version);
+    one->round->h2 += version == CURL_HTTP_VERSION_2_0;
+    size_t open = bf_http_lanes_open(one->round->http);
+    if (open > one->round->lanes_open_max)
+        one->round->lanes_open_max = open;
 }
 
 #define MANY 300
@@ -264,7 +277,7 @@ static round_t run_round(uv_loop_t *loop, bf_http_t *http, const char *base,
                          holder_t *holder, int together, int round)
 {
     static one_t ones[MANY];
-    round_t r = {0};
+    round_t r = {.http = http};
     pthread_mutex_lock(&holder->lock);
     holder->release_at = holder->arrived + together;
     pthread_mutex_unlock(&holder->lock);
@@ -350,6 +363,136 @@ static void test_many_transfers_spread_over_lanes_and_reuse_connections(void **u
         close_client(&loop, http);
     }
     MHD_stop_daemon(d);
+}
+
+#define NGHTTPX "/usr/sbin/nghttpx"
+
+/* nghttpx on a free loopback port: TLS with the committed loopback
+ * certificate (tests/data/tls), HTTP/2 or HTTP/1.1 by ALPN, forwarding to
+ * @p backend_port over HTTP/1.1. Its port, or 0 when it did not start. */
+static int start_tls_front(bf_proc_t *proc, int backend_port)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int port = bf_test_free_port();
+        char frontend[64], backend[64];
+        snprintf(frontend, sizeof(frontend), "--frontend=127.0.0.1,%d", port);
+        snprintf(backend, sizeof(backend), "--backend=127.0.0.1,%d", backend_port);
+        const char *argv[] = {NGHTTPX,
+                              "--conf=/dev/null", /* not the system's */
+                              frontend,
+                              backend,
+                              "--single-process",
+                              "--workers=1",
+                              "--no-ocsp",
+                              "--accesslog-file=/dev/null",
+                              BF_SOURCE_DIR "/tests/data/tls/loopback.key",
+                              BF_SOURCE_DIR "/tests/data/tls/loopback.crt",
+                              NULL};
+        if (bf_proc_start(proc, "nghttpx", "/tmp", argv, NULL, false, 5) != 0)
+            continue;
+        if (bf_test_wait_listening(proc, port, 10))
+            return port;
+        bf_proc_dump_log(proc, 20);
+        bf_proc_stop(proc, SIGKILL, 5);
+    }
+    return 0;
+}
+
+/* The holding server and its TLS front, stopped by the teardown also when
+ * the test fails. */
+typedef struct tls_fixture_s {
+    holder_t holder;
+    struct MHD_Daemon *d;
+    bf_proc_t front;
+    bool front_up;
+    char base[64]; /* https://127.0.0.1:<port> */
+} tls_fixture_t;
+
+static int tls_setup(void **state)
+{
+    if (access(NGHTTPX, X_OK) != 0) {
+        *state = NULL;
+        return 0;
+    }
+    tls_fixture_t *f = calloc(1, sizeof(*f));
+    pthread_mutex_init(&f->holder.lock, NULL);
+    pthread_cond_init(&f->holder.cond, NULL);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    char plain[320];
+    f->d = start_holder(&f->holder, &addr, "127.0.0.1", plain, sizeof(plain));
+    int port = start_tls_front(
+        &f->front, MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT)->port);
+    f->front_up = port != 0;
+    snprintf(f->base, sizeof(f->base), "https://127.0.0.1:%d", port);
+    *state = f;
+    return 0;
+}
+
+static int tls_teardown(void **state)
+{
+    tls_fixture_t *f = *state;
+    unsetenv("SSL_CERT_FILE");
+    if (!f)
+        return 0;
+    if (f->front_up) {
+        bf_proc_stop(&f->front, SIGTERM, 10);
+        unlink(f->front.log_path);
+    }
+    /* a failed test may have left requests held: let them go */
+    pthread_mutex_lock(&f->holder.lock);
+    f->holder.release_at = 0;
+    pthread_cond_broadcast(&f->holder.cond);
+    pthread_mutex_unlock(&f->holder.lock);
+    MHD_stop_daemon(f->d);
+    free(f);
+    return 0;
+}
+
+static void test_https_over_http2_shares_one_lane(void **state)
+{
+    tls_fixture_t *f = *state;
+    if (!f) {
+        print_message("skipped: no " NGHTTPX " (Debian's nghttp2-proxy)\n");
+        skip();
+    }
+    if (!f->front_up)
+        fail_msg("nghttpx did not start");
+    const char *base = f->base;
+    holder_t *holder = &f->holder;
+
+    /* Not trusted: curl's own bundle does not hold the test's certificate. */
+    unsetenv("SSL_CERT_FILE");
+    char url[128];
+    snprintf(url, sizeof(url), "%s/untrusted", base);
+    outcome_t o = fetch(&(bf_http_request_t){.url = url, .timeout_s = 10});
+    if (o.err != BF_ERR_HTTP || o.status != 0)
+        fail_msg("an untrusted certificate: %s, status %ld (want a failure before HTTP)",
+                 bf_err_str(o.err), o.status);
+
+    setenv("SSL_CERT_FILE", BF_SOURCE_DIR "/tests/data/tls/loopback.crt", 1);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    char errstr[256];
+    bf_http_t *http = bf_http_new(&loop, 0, errstr, sizeof(errstr));
+    if (!http)
+        fail_msg("bf_http_new: %s", errstr);
+    /* 300 at once before any answer: lanes of 128, as over HTTP/1.1. */
+    round_t first = run_round(&loop, http, base, holder, MANY, 0);
+    if (first.ok != MANY || first.h2 != MANY)
+        fail_msg("first round: %d of %d answered right, %d over HTTP/2", first.ok, MANY,
+                 first.h2);
+    /* Then one HTTPS lane carries all 300: the plain one made at the start
+     * and the first HTTPS lane stay open; the others closed as they
+     * emptied, and are not needed again. */
+    round_t second = run_round(&loop, http, base, holder, MANY, 1);
+    if (second.ok != MANY || second.h2 != MANY || second.lanes_open_max != 2 ||
+        bf_http_lanes_open(http) != 2)
+        fail_msg("second round: %d of %d answered right, %d over HTTP/2, up to %zu lanes "
+                 "open, %zu at the end, of %zu made (want 2)",
+                 second.ok, MANY, second.h2, second.lanes_open_max,
+                 bf_http_lanes_open(http), bf_http_lanes(http));
+    close_client(&loop, http);
 }
 
 /* A host name goes through curl's threaded resolver, which polls one end
@@ -448,6 +591,8 @@ int main(void)
         cmocka_unit_test(test_nothing_listening_is_unreachable),
         cmocka_unit_test(test_a_body_over_max_response_is_too_large),
         cmocka_unit_test(test_many_transfers_spread_over_lanes_and_reuse_connections),
+        cmocka_unit_test_setup_teardown(test_https_over_http2_shares_one_lane, tls_setup,
+                                        tls_teardown),
         cmocka_unit_test(test_a_host_name_goes_through_the_resolver),
         cmocka_unit_test(test_urls_are_redacted_before_logging),
     };
