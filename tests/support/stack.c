@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -122,6 +123,7 @@ int bf_proc_start(bf_proc_t *p, const char *name, const char *log_dir,
         fprintf(stderr, "cannot open %s: %s\n", p->log_path, strerror(errno));
         return -1;
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(logfd);
@@ -130,6 +132,12 @@ int bf_proc_start(bf_proc_t *p, const char *name, const char *log_dir,
     if (pid == 0) {
         /* Own process group, so a test can kill a whole subtree. */
         setpgid(0, 0);
+        /* A failed assertion jumps past the test's stop calls, and a crash
+         * skips them all: the servers a test started die with it rather
+         * than outlive the run on their ports. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
         for (const char *const *e = env_extra; e && *e; e++)
             putenv((char *)*e);
         dup2(logfd, 2);
